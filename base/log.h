@@ -1,0 +1,29 @@
+// One-line diagnostics to stderr. Every rejected input, closed connection and fallback is
+// reported through here as exactly one line, so operators can grep for it.
+#pragma once
+
+#include <cstdio>
+#include <string_view>
+
+namespace spiced {
+
+enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
+
+// The threshold comes from SPICED_LOG_LEVEL (debug|info|warning|error) once, at first use;
+// it is immutable afterwards, so there is no shared mutable state between threads.
+LogLevel log_threshold();
+
+void log_write(LogLevel level, std::string_view component, const char* format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+}  // namespace spiced
+
+#define SPICED_LOG(level, component, ...)                                 \
+    do {                                                                  \
+        if ((level) >= ::spiced::log_threshold())                         \
+            ::spiced::log_write((level), (component), __VA_ARGS__);       \
+    } while (0)
+#define LOG_DEBUG(component, ...) SPICED_LOG(::spiced::LogLevel::kDebug, component, __VA_ARGS__)
+#define LOG_INFO(component, ...) SPICED_LOG(::spiced::LogLevel::kInfo, component, __VA_ARGS__)
+#define LOG_WARN(component, ...) SPICED_LOG(::spiced::LogLevel::kWarning, component, __VA_ARGS__)
+#define LOG_ERROR(component, ...) SPICED_LOG(::spiced::LogLevel::kError, component, __VA_ARGS__)

@@ -1,0 +1,166 @@
+#include "core/channel.h"
+
+#include <spice/enums.h>
+
+#include "base/log.h"
+#include "core/session.h"
+
+namespace spiced {
+
+namespace {
+constexpr size_t kMiniHeaderSize = 6;   // u16 type, u32 size
+constexpr size_t kFullHeaderSize = 18;  // u64 serial, u16 type, u32 size, u32 sub_list
+constexpr auto kPingInterval = std::chrono::seconds(10);
+
+uint64_t monotonic_ns() {
+    return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::steady_clock::now().time_since_epoch())
+                        .count());
+}
+}  // namespace
+
+ChannelClient::ChannelClient(Session& session, std::unique_ptr<Connection> connection,
+                             const LinkRequest& link, bool mini_header)
+    : session_(session), connection_(std::move(connection)), link_(link), mini_header_(mini_header) {
+    connection_->set_handler(this);
+}
+
+ChannelClient::~ChannelClient() { connection_->set_handler(nullptr); }
+
+const char* ChannelClient::name() const {
+    switch (link_.channel_type) {
+        case SPICE_CHANNEL_MAIN: return "main";
+        case SPICE_CHANNEL_DISPLAY: return "display";
+        case SPICE_CHANNEL_INPUTS: return "inputs";
+        case SPICE_CHANNEL_CURSOR: return "cursor";
+        default: return "channel";
+    }
+}
+
+void ChannelClient::start() {
+    send(MsgSetAck{ack_generation_, kAckWindow});
+    // The client counts messages from SET_ACK on; so do we.
+    unacked_ = 0;
+    send_ping();
+    on_start();
+}
+
+void ChannelClient::tick(std::chrono::steady_clock::time_point now) {
+    if (closing_ || now < next_ping_) return;
+    send_ping();
+}
+
+void ChannelClient::send_ping() {
+    next_ping_ = std::chrono::steady_clock::now() + kPingInterval;
+    send(MsgPing{++ping_id_, monotonic_ns()});
+}
+
+void ChannelClient::send_with(uint16_t type, const std::function<void(ByteWriter&)>& write,
+                              size_t size_hint) {
+    if (closing_ || connection_->closed()) return;
+    const size_t header = mini_header_ ? kMiniHeaderSize : kFullHeaderSize;
+    ByteWriter out(header + size_hint);
+    out.zeros(header);
+    write(out);
+    const uint32_t body = uint32_t(out.size() - header);
+    auto& bytes = out.buffer();
+    ByteWriter fixed(header);
+    if (mini_header_) {
+        fixed.u16(type);
+        fixed.u32(body);
+    } else {
+        fixed.u64(++serial_);
+        fixed.u16(type);
+        fixed.u32(body);
+        fixed.u32(0);
+    }
+    std::copy(fixed.buffer().begin(), fixed.buffer().end(), bytes.begin());
+    ++unacked_;
+    connection_->send(out.take());
+}
+
+size_t ChannelClient::on_data(std::span<const uint8_t> data) {
+    const size_t header = mini_header_ ? kMiniHeaderSize : kFullHeaderSize;
+    size_t used = 0;
+    while (!closing_ && data.size() - used >= header) {
+        ByteReader r(data.subspan(used));
+        if (!mini_header_) r.u64();  // client serials carry nothing we need
+        uint16_t type = r.u16();
+        uint32_t size = r.u32();
+        if (size > kMaxClientMessage) {
+            LOG_WARN("channel", "%s: %s channel: message type %u announces %u bytes (limit %u); "
+                     "closing", peer().c_str(), name(), type, size, kMaxClientMessage);
+            close("oversized message");
+            return used;
+        }
+        if (data.size() - used - header < size) break;  // wait for the rest
+        auto body = data.subspan(used + header, size);
+        used += header + size;
+        bool handled = false;
+        auto result = on_common_message(type, body, handled);
+        if (!handled && result) result = on_message(type, body);
+        if (!result) {
+            LOG_WARN("channel", "%s: %s channel: bad message type %u (%u bytes): %.*s; closing",
+                     peer().c_str(), name(), type, size, int(to_string(result.error()).size()),
+                     to_string(result.error()).data());
+            close("protocol error");
+            return used;
+        }
+    }
+    return used;
+}
+
+Expected<void, ParseError> ChannelClient::on_common_message(uint16_t type,
+                                                            std::span<const uint8_t> body,
+                                                            bool& handled) {
+    handled = true;
+    switch (type) {
+        case SPICE_MSGC_ACK_SYNC: {
+            auto sync = parse<MsgcAckSync>(body);
+            if (!sync) return unexpected(sync.error());
+            return {};
+        }
+        case SPICE_MSGC_ACK: {
+            const bool was_open = ack_window_open();
+            unacked_ = unacked_ > kAckWindow ? unacked_ - kAckWindow : 0;
+            if (!was_open && ack_window_open()) on_can_send();
+            return {};
+        }
+        case SPICE_MSGC_PONG: {
+            auto pong = parse<MsgcPong>(body);
+            if (!pong) return unexpected(pong.error());
+            uint64_t now = monotonic_ns();
+            if (pong->timestamp <= now) {
+                last_rtt_ms_ = double(now - pong->timestamp) / 1e6;
+                LOG_DEBUG("channel", "%s: %s channel: ping %u rtt %.3f ms", peer().c_str(), name(),
+                          pong->id, last_rtt_ms_);
+            }
+            return {};
+        }
+        case SPICE_MSGC_DISCONNECTING: {
+            auto bye = parse<MsgcDisconnecting>(body);
+            if (!bye) return unexpected(bye.error());
+            return {};
+        }
+        case SPICE_MSGC_MIGRATE_FLUSH_MARK:
+        case SPICE_MSGC_MIGRATE_DATA:
+            return {};  // no migration support: nothing to flush
+        default:
+            handled = false;
+            return {};
+    }
+}
+
+void ChannelClient::close(std::string_view reason) {
+    if (closing_) return;
+    connection_->close(reason);
+}
+
+void ChannelClient::on_closed(std::string_view reason) {
+    if (closing_) return;
+    closing_ = true;
+    on_closing();
+    session_.channel_closed(*this, reason);
+}
+
+}  // namespace spiced

@@ -1,0 +1,104 @@
+// ChannelClient: one linked SPICE channel of one client. It frames messages (mini or full
+// header, as negotiated), enforces the client-message limits, runs the SET_ACK window and
+// pings, and hands each channel-specific message to the subclass.
+//
+// Threading: reactor thread only. Owned by the client's Session.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "base/bytes.h"
+#include "base/expected.h"
+#include "core/link.h"
+#include "core/messages.h"
+#include "io/connection.h"
+
+namespace spiced {
+
+class Session;
+
+class ChannelClient : public Connection::Handler {
+public:
+    // A client message larger than this is hostile for every channel we serve (the biggest
+    // legitimate ones, agent data chunks, are a few KiB).
+    static constexpr uint32_t kMaxClientMessage = 256 * 1024;
+    // SET_ACK window: the client acks every kAckWindow messages; we stop sending bulk data
+    // when two windows are unacknowledged (spice-server uses the same 2x rule).
+    static constexpr uint32_t kAckWindow = 20;
+
+    ChannelClient(Session& session, std::unique_ptr<Connection> connection,
+                  const LinkRequest& link, bool mini_header);
+    ~ChannelClient() override;
+
+    uint8_t channel_type() const { return link_.channel_type; }
+    uint8_t channel_id() const { return link_.channel_id; }
+    const Capabilities& client_caps() const { return link_.channel_caps; }
+    const std::string& peer() const { return connection_->peer(); }
+    Connection& connection() { return *connection_; }
+    Session& session() { return session_; }
+
+    // Called once after the link succeeded and the channel took over the connection.
+    void start();
+    // Periodic housekeeping (pings); `now` from steady_clock.
+    void tick(std::chrono::steady_clock::time_point now);
+    void close(std::string_view reason);
+
+    // Sends a fixed-layout message, or any message whose body `write` produces.
+    template <FixedMessage M>
+    void send(const M& message) {
+        send_with(M::kType, [&](ByteWriter& out) { marshal(message, out); });
+    }
+    template <typename M>
+        requires(!FixedMessage<M>)
+    void send(const M& message) {
+        send_with(M::kType, [&](ByteWriter& out) { marshal(message, out); });
+    }
+    void send_empty(uint16_t type) {
+        send_with(type, [](ByteWriter&) {});
+    }
+    void send_with(uint16_t type, const std::function<void(ByteWriter&)>& write,
+                   size_t size_hint = 64);
+
+    // True while the client has acknowledged enough messages for bulk data to flow.
+    bool ack_window_open() const { return unacked_ < 2 * kAckWindow; }
+    // Round-trip time of the latest ping, or -1 before the first pong.
+    double last_rtt_ms() const { return last_rtt_ms_; }
+
+protected:
+    virtual void on_start() = 0;
+    // Channel-specific message; an error closes the connection with one log line.
+    virtual Expected<void, ParseError> on_message(uint16_t type, std::span<const uint8_t> body) = 0;
+    // Room opened up for more output (socket drained or acks arrived).
+    virtual void on_can_send() {}
+    virtual void on_closing() {}
+
+    const char* name() const;
+
+private:
+    size_t on_data(std::span<const uint8_t> data) override;
+    void on_drained() override { on_can_send(); }
+    void on_closed(std::string_view reason) override;
+    Expected<void, ParseError> on_common_message(uint16_t type, std::span<const uint8_t> body,
+                                                 bool& handled);
+    void send_ping();
+
+    Session& session_;
+    std::unique_ptr<Connection> connection_;
+    LinkRequest link_;
+    bool mini_header_;
+    uint64_t serial_ = 0;
+    uint32_t unacked_ = 0;
+    uint32_t ack_generation_ = 1;
+    uint32_t ping_id_ = 0;
+    double last_rtt_ms_ = -1;
+    std::chrono::steady_clock::time_point next_ping_{};
+    bool closing_ = false;
+};
+
+}  // namespace spiced

@@ -1,0 +1,75 @@
+// The four channel kinds we serve. Each is a ChannelClient with its channel's messages.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "core/channel.h"
+#include "core/pixmap_cache.h"
+#include "core/server_config.h"
+#include "encode/image_encoder.h"
+#include "gpu/region.h"
+
+namespace spiced {
+
+class DisplayPipeline;
+
+class MainChannelClient final : public ChannelClient {
+public:
+    using ChannelClient::ChannelClient;
+    void send_mouse_mode(bool client_mode);
+
+private:
+    void on_start() override;
+    Expected<void, ParseError> on_message(uint16_t type, std::span<const uint8_t> body) override;
+};
+
+class DisplayChannelClient final : public ChannelClient {
+public:
+    DisplayChannelClient(Session& session, std::unique_ptr<Connection> connection,
+                         const LinkRequest& link, bool mini_header);
+    // A new frame from the pipeline: apply its moves and merge its damage, then send what
+    // the client's budget allows.
+    void on_frame(const DisplayPipeline& pipeline);
+    const Region& pending() const { return pending_; }
+    uint64_t updates_sent() const { return updates_sent_; }
+
+private:
+    void on_start() override;
+    Expected<void, ParseError> on_message(uint16_t type, std::span<const uint8_t> body) override;
+    void on_can_send() override { flush(); }
+    void flush();
+    void send_area(const Frame& frame, const Rect& area);
+    void choose_encoder(ImageCompression wanted);
+
+    DisplayPipeline& pipeline_;
+    std::unique_ptr<ImageEncoder> encoder_;
+    PixmapCacheModel cache_;
+    Region pending_;
+    uint64_t next_image_id_ = 1;
+    uint64_t updates_sent_ = 0;
+};
+
+class InputsChannelClient final : public ChannelClient {
+public:
+    using ChannelClient::ChannelClient;
+    void send_leds(uint32_t leds);
+
+private:
+    void on_start() override;
+    Expected<void, ParseError> on_message(uint16_t type, std::span<const uint8_t> body) override;
+    void count_motion();
+    uint32_t motions_ = 0;
+};
+
+class CursorChannelClient final : public ChannelClient {
+public:
+    using ChannelClient::ChannelClient;
+    void send_position(Point position);
+
+private:
+    void on_start() override;
+    Expected<void, ParseError> on_message(uint16_t type, std::span<const uint8_t> body) override;
+};
+
+}  // namespace spiced

@@ -1,0 +1,172 @@
+#include <spice/enums.h>
+
+#include "base/log.h"
+#include "core/channels.h"
+#include "core/display_pipeline.h"
+#include "core/server.h"
+#include "core/session.h"
+
+namespace spiced {
+
+namespace {
+constexpr uint32_t kPrimarySurfaceId = 0;
+// Images at most this large (in pixels) go through the pixmap cache; bigger ones are rarely
+// repeated exactly and would only push useful entries out.
+constexpr int64_t kMaxCachedPixels = 256 * 256;
+
+// 64-bit content hash of an area (with its size), used as the pixmap cache id.
+uint64_t hash_area(const Frame& frame, const Rect& area) {
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t(area.width()) << 32) ^ uint64_t(area.height());
+    for (int32_t y = area.top(); y < area.bottom(); ++y) {
+        const uint32_t* row = frame.row(y) + area.left();
+        for (int32_t x = 0; x < area.width(); ++x) {
+            h = (h ^ (row[x] & 0x00ffffffu)) * 0x100000001b3ull;
+            h ^= h >> 29;
+        }
+    }
+    return h | 1;  // never 0
+}
+
+// The colour when every pixel of `area` has it.
+std::optional<uint32_t> solid_colour(const Frame& frame, const Rect& area) {
+    const uint32_t colour = frame.pixel(area.left(), area.top());
+    for (int32_t y = area.top(); y < area.bottom(); ++y) {
+        const uint32_t* row = frame.row(y) + area.left();
+        for (int32_t x = 0; x < area.width(); ++x) {
+            if ((row[x] & 0x00ffffffu) != colour) return std::nullopt;
+        }
+    }
+    return colour;
+}
+}  // namespace
+
+DisplayChannelClient::DisplayChannelClient(Session& session,
+                                           std::unique_ptr<Connection> connection,
+                                           const LinkRequest& link, bool mini_header)
+    : ChannelClient(session, std::move(connection), link, mini_header),
+      pipeline_(session.server().pipeline()) {
+    choose_encoder(session.server().config().image_compression);
+    this->connection().set_low_water(session.server().config().display_budget_bytes / 2);
+}
+
+void DisplayChannelClient::choose_encoder(ImageCompression wanted) {
+    const bool lz4_ok = client_caps().has(SPICE_DISPLAY_CAP_LZ4_COMPRESSION);
+    // QUIC, LZ and GLZ arrive with the codec issue; until then every compressing mode uses
+    // LZ4 where the client decodes it and plain bitmaps elsewhere.
+    if (wanted != ImageCompression::kOff && lz4_ok) {
+        encoder_ = make_lz4_encoder();
+    } else {
+        encoder_ = make_bitmap_encoder();
+    }
+}
+
+void DisplayChannelClient::on_start() {
+    const Frame& frame = pipeline_.current();
+    send(MsgDisplaySurfaceCreate{kPrimarySurfaceId, uint32_t(frame.width()),
+                                 uint32_t(frame.height()), SPICE_SURFACE_FMT_32_xRGB,
+                                 SPICE_SURFACE_FLAGS_PRIMARY});
+    if (client_caps().has(SPICE_DISPLAY_CAP_MONITORS_CONFIG)) {
+        send(MsgDisplayMonitorsConfig{
+            1, {{0, kPrimarySurfaceId, uint32_t(frame.width()), uint32_t(frame.height()), 0, 0, 0}}});
+    }
+    // The whole first picture goes as one image so the client's first invalidate already
+    // shows a complete frame (spicy-screenshot saves at the first one).
+    send_area(frame, frame.rect());
+    send_empty(SPICE_MSG_DISPLAY_MARK);
+    pending_.clear();
+}
+
+void DisplayChannelClient::on_frame(const DisplayPipeline& pipeline) {
+    for (const MoveHint& move : pipeline.moves()) {
+        const Rect source = Rect::MakeXYWH(move.src.x, move.src.y, move.dest.width(),
+                                           move.dest.height());
+        if (!pending_.intersects(source)) {
+            // What the client shows at `source` is current, so it can move it itself.
+            send(MsgDisplayCopyBits{{kPrimarySurfaceId, move.dest}, move.src});
+        } else {
+            pending_.add_rect(move.dest);
+        }
+    }
+    pending_.add_region(pipeline.damage());
+    flush();
+}
+
+void DisplayChannelClient::flush() {
+    const size_t budget = session().server().config().display_budget_bytes;
+    if (pending_.is_empty() || !ack_window_open() || connection().queued_bytes() > budget) {
+        return;  // latest wins: the damage stays merged in pending_ until there is room
+    }
+    const Frame& frame = pipeline_.current();
+    const Region todo = std::move(pending_);
+    pending_.clear();
+    for (const Rect& area : todo.rects()) send_area(frame, area.intersect(frame.rect()));
+    ++updates_sent_;
+}
+
+void DisplayChannelClient::send_area(const Frame& frame, const Rect& area) {
+    if (area.is_empty()) return;
+    const DisplayBase base{kPrimarySurfaceId, area};
+    if (auto colour = solid_colour(frame, area)) {
+        send(MsgDisplayDrawFill{base, *colour});
+        return;
+    }
+    ImageDescriptor image{next_image_id_++, 0, 0, uint32_t(area.width()), uint32_t(area.height())};
+    const Rect src_area = Rect::MakeXYWH(0, 0, area.width(), area.height());
+    const int64_t pixels = area.area();
+    const bool cacheable = pixels <= kMaxCachedPixels && cache_.worth_caching(pixels);
+    if (cacheable) {
+        image.id = hash_area(frame, area);
+        if (cache_.lookup(image.id)) {
+            image.type = SPICE_IMAGE_TYPE_FROM_CACHE;
+            send_with(SPICE_MSG_DISPLAY_DRAW_COPY,
+                      [&](ByteWriter& out) { write_draw_copy_head(out, base, src_area, image); });
+            return;
+        }
+        auto evicted = cache_.insert(image.id, pixels);
+        if (!evicted.empty()) {
+            MsgDisplayInvalList inval;
+            for (uint64_t id : evicted) inval.resources.push_back({SPICE_RES_TYPE_PIXMAP, id});
+            send(inval);
+        }
+        image.flags = SPICE_IMAGE_FLAGS_CACHE_ME;
+    }
+    image.type = encoder_->codec() == ImageCodec::kLz4 ? SPICE_IMAGE_TYPE_LZ4
+                                                        : SPICE_IMAGE_TYPE_BITMAP;
+    Expected<void, std::string> encoded{};
+    send_with(
+        SPICE_MSG_DISPLAY_DRAW_COPY,
+        [&](ByteWriter& out) {
+            write_draw_copy_head(out, base, src_area, image);
+            encoded = encoder_->encode(frame, area, out);
+        },
+        size_t(pixels) * 4 + 128);
+    if (!encoded) LOG_ERROR("display", "%s: %s", peer().c_str(), encoded.error().c_str());
+}
+
+Expected<void, ParseError> DisplayChannelClient::on_message(uint16_t type,
+                                                            std::span<const uint8_t> body) {
+    switch (type) {
+        case SPICE_MSGC_DISPLAY_INIT: {
+            auto init = parse<MsgcDisplayInit>(body);
+            if (!init) return unexpected(init.error());
+            cache_.set_capacity(init->pixmap_cache_size);
+            return {};
+        }
+        case SPICE_MSGC_DISPLAY_PREFERRED_COMPRESSION: {
+            auto preferred = parse<MsgcDisplayPreferredCompression>(body);
+            if (!preferred) return unexpected(preferred.error());
+            choose_encoder(preferred->image_compression == SPICE_IMAGE_COMPRESSION_OFF
+                               ? ImageCompression::kOff
+                               : ImageCompression::kLz4);
+            return {};
+        }
+        case SPICE_MSGC_DISPLAY_STREAM_REPORT:
+        case SPICE_MSGC_DISPLAY_GL_DRAW_DONE:
+        case SPICE_MSGC_DISPLAY_PREFERRED_VIDEO_CODEC_TYPE:
+            return {};  // no video streams yet
+        default:
+            return unexpected(ParseError::kUnknownType);
+    }
+}
+
+}  // namespace spiced

@@ -1,0 +1,109 @@
+// The SPICE link stage as a pure state machine, with no sockets: bytes in, bytes out.
+//
+//   client: SpiceLinkHeader + SpiceLinkMess + caps     server: header + SpiceLinkReply + caps
+//   client: [auth mechanism, if both sides offer AUTH_SELECTION] + RSA-encrypted ticket
+//   server: u32 link result                                  -> the channel starts
+//
+// Every failure ends in the SPICE_LINK_ERR_* the protocol defines for it (sent to the client
+// when the protocol allows) and one human-readable reason for the log.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "core/ticket.h"
+
+namespace spiced {
+
+// Capability sets as the wire carries them: bit N of word N/32.
+class Capabilities {
+public:
+    Capabilities() = default;
+    explicit Capabilities(std::vector<uint32_t> words) : words_(std::move(words)) {}
+    static Capabilities of(std::initializer_list<unsigned> bits);
+    bool has(unsigned bit) const {
+        return bit / 32 < words_.size() && (words_[bit / 32] >> (bit % 32)) & 1u;
+    }
+    const std::vector<uint32_t>& words() const { return words_; }
+
+private:
+    std::vector<uint32_t> words_;
+};
+
+struct LinkRequest {
+    uint32_t connection_id = 0;
+    uint8_t channel_type = 0;
+    uint8_t channel_id = 0;
+    Capabilities common_caps;
+    Capabilities channel_caps;
+};
+
+// What the server answers to a link request: an error, or OK with its own capabilities.
+struct LinkDecision {
+    uint32_t error = 0;  // SPICE_LINK_ERR_*
+    std::string reason;  // for the log when error != OK
+    Capabilities common_caps;
+    Capabilities channel_caps;
+};
+
+class LinkHandshake {
+public:
+    enum class State { kReading, kLinked, kFailed };
+    // Limits from the protocol's own reference behaviour: a link message is at most 4 KiB and
+    // carries at most 1024 capability words per set.
+    static constexpr uint32_t kMaxLinkMessageSize = 4096;
+    static constexpr uint32_t kMaxCapabilityWords = 1024;
+
+    using Decide = std::function<LinkDecision(const LinkRequest&)>;
+    using TakeKey = std::function<Expected<TicketKey, std::string>()>;
+
+    LinkHandshake(Decide decide, TakeKey take_key, const TicketPolicy& policy);
+
+    // Consumes bytes from `in` (returns how many) and appends any reply to `out`. Stops
+    // consuming at kLinked: the rest belongs to the channel.
+    size_t feed(std::span<const uint8_t> in, ByteWriter& out);
+
+    State state() const { return state_; }
+    // Valid once the link message was read.
+    const LinkRequest& request() const { return request_; }
+    const LinkDecision& decision() const { return decision_; }
+    bool mini_header() const { return mini_header_; }
+    // Why the link failed (kFailed), for one log line.
+    const std::string& failure() const { return failure_; }
+    // How many bytes the current step still waits for (for "truncated" diagnostics).
+    size_t bytes_expected() const { return need_; }
+    size_t bytes_buffered() const { return buffer_.size(); }
+    const char* step_name() const;
+
+private:
+    enum class Step { kHeader, kMessage, kAuthMechanism, kTicket, kDone };
+
+    void on_header(ByteWriter& out);
+    void on_message(ByteWriter& out);
+    void on_auth_mechanism(ByteWriter& out);
+    void on_ticket(ByteWriter& out);
+    // Before the reply: header + SpiceLinkReply carrying only the error. After: u32 result.
+    void fail_with_reply(ByteWriter& out, uint32_t error, std::string reason);
+    void fail_with_result(ByteWriter& out, uint32_t error, std::string reason);
+    void expect(Step step, size_t bytes);
+
+    Decide decide_;
+    TakeKey take_key_;
+    const TicketPolicy& policy_;
+    State state_ = State::kReading;
+    Step step_ = Step::kHeader;
+    size_t need_ = 0;
+    std::vector<uint8_t> buffer_;
+    uint32_t message_size_ = 0;
+    LinkRequest request_;
+    LinkDecision decision_;
+    std::optional<TicketKey> key_;
+    bool mini_header_ = false;
+    std::string failure_;
+};
+
+}  // namespace spiced

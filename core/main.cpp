@@ -1,0 +1,45 @@
+// spiced-gpu: parse the command line, start the server on one reactor, run until signalled.
+#include <cstdlib>
+#include <string_view>
+#include <vector>
+
+#include "base/log.h"
+#include "core/options.h"
+#include "core/server.h"
+
+int main(int argc, char** argv) {
+    std::vector<std::string_view> args(argv + 1, argv + argc);
+    const char* env_password = std::getenv("SPICED_PASSWORD");
+    auto command_line = spiced::parse_command_line(args, env_password ? env_password : "");
+    if (!command_line) {
+        std::fprintf(stderr, "spiced-gpu: %s\n", command_line.error().c_str());
+        return 2;
+    }
+    if (command_line->show_help) {
+        std::fputs(spiced::usage_text().c_str(), stdout);
+        return 0;
+    }
+    if (command_line->show_version) {
+        std::puts("spiced-gpu " SPICED_VERSION);
+        return 0;
+    }
+    auto reactor = spiced::Reactor::create();
+    if (!reactor) {
+        LOG_ERROR("server", "cannot start the event loop: %s", reactor.error().c_str());
+        return 1;
+    }
+    auto server = spiced::Server::create(std::move(command_line->config), **reactor);
+    if (!server) {
+        LOG_ERROR("server", "cannot listen: %s", server.error().c_str());
+        return 1;
+    }
+    const auto& config = (*server)->config();
+    LOG_INFO("server", "listening on %s:%u (demo desktop %dx%d, seed %llu, %s)",
+             config.address.c_str(), (*server)->port(), config.demo_size.width,
+             config.demo_size.height, static_cast<unsigned long long>(config.demo_seed),
+             config.ticket.ticketing_enabled() ? "password required" : "no password");
+    (*reactor)->run();
+    server->reset();
+    LOG_INFO("server", "stopped");
+    return 0;
+}

@@ -1,0 +1,222 @@
+#include "core/options.h"
+
+#include <spice/protocol.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+namespace spiced {
+
+namespace {
+template <typename T>
+std::optional<T> to_number(std::string_view text) {
+    T value{};
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return value;
+}
+
+std::optional<ImageCompression> to_compression(std::string_view text) {
+    if (text == "auto_glz") return ImageCompression::kAutoGlz;
+    if (text == "auto_lz") return ImageCompression::kAutoLz;
+    if (text == "quic") return ImageCompression::kQuic;
+    if (text == "glz") return ImageCompression::kGlz;
+    if (text == "lz") return ImageCompression::kLz;
+    if (text == "lz4") return ImageCompression::kLz4;
+    if (text == "off" || text == "never") return ImageCompression::kOff;
+    return std::nullopt;
+}
+
+std::optional<std::array<uint8_t, 16>> to_uuid(std::string_view text) {
+    std::array<uint8_t, 16> uuid{};
+    size_t nibble = 0;
+    for (char c : text) {
+        if (c == '-') continue;
+        int v = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (v < 0 || nibble >= 32) return std::nullopt;
+        uuid[nibble / 2] = uint8_t(uuid[nibble / 2] | (v << (nibble % 2 ? 0 : 4)));
+        ++nibble;
+    }
+    if (nibble != 32) return std::nullopt;
+    return uuid;
+}
+
+// Options that take a value; everything else is a flag.
+constexpr std::string_view kValued[] = {
+    "--addr", "--port", "--tls-port", "--password", "--password-file", "--password-expiry",
+    "--image-compression", "--mouse-mode", "--name", "--uuid", "--source", "--demo-size",
+    "--demo-seed", "--demo-freeze", "--dump-frame", "--fps", "--display-budget"};
+}  // namespace
+
+std::string usage_text() {
+    return R"(Usage: spiced-gpu [OPTIONS]
+A SPICE remote-display server. Connect with: remote-viewer spice://ADDR:PORT
+
+Network:
+  --addr ADDR               listen address (default 127.0.0.1; 0.0.0.0 or :: for all)
+  --port N                  plain SPICE port (default 5900)
+  --tls-port N              TLS port (not available in this build yet)
+Authentication (one of these is required):
+  --password PW             ticket password (visible in ps; prefer the two below)
+  --password-file FILE      read the password from the first line of FILE
+  (environment) SPICED_PASSWORD   the password, if no option gives one
+  --password-expiry SECS    the password stops working SECS seconds after start
+  --disable-ticketing       accept clients without a password
+Display:
+  --image-compression MODE  auto_glz|auto_lz|quic|glz|lz|lz4|off (default auto_glz);
+                            lz4 is used where the client decodes it, else bitmaps;
+                            off always sends bitmaps
+  --mouse-mode MODE         client|server (default client)
+  --name NAME               VM name shown by clients
+  --uuid UUID               VM UUID (32 hex digits, dashes allowed)
+  --display-budget BYTES    queued display bytes per client before updates merge
+                            (default 4194304)
+Source:
+  --source demo             the embedded demo desktop (default; the only source so far)
+  --demo-size WxH           demo resolution (default 1920x1080)
+  --demo-seed S             the same seed gives the same pictures (default 1)
+  --demo-freeze N           animate frames 0..N at the frame rate, then hold frame N
+  --dump-frame FILE         write the served frame as PPM whenever the demo freezes or
+                            input changes it
+  --fps N                   frame rate of the demo pipeline (default 30)
+  --help, --version
+Log verbosity: SPICED_LOG_LEVEL=debug|info|warning|error (default info).
+)";
+}
+
+Expected<CommandLine, std::string> parse_command_line(std::span<const std::string_view> args,
+                                                      std::string_view environment_password) {
+    CommandLine result;
+    ServerConfig& config = result.config;
+    std::optional<std::string> password;
+    std::optional<int64_t> expiry_seconds;
+    bool disable_ticketing = false;
+
+    for (size_t i = 0; i < args.size(); ++i) {
+        std::string_view option = args[i];
+        std::string_view value;
+        bool has_value = false;
+        if (auto eq = option.find('='); option.starts_with("--") && eq != std::string_view::npos) {
+            value = option.substr(eq + 1);
+            option = option.substr(0, eq);
+            has_value = true;
+        }
+        const bool valued = std::find(std::begin(kValued), std::end(kValued), option) != std::end(kValued);
+        if (valued && !has_value) {
+            if (i + 1 >= args.size()) return unexpected(std::string(option) + " needs a value");
+            value = args[++i];
+        } else if (!valued && has_value) {
+            return unexpected(std::string(option) + " takes no value");
+        }
+        auto bad = [&](std::string_view why) {
+            return unexpected(std::string(option) + ": '" + std::string(value) + "' " + std::string(why));
+        };
+
+        if (option == "--help" || option == "-h") {
+            result.show_help = true;
+        } else if (option == "--version") {
+            result.show_version = true;
+        } else if (option == "--addr") {
+            config.address = std::string(value);
+        } else if (option == "--port") {
+            auto port = to_number<uint32_t>(value);
+            if (!port || *port > 65535) return bad("is not a port number (0-65535)");
+            config.port = uint16_t(*port);
+        } else if (option == "--tls-port") {
+            return unexpected(std::string(
+                "--tls-port: TLS is not available in this build yet; use the plain --port on a "
+                "trusted network or an SSH tunnel"));
+        } else if (option == "--password") {
+            password = std::string(value);
+        } else if (option == "--password-file") {
+            std::ifstream file{std::string(value)};
+            if (!file) return bad("cannot be read");
+            std::string line;
+            std::getline(file, line);
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            password = line;
+        } else if (option == "--password-expiry") {
+            auto seconds = to_number<int64_t>(value);
+            if (!seconds || *seconds < 0) return bad("is not a number of seconds");
+            expiry_seconds = *seconds;
+        } else if (option == "--disable-ticketing") {
+            disable_ticketing = true;
+        } else if (option == "--image-compression") {
+            auto mode = to_compression(value);
+            if (!mode) return bad("is not one of auto_glz, auto_lz, quic, glz, lz, lz4, off");
+            config.image_compression = *mode;
+        } else if (option == "--mouse-mode") {
+            if (value != "client" && value != "server") return bad("is not client or server");
+            config.client_mouse_mode = value == "client";
+        } else if (option == "--name") {
+            config.name = std::string(value);
+        } else if (option == "--uuid") {
+            auto uuid = to_uuid(value);
+            if (!uuid) return bad("is not a UUID (32 hex digits)");
+            config.uuid = *uuid;
+        } else if (option == "--source") {
+            if (value != "demo") return bad("is not a known source (demo)");
+        } else if (option == "--demo-size") {
+            auto x = value.find('x');
+            auto w = to_number<int32_t>(value.substr(0, x));
+            auto h = x == std::string_view::npos ? std::nullopt : to_number<int32_t>(value.substr(x + 1));
+            if (!w || !h || *w < 320 || *h < 240 || *w > 8192 || *h > 8192) {
+                return bad("is not WIDTHxHEIGHT between 320x240 and 8192x8192");
+            }
+            config.demo_size = {*w, *h};
+        } else if (option == "--demo-seed") {
+            auto seed = to_number<uint64_t>(value);
+            if (!seed) return bad("is not a non-negative integer");
+            config.demo_seed = *seed;
+        } else if (option == "--demo-freeze") {
+            auto frame = to_number<int64_t>(value);
+            if (!frame || *frame < 0) return bad("is not a frame number (0 or more)");
+            config.demo_freeze = *frame;
+        } else if (option == "--dump-frame") {
+            if (value.empty()) return bad("is not a file name");
+            config.dump_frame = std::string(value);
+        } else if (option == "--fps") {
+            auto fps = to_number<int>(value);
+            if (!fps || *fps < 1 || *fps > 240) return bad("is not a frame rate (1-240)");
+            config.fps = *fps;
+        } else if (option == "--display-budget") {
+            auto bytes = to_number<uint64_t>(value);
+            if (!bytes || *bytes < 65536) return bad("is not a byte count (at least 65536)");
+            config.display_budget_bytes = size_t(*bytes);
+        } else {
+            return unexpected("unknown option '" + std::string(args[i]) + "' (see --help)");
+        }
+    }
+    if (result.show_help || result.show_version) return result;
+
+    if (!password && !environment_password.empty()) password = std::string(environment_password);
+    if (disable_ticketing && password) {
+        return unexpected(std::string("--disable-ticketing and a password were both given; pick one"));
+    }
+    if (password) {
+        if (password->empty()) return unexpected(std::string("the password is empty"));
+        if (password->size() > SPICE_MAX_PASSWORD_LENGTH) {
+            return unexpected("the password is longer than SPICE's " +
+                              std::to_string(SPICE_MAX_PASSWORD_LENGTH) + " characters");
+        }
+        std::optional<TicketPolicy::Clock::time_point> expiry;
+        if (expiry_seconds) expiry = TicketPolicy::Clock::now() + std::chrono::seconds(*expiry_seconds);
+        config.ticket = TicketPolicy::password(*password, expiry);
+    } else if (disable_ticketing) {
+        if (expiry_seconds) return unexpected(std::string("--password-expiry needs a password"));
+        config.ticket = TicketPolicy::disabled();
+    } else {
+        return unexpected(std::string(
+            "no password: give --password, --password-file or SPICED_PASSWORD, or "
+            "--disable-ticketing to let anyone who reaches the port connect"));
+    }
+    return result;
+}
+
+}  // namespace spiced

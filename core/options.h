@@ -1,0 +1,27 @@
+// Command-line parsing for spiced-gpu. Option names and values follow QEMU's -spice where
+// they overlap (port, addr, tls-port, password, disable-ticketing, image-compression, ...).
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "base/expected.h"
+#include "core/server_config.h"
+
+namespace spiced {
+
+struct CommandLine {
+    ServerConfig config;
+    bool show_help = false;
+    bool show_version = false;
+};
+
+// `args` excludes argv[0]. `environment_password` is $SPICED_PASSWORD (or empty).
+// Errors are one sentence naming the option and what is wrong with its value.
+Expected<CommandLine, std::string> parse_command_line(std::span<const std::string_view> args,
+                                                      std::string_view environment_password);
+
+std::string usage_text();
+
+}  // namespace spiced

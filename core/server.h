@@ -1,0 +1,84 @@
+// Server: accepts connections, runs the link stage, groups linked channels into sessions,
+// and drives the display pipeline and input routing. Single-threaded on one Reactor.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "base/expected.h"
+#include "core/display_pipeline.h"
+#include "core/link.h"
+#include "core/server_config.h"
+#include "core/session.h"
+#include "io/connection.h"
+#include "io/reactor.h"
+#include "io/tcp.h"
+
+namespace spiced {
+
+class PendingLink;
+
+class Server {
+public:
+    static Expected<std::unique_ptr<Server>, std::string> create(ServerConfig config,
+                                                                 Reactor& reactor);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    uint16_t port() const { return listener_.port(); }
+    const ServerConfig& config() const { return config_; }
+    Reactor& reactor() { return reactor_; }
+    DisplayPipeline& pipeline() { return *pipeline_; }
+
+    // -- Used by channels ------------------------------------------------------------------
+    bool client_mouse_mode() const { return client_mouse_mode_; }
+    void request_mouse_mode(bool client);
+    // Pointer in frame coordinates (server mode moves it relatively; client mode sets it).
+    Point pointer() const { return pointer_; }
+    void pointer_moved_to(Point position, uint32_t buttons);
+    void pointer_moved_by(int32_t dx, int32_t dy, uint32_t buttons);
+    void button_event(int button, bool down);
+    void key_event(uint16_t scancode, bool down);
+    // The client's lock-key LEDs; we press lock keys on the desktop until they agree.
+    void sync_keyboard_leds(uint32_t client_leds);
+    uint32_t keyboard_leds() const;
+
+    void session_ended(uint32_t id);
+    // From a PendingLink: its link succeeded (takes its connection) or it is done for.
+    void link_finished(PendingLink& link);
+    void drop_link(PendingLink* link);
+
+    template <typename F>
+    void for_each_channel(F&& f) {
+        for (auto& [id, session] : sessions_) session->for_each_channel(f);
+    }
+
+private:
+    Server(ServerConfig config, Reactor& reactor, TcpListener listener);
+    void on_accept();
+    void on_frame_tick();
+    void on_housekeeping();
+    LinkDecision decide(const LinkRequest& request) const;
+
+    ServerConfig config_;
+    Reactor& reactor_;
+    TcpListener listener_;
+    Reactor::WatchId accept_watch_ = 0;
+    Reactor::WatchId frame_timer_ = 0;
+    Reactor::WatchId housekeeping_timer_ = 0;
+    TicketKeySource keys_;
+    std::unique_ptr<DisplayPipeline> pipeline_;
+    std::map<PendingLink*, std::unique_ptr<PendingLink>> pending_;
+    std::map<uint32_t, std::unique_ptr<Session>> sessions_;
+    uint32_t next_session_id_;
+    bool client_mouse_mode_;
+    Point pointer_{};
+    uint32_t buttons_ = 0;
+    uint32_t last_leds_ = 0;
+};
+
+}  // namespace spiced

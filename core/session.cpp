@@ -1,0 +1,46 @@
+#include "core/session.h"
+
+#include <algorithm>
+
+#include "base/log.h"
+#include "core/server.h"
+
+namespace spiced {
+
+ChannelClient& Session::add_channel(std::unique_ptr<ChannelClient> channel) {
+    channels_.push_back(std::move(channel));
+    ChannelClient& added = *channels_.back();
+    added.start();
+    return added;
+}
+
+bool Session::has_channel(uint8_t type, uint8_t id) const {
+    return std::any_of(channels_.begin(), channels_.end(), [&](const auto& channel) {
+        return channel->channel_type() == type && channel->channel_id() == id;
+    });
+}
+
+void Session::channel_closed(ChannelClient& channel, std::string_view reason) {
+    const bool main = channel.channel_type() == SPICE_CHANNEL_MAIN;
+    LOG_INFO("session", "%s: session %u: %s channel closed (%.*s)", channel.peer().c_str(), id_,
+             main ? "main" : channel.channel_type() == SPICE_CHANNEL_DISPLAY ? "display"
+             : channel.channel_type() == SPICE_CHANNEL_INPUTS               ? "inputs"
+                                                                            : "cursor",
+             int(reason.size()), reason.data());
+    // Destruction waits until the reactor is out of this channel's callbacks.
+    ChannelClient* closed = &channel;
+    server_.reactor().defer([this, closed] {
+        auto it = std::find_if(channels_.begin(), channels_.end(),
+                               [&](const auto& c) { return c.get() == closed; });
+        if (it != channels_.end()) channels_.erase(it);
+    });
+    if (main && !ending_) {
+        ending_ = true;
+        for (auto& other : channels_) {
+            if (other.get() != closed) other->close("session ended");
+        }
+        server_.session_ended(id_);
+    }
+}
+
+}  // namespace spiced

@@ -1,0 +1,179 @@
+// Main, inputs and cursor channels: small state machines around the server's shared state.
+#include <chrono>
+
+#include "base/log.h"
+#include "core/channels.h"
+#include "core/server.h"
+#include "core/session.h"
+#include "demo/demo_desktop.h"
+
+namespace spiced {
+
+namespace {
+uint32_t multimedia_time_ms() {
+    return uint32_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now().time_since_epoch())
+                        .count());
+}
+constexpr uint16_t kBothMouseModes = SPICE_MOUSE_MODE_SERVER | SPICE_MOUSE_MODE_CLIENT;
+}  // namespace
+
+// ---- main ----------------------------------------------------------------------------------
+
+void MainChannelClient::on_start() {
+    Server& server = session().server();
+    send(MsgMainInit{
+        .session_id = session().id(),
+        .display_channels_hint = 1,
+        .supported_mouse_modes = kBothMouseModes,
+        .current_mouse_mode = uint32_t(server.client_mouse_mode() ? SPICE_MOUSE_MODE_CLIENT
+                                                                  : SPICE_MOUSE_MODE_SERVER),
+        .agent_connected = 0,
+        .agent_tokens = 0,
+        .multi_media_time = multimedia_time_ms(),
+        .ram_hint = 0,
+    });
+    if (client_caps().has(SPICE_MAIN_CAP_NAME_AND_UUID)) {
+        send(MsgMainName{server.config().name});
+        send(MsgMainUuid{server.config().uuid});
+    }
+}
+
+void MainChannelClient::send_mouse_mode(bool client_mode) {
+    send(MsgMainMouseMode{kBothMouseModes, uint16_t(client_mode ? SPICE_MOUSE_MODE_CLIENT
+                                                                : SPICE_MOUSE_MODE_SERVER)});
+}
+
+Expected<void, ParseError> MainChannelClient::on_message(uint16_t type,
+                                                         std::span<const uint8_t> body) {
+    switch (type) {
+        case SPICE_MSGC_MAIN_ATTACH_CHANNELS:
+            send(MsgMainChannelsList{{{SPICE_CHANNEL_DISPLAY, 0},
+                                      {SPICE_CHANNEL_INPUTS, 0},
+                                      {SPICE_CHANNEL_CURSOR, 0}}});
+            return {};
+        case SPICE_MSGC_MAIN_MOUSE_MODE_REQUEST: {
+            auto request = parse<MsgcMainMouseModeRequest>(body);
+            if (!request) return unexpected(request.error());
+            session().server().request_mouse_mode(request->mode == SPICE_MOUSE_MODE_CLIENT);
+            return {};
+        }
+        case SPICE_MSGC_MAIN_CLIENT_INFO: {
+            auto info = parse<MsgcMainClientInfo>(body);
+            if (!info) return unexpected(info.error());
+            return {};
+        }
+        case SPICE_MSGC_MAIN_AGENT_START:
+        case SPICE_MSGC_MAIN_AGENT_TOKEN: {
+            auto tokens = parse<MsgcMainAgentStart>(body);
+            if (!tokens) return unexpected(tokens.error());
+            return {};
+        }
+        case SPICE_MSGC_MAIN_AGENT_DATA:
+            // No guest agent behind the demo desktop: agent data has nowhere to go.
+            return {};
+        case SPICE_MSGC_MAIN_MIGRATE_CONNECTED:
+        case SPICE_MSGC_MAIN_MIGRATE_CONNECT_ERROR:
+        case SPICE_MSGC_MAIN_MIGRATE_END:
+        case SPICE_MSGC_MAIN_MIGRATE_CONNECTED_SEAMLESS:
+        case SPICE_MSGC_MAIN_MIGRATE_DST_DO_SEAMLESS:
+        case SPICE_MSGC_MAIN_QUALITY_INDICATOR:
+            return {};
+        default:
+            return unexpected(ParseError::kUnknownType);
+    }
+}
+
+// ---- inputs --------------------------------------------------------------------------------
+
+void InputsChannelClient::on_start() {
+    send(MsgInputsInit{uint16_t(session().server().keyboard_leds())});
+}
+
+void InputsChannelClient::send_leds(uint32_t leds) { send(MsgInputsKeyModifiers{uint16_t(leds)}); }
+
+void InputsChannelClient::count_motion() {
+    // The client stops sending motion when too many are unacknowledged; ack every bunch.
+    if (++motions_ % SPICE_INPUT_MOTION_ACK_BUNCH == 0) send_empty(SPICE_MSG_INPUTS_MOUSE_MOTION_ACK);
+}
+
+Expected<void, ParseError> InputsChannelClient::on_message(uint16_t type,
+                                                           std::span<const uint8_t> body) {
+    Server& server = session().server();
+    switch (type) {
+        case SPICE_MSGC_INPUTS_KEY_DOWN:
+        case SPICE_MSGC_INPUTS_KEY_UP: {
+            auto message = parse<MsgcKeyDown>(body);  // KEY_UP has the same layout
+            if (!message) return unexpected(message.error());
+            auto key = decode_key_code(message->code, type == SPICE_MSGC_INPUTS_KEY_UP);
+            if (!key) return unexpected(key.error());
+            server.key_event(key->scancode, key->down);
+            return {};
+        }
+        case SPICE_MSGC_INPUTS_KEY_SCANCODE: {
+            auto keys = decode_scancode_bytes(body);
+            if (!keys) return unexpected(keys.error());
+            for (const KeyCode& key : *keys) server.key_event(key.scancode, key.down);
+            return {};
+        }
+        case SPICE_MSGC_INPUTS_KEY_MODIFIERS: {
+            auto message = parse<MsgcKeyModifiers>(body);
+            if (!message) return unexpected(message.error());
+            server.sync_keyboard_leds(message->modifiers);
+            return {};
+        }
+        case SPICE_MSGC_INPUTS_MOUSE_MOTION: {
+            auto message = parse<MsgcMouseMotion>(body);
+            if (!message) return unexpected(message.error());
+            count_motion();
+            if (!server.client_mouse_mode()) {
+                server.pointer_moved_by(message->dx, message->dy, message->buttons_state);
+            }
+            return {};
+        }
+        case SPICE_MSGC_INPUTS_MOUSE_POSITION: {
+            auto message = parse<MsgcMousePosition>(body);
+            if (!message) return unexpected(message.error());
+            count_motion();
+            if (message->display_id != 0) return {};  // we serve one display
+            if (server.client_mouse_mode()) {
+                server.pointer_moved_to({int32_t(std::min<uint32_t>(message->x, INT32_MAX)),
+                                         int32_t(std::min<uint32_t>(message->y, INT32_MAX))},
+                                        message->buttons_state);
+            }
+            return {};
+        }
+        case SPICE_MSGC_INPUTS_MOUSE_PRESS:
+        case SPICE_MSGC_INPUTS_MOUSE_RELEASE: {
+            auto message = parse<MsgcMousePress>(body);  // same layout for release
+            if (!message) return unexpected(message.error());
+            server.button_event(message->button, type == SPICE_MSGC_INPUTS_MOUSE_PRESS);
+            return {};
+        }
+        default:
+            return unexpected(ParseError::kUnknownType);
+    }
+}
+
+// ---- cursor --------------------------------------------------------------------------------
+
+void CursorChannelClient::on_start() {
+    const CursorImage image = DemoDesktop::cursor_image();
+    CursorShape shape{.unique = 1,
+                      .width = uint16_t(image.width),
+                      .height = uint16_t(image.height),
+                      .hot_x = uint16_t(image.hotspot.x),
+                      .hot_y = uint16_t(image.hotspot.y),
+                      .argb = image.argb};
+    send(MsgCursorInit{session().server().pointer(), true, 0, std::move(shape)});
+}
+
+void CursorChannelClient::send_position(Point position) {
+    send(MsgCursorMove{int16_t(position.x), int16_t(position.y)});
+}
+
+Expected<void, ParseError> CursorChannelClient::on_message(uint16_t, std::span<const uint8_t>) {
+    return unexpected(ParseError::kUnknownType);  // the cursor channel has no client messages
+}
+
+}  // namespace spiced

@@ -1,0 +1,98 @@
+#include "core/ticket.h"
+
+#include <openssl/err.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <spice/protocol.h>
+
+#include <cstring>
+
+namespace spiced {
+
+namespace {
+std::string openssl_error(const char* what) {
+    unsigned long code = ERR_get_error();
+    char text[256] = "unknown error";
+    if (code != 0) ERR_error_string_n(code, text, sizeof text);
+    ERR_clear_error();
+    return std::string(what) + ": " + text;
+}
+
+struct PkeyCtxDeleter {
+    void operator()(EVP_PKEY_CTX* ctx) const { EVP_PKEY_CTX_free(ctx); }
+};
+using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter>;
+
+// Constant-time comparison, so response timing doesn't reveal how much of a guess matched.
+bool same_secret(const std::string& a, const std::string& b) {
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    for (size_t i = 0; i < a.size(); ++i) diff |= a[i] ^ b[i % (b.empty() ? 1 : b.size())];
+    return diff == 0 && !b.empty();
+}
+}  // namespace
+
+Expected<TicketKey, std::string> TicketKey::generate() {
+    EvpPkeyPtr key(EVP_RSA_gen(SPICE_TICKET_KEY_PAIR_LENGTH));
+    if (!key) return unexpected(openssl_error("RSA key generation"));
+    int length = i2d_PUBKEY(key.get(), nullptr);
+    if (length != SPICE_TICKET_PUBKEY_BYTES) {
+        return unexpected("RSA public key has " + std::to_string(length) + " DER bytes, want " +
+                          std::to_string(SPICE_TICKET_PUBKEY_BYTES));
+    }
+    std::vector<uint8_t> der(static_cast<size_t>(length));
+    unsigned char* cursor = der.data();
+    i2d_PUBKEY(key.get(), &cursor);
+    return TicketKey(std::move(key), std::move(der));
+}
+
+Expected<std::string, std::string> TicketKey::decrypt(std::span<const uint8_t> encrypted) const {
+    PkeyCtxPtr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
+    if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) <= 0) {
+        return unexpected(openssl_error("RSA decrypt setup"));
+    }
+    size_t length = 0;
+    if (EVP_PKEY_decrypt(ctx.get(), nullptr, &length, encrypted.data(), encrypted.size()) <= 0) {
+        return unexpected(openssl_error("RSA decrypt"));
+    }
+    std::vector<unsigned char> plain(length);
+    if (EVP_PKEY_decrypt(ctx.get(), plain.data(), &length, encrypted.data(), encrypted.size()) <=
+        0) {
+        return unexpected(openssl_error("RSA decrypt"));
+    }
+    // The client sends the password NUL-terminated; stop at the first NUL.
+    std::string password(reinterpret_cast<const char*>(plain.data()), length);
+    password.resize(std::strlen(password.c_str()));
+    return password;
+}
+
+TicketKeySource::TicketKeySource() { next_ = std::async(std::launch::async, TicketKey::generate); }
+
+TicketKeySource::~TicketKeySource() {
+    if (next_.valid()) next_.wait();
+}
+
+Expected<TicketKey, std::string> TicketKeySource::take() {
+    auto key = next_.get();
+    next_ = std::async(std::launch::async, TicketKey::generate);
+    return key;
+}
+
+TicketPolicy TicketPolicy::password(std::string value, std::optional<Clock::time_point> expiry) {
+    TicketPolicy policy;
+    policy.enabled_ = true;
+    policy.password_ = std::move(value);
+    policy.expiry_ = expiry;
+    return policy;
+}
+
+std::optional<std::string> TicketPolicy::check(const std::string& offered,
+                                               Clock::time_point now) const {
+    if (!enabled_) return std::nullopt;
+    if (password_.empty()) return "ticketing is enabled but no password is set";
+    if (expiry_ && now >= *expiry_) return "the password has expired";
+    if (!same_secret(offered, password_)) return "wrong password";
+    return std::nullopt;
+}
+
+}  // namespace spiced

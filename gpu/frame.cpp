@@ -1,0 +1,40 @@
+#include "gpu/frame.h"
+
+#include <cstring>
+
+namespace spiced {
+
+std::unique_ptr<Frame> Frame::create(Size size) {
+    if (size.width < 0 || size.height < 0) size = {};
+    return std::unique_ptr<Frame>(new Frame(size));  // private constructor: make_unique can't
+}
+
+Frame::Frame(Size size)
+    : size_(size), stride_(size.width * 4), pixels_(size_t(stride_) * size.height) {}
+
+void Frame::copy_from(const Frame& src, const Rect& src_rect, Point dest) {
+    Rect from = src_rect.intersect(src.rect());
+    // Shift `dest` by however much the source was clipped at its top-left.
+    Point to{dest.x + (from.left() - src_rect.left()), dest.y + (from.top() - src_rect.top())};
+    Rect into = Rect::MakeXYWH(to.x, to.y, from.width(), from.height()).intersect(rect());
+    if (into.is_empty()) return;
+    from = Rect::MakeXYWH(from.left() + (into.left() - to.x), from.top() + (into.top() - to.y),
+                          into.width(), into.height());
+    const size_t row_bytes = size_t(into.width()) * 4;
+    const bool bottom_up = (&src == this) && into.top() > from.top();
+    for (int32_t i = 0; i < into.height(); ++i) {
+        int32_t r = bottom_up ? into.height() - 1 - i : i;
+        std::memmove(row(into.top() + r) + into.left(), src.row(from.top() + r) + from.left(),
+                     row_bytes);
+    }
+}
+
+void Frame::fill(const Rect& r, uint32_t rgb) {
+    Rect clipped = r.intersect(rect());
+    for (int32_t y = clipped.top(); y < clipped.bottom(); ++y) {
+        uint32_t* p = row(y);
+        std::fill(p + clipped.left(), p + clipped.right(), rgb);
+    }
+}
+
+}  // namespace spiced

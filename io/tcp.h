@@ -1,0 +1,50 @@
+// Non-blocking TCP: a listener and a connected stream. The stream's read/write never block;
+// they report kWouldBlock instead, and the reactor says when to try again.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "base/expected.h"
+#include "io/unique_fd.h"
+
+namespace spiced {
+
+enum class IoError { kWouldBlock, kClosed, kFailed };
+
+class TcpStream {
+public:
+    TcpStream(UniqueFd fd, std::string peer) : fd_(std::move(fd)), peer_(std::move(peer)) {}
+    int fd() const { return fd_.get(); }
+    // "address:port" of the other end, for log lines.
+    const std::string& peer() const { return peer_; }
+
+    Expected<size_t, IoError> read_some(std::span<uint8_t> into);
+    Expected<size_t, IoError> write_some(std::span<const uint8_t> from);
+    // Writes several buffers with one system call (writev).
+    Expected<size_t, IoError> write_gather(std::span<const std::span<const uint8_t>> buffers);
+
+private:
+    UniqueFd fd_;
+    std::string peer_;
+};
+
+class TcpListener {
+public:
+    // Binds and listens on `address` ("127.0.0.1", "::", "0.0.0.0", a host name) and `port`
+    // (0 picks a free one). The error says which step failed and why.
+    static Expected<TcpListener, std::string> listen(const std::string& address, uint16_t port);
+
+    int fd() const { return fd_.get(); }
+    uint16_t port() const { return port_; }
+    // The next pending connection, non-blocking with TCP_NODELAY set; kWouldBlock when none.
+    Expected<TcpStream, IoError> accept();
+
+private:
+    TcpListener(UniqueFd fd, uint16_t port) : fd_(std::move(fd)), port_(port) {}
+    UniqueFd fd_;
+    uint16_t port_ = 0;
+};
+
+}  // namespace spiced

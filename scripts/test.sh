@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Quick start, command 2: install what is missing, build warning-free, and run every test —
+# unit, real-client integration and robustness — once on a Release build and once under
+# AddressSanitizer + UndefinedBehaviorSanitizer.
+#   SPICED_TEST_SANITIZE=0 skips the sanitizer pass (faster local iterations).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-deps.sh
+
+jobs=$(nproc)
+run_suite() {
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja -DSPICED_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 600)
+}
+
+echo "== Release build and tests =="
+run_suite build -DCMAKE_BUILD_TYPE=Release
+if [[ "${SPICED_TEST_SANITIZE:-1}" != 0 ]]; then
+  echo "== ASan + UBSan build and tests =="
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_suite build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPICED_SANITIZE=ON -DSPICED_BUILD_BENCH=OFF
+fi

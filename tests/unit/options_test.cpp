@@ -1,0 +1,81 @@
+#include "core/options.h"
+
+#include <gtest/gtest.h>
+
+namespace spiced {
+namespace {
+
+Expected<CommandLine, std::string> parse_args(std::vector<std::string_view> args,
+                                              std::string_view env = "") {
+    return parse_command_line(args, env);
+}
+
+TEST(Options, Defaults) {
+    auto cl = parse_args({"--disable-ticketing"});
+    ASSERT_TRUE(cl.has_value()) << cl.error();
+    EXPECT_EQ(cl->config.port, 5900);
+    EXPECT_EQ(cl->config.address, "127.0.0.1");
+    EXPECT_EQ(cl->config.demo_size, (Size{1920, 1080}));
+    EXPECT_FALSE(cl->config.ticket.ticketing_enabled());
+}
+
+TEST(Options, QemuStyleValues) {
+    auto cl = parse_args({"--port=5999", "--addr", "::", "--password", "pw", "--image-compression",
+                          "lz4", "--demo-size", "1024x768", "--demo-seed", "9", "--demo-freeze",
+                          "0", "--dump-frame", "/tmp/x.ppm", "--mouse-mode", "server", "--uuid",
+                          "12345678-1234-1234-1234-123456789abc"});
+    ASSERT_TRUE(cl.has_value()) << cl.error();
+    EXPECT_EQ(cl->config.port, 5999);
+    EXPECT_EQ(cl->config.address, "::");
+    EXPECT_EQ(cl->config.image_compression, ImageCompression::kLz4);
+    EXPECT_EQ(cl->config.demo_size, (Size{1024, 768}));
+    EXPECT_EQ(cl->config.demo_seed, 9u);
+    EXPECT_EQ(cl->config.demo_freeze, 0);
+    EXPECT_FALSE(cl->config.client_mouse_mode);
+    EXPECT_EQ(cl->config.uuid[0], 0x12);
+    EXPECT_EQ(cl->config.uuid[15], 0xbc);
+    EXPECT_TRUE(cl->config.ticket.ticketing_enabled());
+}
+
+TEST(Options, PasswordFromEnvironment) {
+    auto cl = parse_args({}, "envpw");
+    ASSERT_TRUE(cl.has_value());
+    EXPECT_FALSE(cl->config.ticket.check("envpw", TicketPolicy::Clock::now()).has_value());
+}
+
+TEST(Options, ClearErrors) {
+    struct Case {
+        std::vector<std::string_view> args;
+        std::string_view mentions;
+    };
+    const Case cases[] = {
+        {{}, "no password"},
+        {{"--port", "70000", "--disable-ticketing"}, "--port"},
+        {{"--port", "abc", "--disable-ticketing"}, "--port"},
+        {{"--port"}, "needs a value"},
+        {{"--image-compression", "zip", "--disable-ticketing"}, "--image-compression"},
+        {{"--demo-size", "10x10", "--disable-ticketing"}, "--demo-size"},
+        {{"--demo-freeze", "-1", "--disable-ticketing"}, "--demo-freeze"},
+        {{"--bogus"}, "unknown option"},
+        {{"--disable-ticketing", "--password", "x"}, "pick one"},
+        {{"--tls-port", "5901", "--disable-ticketing"}, "TLS"},
+        {{"--password-file", "/nonexistent/file"}, "cannot be read"},
+        {{"--mouse-mode", "both", "--disable-ticketing"}, "--mouse-mode"},
+        {{"--disable-ticketing=yes"}, "takes no value"},
+    };
+    for (const auto& c : cases) {
+        auto cl = parse_args(c.args);
+        ASSERT_FALSE(cl.has_value()) << c.mentions;
+        EXPECT_NE(cl.error().find(c.mentions), std::string::npos) << cl.error();
+    }
+}
+
+TEST(Options, Help) {
+    auto cl = parse_args({"--help"});
+    ASSERT_TRUE(cl.has_value());
+    EXPECT_TRUE(cl->show_help);
+    EXPECT_NE(usage_text().find("--demo-freeze"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace spiced
