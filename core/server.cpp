@@ -332,15 +332,7 @@ void Server::key_event(uint16_t scancode, bool down) {
 uint32_t Server::keyboard_leds() const { return pipeline_->desktop().keyboard_leds(); }
 
 void Server::sync_keyboard_leds(uint32_t client_leds) {
-    // Scroll, Num and Caps Lock, in SPICE's modifier bit order.
-    constexpr uint16_t kLockKeys[] = {0x46, 0x45, 0x3a};
-    const uint32_t ours = keyboard_leds();
-    for (int bit = 0; bit < 3; ++bit) {
-        if (((ours ^ client_leds) >> bit) & 1u) {
-            key_event(kLockKeys[bit], true);
-            key_event(kLockKeys[bit], false);
-        }
-    }
+    pipeline_->desktop().set_keyboard_leds(client_leds & 7u);
 }
 
 }  // namespace spiced

@@ -43,7 +43,7 @@ public:
     void pointer_moved_by(int32_t dx, int32_t dy, uint32_t buttons);
     void button_event(int button, bool down);
     void key_event(uint16_t scancode, bool down);
-    // The client's lock-key LEDs; we press lock keys on the desktop until they agree.
+    // The client's lock-key LEDs; the desktop adopts them (bit order is SPICE's).
     void sync_keyboard_leds(uint32_t client_leds);
     uint32_t keyboard_leds() const;
 

@@ -27,6 +27,11 @@ public:
     static Expected<TicketKey, std::string> generate();
     // SubjectPublicKeyInfo DER, exactly SPICE_TICKET_PUBKEY_BYTES long.
     const std::vector<uint8_t>& public_der() const { return public_der_; }
+    // Another handle to the same key pair (for tests and fuzzers; links never share keys).
+    TicketKey share() const {
+        EVP_PKEY_up_ref(key_.get());
+        return TicketKey(EvpPkeyPtr(key_.get()), public_der_);
+    }
     // The plaintext password, or an error when the block doesn't decrypt.
     Expected<std::string, std::string> decrypt(std::span<const uint8_t> encrypted) const;
 

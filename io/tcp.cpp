@@ -29,13 +29,20 @@ std::string describe(const sockaddr_storage& address) {
         const auto* in = reinterpret_cast<const sockaddr_in*>(&address);
         inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
         port = ntohs(in->sin_port);
-        return std::string(host) + ":" + std::to_string(port);
+        std::string text(host);
+        text += ':';
+        text += std::to_string(port);
+        return text;
     }
     if (address.ss_family == AF_INET6) {
         const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address);
         inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
         port = ntohs(in6->sin6_port);
-        return "[" + std::string(host) + "]:" + std::to_string(port);
+        std::string text = "[";
+        text += host;
+        text += "]:";
+        text += std::to_string(port);
+        return text;
     }
     return "unknown";
 }
