@@ -73,6 +73,7 @@ public:
 
     size_t size() const { return buffer_.size(); }
     std::vector<uint8_t>& buffer() { return buffer_; }
+    const std::vector<uint8_t>& buffer() const { return buffer_; }
     std::vector<uint8_t> take() { return std::move(buffer_); }
 
     void u8(uint8_t v) { buffer_.push_back(v); }

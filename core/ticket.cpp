@@ -66,15 +66,19 @@ Expected<std::string, std::string> TicketKey::decrypt(std::span<const uint8_t> e
     return password;
 }
 
-TicketKeySource::TicketKeySource() { next_ = std::async(std::launch::async, TicketKey::generate); }
-
-TicketKeySource::~TicketKeySource() {
-    if (next_.valid()) next_.wait();
+TicketKeySource::TicketKeySource() {
+    for (size_t i = 0; i < kPoolSize; ++i) {
+        pool_.push_back(std::async(std::launch::async, TicketKey::generate));
+    }
 }
 
+// std::future from std::async joins its thread on destruction, so nothing outlives us.
+TicketKeySource::~TicketKeySource() = default;
+
 Expected<TicketKey, std::string> TicketKeySource::take() {
-    auto key = next_.get();
-    next_ = std::async(std::launch::async, TicketKey::generate);
+    auto key = pool_.front().get();
+    pool_.pop_front();
+    pool_.push_back(std::async(std::launch::async, TicketKey::generate));
     return key;
 }
 

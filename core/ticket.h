@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 
 #include <chrono>
+#include <deque>
 #include <future>
 #include <memory>
 #include <optional>
@@ -43,16 +44,19 @@ private:
 };
 
 // Hands out a fresh key per link (a key is never reused, so a captured ticket can't be
-// replayed) while generating the next one on a worker thread: RSA generation takes
-// milliseconds, and it would otherwise sit on the connect path of every channel.
+// replayed) from a small pool refilled on worker threads: RSA generation takes milliseconds,
+// and a client links four channels at once, so without the pool it would sit on the connect
+// path of every channel.
 class TicketKeySource {
 public:
+    // One client's worth of channels (main, display, inputs, cursor) plus one.
+    static constexpr size_t kPoolSize = 5;
     TicketKeySource();
     ~TicketKeySource();
     Expected<TicketKey, std::string> take();
 
 private:
-    std::future<Expected<TicketKey, std::string>> next_;
+    std::deque<std::future<Expected<TicketKey, std::string>>> pool_;
 };
 
 // The password policy, as QEMU's -spice options set it.
