@@ -83,11 +83,13 @@ public:
     void i32(int32_t v) { u32(static_cast<uint32_t>(v)); }
     void i16(int16_t v) { u16(static_cast<uint16_t>(v)); }
     void i64(int64_t v) { u64(static_cast<uint64_t>(v)); }
+    // resize + memcpy rather than vector::insert: GCC 12 reports a false -Warray-bounds for
+    // insert after small appends.
     void bytes(std::span<const uint8_t> data) {
-        buffer_.insert(buffer_.end(), data.begin(), data.end());
+        if (!data.empty()) std::memcpy(extend(data.size()), data.data(), data.size());
     }
     void bytes(std::string_view text) {
-        buffer_.insert(buffer_.end(), text.begin(), text.end());
+        if (!text.empty()) std::memcpy(extend(text.size()), text.data(), text.size());
     }
     void zeros(size_t count) { buffer_.resize(buffer_.size() + count, 0); }
     // Grows the buffer by `count` bytes and returns where they start, for in-place filling.

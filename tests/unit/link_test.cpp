@@ -87,10 +87,11 @@ void run_full_link(bool one_at_a_time, const std::string& password, uint32_t wan
     EXPECT_TRUE(h.handshake.mini_header());
     std::vector<uint8_t> der(h.out.buffer().begin() + 20, h.out.buffer().begin() + 20 + 162);
     h.out.buffer().clear();
-    ByteWriter rest;
-    rest.u32(SPICE_COMMON_CAP_AUTH_SPICE);
-    rest.bytes(encrypt_ticket(der, password));
-    h.feed(rest.buffer(), one_at_a_time);
+    const std::vector<uint8_t> ticket = encrypt_ticket(der, password);
+    std::vector<uint8_t> rest(4 + ticket.size());
+    rest[0] = SPICE_COMMON_CAP_AUTH_SPICE;
+    std::copy(ticket.begin(), ticket.end(), rest.begin() + 4);
+    h.feed(rest, one_at_a_time);
     ASSERT_EQ(h.out.size(), 4u);
     EXPECT_EQ(load_u32_le(h.out.buffer().data()), want_result);
     EXPECT_EQ(h.handshake.state(), want_result == SPICE_LINK_ERR_OK ? LinkHandshake::State::kLinked

@@ -1,0 +1,211 @@
+#!/usr/bin/python3
+"""Hostile and broken connections must not disturb spiced-gpu: while a SpiceClientGLib client
+watches the animated demo, raw sockets connect/disconnect 100 times, send garbage, truncated and
+oversized link messages, an unknown channel type and a wrong protocol version. Where the SPICE
+link protocol defines an answer (SpiceLinkHeader + SpiceLinkReply.error) it is checked. Then the
+client must still be connected and receiving updates, a new spicy-screenshot must work, and the
+server log must hold a `[link]` warning for each kind of bad connection.
+
+Also: two SpiceClientGLib sessions at once both get the frame.
+
+Reference note: Debian's spice-server 0.15.1 answers bad magic / bad size / version mismatch
+exactly like this, but closes WITHOUT a reply for an unknown channel type; spiced-gpu is held to
+the reply (SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE) here.
+"""
+
+import os
+import re
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import spiced_harness as H  # noqa: E402
+
+WARN_RE = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) spiced warning \[link\] "
+                     r"127\.0\.0\.1:(\d+): (.*)$", re.M)
+
+# kind -> regex the reason must match
+REASONS = {
+    "bad magic": re.compile(r"bad magic", re.I),
+    "huge size": re.compile(r"size", re.I),
+    "unknown channel type": re.compile(r"unknown channel type", re.I),
+    "truncated": re.compile(r"truncated", re.I),
+    "version": re.compile(r"version", re.I),
+}
+
+
+def still_receiving(client, seconds=5.0, what=""):
+    n0 = client.invalidate_count
+    H.wait_until(lambda: client.invalidate_count > n0 or client.failed(), seconds)
+    H.check(not client.failed(), "%sGLib client lost its connection; events: %s"
+            % (what, client.events_text()))
+    bad = [e for e in client.events if e[3] != H.CHANNEL_OPENED]
+    H.check(not bad, "%sGLib client channel events besides OPENED: %s"
+            % (what, client.events_text()))
+    H.check(client.invalidate_count > n0, "%sGLib client got no display-invalidate in %.0f s "
+            "(animated demo); total %d" % (what, seconds, client.invalidate_count))
+
+
+def local_port(sock):
+    return sock.getsockname()[1]
+
+
+def case_abuse(args):
+    with tempfile.TemporaryDirectory(prefix="spiced-robust-") as d:
+        with H.ServerProcess(args.server, ["--disable-ticketing", "--demo-seed", "5"],
+                             workdir=d) as srv:
+            port = srv.port
+            client = H.SpiceClient(port=port, name="watcher").connect()
+            try:
+                client.wait_primary(15.0)
+                client.wait_first_invalidate(15.0)
+                still_receiving(client, 5.0, "before abuse: ")
+                bad_ports = {}  # kind -> list of client-side ports
+
+                # 1. 100 connect/disconnect cycles.
+                for i in range(100):
+                    s = H.raw_connect(port)
+                    if i % 2:
+                        # valid link header + message, then close before reply/ticket
+                        s.sendall(H.full_link())
+                    s.close()
+                    H.iterate()
+                still_receiving(client, 5.0, "after 100 connect/close cycles: ")
+
+                # 2. 4 KiB of random garbage (first byte forced so the magic cannot match).
+                garbage = bytearray(os.urandom(4096))
+                garbage[0] = 0x00
+                res = H.link_exchange(port, bytes(garbage))
+                bad_ports.setdefault("bad magic", []).append(res.local_port)
+                H.check_link_error_reply(res, H.LINK_ERR_INVALID_MAGIC, "4 KiB garbage")
+
+                # 3. Truncated link message: header announces 22 bytes, 5 arrive, then close.
+                s = H.raw_connect(port)
+                bad_ports.setdefault("truncated", []).append(local_port(s))
+                mess = H.link_mess()
+                s.sendall(H.link_header(len(mess)) + mess[:5])
+                H.pump(0.1)
+                s.close()
+
+                # 4. Huge size field.
+                res = H.link_exchange(port, H.link_header(0x7FFFFFFF) + H.link_mess())
+                bad_ports.setdefault("huge size", []).append(res.local_port)
+                H.check_link_error_reply(res, H.LINK_ERR_INVALID_DATA, "size 0x7fffffff")
+
+                # 5. Unknown channel type 200 (connection_id 0; else with a valid session id).
+                res = H.link_exchange(port, H.full_link(connection_id=0, channel_type=200))
+                bad_ports.setdefault("unknown channel type", []).append(res.local_port)
+                if res.reply is None and not H.reference_mode():
+                    # (Not against the reference: it serves one client, a second main channel
+                    # would drop the watcher.)
+                    print("  unknown channel type with connection_id 0: %s; retrying with a "
+                          "valid session id" % res.describe())
+                    main = H.RawMainSession(port)
+                    try:
+                        res = H.link_exchange(port, H.full_link(connection_id=main.session_id,
+                                                                channel_type=200))
+                        bad_ports["unknown channel type"].append(res.local_port)
+                    finally:
+                        main.close()
+                if H.reference_mode() and res.reply is None and res.closed:
+                    print("  reference mode: spice-server closes without a reply for an unknown "
+                          "channel type; accepted")
+                else:
+                    H.check_link_error_reply(res, H.LINK_ERR_CHANNEL_NOT_AVAILABLE,
+                                             "channel type 200")
+
+                # 6. Wrong major version.
+                mess = H.link_mess()
+                res = H.link_exchange(port, H.link_header(len(mess), major=3) + mess)
+                bad_ports.setdefault("version", []).append(res.local_port)
+                H.check_link_error_reply(res, H.LINK_ERR_VERSION_MISMATCH, "major version 3")
+
+                # After all of it: the watcher is fine and a new client works.
+                still_receiving(client, 5.0, "after abuse: ")
+                shot = os.path.join(d, "shot.ppm")
+                rc, out = H.run_spicy_screenshot(port, shot)
+                H.check(rc == 0, "spicy-screenshot after abuse: exit %s\n%s" % (rc, out))
+                img = H.try_read_ppm(shot)
+                H.check(img is not None and client.primary is not None
+                        and img.shape[:2] == (client.primary["height"], client.primary["width"]),
+                        "spicy-screenshot after abuse: bad picture %s vs primary %s"
+                        % (None if img is None else img.shape, client.primary))
+                if H.reference_mode():
+                    print("  reference mode: the spicy-screenshot connection replaced the "
+                          "watcher (one client at a time)")
+                else:
+                    still_receiving(client, 5.0, "after spicy-screenshot: ")
+            finally:
+                client.disconnect()
+
+            # Warnings in the log (server still running; lines are flushed per line).
+            H.wait_until(lambda: all(any(REASONS[k].search(m.group(6))
+                                         for m in WARN_RE.finditer(srv.log()))
+                                     for k in REASONS), 3.0)
+            log = srv.log()
+            lines = list(WARN_RE.finditer(log))
+            counts = {k: sum(1 for m in lines if rx.search(m.group(6)))
+                      for k, rx in REASONS.items()}
+            print("  [link] warning lines: %d total; per kind: %s" % (len(lines), counts))
+            unmatched = []
+            for kind, ports in bad_ports.items():
+                by_port = [m.group(0) for m in lines if int(m.group(5)) in ports]
+                print("  %s (client port %s): %s" % (kind, ports, by_port or "no line for port"))
+                if not any(REASONS[kind].search(m.group(6)) for m in lines
+                           if int(m.group(5)) in ports):
+                    unmatched.append("%s (client port %s)" % (kind, ports))
+            missing = [k for k, n in counts.items() if n == 0]
+            if H.reference_mode():
+                print("  reference mode: spiced `[link]` log lines not expected; missing %s"
+                      % missing)
+                return
+            H.check(not missing, "no `[link]` warning line for: %s\n--- server stderr ---\n%s"
+                    % (", ".join(missing), log))
+            H.check(not unmatched, "no `[link]` warning line naming the bad connection's port "
+                    "with the expected reason for: %s\n--- server stderr ---\n%s"
+                    % (", ".join(unmatched), log))
+
+
+def case_two_clients(args):
+    if H.reference_mode():
+        print("  reference mode: spice-server serves one client at a time; skipped")
+        return
+    with tempfile.TemporaryDirectory(prefix="spiced-two-") as d:
+        dump = os.path.join(d, "frame.ppm")
+        with H.ServerProcess(args.server, ["--disable-ticketing", "--demo-seed", "7",
+                                           "--demo-freeze", "0", "--dump-frame", dump],
+                             workdir=d) as srv:
+            H.wait_for_ppm(dump, 20.0, srv)
+            a = H.SpiceClient(port=srv.port, name="A").connect()
+            b = H.SpiceClient(port=srv.port, name="B").connect()
+            try:
+                for c in (a, b):
+                    c.wait_primary(15.0)
+                for c in (a, b):
+                    ok, fb, exp = c.wait_framebuffer_equals(lambda: H.try_read_ppm(dump), 15.0)
+                    H.check(ok, "client %s framebuffer != dump: %s"
+                            % (c.name, H.diff_report(fb, exp, c.name, "dump")))
+                for c in (a, b):
+                    H.check(not c.failed(), "client %s: %s" % (c.name, c.events_text()))
+                # Both still connected after a moment (no client drops the other).
+                H.pump(1.0)
+                for c in (a, b):
+                    H.check(not c.failed() and all(e[3] == H.CHANNEL_OPENED for e in c.events),
+                            "client %s events: %s" % (c.name, c.events_text()))
+            finally:
+                a.disconnect()
+                b.disconnect()
+
+
+def main():
+    args = H.parse_args(__doc__)
+    cases = [
+        ("robustness_abuse", case_abuse),
+        ("robustness_two_clients", case_two_clients),
+    ]
+    return H.run_cases(cases, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
