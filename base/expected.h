@@ -47,6 +47,7 @@ public:
         return std::get<0>(std::move(storage_));
     }
     T& operator*() & { return value(); }
+    T&& operator*() && { return std::move(*this).value(); }
     const T& operator*() const& { return value(); }
     T* operator->() { return &value(); }
     const T* operator->() const { return &value(); }

@@ -49,6 +49,7 @@ const char* LinkHandshake::step_name() const {
     switch (step_) {
         case Step::kHeader: return "link header";
         case Step::kMessage: return "link message";
+        case Step::kAwaitKey: return "key wait";
         case Step::kAuthMechanism: return "auth mechanism";
         case Step::kTicket: return "ticket";
         case Step::kDone: return "done";
@@ -58,7 +59,9 @@ const char* LinkHandshake::step_name() const {
 
 size_t LinkHandshake::feed(std::span<const uint8_t> in, ByteWriter& out) {
     size_t used = 0;
-    while (state_ == State::kReading && used < in.size()) {
+    // While waiting for a key nothing is consumed; the client has nothing to say until it
+    // gets our reply, and whatever it sends early stays buffered in the connection.
+    while (state_ == State::kReading && step_ != Step::kAwaitKey && used < in.size()) {
         size_t take = std::min(need_ - buffer_.size(), in.size() - used);
         buffer_.insert(buffer_.end(), in.begin() + long(used), in.begin() + long(used + take));
         used += take;
@@ -66,6 +69,7 @@ size_t LinkHandshake::feed(std::span<const uint8_t> in, ByteWriter& out) {
         switch (step_) {
             case Step::kHeader: on_header(out); break;
             case Step::kMessage: on_message(out); break;
+            case Step::kAwaitKey: break;
             case Step::kAuthMechanism: on_auth_mechanism(out); break;
             case Step::kTicket: on_ticket(out); break;
             case Step::kDone: break;
@@ -123,10 +127,18 @@ void LinkHandshake::on_message(ByteWriter& out) {
     if (decision_.error != SPICE_LINK_ERR_OK) {
         return fail_with_reply(out, decision_.error, decision_.reason);
     }
-    auto key = take_key_();
-    if (!key) return fail_with_reply(out, SPICE_LINK_ERR_ERROR, key.error());
-    key_.emplace(std::move(key).value());
+    step_ = Step::kAwaitKey;
+    buffer_.clear();
+    retry_key(out);
+}
 
+void LinkHandshake::retry_key(ByteWriter& out) {
+    if (step_ != Step::kAwaitKey) return;
+    key_ = take_key_();
+    if (key_) send_reply(out);
+}
+
+void LinkHandshake::send_reply(ByteWriter& out) {
     const auto& ours_common = decision_.common_caps.words();
     const auto& ours_channel = decision_.channel_caps.words();
     write_link_header(out, uint32_t(kLinkReplySize + 4 * (ours_common.size() + ours_channel.size())));

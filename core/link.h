@@ -59,7 +59,9 @@ public:
     static constexpr uint32_t kMaxCapabilityWords = 1024;
 
     using Decide = std::function<LinkDecision(const LinkRequest&)>;
-    using TakeKey = std::function<Expected<TicketKey, std::string>()>;
+    // Returns a fresh key, or nothing when none is ready yet (the handshake then waits in
+    // awaiting_key() until retry_key() finds one).
+    using TakeKey = std::function<std::optional<TicketKey>()>;
 
     LinkHandshake(Decide decide, TakeKey take_key, const TicketPolicy& policy);
 
@@ -68,6 +70,9 @@ public:
     size_t feed(std::span<const uint8_t> in, ByteWriter& out);
 
     State state() const { return state_; }
+    bool awaiting_key() const { return step_ == Step::kAwaitKey; }
+    // Tries again to get a key and, if it comes, sends the link reply.
+    void retry_key(ByteWriter& out);
     // Valid once the link message was read.
     const LinkRequest& request() const { return request_; }
     const LinkDecision& decision() const { return decision_; }
@@ -80,10 +85,11 @@ public:
     const char* step_name() const;
 
 private:
-    enum class Step { kHeader, kMessage, kAuthMechanism, kTicket, kDone };
+    enum class Step { kHeader, kMessage, kAwaitKey, kAuthMechanism, kTicket, kDone };
 
     void on_header(ByteWriter& out);
     void on_message(ByteWriter& out);
+    void send_reply(ByteWriter& out);
     void on_auth_mechanism(ByteWriter& out);
     void on_ticket(ByteWriter& out);
     // Before the reply: header + SpiceLinkReply carrying only the error. After: u32 result.

@@ -15,6 +15,8 @@ namespace spiced {
 namespace {
 // A link must complete within this time; slow or stalled peers are dropped.
 constexpr auto kLinkTimeout = std::chrono::seconds(10);
+// How often links waiting for a ticket key look again (only while some wait).
+constexpr auto kKeyRetryPeriod = std::chrono::milliseconds(5);
 
 const char* channel_type_name(uint8_t type) {
     switch (type) {
@@ -71,6 +73,15 @@ public:
     }
     bool finished() const { return finished_; }
 
+    // The handshake waits for a ticket key: try again, and go on with any buffered input.
+    void retry_key() {
+        ByteWriter reply;
+        handshake_.retry_key(reply);
+        if (reply.size() == 0) return;
+        connection_->send(reply.take());
+        connection_->redeliver_input();
+    }
+
 private:
     size_t on_data(std::span<const uint8_t> data) override {
         received_ += data.size();
@@ -78,7 +89,9 @@ private:
         size_t used = handshake_.feed(data, reply);
         if (reply.size() > 0) connection_->send(reply.take());
         switch (handshake_.state()) {
-            case LinkHandshake::State::kReading: break;
+            case LinkHandshake::State::kReading:
+                if (handshake_.awaiting_key()) server_.wait_for_key(this);
+                break;
             case LinkHandshake::State::kFailed:
                 LOG_WARN("link", "%s: %s", connection_->peer().c_str(),
                          handshake_.failure().c_str());
@@ -144,6 +157,7 @@ Server::~Server() {
     reactor_.unwatch(accept_watch_);
     reactor_.unwatch(frame_timer_);
     reactor_.unwatch(housekeeping_timer_);
+    if (key_retry_timer_ != 0) reactor_.unwatch(key_retry_timer_);
     // Channels and links hold Connections registered with the reactor; drop them first.
     sessions_.clear();
     pending_.clear();
@@ -162,7 +176,7 @@ void Server::on_accept() {
         auto link = std::make_unique<PendingLink>(
             *this, reactor_, std::move(*stream),
             [this](const LinkRequest& request) { return decide(request); },
-            [this] { return keys_.take(); }, config_.ticket);
+            [this] { return keys_.try_take(); }, config_.ticket);
         PendingLink* key = link.get();
         pending_.emplace(key, std::move(link));
     }
@@ -257,7 +271,32 @@ void Server::link_finished(PendingLink& link) {
     session->add_channel(std::move(channel));
 }
 
-void Server::drop_link(PendingLink* link) { pending_.erase(link); }
+void Server::drop_link(PendingLink* link) {
+    std::erase(awaiting_key_, link);
+    pending_.erase(link);
+}
+
+void Server::wait_for_key(PendingLink* link) {
+    if (std::find(awaiting_key_.begin(), awaiting_key_.end(), link) == awaiting_key_.end()) {
+        awaiting_key_.push_back(link);
+    }
+    if (key_retry_timer_ == 0) {
+        key_retry_timer_ = reactor_.every(kKeyRetryPeriod, [this] { retry_key_waiters(); });
+    }
+}
+
+void Server::retry_key_waiters() {
+    while (!awaiting_key_.empty()) {
+        PendingLink* link = awaiting_key_.front();
+        link->retry_key();
+        if (link->handshake().awaiting_key()) break;  // pool empty again: keep the order
+        awaiting_key_.pop_front();
+    }
+    if (awaiting_key_.empty() && key_retry_timer_ != 0) {
+        reactor_.unwatch(key_retry_timer_);
+        key_retry_timer_ = 0;
+    }
+}
 
 void Server::session_ended(uint32_t id) {
     reactor_.defer([this, id] {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -51,6 +52,8 @@ public:
     // From a PendingLink: its link succeeded (takes its connection) or it is done for.
     void link_finished(PendingLink& link);
     void drop_link(PendingLink* link);
+    // The link found the ticket key pool empty; it is retried until a key is ready.
+    void wait_for_key(PendingLink* link);
 
     template <typename F>
     void for_each_channel(F&& f) {
@@ -63,6 +66,7 @@ private:
     void on_frame_tick();
     void on_housekeeping();
     LinkDecision decide(const LinkRequest& request) const;
+    void retry_key_waiters();
 
     ServerConfig config_;
     Reactor& reactor_;
@@ -73,6 +77,8 @@ private:
     TicketKeySource keys_;
     std::unique_ptr<DisplayPipeline> pipeline_;
     std::map<PendingLink*, std::unique_ptr<PendingLink>> pending_;
+    std::deque<PendingLink*> awaiting_key_;  // first come, first served
+    Reactor::WatchId key_retry_timer_ = 0;
     std::map<uint32_t, std::unique_ptr<Session>> sessions_;
     uint32_t next_session_id_;
     bool client_mouse_mode_;

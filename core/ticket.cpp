@@ -7,6 +7,8 @@
 
 #include <cstring>
 
+#include "base/log.h"
+
 namespace spiced {
 
 namespace {
@@ -66,20 +68,46 @@ Expected<std::string, std::string> TicketKey::decrypt(std::span<const uint8_t> e
     return password;
 }
 
-TicketKeySource::TicketKeySource() {
-    for (size_t i = 0; i < kPoolSize; ++i) {
-        pool_.push_back(std::async(std::launch::async, TicketKey::generate));
+TicketKeySource::TicketKeySource() : worker_([this] { refill(); }) {}
+
+TicketKeySource::~TicketKeySource() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
     }
+    wanted_.notify_all();
+    worker_.join();
 }
 
-// std::future from std::async joins its thread on destruction, so nothing outlives us.
-TicketKeySource::~TicketKeySource() = default;
-
-Expected<TicketKey, std::string> TicketKeySource::take() {
-    auto key = pool_.front().get();
-    pool_.pop_front();
-    pool_.push_back(std::async(std::launch::async, TicketKey::generate));
+std::optional<TicketKey> TicketKeySource::try_take() {
+    std::optional<TicketKey> key;
+    {
+        std::lock_guard lock(mutex_);
+        if (!ready_.empty()) {
+            key.emplace(std::move(ready_.front()));
+            ready_.pop_front();
+        }
+    }
+    wanted_.notify_one();
     return key;
+}
+
+void TicketKeySource::refill() {
+    for (;;) {
+        {
+            std::unique_lock lock(mutex_);
+            wanted_.wait(lock, [this] { return stopping_ || ready_.size() < kPoolSize; });
+            if (stopping_) return;
+        }
+        auto key = TicketKey::generate();
+        if (!key) {
+            LOG_ERROR("link", "%s", key.error().c_str());
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            continue;
+        }
+        std::lock_guard lock(mutex_);
+        ready_.push_back(std::move(*key));
+    }
 }
 
 TicketPolicy TicketPolicy::password(std::string value, std::optional<Clock::time_point> expiry) {

@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <deque>
-#include <future>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <memory>
 #include <optional>
 #include <span>
@@ -44,19 +46,29 @@ private:
 };
 
 // Hands out a fresh key per link (a key is never reused, so a captured ticket can't be
-// replayed) from a small pool refilled on worker threads: RSA generation takes milliseconds,
-// and a client links four channels at once, so without the pool it would sit on the connect
-// path of every channel.
+// replayed) from a pool that a worker thread keeps full. RSA generation takes milliseconds,
+// so it must never run on the reactor: try_take() never blocks, and a link that finds the
+// pool empty waits (without holding up anyone else) until the worker catches up. A flood of
+// link attempts therefore costs one core at most and delays only new links.
 class TicketKeySource {
 public:
-    // One client's worth of channels (main, display, inputs, cursor) plus one.
-    static constexpr size_t kPoolSize = 5;
+    // A few clients' worth of channels (main, display, inputs, cursor each).
+    static constexpr size_t kPoolSize = 12;
     TicketKeySource();
     ~TicketKeySource();
-    Expected<TicketKey, std::string> take();
+    TicketKeySource(const TicketKeySource&) = delete;
+    TicketKeySource& operator=(const TicketKeySource&) = delete;
+
+    std::optional<TicketKey> try_take();
 
 private:
-    std::deque<std::future<Expected<TicketKey, std::string>>> pool_;
+    void refill();
+
+    std::mutex mutex_;  // guards ready_ and stopping_; held for a deque operation only
+    std::condition_variable wanted_;
+    std::deque<TicketKey> ready_;
+    bool stopping_ = false;
+    std::thread worker_;
 };
 
 // The password policy, as QEMU's -spice options set it.

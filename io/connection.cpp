@@ -56,14 +56,8 @@ void Connection::read_available() {
         }
         bytes_received_ += *got;
         input_.insert(input_.end(), chunk.begin(), chunk.begin() + long(*got));
-        // Offer the input to the handler until it stops consuming or changes hands.
-        while (!closed_ && !input_.empty()) {
-            Handler* before = handler_;
-            size_t used = handler_->on_data(input_);
-            if (closed_) return;
-            input_.erase(input_.begin(), input_.begin() + long(used));
-            if (used == 0 && handler_ == before) break;
-        }
+        dispatch_input();
+        if (closed_) return;
         if (input_.size() > kMaxBufferedInput) {
             close("peer sent more unconsumed data than the input limit");
             return;
@@ -71,6 +65,19 @@ void Connection::read_available() {
         if (*got < chunk.size()) return;
     }
 }
+
+void Connection::dispatch_input() {
+    // Offer the input to the handler until it stops consuming or changes hands.
+    while (!closed_ && !input_.empty() && handler_ != nullptr) {
+        Handler* before = handler_;
+        size_t used = handler_->on_data(input_);
+        if (closed_) return;
+        input_.erase(input_.begin(), input_.begin() + long(used));
+        if (used == 0 && handler_ == before) break;
+    }
+}
+
+void Connection::redeliver_input() { dispatch_input(); }
 
 void Connection::write_queued() {
     while (!output_.empty() && !closed_) {

@@ -51,6 +51,9 @@ public:
     // Drained callback threshold: on_drained fires when queued bytes fall to this or below.
     void set_low_water(size_t bytes) { low_water_ = bytes; }
 
+    // Offers already-buffered input to the handler again (after it was not ready for it).
+    void redeliver_input();
+
     // Stops all I/O and reports `reason` to the handler (once). Pending output is dropped
     // unless `flush_first`, which first tries one non-blocking write of what is queued.
     void close(std::string_view reason, bool flush_first = false);
@@ -59,6 +62,7 @@ public:
 private:
     void on_ready(uint32_t ready);
     void read_available();
+    void dispatch_input();
     void write_queued();
     void update_interest();
 

@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (request.channel_type != SPICE_CHANNEL_MAIN) decision.error = SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE;
             return decision;
         },
-        [] { return Expected<TicketKey, std::string>(key.share()); }, policy);
+        [] { return std::optional<TicketKey>(key.share()); }, policy);
     ByteWriter out;
     // The first byte picks a chunk size, so partial deliveries are exercised too.
     size_t chunk = size > 0 ? size_t(data[0] % 32) + 1 : 1;

@@ -61,7 +61,15 @@ struct Harness {
             }
             return d;
         },
-        [] { return TicketKey::generate(); }, policy};
+        [this]() -> std::optional<TicketKey> {
+            if (keys_withheld > 0) {
+                --keys_withheld;
+                return std::nullopt;
+            }
+            return *TicketKey::generate();
+        },
+        policy};
+    int keys_withheld = 0;  // read by the lambda only during feed(), after construction
     ByteWriter out;
 
     void feed(std::span<const uint8_t> bytes, bool one_at_a_time = false) {
@@ -144,6 +152,23 @@ TEST(Link, UnknownChannelType) {
     Harness h;
     h.feed(link_bytes(SPICE_MAGIC, 2, 200, {kAuthCaps}));
     EXPECT_EQ(h.reply_error(), uint32_t(SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE));
+}
+
+TEST(Link, WaitsForAKeyWithoutConsumingAndThenReplies) {
+    Harness h;
+    h.keys_withheld = 2;
+    auto bytes = link_bytes(SPICE_MAGIC, 2, SPICE_CHANNEL_MAIN, {kAuthCaps});
+    EXPECT_EQ(h.handshake.feed(bytes, h.out), bytes.size());
+    EXPECT_TRUE(h.handshake.awaiting_key());
+    EXPECT_EQ(h.out.size(), 0u);
+    const uint8_t early[] = {1, 0, 0, 0};
+    EXPECT_EQ(h.handshake.feed(early, h.out), 0u);  // not consumed while waiting
+    h.handshake.retry_key(h.out);
+    EXPECT_TRUE(h.handshake.awaiting_key());
+    h.handshake.retry_key(h.out);
+    EXPECT_FALSE(h.handshake.awaiting_key());
+    EXPECT_EQ(h.reply_error(), uint32_t(SPICE_LINK_ERR_OK));
+    EXPECT_EQ(h.handshake.feed(early, h.out), 4u);
 }
 
 TEST(Link, SaslIsRefused) {
