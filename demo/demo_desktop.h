@@ -1,0 +1,86 @@
+// DemoDesktop: the server's default pixel source, a deterministic animated desktop that
+// exercises what real desktops do -- typed text, a window gliding around, a scrolling terminal,
+// a video, a rotating CAD wireframe and pointer ink -- and says which parts merely moved.
+//
+// Not thread-safe: one thread owns a DemoDesktop and makes every call on it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "gpu/frame.h"
+#include "gpu/geometry.h"
+
+namespace spiced {
+
+struct DemoLayout;
+
+struct DemoConfig {
+    Size size{1920, 1080};  // at least 320x240
+    uint64_t seed = 1;
+};
+
+// The area `dest` of the new frame holds what was at `src` (top-left, same size) in the previous
+// frame. The hints of one render() never have one's dest overlapping another's src, so they can
+// be applied in any order, each reading the previous frame. Pointer ink does not move with the
+// windows, so a moved area can still differ where ink lies on it.
+struct MoveHint {
+    Rect dest;
+    Point src;
+};
+
+// Straight (not premultiplied) alpha, 0xAARRGGBB, row-major, width * height pixels.
+struct CursorImage {
+    int32_t width = 0;
+    int32_t height = 0;
+    Point hotspot;
+    std::vector<uint32_t> argb;
+};
+
+class DemoDesktop {
+  public:
+    explicit DemoDesktop(const DemoConfig& config);
+    ~DemoDesktop();
+    DemoDesktop(DemoDesktop&&) noexcept;
+    DemoDesktop& operator=(DemoDesktop&&) noexcept;
+
+    Size size() const;
+
+    // Renders animation frame `index` into `frame` (which has size(); it is written completely,
+    // its previous contents and damage() are ignored) and appends to `moves` the scroll / window
+    // move hints relative to the previously rendered frame (none for the first render).
+    // Deterministic: the same seed and the same sequence of (render index, input events) give
+    // byte-identical frames. Indices normally increase by 1 or repeat (a frozen desktop re-rendered
+    // after input); any other jump is rendered correctly too.
+    void render(int64_t index, Frame& frame, std::vector<MoveHint>& moves);
+
+    // Input, in frame coordinates. `scancode` is a PC XT set 1 make code; extended
+    // (0xE0-prefixed) keys are 0x100 + code.
+    void key_event(uint16_t scancode, bool down);
+    // buttons_mask: bit0 left, bit1 middle, bit2 right.
+    void pointer_moved(Point position, uint32_t buttons_mask);
+    // button: 1 left, 2 middle, 3 right, 4 wheel up, 5 wheel down.
+    void button_event(int button, bool down, Point position);
+    // True when input since the last call changed what render() draws.
+    bool take_input_changed();
+
+    // LED state the keyboard should show (bit0 scroll, bit1 num, bit2 caps), toggled by the lock
+    // keys; set_keyboard_leds adopts the client's state (SPICE KEY_MODIFIERS).
+    uint32_t keyboard_leds() const;
+    void set_keyboard_leds(uint32_t leds);
+
+    // A 32x32 arrow with a soft shadow; hotspot at its tip (0, 0).
+    static CursorImage cursor_image();
+
+    // For tests and diagnostics: where things are, and the editor window's rect in the most
+    // recently rendered frame (empty before the first render).
+    const DemoLayout& layout() const;
+    Rect editor_rect() const;
+
+  private:
+    struct Scene;
+    std::unique_ptr<Scene> scene_;
+};
+
+}  // namespace spiced
