@@ -7,6 +7,7 @@
 #include "core/channel.h"
 #include "core/pixmap_cache.h"
 #include "core/server_config.h"
+#include "demo/demo_desktop.h"
 #include "encode/image_encoder.h"
 #include "gpu/region.h"
 
@@ -66,10 +67,17 @@ class CursorChannelClient final : public ChannelClient {
 public:
     using ChannelClient::ChannelClient;
     void send_position(Point position);
+    // Shows `shape` at `position`: CURSOR_SET, with the pixels the first time (CACHE_ME) and
+    // by cache id afterwards (FROM_CACHE).
+    void send_shape(DemoCursor shape, Point position);
+    void send_hide();
 
 private:
     void on_start() override;
     Expected<void, ParseError> on_message(uint16_t type, std::span<const uint8_t> body) override;
+    CursorShape shape_message(DemoCursor shape, uint16_t& flags);
+
+    uint32_t cached_ = 0;  // bit per DemoCursor the client holds in its cursor cache
 };
 
 }  // namespace spiced

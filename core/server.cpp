@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "core/channels.h"
+#include "demo/keymap.h"
 
 namespace spiced {
 
@@ -346,18 +347,36 @@ void Server::pointer_moved_to(Point position, uint32_t buttons) {
                 std::clamp(position.y, 0, size.height - 1)};
     buttons_ = buttons;
     pipeline_->desktop().pointer_moved(pointer_, buttons);
+    update_cursor(/*moved_by_server=*/false);
+}
+
+void Server::update_cursor(bool moved_by_server) {
+    const DemoCursor shape = pipeline_->desktop().cursor_at(pointer_);
+    const bool reshape = shape != cursor_shape_ || cursor_hidden_;
+    cursor_shape_ = shape;
+    cursor_hidden_ = false;
+    if (!reshape && !moved_by_server) return;  // in client mode the client draws it itself
+    for_each_channel([&](ChannelClient& channel) {
+        if (auto* cursor = dynamic_cast<CursorChannelClient*>(&channel)) {
+            if (reshape) {
+                cursor->send_shape(shape, pointer_);
+            } else {
+                cursor->send_position(pointer_);
+            }
+        }
+    });
 }
 
 void Server::pointer_moved_by(int32_t dx, int32_t dy, uint32_t buttons) {
     // Clamp the deltas first so hostile values can't overflow.
     dx = std::clamp(dx, -100000, 100000);
     dy = std::clamp(dy, -100000, 100000);
-    pointer_moved_to({pointer_.x + dx, pointer_.y + dy}, buttons);
-    for_each_channel([&](ChannelClient& channel) {
-        if (auto* cursor = dynamic_cast<CursorChannelClient*>(&channel)) {
-            cursor->send_position(pointer_);
-        }
-    });
+    const Size size = pipeline_->current().size();
+    pointer_ = {std::clamp(pointer_.x + dx, 0, size.width - 1),
+                std::clamp(pointer_.y + dy, 0, size.height - 1)};
+    buttons_ = buttons;
+    pipeline_->desktop().pointer_moved(pointer_, buttons);
+    update_cursor(/*moved_by_server=*/true);
 }
 
 void Server::button_event(int button, bool down) {
@@ -366,6 +385,13 @@ void Server::button_event(int button, bool down) {
 
 void Server::key_event(uint16_t scancode, bool down) {
     pipeline_->desktop().key_event(scancode, down);
+    // Like most desktops, hide the pointer while the user types into the editor.
+    if (down && !cursor_hidden_ && scancode_to_ascii(scancode, false, false) != 0) {
+        cursor_hidden_ = true;
+        for_each_channel([&](ChannelClient& channel) {
+            if (auto* cursor = dynamic_cast<CursorChannelClient*>(&channel)) cursor->send_hide();
+        });
+    }
 }
 
 uint32_t Server::keyboard_leds() const { return pipeline_->desktop().keyboard_leds(); }

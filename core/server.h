@@ -43,6 +43,9 @@ public:
     void pointer_moved_to(Point position, uint32_t buttons);
     void pointer_moved_by(int32_t dx, int32_t dy, uint32_t buttons);
     void button_event(int button, bool down);
+    // The pointer shape clients should show, and whether typing has hidden it.
+    DemoCursor cursor_shape() const { return cursor_shape_; }
+    bool cursor_hidden() const { return cursor_hidden_; }
     void key_event(uint16_t scancode, bool down);
     // The client's lock-key LEDs; the desktop adopts them (bit order is SPICE's).
     void sync_keyboard_leds(uint32_t client_leds);
@@ -66,6 +69,8 @@ private:
     void on_frame_tick();
     void on_housekeeping();
     LinkDecision decide(const LinkRequest& request) const;
+    // Sends CURSOR_SET / CURSOR_MOVE for the pointer's new place to every cursor channel.
+    void update_cursor(bool moved_by_server);
     void retry_key_waiters();
 
     ServerConfig config_;
@@ -84,6 +89,8 @@ private:
     bool client_mouse_mode_;
     Point pointer_{};
     uint32_t buttons_ = 0;
+    DemoCursor cursor_shape_ = DemoCursor::kArrow;
+    bool cursor_hidden_ = false;
     uint32_t last_leds_ = 0;
 };
 

@@ -157,16 +157,42 @@ Expected<void, ParseError> InputsChannelClient::on_message(uint16_t type,
 
 // ---- cursor --------------------------------------------------------------------------------
 
-void CursorChannelClient::on_start() {
-    const CursorImage image = DemoDesktop::cursor_image();
-    CursorShape shape{.unique = 1,
-                      .width = uint16_t(image.width),
-                      .height = uint16_t(image.height),
-                      .hot_x = uint16_t(image.hotspot.x),
-                      .hot_y = uint16_t(image.hotspot.y),
-                      .argb = image.argb};
-    send(MsgCursorInit{session().server().pointer(), true, 0, std::move(shape)});
+CursorShape CursorChannelClient::shape_message(DemoCursor shape, uint16_t& flags) {
+    const uint32_t bit = 1u << unsigned(shape);
+    // Cache ids are the shape number + 1 (0 is not used as an id).
+    CursorShape message{.unique = uint64_t(shape) + 1, .width = 0, .height = 0, .hot_x = 0,
+                        .hot_y = 0, .argb = {}};
+    const CursorImage image = DemoDesktop::cursor_image(shape);
+    message.width = uint16_t(image.width);
+    message.height = uint16_t(image.height);
+    message.hot_x = uint16_t(image.hotspot.x);
+    message.hot_y = uint16_t(image.hotspot.y);
+    if (cached_ & bit) {
+        flags = SPICE_CURSOR_FLAGS_FROM_CACHE;
+    } else {
+        flags = SPICE_CURSOR_FLAGS_CACHE_ME;
+        message.argb = image.argb;
+        cached_ |= bit;
+    }
+    return message;
 }
+
+void CursorChannelClient::on_start() {
+    // Our model of the client's cursor cache starts empty; make the client's agree.
+    send_empty(SPICE_MSG_CURSOR_INVAL_ALL);
+    Server& server = session().server();
+    uint16_t flags = 0;
+    CursorShape shape = shape_message(server.cursor_shape(), flags);
+    send(MsgCursorInit{server.pointer(), !server.cursor_hidden(), flags, std::move(shape)});
+}
+
+void CursorChannelClient::send_shape(DemoCursor shape, Point position) {
+    uint16_t flags = 0;
+    CursorShape message = shape_message(shape, flags);
+    send(MsgCursorSet{position, true, flags, std::move(message)});
+}
+
+void CursorChannelClient::send_hide() { send_empty(SPICE_MSG_CURSOR_HIDE); }
 
 void CursorChannelClient::send_position(Point position) {
     send(MsgCursorMove{int16_t(position.x), int16_t(position.y)});

@@ -199,6 +199,10 @@ Size DemoDesktop::size() const {
 const DemoLayout& DemoDesktop::layout() const {
     return scene_->layout;
 }
+DemoCursor DemoDesktop::cursor_at(Point position) const {
+    return editor_rect().contains(position) ? DemoCursor::kText : DemoCursor::kArrow;
+}
+
 Rect DemoDesktop::editor_rect() const {
     return scene_->rendered ? scene_->last_editor : Rect();
 }

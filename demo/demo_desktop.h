@@ -38,6 +38,8 @@ struct CursorImage {
     std::vector<uint32_t> argb;
 };
 
+enum class DemoCursor : uint8_t { kArrow, kText };
+
 class DemoDesktop {
   public:
     explicit DemoDesktop(const DemoConfig& config);
@@ -70,8 +72,11 @@ class DemoDesktop {
     uint32_t keyboard_leds() const;
     void set_keyboard_leds(uint32_t leds);
 
-    // A 32x32 arrow with a soft shadow; hotspot at its tip (0, 0).
-    static CursorImage cursor_image();
+    // 32x32 pointer images with a soft shadow: the arrow (hotspot at its tip, (0, 0)) and a
+    // text I-beam (hotspot mid-stem).
+    static CursorImage cursor_image(DemoCursor shape = DemoCursor::kArrow);
+    // The pointer shape a desktop would show at `position`: the I-beam over the editor.
+    DemoCursor cursor_at(Point position) const;
 
     // For tests and diagnostics: where things are, and the editor window's rect in the most
     // recently rendered frame (empty before the first render).
