@@ -37,6 +37,10 @@ const char* ChannelClient::name() const {
     }
 }
 
+double ChannelClient::seconds_connected() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+}
+
 void ChannelClient::start() {
     send(MsgSetAck{ack_generation_, kAckWindow});
     // The client counts messages from SET_ACK on; so do we.

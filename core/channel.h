@@ -37,6 +37,8 @@ public:
     ~ChannelClient() override;
 
     uint8_t channel_type() const { return link_.channel_type; }
+    const char* name() const;  // "main", "display", ...
+    double seconds_connected() const;
     uint8_t channel_id() const { return link_.channel_id; }
     const Capabilities& client_caps() const { return link_.channel_caps; }
     const std::string& peer() const { return connection_->peer(); }
@@ -78,8 +80,6 @@ protected:
     virtual void on_can_send() {}
     virtual void on_closing() {}
 
-    const char* name() const;
-
 private:
     size_t on_data(std::span<const uint8_t> data) override;
     void on_drained() override { on_can_send(); }
@@ -98,6 +98,7 @@ private:
     uint32_t ping_id_ = 0;
     double last_rtt_ms_ = -1;
     std::chrono::steady_clock::time_point next_ping_{};
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     bool closing_ = false;
 };
 

@@ -33,6 +33,8 @@ public:
     // the client's budget allows.
     void on_frame(const DisplayPipeline& pipeline);
     const Region& pending() const { return pending_; }
+    // SURFACE_DESTROY for the primary surface, before the server goes away.
+    void send_goodbye();
     uint64_t updates_sent() const { return updates_sent_; }
 
 private:

@@ -76,6 +76,8 @@ void DisplayChannelClient::on_start() {
     pending_.clear();
 }
 
+void DisplayChannelClient::send_goodbye() { send(MsgDisplaySurfaceDestroy{kPrimarySurfaceId}); }
+
 void DisplayChannelClient::on_frame(const DisplayPipeline& pipeline) {
     for (const MoveHint& move : pipeline.moves()) {
         const Rect source = Rect::MakeXYWH(move.src.x, move.src.y, move.dest.width(),

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
              config.demo_size.height, static_cast<unsigned long long>(config.demo_seed),
              config.ticket.ticketing_enabled() ? "password required" : "no password");
     (*reactor)->run();
+    (*server)->shutdown();
     server->reset();
     LOG_INFO("server", "stopped");
     return 0;

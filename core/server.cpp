@@ -164,6 +164,15 @@ Server::~Server() {
     pending_.clear();
 }
 
+void Server::shutdown() {
+    for_each_channel([](ChannelClient& channel) {
+        if (auto* display = dynamic_cast<DisplayChannelClient*>(&channel)) display->send_goodbye();
+    });
+    for_each_channel([](ChannelClient& channel) {
+        channel.connection().close("server shutting down", /*flush_first=*/true);
+    });
+}
+
 void Server::on_accept() {
     for (;;) {
         auto stream = listener_.accept();

@@ -31,6 +31,8 @@ public:
     Server& operator=(const Server&) = delete;
 
     uint16_t port() const { return listener_.port(); }
+    // Graceful stop: tells display clients their surface is gone and closes every connection.
+    void shutdown();
     const ServerConfig& config() const { return config_; }
     Reactor& reactor() { return reactor_; }
     DisplayPipeline& pipeline() { return *pipeline_; }

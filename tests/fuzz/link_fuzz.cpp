@@ -1,5 +1,6 @@
 // libFuzzer: arbitrary bytes, in arbitrary chunks, into the link stage.
 #include <spice/enums.h>
+#include <spice/protocol.h>
 
 #include <cstddef>
 #include <cstdint>
