@@ -28,7 +28,7 @@ template <typename T, typename E>
 class [[nodiscard]] Expected {
 public:
     Expected(T value) : storage_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
-    Expected(Unexpected<E> error)                                                // NOLINT
+    Expected(Unexpected<E> error)                                              // NOLINT
         : storage_(std::in_place_index<1>, std::move(error).error()) {}
 
     bool has_value() const { return storage_.index() == 0; }

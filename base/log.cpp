@@ -19,10 +19,14 @@ LogLevel threshold_from_env() {
 
 const char* level_name(LogLevel level) {
     switch (level) {
-        case LogLevel::kDebug: return "debug";
-        case LogLevel::kInfo: return "info";
-        case LogLevel::kWarning: return "warning";
-        case LogLevel::kError: return "error";
+        case LogLevel::kDebug:
+            return "debug";
+        case LogLevel::kInfo:
+            return "info";
+        case LogLevel::kWarning:
+            return "warning";
+        case LogLevel::kError:
+            return "error";
     }
     return "?";
 }

@@ -18,10 +18,10 @@ void log_write(LogLevel level, std::string_view component, const char* format, .
 
 }  // namespace spiced
 
-#define SPICED_LOG(level, component, ...)                                 \
-    do {                                                                  \
-        if ((level) >= ::spiced::log_threshold())                         \
-            ::spiced::log_write((level), (component), __VA_ARGS__);       \
+#define SPICED_LOG(level, component, ...)                           \
+    do {                                                            \
+        if ((level) >= ::spiced::log_threshold())                   \
+            ::spiced::log_write((level), (component), __VA_ARGS__); \
     } while (0)
 #define LOG_DEBUG(component, ...) SPICED_LOG(::spiced::LogLevel::kDebug, component, __VA_ARGS__)
 #define LOG_INFO(component, ...) SPICED_LOG(::spiced::LogLevel::kInfo, component, __VA_ARGS__)

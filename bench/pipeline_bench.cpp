@@ -36,12 +36,19 @@ void run_pipeline(benchmark::State& state, std::unique_ptr<ImageEncoder> encoder
     state.SetItemsProcessed(int64_t(state.iterations()));
     state.counters["bytes_per_frame"] =
         benchmark::Counter(double(bytes) / double(state.iterations()));
-    state.counters["rects_per_frame"] = benchmark::Counter(double(rects) / double(state.iterations()));
+    state.counters["rects_per_frame"] =
+        benchmark::Counter(double(rects) / double(state.iterations()));
 }
 
-void BM_PipelineRenderAndDamage(benchmark::State& state) { run_pipeline(state, nullptr); }
-void BM_PipelineWithLz4(benchmark::State& state) { run_pipeline(state, make_lz4_encoder()); }
-void BM_PipelineWithBitmap(benchmark::State& state) { run_pipeline(state, make_bitmap_encoder()); }
+void BM_PipelineRenderAndDamage(benchmark::State& state) {
+    run_pipeline(state, nullptr);
+}
+void BM_PipelineWithLz4(benchmark::State& state) {
+    run_pipeline(state, make_lz4_encoder());
+}
+void BM_PipelineWithBitmap(benchmark::State& state) {
+    run_pipeline(state, make_bitmap_encoder());
+}
 
 void BM_Memcpy1080pFrame(benchmark::State& state) {
     std::vector<uint8_t> a(1920 * 1080 * 4, 1), b(a.size());

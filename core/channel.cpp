@@ -21,19 +21,29 @@ uint64_t monotonic_ns() {
 
 ChannelClient::ChannelClient(Session& session, std::unique_ptr<Connection> connection,
                              const LinkRequest& link, bool mini_header)
-    : session_(session), connection_(std::move(connection)), link_(link), mini_header_(mini_header) {
+    : session_(session),
+      connection_(std::move(connection)),
+      link_(link),
+      mini_header_(mini_header) {
     connection_->set_handler(this);
 }
 
-ChannelClient::~ChannelClient() { connection_->set_handler(nullptr); }
+ChannelClient::~ChannelClient() {
+    connection_->set_handler(nullptr);
+}
 
 const char* ChannelClient::name() const {
     switch (link_.channel_type) {
-        case SPICE_CHANNEL_MAIN: return "main";
-        case SPICE_CHANNEL_DISPLAY: return "display";
-        case SPICE_CHANNEL_INPUTS: return "inputs";
-        case SPICE_CHANNEL_CURSOR: return "cursor";
-        default: return "channel";
+        case SPICE_CHANNEL_MAIN:
+            return "main";
+        case SPICE_CHANNEL_DISPLAY:
+            return "display";
+        case SPICE_CHANNEL_INPUTS:
+            return "inputs";
+        case SPICE_CHANNEL_CURSOR:
+            return "cursor";
+        default:
+            return "channel";
     }
 }
 
@@ -92,8 +102,10 @@ size_t ChannelClient::on_data(std::span<const uint8_t> data) {
         uint16_t type = r.u16();
         uint32_t size = r.u32();
         if (size > kMaxClientMessage) {
-            LOG_WARN("channel", "%s: %s channel: message type %u announces %u bytes (limit %u); "
-                     "closing", peer().c_str(), name(), type, size, kMaxClientMessage);
+            LOG_WARN("channel",
+                     "%s: %s channel: message type %u announces %u bytes (limit %u); "
+                     "closing",
+                     peer().c_str(), name(), type, size, kMaxClientMessage);
             close("oversized message");
             return used;
         }

@@ -32,8 +32,8 @@ public:
     // when two windows are unacknowledged (spice-server uses the same 2x rule).
     static constexpr uint32_t kAckWindow = 20;
 
-    ChannelClient(Session& session, std::unique_ptr<Connection> connection,
-                  const LinkRequest& link, bool mini_header);
+    ChannelClient(Session& session, std::unique_ptr<Connection> connection, const LinkRequest& link,
+                  bool mini_header);
     ~ChannelClient() override;
 
     uint8_t channel_type() const { return link_.channel_type; }
@@ -57,8 +57,7 @@ public:
         send_with(M::kType, [&](ByteWriter& out) { marshal(message, out); });
     }
     template <typename M>
-        requires(!FixedMessage<M>)
-    void send(const M& message) {
+    requires(!FixedMessage<M>) void send(const M& message) {
         send_with(M::kType, [&](ByteWriter& out) { marshal(message, out); });
     }
     void send_empty(uint16_t type) {

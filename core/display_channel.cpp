@@ -40,8 +40,7 @@ std::optional<uint32_t> solid_colour(const Frame& frame, const Rect& area) {
 }
 }  // namespace
 
-DisplayChannelClient::DisplayChannelClient(Session& session,
-                                           std::unique_ptr<Connection> connection,
+DisplayChannelClient::DisplayChannelClient(Session& session, std::unique_ptr<Connection> connection,
                                            const LinkRequest& link, bool mini_header)
     : ChannelClient(session, std::move(connection), link, mini_header),
       pipeline_(session.server().pipeline()) {
@@ -67,7 +66,8 @@ void DisplayChannelClient::on_start() {
                                  SPICE_SURFACE_FLAGS_PRIMARY});
     if (client_caps().has(SPICE_DISPLAY_CAP_MONITORS_CONFIG)) {
         send(MsgDisplayMonitorsConfig{
-            1, {{0, kPrimarySurfaceId, uint32_t(frame.width()), uint32_t(frame.height()), 0, 0, 0}}});
+            1,
+            {{0, kPrimarySurfaceId, uint32_t(frame.width()), uint32_t(frame.height()), 0, 0, 0}}});
     }
     // The whole first picture goes as one image so the client's first invalidate already
     // shows a complete frame (spicy-screenshot saves at the first one).
@@ -76,12 +76,14 @@ void DisplayChannelClient::on_start() {
     pending_.clear();
 }
 
-void DisplayChannelClient::send_goodbye() { send(MsgDisplaySurfaceDestroy{kPrimarySurfaceId}); }
+void DisplayChannelClient::send_goodbye() {
+    send(MsgDisplaySurfaceDestroy{kPrimarySurfaceId});
+}
 
 void DisplayChannelClient::on_frame(const DisplayPipeline& pipeline) {
     for (const MoveHint& move : pipeline.moves()) {
-        const Rect source = Rect::MakeXYWH(move.src.x, move.src.y, move.dest.width(),
-                                           move.dest.height());
+        const Rect source =
+            Rect::MakeXYWH(move.src.x, move.src.y, move.dest.width(), move.dest.height());
         if (!pending_.intersects(source)) {
             // What the client shows at `source` is current, so it can move it itself.
             send(MsgDisplayCopyBits{{kPrimarySurfaceId, move.dest}, move.src});
@@ -132,8 +134,8 @@ void DisplayChannelClient::send_area(const Frame& frame, const Rect& area) {
         }
         image.flags = SPICE_IMAGE_FLAGS_CACHE_ME;
     }
-    image.type = encoder_->codec() == ImageCodec::kLz4 ? SPICE_IMAGE_TYPE_LZ4
-                                                        : SPICE_IMAGE_TYPE_BITMAP;
+    image.type =
+        encoder_->codec() == ImageCodec::kLz4 ? SPICE_IMAGE_TYPE_LZ4 : SPICE_IMAGE_TYPE_BITMAP;
     Expected<void, std::string> encoded{};
     send_with(
         SPICE_MSG_DISPLAY_DRAW_COPY,

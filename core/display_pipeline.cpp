@@ -25,7 +25,10 @@ bool DisplayPipeline::tick() {
     moves_.clear();
     desktop_->render(next, *scratch_, moves_);
     // Bring the old picture to where a client that applied the moves would be, then diff.
-    for (const MoveHint& move : moves_) shown_->copy_from(*shown_, Rect::MakeXYWH(move.src.x, move.src.y, move.dest.width(), move.dest.height()), move.dest.origin());
+    for (const MoveHint& move : moves_)
+        shown_->copy_from(
+            *shown_, Rect::MakeXYWH(move.src.x, move.src.y, move.dest.width(), move.dest.height()),
+            move.dest.origin());
     damage_ = index_ < 0 ? Region(scratch_->rect()) : detector_->detect(*shown_, *scratch_);
     std::swap(shown_, scratch_);
     index_ = next;

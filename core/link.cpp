@@ -47,12 +47,18 @@ void LinkHandshake::expect(Step step, size_t bytes) {
 
 const char* LinkHandshake::step_name() const {
     switch (step_) {
-        case Step::kHeader: return "link header";
-        case Step::kMessage: return "link message";
-        case Step::kAwaitKey: return "key wait";
-        case Step::kAuthMechanism: return "auth mechanism";
-        case Step::kTicket: return "ticket";
-        case Step::kDone: return "done";
+        case Step::kHeader:
+            return "link header";
+        case Step::kMessage:
+            return "link message";
+        case Step::kAwaitKey:
+            return "key wait";
+        case Step::kAuthMechanism:
+            return "auth mechanism";
+        case Step::kTicket:
+            return "ticket";
+        case Step::kDone:
+            return "done";
     }
     return "?";
 }
@@ -67,12 +73,22 @@ size_t LinkHandshake::feed(std::span<const uint8_t> in, ByteWriter& out) {
         used += take;
         if (buffer_.size() < need_) break;
         switch (step_) {
-            case Step::kHeader: on_header(out); break;
-            case Step::kMessage: on_message(out); break;
-            case Step::kAwaitKey: break;
-            case Step::kAuthMechanism: on_auth_mechanism(out); break;
-            case Step::kTicket: on_ticket(out); break;
-            case Step::kDone: break;
+            case Step::kHeader:
+                on_header(out);
+                break;
+            case Step::kMessage:
+                on_message(out);
+                break;
+            case Step::kAwaitKey:
+                break;
+            case Step::kAuthMechanism:
+                on_auth_mechanism(out);
+                break;
+            case Step::kTicket:
+                on_ticket(out);
+                break;
+            case Step::kDone:
+                break;
         }
     }
     return used;
@@ -141,7 +157,8 @@ void LinkHandshake::retry_key(ByteWriter& out) {
 void LinkHandshake::send_reply(ByteWriter& out) {
     const auto& ours_common = decision_.common_caps.words();
     const auto& ours_channel = decision_.channel_caps.words();
-    write_link_header(out, uint32_t(kLinkReplySize + 4 * (ours_common.size() + ours_channel.size())));
+    write_link_header(out,
+                      uint32_t(kLinkReplySize + 4 * (ours_common.size() + ours_channel.size())));
     out.u32(SPICE_LINK_ERR_OK);
     out.bytes(key_->public_der());
     out.u32(uint32_t(ours_common.size()));
@@ -173,9 +190,9 @@ void LinkHandshake::on_ticket(ByteWriter& out) {
     // The client always sends an encrypted ticket, even an empty one with ticketing disabled.
     auto password = key_->decrypt(buffer_);
     if (!password) {
-        return fail_with_result(out, SPICE_LINK_ERR_PERMISSION_DENIED,
-                                "authentication failed: ticket does not decrypt (" +
-                                    password.error() + ")");
+        return fail_with_result(
+            out, SPICE_LINK_ERR_PERMISSION_DENIED,
+            "authentication failed: ticket does not decrypt (" + password.error() + ")");
     }
     if (auto refused = policy_.check(*password, TicketPolicy::Clock::now())) {
         return fail_with_result(out, SPICE_LINK_ERR_PERMISSION_DENIED,

@@ -46,7 +46,9 @@ void put_no_mask(ByteWriter& w) {
     w.i32(0);
     w.u32(0);
 }
-void skip_mask(ByteReader& r) { r.bytes(13); }
+void skip_mask(ByteReader& r) {
+    r.bytes(13);
+}
 
 void put_cursor(ByteWriter& w, uint16_t flags, const CursorShape& shape) {
     w.u16(flags);
@@ -81,10 +83,14 @@ bool get_cursor(ByteReader& r, uint16_t& flags, CursorShape& shape) {
 
 std::string_view to_string(ParseError error) {
     switch (error) {
-        case ParseError::kTruncated: return "truncated message";
-        case ParseError::kOutOfRange: return "field out of range";
-        case ParseError::kTooLarge: return "message too large";
-        case ParseError::kUnknownType: return "unknown message type";
+        case ParseError::kTruncated:
+            return "truncated message";
+        case ParseError::kOutOfRange:
+            return "field out of range";
+        case ParseError::kTooLarge:
+            return "message too large";
+        case ParseError::kUnknownType:
+            return "unknown message type";
     }
     return "?";
 }
@@ -219,7 +225,8 @@ Expected<ParsedDrawCopy, ParseError> parse_draw_copy(std::span<const uint8_t> bo
     message.scale_mode = r.u8();
     skip_mask(r);
     if (!r.ok()) return unexpected(ParseError::kTruncated);
-    if (image_offset == 0 || image_offset >= body.size()) return unexpected(ParseError::kOutOfRange);
+    if (image_offset == 0 || image_offset >= body.size())
+        return unexpected(ParseError::kOutOfRange);
     r.seek(image_offset);
     message.image.id = r.u64();
     message.image.type = r.u8();

@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "base/bytes.h"
@@ -27,41 +28,70 @@ enum class ParseError { kTruncated, kOutOfRange, kTooLarge, kUnknownType };
 std::string_view to_string(ParseError error);
 
 // ---- Generic field (de)serialisation -------------------------------------------------------
-inline void put(ByteWriter& w, uint8_t v) { w.u8(v); }
-inline void put(ByteWriter& w, uint16_t v) { w.u16(v); }
-inline void put(ByteWriter& w, uint32_t v) { w.u32(v); }
-inline void put(ByteWriter& w, uint64_t v) { w.u64(v); }
-inline void put(ByteWriter& w, int16_t v) { w.i16(v); }
-inline void put(ByteWriter& w, int32_t v) { w.i32(v); }
-inline void put(ByteWriter& w, int64_t v) { w.i64(v); }
+inline void put(ByteWriter& w, uint8_t v) {
+    w.u8(v);
+}
+inline void put(ByteWriter& w, uint16_t v) {
+    w.u16(v);
+}
+inline void put(ByteWriter& w, uint32_t v) {
+    w.u32(v);
+}
+inline void put(ByteWriter& w, uint64_t v) {
+    w.u64(v);
+}
+inline void put(ByteWriter& w, int16_t v) {
+    w.i16(v);
+}
+inline void put(ByteWriter& w, int32_t v) {
+    w.i32(v);
+}
+inline void put(ByteWriter& w, int64_t v) {
+    w.i64(v);
+}
 template <size_t N>
 void put(ByteWriter& w, const std::array<uint8_t, N>& v) {
     w.bytes(std::span<const uint8_t>(v));
 }
-inline void get(ByteReader& r, uint8_t& v) { v = r.u8(); }
-inline void get(ByteReader& r, uint16_t& v) { v = r.u16(); }
-inline void get(ByteReader& r, uint32_t& v) { v = r.u32(); }
-inline void get(ByteReader& r, uint64_t& v) { v = r.u64(); }
-inline void get(ByteReader& r, int16_t& v) { v = static_cast<int16_t>(r.u16()); }
-inline void get(ByteReader& r, int32_t& v) { v = r.i32(); }
-inline void get(ByteReader& r, int64_t& v) { v = r.i64(); }
+inline void get(ByteReader& r, uint8_t& v) {
+    v = r.u8();
+}
+inline void get(ByteReader& r, uint16_t& v) {
+    v = r.u16();
+}
+inline void get(ByteReader& r, uint32_t& v) {
+    v = r.u32();
+}
+inline void get(ByteReader& r, uint64_t& v) {
+    v = r.u64();
+}
+inline void get(ByteReader& r, int16_t& v) {
+    v = static_cast<int16_t>(r.u16());
+}
+inline void get(ByteReader& r, int32_t& v) {
+    v = r.i32();
+}
+inline void get(ByteReader& r, int64_t& v) {
+    v = r.i64();
+}
 template <size_t N>
 void get(ByteReader& r, std::array<uint8_t, N>& v) {
     auto bytes = r.bytes(N);
     if (bytes.size() == N) std::copy(bytes.begin(), bytes.end(), v.begin());
 }
 
-// A message type with fields() and kType; valid() adds range checks where the protocol has them.
+// A message type with kType and fields() (a std::tie of its members in wire order);
+// valid() adds range checks where the protocol has them.
 template <typename M>
 concept FixedMessage = requires(M m) {
     { M::kType } -> std::convertible_to<uint16_t>;
-    m.fields([](auto&) {});
+    m.fields();
 };
 
 template <FixedMessage M>
 void marshal(const M& message, ByteWriter& out) {
-    M copy = message;  // fields() takes non-const refs so one list serves both directions
-    copy.fields([&](auto& field) { put(out, field); });
+    M copy = message;  // fields() ties non-const members so one list serves both directions
+    std::apply([&](auto&... field) { (put(out, field), ...); }, copy.fields());
 }
 
 // Parses a fixed-layout body. Trailing bytes are accepted (newer peers may append fields,
@@ -70,7 +100,7 @@ template <FixedMessage M>
 Expected<M, ParseError> parse(std::span<const uint8_t> body) {
     M message{};
     ByteReader reader(body);
-    message.fields([&](auto& field) { get(reader, field); });
+    std::apply([&](auto&... field) { (get(reader, field), ...); }, message.fields());
     if (!reader.ok()) return unexpected(ParseError::kTruncated);
     if constexpr (requires { message.valid(); }) {
         if (!message.valid()) return unexpected(ParseError::kOutOfRange);
@@ -83,30 +113,30 @@ struct MsgSetAck {
     static constexpr uint16_t kType = SPICE_MSG_SET_ACK;
     uint32_t generation;
     uint32_t window;
-    template <typename F> void fields(F&& f) { f(generation); f(window); }
+    auto fields() { return std::tie(generation, window); }
 };
 struct MsgPing {
     static constexpr uint16_t kType = SPICE_MSG_PING;
     uint32_t id;
     uint64_t timestamp;  // our monotonic clock in ns; the client echoes it back
-    template <typename F> void fields(F&& f) { f(id); f(timestamp); }
+    auto fields() { return std::tie(id, timestamp); }
 };
 struct MsgcAckSync {
     static constexpr uint16_t kType = SPICE_MSGC_ACK_SYNC;
     uint32_t generation;
-    template <typename F> void fields(F&& f) { f(generation); }
+    auto fields() { return std::tie(generation); }
 };
 struct MsgcPong {
     static constexpr uint16_t kType = SPICE_MSGC_PONG;
     uint32_t id;
     uint64_t timestamp;
-    template <typename F> void fields(F&& f) { f(id); f(timestamp); }
+    auto fields() { return std::tie(id, timestamp); }
 };
 struct MsgcDisconnecting {
     static constexpr uint16_t kType = SPICE_MSGC_DISCONNECTING;
     uint64_t time_stamp;
     uint32_t reason;
-    template <typename F> void fields(F&& f) { f(time_stamp); f(reason); }
+    auto fields() { return std::tie(time_stamp, reason); }
 };
 
 // ---- Main channel ----------------------------------------------------------------------------
@@ -120,42 +150,45 @@ struct MsgMainInit {
     uint32_t agent_tokens;
     uint32_t multi_media_time;
     uint32_t ram_hint;
-    template <typename F> void fields(F&& f) {
-        f(session_id); f(display_channels_hint); f(supported_mouse_modes); f(current_mouse_mode);
-        f(agent_connected); f(agent_tokens); f(multi_media_time); f(ram_hint);
+    auto fields() {
+        return std::tie(session_id, display_channels_hint, supported_mouse_modes,
+                        current_mouse_mode, agent_connected, agent_tokens, multi_media_time,
+                        ram_hint);
     }
 };
 struct MsgMainMouseMode {
     static constexpr uint16_t kType = SPICE_MSG_MAIN_MOUSE_MODE;
     uint16_t supported_modes;
     uint16_t current_mode;
-    template <typename F> void fields(F&& f) { f(supported_modes); f(current_mode); }
+    auto fields() { return std::tie(supported_modes, current_mode); }
 };
 struct MsgMainMultiMediaTime {
     static constexpr uint16_t kType = SPICE_MSG_MAIN_MULTI_MEDIA_TIME;
     uint32_t time;
-    template <typename F> void fields(F&& f) { f(time); }
+    auto fields() { return std::tie(time); }
 };
 struct MsgMainUuid {
     static constexpr uint16_t kType = SPICE_MSG_MAIN_UUID;
     std::array<uint8_t, 16> uuid;
-    template <typename F> void fields(F&& f) { f(uuid); }
+    auto fields() { return std::tie(uuid); }
 };
 struct MsgcMainMouseModeRequest {
     static constexpr uint16_t kType = SPICE_MSGC_MAIN_MOUSE_MODE_REQUEST;
     uint16_t mode;
-    template <typename F> void fields(F&& f) { f(mode); }
-    bool valid() const { return mode == SPICE_MOUSE_MODE_SERVER || mode == SPICE_MOUSE_MODE_CLIENT; }
+    auto fields() { return std::tie(mode); }
+    bool valid() const {
+        return mode == SPICE_MOUSE_MODE_SERVER || mode == SPICE_MOUSE_MODE_CLIENT;
+    }
 };
 struct MsgcMainClientInfo {
     static constexpr uint16_t kType = SPICE_MSGC_MAIN_CLIENT_INFO;
     uint64_t cache_size;
-    template <typename F> void fields(F&& f) { f(cache_size); }
+    auto fields() { return std::tie(cache_size); }
 };
 struct MsgcMainAgentStart {
     static constexpr uint16_t kType = SPICE_MSGC_MAIN_AGENT_START;
     uint32_t num_tokens;
-    template <typename F> void fields(F&& f) { f(num_tokens); }
+    auto fields() { return std::tie(num_tokens); }
 };
 
 struct ChannelId {
@@ -184,15 +217,16 @@ struct MsgcDisplayInit {
     int64_t pixmap_cache_size;  // pixels
     uint8_t glz_dictionary_id;
     int32_t glz_dictionary_window_size;  // pixels
-    template <typename F> void fields(F&& f) {
-        f(pixmap_cache_id); f(pixmap_cache_size); f(glz_dictionary_id); f(glz_dictionary_window_size);
+    auto fields() {
+        return std::tie(pixmap_cache_id, pixmap_cache_size, glz_dictionary_id,
+                        glz_dictionary_window_size);
     }
     bool valid() const { return pixmap_cache_size >= 0 && glz_dictionary_window_size >= 0; }
 };
 struct MsgcDisplayPreferredCompression {
     static constexpr uint16_t kType = SPICE_MSGC_DISPLAY_PREFERRED_COMPRESSION;
     uint8_t image_compression;
-    template <typename F> void fields(F&& f) { f(image_compression); }
+    auto fields() { return std::tie(image_compression); }
     bool valid() const {
         return image_compression > SPICE_IMAGE_COMPRESSION_INVALID &&
                image_compression < SPICE_IMAGE_COMPRESSION_ENUM_END;
@@ -205,12 +239,12 @@ struct MsgDisplaySurfaceCreate {
     uint32_t height;
     uint32_t format;
     uint32_t flags;
-    template <typename F> void fields(F&& f) { f(surface_id); f(width); f(height); f(format); f(flags); }
+    auto fields() { return std::tie(surface_id, width, height, format, flags); }
 };
 struct MsgDisplaySurfaceDestroy {
     static constexpr uint16_t kType = SPICE_MSG_DISPLAY_SURFACE_DESTROY;
     uint32_t surface_id;
-    template <typename F> void fields(F&& f) { f(surface_id); }
+    auto fields() { return std::tie(surface_id); }
 };
 
 struct MonitorHead {
@@ -285,41 +319,41 @@ Expected<MsgDisplayInvalList, ParseError> parse_inval_list(std::span<const uint8
 struct MsgDisplayInvalAllPixmaps {
     static constexpr uint16_t kType = SPICE_MSG_DISPLAY_INVAL_ALL_PIXMAPS;
     uint8_t wait_count;
-    template <typename F> void fields(F&& f) { f(wait_count); }
+    auto fields() { return std::tie(wait_count); }
 };
 
 // ---- Inputs channel --------------------------------------------------------------------------
 struct MsgInputsInit {
     static constexpr uint16_t kType = SPICE_MSG_INPUTS_INIT;
     uint16_t keyboard_modifiers;
-    template <typename F> void fields(F&& f) { f(keyboard_modifiers); }
+    auto fields() { return std::tie(keyboard_modifiers); }
 };
 struct MsgInputsKeyModifiers {
     static constexpr uint16_t kType = SPICE_MSG_INPUTS_KEY_MODIFIERS;
     uint16_t modifiers;
-    template <typename F> void fields(F&& f) { f(modifiers); }
+    auto fields() { return std::tie(modifiers); }
 };
 struct MsgcKeyDown {
     static constexpr uint16_t kType = SPICE_MSGC_INPUTS_KEY_DOWN;
     uint32_t code;
-    template <typename F> void fields(F&& f) { f(code); }
+    auto fields() { return std::tie(code); }
 };
 struct MsgcKeyUp {
     static constexpr uint16_t kType = SPICE_MSGC_INPUTS_KEY_UP;
     uint32_t code;
-    template <typename F> void fields(F&& f) { f(code); }
+    auto fields() { return std::tie(code); }
 };
 struct MsgcKeyModifiers {
     static constexpr uint16_t kType = SPICE_MSGC_INPUTS_KEY_MODIFIERS;
     uint16_t modifiers;
-    template <typename F> void fields(F&& f) { f(modifiers); }
+    auto fields() { return std::tie(modifiers); }
 };
 struct MsgcMouseMotion {
     static constexpr uint16_t kType = SPICE_MSGC_INPUTS_MOUSE_MOTION;
     int32_t dx;
     int32_t dy;
     uint16_t buttons_state;
-    template <typename F> void fields(F&& f) { f(dx); f(dy); f(buttons_state); }
+    auto fields() { return std::tie(dx, dy, buttons_state); }
 };
 struct MsgcMousePosition {
     static constexpr uint16_t kType = SPICE_MSGC_INPUTS_MOUSE_POSITION;
@@ -327,21 +361,25 @@ struct MsgcMousePosition {
     uint32_t y;
     uint16_t buttons_state;
     uint8_t display_id;
-    template <typename F> void fields(F&& f) { f(x); f(y); f(buttons_state); f(display_id); }
+    auto fields() { return std::tie(x, y, buttons_state, display_id); }
 };
 struct MsgcMousePress {
     static constexpr uint16_t kType = SPICE_MSGC_INPUTS_MOUSE_PRESS;
     uint8_t button;
     uint16_t buttons_state;
-    template <typename F> void fields(F&& f) { f(button); f(buttons_state); }
-    bool valid() const { return button >= SPICE_MOUSE_BUTTON_LEFT && button < SPICE_MOUSE_BUTTON_ENUM_END; }
+    auto fields() { return std::tie(button, buttons_state); }
+    bool valid() const {
+        return button >= SPICE_MOUSE_BUTTON_LEFT && button < SPICE_MOUSE_BUTTON_ENUM_END;
+    }
 };
 struct MsgcMouseRelease {
     static constexpr uint16_t kType = SPICE_MSGC_INPUTS_MOUSE_RELEASE;
     uint8_t button;
     uint16_t buttons_state;
-    template <typename F> void fields(F&& f) { f(button); f(buttons_state); }
-    bool valid() const { return button >= SPICE_MOUSE_BUTTON_LEFT && button < SPICE_MOUSE_BUTTON_ENUM_END; }
+    auto fields() { return std::tie(button, buttons_state); }
+    bool valid() const {
+        return button >= SPICE_MOUSE_BUTTON_LEFT && button < SPICE_MOUSE_BUTTON_ENUM_END;
+    }
 };
 
 // ---- Cursor channel --------------------------------------------------------------------------
@@ -375,12 +413,12 @@ struct MsgCursorMove {
     static constexpr uint16_t kType = SPICE_MSG_CURSOR_MOVE;
     int16_t x;
     int16_t y;
-    template <typename F> void fields(F&& f) { f(x); f(y); }
+    auto fields() { return std::tie(x, y); }
 };
 struct MsgCursorInvalOne {
     static constexpr uint16_t kType = SPICE_MSG_CURSOR_INVAL_ONE;
     uint64_t id;
-    template <typename F> void fields(F&& f) { f(id); }
+    auto fields() { return std::tie(id); }
 };
 
 // ---- Inputs decoding ---------------------------------------------------------------------------

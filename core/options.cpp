@@ -48,10 +48,23 @@ std::optional<std::array<uint8_t, 16>> to_uuid(std::string_view text) {
 }
 
 // Options that take a value; everything else is a flag.
-constexpr std::string_view kValued[] = {
-    "--addr", "--port", "--tls-port", "--password", "--password-file", "--password-expiry",
-    "--image-compression", "--mouse-mode", "--name", "--uuid", "--source", "--demo-size",
-    "--demo-seed", "--demo-freeze", "--dump-frame", "--fps", "--display-budget"};
+constexpr std::string_view kValued[] = {"--addr",
+                                        "--port",
+                                        "--tls-port",
+                                        "--password",
+                                        "--password-file",
+                                        "--password-expiry",
+                                        "--image-compression",
+                                        "--mouse-mode",
+                                        "--name",
+                                        "--uuid",
+                                        "--source",
+                                        "--demo-size",
+                                        "--demo-seed",
+                                        "--demo-freeze",
+                                        "--dump-frame",
+                                        "--fps",
+                                        "--display-budget"};
 }  // namespace
 
 std::string usage_text() {
@@ -107,7 +120,8 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
             option = option.substr(0, eq);
             has_value = true;
         }
-        const bool valued = std::find(std::begin(kValued), std::end(kValued), option) != std::end(kValued);
+        const bool valued =
+            std::find(std::begin(kValued), std::end(kValued), option) != std::end(kValued);
         if (valued && !has_value) {
             if (i + 1 >= args.size()) return unexpected(std::string(option) + " needs a value");
             value = args[++i];
@@ -115,7 +129,8 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
             return unexpected(std::string(option) + " takes no value");
         }
         auto bad = [&](std::string_view why) {
-            return unexpected(std::string(option) + ": '" + std::string(value) + "' " + std::string(why));
+            return unexpected(std::string(option) + ": '" + std::string(value) + "' " +
+                              std::string(why));
         };
 
         if (option == "--help" || option == "-h") {
@@ -165,7 +180,8 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
         } else if (option == "--demo-size") {
             auto x = value.find('x');
             auto w = to_number<int32_t>(value.substr(0, x));
-            auto h = x == std::string_view::npos ? std::nullopt : to_number<int32_t>(value.substr(x + 1));
+            auto h = x == std::string_view::npos ? std::nullopt
+                                                 : to_number<int32_t>(value.substr(x + 1));
             if (!w || !h || *w < 320 || *h < 240 || *w > 8192 || *h > 8192) {
                 return bad("is not WIDTHxHEIGHT between 320x240 and 8192x8192");
             }
@@ -197,7 +213,8 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
 
     if (!password && !environment_password.empty()) password = std::string(environment_password);
     if (disable_ticketing && password) {
-        return unexpected(std::string("--disable-ticketing and a password were both given; pick one"));
+        return unexpected(
+            std::string("--disable-ticketing and a password were both given; pick one"));
     }
     if (password) {
         if (password->empty()) return unexpected(std::string("the password is empty"));
@@ -206,15 +223,16 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
                               std::to_string(SPICE_MAX_PASSWORD_LENGTH) + " characters");
         }
         std::optional<TicketPolicy::Clock::time_point> expiry;
-        if (expiry_seconds) expiry = TicketPolicy::Clock::now() + std::chrono::seconds(*expiry_seconds);
+        if (expiry_seconds)
+            expiry = TicketPolicy::Clock::now() + std::chrono::seconds(*expiry_seconds);
         config.ticket = TicketPolicy::password(*password, expiry);
     } else if (disable_ticketing) {
         if (expiry_seconds) return unexpected(std::string("--password-expiry needs a password"));
         config.ticket = TicketPolicy::disabled();
     } else {
-        return unexpected(std::string(
-            "no password: give --password, --password-file or SPICED_PASSWORD, or "
-            "--disable-ticketing to let anyone who reaches the port connect"));
+        return unexpected(
+            std::string("no password: give --password, --password-file or SPICED_PASSWORD, or "
+                        "--disable-ticketing to let anyone who reaches the port connect"));
     }
     return result;
 }

@@ -21,30 +21,45 @@ constexpr auto kKeyRetryPeriod = std::chrono::milliseconds(5);
 
 const char* channel_type_name(uint8_t type) {
     switch (type) {
-        case SPICE_CHANNEL_MAIN: return "main";
-        case SPICE_CHANNEL_DISPLAY: return "display";
-        case SPICE_CHANNEL_INPUTS: return "inputs";
-        case SPICE_CHANNEL_CURSOR: return "cursor";
-        case SPICE_CHANNEL_PLAYBACK: return "playback";
-        case SPICE_CHANNEL_RECORD: return "record";
-        case SPICE_CHANNEL_TUNNEL: return "tunnel";
-        case SPICE_CHANNEL_SMARTCARD: return "smartcard";
-        case SPICE_CHANNEL_USBREDIR: return "usbredir";
-        case SPICE_CHANNEL_PORT: return "port";
-        case SPICE_CHANNEL_WEBDAV: return "webdav";
-        default: return nullptr;
+        case SPICE_CHANNEL_MAIN:
+            return "main";
+        case SPICE_CHANNEL_DISPLAY:
+            return "display";
+        case SPICE_CHANNEL_INPUTS:
+            return "inputs";
+        case SPICE_CHANNEL_CURSOR:
+            return "cursor";
+        case SPICE_CHANNEL_PLAYBACK:
+            return "playback";
+        case SPICE_CHANNEL_RECORD:
+            return "record";
+        case SPICE_CHANNEL_TUNNEL:
+            return "tunnel";
+        case SPICE_CHANNEL_SMARTCARD:
+            return "smartcard";
+        case SPICE_CHANNEL_USBREDIR:
+            return "usbredir";
+        case SPICE_CHANNEL_PORT:
+            return "port";
+        case SPICE_CHANNEL_WEBDAV:
+            return "webdav";
+        default:
+            return nullptr;
     }
 }
 
 Capabilities channel_caps_for(uint8_t type) {
     switch (type) {
-        case SPICE_CHANNEL_MAIN: return Capabilities::of({SPICE_MAIN_CAP_NAME_AND_UUID});
+        case SPICE_CHANNEL_MAIN:
+            return Capabilities::of({SPICE_MAIN_CAP_NAME_AND_UUID});
         case SPICE_CHANNEL_DISPLAY:
             return Capabilities::of({SPICE_DISPLAY_CAP_MONITORS_CONFIG,
                                      SPICE_DISPLAY_CAP_LZ4_COMPRESSION,
                                      SPICE_DISPLAY_CAP_PREF_COMPRESSION});
-        case SPICE_CHANNEL_INPUTS: return Capabilities::of({SPICE_INPUTS_CAP_KEY_SCANCODE});
-        default: return Capabilities();
+        case SPICE_CHANNEL_INPUTS:
+            return Capabilities::of({SPICE_INPUTS_CAP_KEY_SCANCODE});
+        default:
+            return Capabilities();
     }
 }
 }  // namespace
@@ -114,8 +129,10 @@ private:
                 LOG_WARN("link", "%s: connection closed before any link data (%.*s)",
                          connection_->peer().c_str(), int(reason.size()), reason.data());
             } else {
-                LOG_WARN("link", "%s: truncated link: peer closed during the %s after %zu of %zu "
-                         "bytes", connection_->peer().c_str(), handshake_.step_name(),
+                LOG_WARN("link",
+                         "%s: truncated link: peer closed during the %s after %zu of %zu "
+                         "bytes",
+                         connection_->peer().c_str(), handshake_.step_name(),
                          handshake_.bytes_buffered(), handshake_.bytes_expected());
             }
         }
@@ -148,7 +165,8 @@ Server::Server(ServerConfig config, Reactor& reactor, TcpListener listener)
         PipelineOptions{config_.demo_freeze, config_.dump_frame});
     pointer_ = {config_.demo_size.width / 2, config_.demo_size.height / 2};
     last_leds_ = pipeline_->desktop().keyboard_leds();
-    accept_watch_ = reactor_.watch(listener_.fd(), Reactor::kReadable, [this](uint32_t) { on_accept(); });
+    accept_watch_ =
+        reactor_.watch(listener_.fd(), Reactor::kReadable, [this](uint32_t) { on_accept(); });
     frame_timer_ = reactor_.every(std::chrono::nanoseconds(1'000'000'000 / config_.fps),
                                   [this] { on_frame_tick(); });
     housekeeping_timer_ = reactor_.every(std::chrono::seconds(1), [this] { on_housekeeping(); });
@@ -194,9 +212,9 @@ void Server::on_accept() {
 
 LinkDecision Server::decide(const LinkRequest& request) const {
     LinkDecision decision;
-    decision.common_caps = Capabilities::of({SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION,
-                                             SPICE_COMMON_CAP_AUTH_SPICE,
-                                             SPICE_COMMON_CAP_MINI_HEADER});
+    decision.common_caps =
+        Capabilities::of({SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION, SPICE_COMMON_CAP_AUTH_SPICE,
+                          SPICE_COMMON_CAP_MINI_HEADER});
     decision.channel_caps = channel_caps_for(request.channel_type);
     const char* type_name = channel_type_name(request.channel_type);
     auto refuse = [&](uint32_t error, std::string reason) {
@@ -220,9 +238,9 @@ LinkDecision Server::decide(const LinkRequest& request) const {
     if (request.channel_type == SPICE_CHANNEL_MAIN) return decision;
     auto session = sessions_.find(request.connection_id);
     if (session == sessions_.end()) {
-        return refuse(SPICE_LINK_ERR_BAD_CONNECTION_ID,
-                      std::string(type_name) + " channel names unknown session " +
-                          std::to_string(request.connection_id));
+        return refuse(SPICE_LINK_ERR_BAD_CONNECTION_ID, std::string(type_name) +
+                                                            " channel names unknown session " +
+                                                            std::to_string(request.connection_id));
     }
     if (session->second->has_channel(request.channel_type, request.channel_id)) {
         return refuse(SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE,
@@ -264,16 +282,20 @@ void Server::link_finished(PendingLink& link) {
     std::unique_ptr<ChannelClient> channel;
     switch (request.channel_type) {
         case SPICE_CHANNEL_MAIN:
-            channel = std::make_unique<MainChannelClient>(*session, std::move(connection), request, mini);
+            channel =
+                std::make_unique<MainChannelClient>(*session, std::move(connection), request, mini);
             break;
         case SPICE_CHANNEL_DISPLAY:
-            channel = std::make_unique<DisplayChannelClient>(*session, std::move(connection), request, mini);
+            channel = std::make_unique<DisplayChannelClient>(*session, std::move(connection),
+                                                             request, mini);
             break;
         case SPICE_CHANNEL_INPUTS:
-            channel = std::make_unique<InputsChannelClient>(*session, std::move(connection), request, mini);
+            channel = std::make_unique<InputsChannelClient>(*session, std::move(connection),
+                                                            request, mini);
             break;
         default:
-            channel = std::make_unique<CursorChannelClient>(*session, std::move(connection), request, mini);
+            channel = std::make_unique<CursorChannelClient>(*session, std::move(connection),
+                                                            request, mini);
             break;
     }
     LOG_DEBUG("session", "%s: session %u: %s channel linked", peer.c_str(), session->id(),
@@ -327,7 +349,8 @@ void Server::on_frame_tick() {
     if (leds != last_leds_) {
         last_leds_ = leds;
         for_each_channel([&](ChannelClient& channel) {
-            if (auto* inputs = dynamic_cast<InputsChannelClient*>(&channel)) inputs->send_leds(leds);
+            if (auto* inputs = dynamic_cast<InputsChannelClient*>(&channel))
+                inputs->send_leds(leds);
         });
     }
 }
@@ -403,7 +426,9 @@ void Server::key_event(uint16_t scancode, bool down) {
     }
 }
 
-uint32_t Server::keyboard_leds() const { return pipeline_->desktop().keyboard_leds(); }
+uint32_t Server::keyboard_leds() const {
+    return pipeline_->desktop().keyboard_leds();
+}
 
 void Server::sync_keyboard_leds(uint32_t client_leds) {
     pipeline_->desktop().set_keyboard_leds(client_leds & 7u);

@@ -90,11 +90,14 @@ void InputsChannelClient::on_start() {
     send(MsgInputsInit{uint16_t(session().server().keyboard_leds())});
 }
 
-void InputsChannelClient::send_leds(uint32_t leds) { send(MsgInputsKeyModifiers{uint16_t(leds)}); }
+void InputsChannelClient::send_leds(uint32_t leds) {
+    send(MsgInputsKeyModifiers{uint16_t(leds)});
+}
 
 void InputsChannelClient::count_motion() {
     // The client stops sending motion when too many are unacknowledged; ack every bunch.
-    if (++motions_ % SPICE_INPUT_MOTION_ACK_BUNCH == 0) send_empty(SPICE_MSG_INPUTS_MOUSE_MOTION_ACK);
+    if (++motions_ % SPICE_INPUT_MOTION_ACK_BUNCH == 0)
+        send_empty(SPICE_MSG_INPUTS_MOUSE_MOTION_ACK);
 }
 
 Expected<void, ParseError> InputsChannelClient::on_message(uint16_t type,
@@ -160,8 +163,8 @@ Expected<void, ParseError> InputsChannelClient::on_message(uint16_t type,
 CursorShape CursorChannelClient::shape_message(DemoCursor shape, uint16_t& flags) {
     const uint32_t bit = 1u << unsigned(shape);
     // Cache ids are the shape number + 1 (0 is not used as an id).
-    CursorShape message{.unique = uint64_t(shape) + 1, .width = 0, .height = 0, .hot_x = 0,
-                        .hot_y = 0, .argb = {}};
+    CursorShape message{
+        .unique = uint64_t(shape) + 1, .width = 0, .height = 0, .hot_x = 0, .hot_y = 0, .argb = {}};
     const CursorImage image = DemoDesktop::cursor_image(shape);
     message.width = uint16_t(image.width);
     message.height = uint16_t(image.height);
@@ -192,7 +195,9 @@ void CursorChannelClient::send_shape(DemoCursor shape, Point position) {
     send(MsgCursorSet{position, true, flags, std::move(message)});
 }
 
-void CursorChannelClient::send_hide() { send_empty(SPICE_MSG_CURSOR_HIDE); }
+void CursorChannelClient::send_hide() {
+    send_empty(SPICE_MSG_CURSOR_HIDE);
+}
 
 void CursorChannelClient::send_position(Point position) {
     send(MsgCursorMove{int16_t(position.x), int16_t(position.y)});

@@ -5,14 +5,14 @@
 #include <openssl/evp.h>
 
 #include <chrono>
-#include <deque>
 #include <condition_variable>
-#include <mutex>
-#include <thread>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/expected.h"

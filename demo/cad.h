@@ -11,7 +11,7 @@
 namespace spiced {
 
 class CadModel {
-  public:
+public:
     CadModel();
 
     size_t edge_count() const { return edges_.size(); }
@@ -20,7 +20,7 @@ class CadModel {
     // written, so the caller provides the viewport background.
     void render(int64_t index, Frame& frame, const Rect& view);
 
-  private:
+private:
     struct Vec3 {
         float x, y, z;
     };

@@ -41,7 +41,7 @@ struct CursorImage {
 enum class DemoCursor : uint8_t { kArrow, kText };
 
 class DemoDesktop {
-  public:
+public:
     explicit DemoDesktop(const DemoConfig& config);
     ~DemoDesktop();
     DemoDesktop(DemoDesktop&&) noexcept;
@@ -83,7 +83,7 @@ class DemoDesktop {
     const DemoLayout& layout() const;
     Rect editor_rect() const;
 
-  private:
+private:
     struct Scene;
     std::unique_ptr<Scene> scene_;
 };

@@ -12,7 +12,7 @@
 namespace spiced {
 
 class EditorWindow {
-  public:
+public:
     EditorWindow(Size size, int32_t title_height);
 
     // Appends a typed character: '\n' for Enter, '\b' for Backspace, printable ASCII otherwise.
@@ -25,7 +25,7 @@ class EditorWindow {
     // Where the caret goes, relative to the window's top-left.
     Rect caret() const { return caret_; }
 
-  private:
+private:
     void redraw();
 
     Size size_;

@@ -11,7 +11,7 @@
 namespace spiced {
 
 class InkLayer {
-  public:
+public:
     enum Color : uint8_t { kNone, kTrail, kLeft, kMiddle, kRight, kWheelUp, kWheelDown, kEdge };
 
     explicit InkLayer(Size size);
@@ -23,7 +23,7 @@ class InkLayer {
 
     void composite(Frame& frame) const;
 
-  private:
+private:
     static constexpr int32_t kTile = 64;  // tile edge in pixels
 
     Size size_;

@@ -13,7 +13,7 @@
 namespace spiced {
 
 class TerminalText {
-  public:
+public:
     // A new line every 4 frames: 7.5 lines/s at 30 fps, a busy but readable build log.
     static constexpr int64_t kFramesPerLine = 4;
     static constexpr uint32_t kBackground = 0x101418;
@@ -30,7 +30,7 @@ class TerminalText {
     // The text of log line `k`, without colour; exposed for tests.
     std::string line_text(int64_t k) const;
 
-  private:
+private:
     static int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && (a < 0)); }
     void draw_line(int64_t k, int32_t row);
 

@@ -12,13 +12,13 @@
 namespace spiced {
 
 class VideoClip {
-  public:
+public:
     VideoClip(Size size, uint64_t seed);
 
     // Draws frame `index` of the clip into `frame` with its top-left at `origin` (clipped).
     void render(int64_t index, Frame& frame, Point origin);
 
-  private:
+private:
     struct Blob {
         float x, y, sigma_x, sigma_y;
         uint32_t color;

@@ -9,8 +9,10 @@ namespace spiced {
 
 std::string_view to_string(ImageCodec codec) {
     switch (codec) {
-        case ImageCodec::kBitmap: return "bitmap";
-        case ImageCodec::kLz4: return "lz4";
+        case ImageCodec::kBitmap:
+            return "bitmap";
+        case ImageCodec::kLz4:
+            return "lz4";
     }
     return "?";
 }
@@ -41,6 +43,8 @@ public:
 };
 }  // namespace
 
-std::unique_ptr<ImageEncoder> make_bitmap_encoder() { return std::make_unique<BitmapEncoder>(); }
+std::unique_ptr<ImageEncoder> make_bitmap_encoder() {
+    return std::make_unique<BitmapEncoder>();
+}
 
 }  // namespace spiced

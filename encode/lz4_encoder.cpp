@@ -77,6 +77,8 @@ private:
 };
 }  // namespace
 
-std::unique_ptr<ImageEncoder> make_lz4_encoder() { return std::make_unique<Lz4Encoder>(); }
+std::unique_ptr<ImageEncoder> make_lz4_encoder() {
+    return std::make_unique<Lz4Encoder>();
+}
 
 }  // namespace spiced

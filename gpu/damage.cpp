@@ -27,7 +27,7 @@ bool pixels_differ(const uint32_t* a, const uint32_t* b, int32_t count) {
 }
 
 class ReferenceDamageDetector final : public DamageDetector {
-  public:
+public:
     Region detect(const Frame& previous, const Frame& current) override {
         if (previous.size() != current.size()) return Region(current.rect());
         Region damage;
@@ -40,7 +40,7 @@ class ReferenceDamageDetector final : public DamageDetector {
         return damage;
     }
 
-  private:
+private:
     static bool tile_differs(const Frame& previous, const Frame& current, const Rect& tile) {
         for (int32_t y = tile.top(); y < tile.bottom(); ++y) {
             const uint32_t* a = previous.row(y) + tile.left();
@@ -175,7 +175,7 @@ RowKernel pick_kernel(DamageIsa isa) {
 // below, and a tile row stops early once every tile in it is dirty, so heavy damage reads
 // far less than the whole frame.
 class FastDamageDetector final : public DamageDetector {
-  public:
+public:
     explicit FastDamageDetector(RowKernel kernel) : kernel_(kernel) {}
 
     Region detect(const Frame& previous, const Frame& current) override {
@@ -206,7 +206,7 @@ class FastDamageDetector final : public DamageDetector {
         return damage;
     }
 
-  private:
+private:
     // Whole runs of dirty tiles, left to right, keep Region::add_rect on its append path.
     void add_dirty_runs(Region& damage, int32_t top, int32_t bottom, int32_t width) const {
         const int32_t tiles = int32_t(dirty_.size());

@@ -25,7 +25,7 @@ namespace spiced {
 inline constexpr int32_t kDamageTileSize = 16;
 
 class DamageDetector {
-  public:
+public:
     virtual ~DamageDetector();
     virtual Region detect(const Frame& previous, const Frame& current) = 0;
 };

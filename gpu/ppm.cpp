@@ -23,7 +23,7 @@ std::string errno_text(const std::string& what, const std::string& path) {
 // Netpbm header tokens: whitespace-separated decimal numbers, with '#' comments running to the
 // end of the line anywhere between tokens.
 class HeaderParser {
-  public:
+public:
     explicit HeaderParser(std::span<const uint8_t> data) : data_(data) {}
 
     size_t position() const { return pos_; }
@@ -48,7 +48,7 @@ class HeaderParser {
         return true;
     }
 
-  private:
+private:
     static bool is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
     static bool is_space(uint8_t c) {
         return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';

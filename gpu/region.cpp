@@ -29,7 +29,7 @@ constexpr bool apply(Op op, bool in_a, bool in_b) {
 // spans come out non-touching, and merging each band into an identical neighbour above keeps
 // the whole region canonical, so operator== on the vectors is set equality.
 class RegionOps {
-  public:
+public:
     using Span = Region::Span;
     using Band = Region::Band;
 

@@ -77,7 +77,9 @@ void Connection::dispatch_input() {
     }
 }
 
-void Connection::redeliver_input() { dispatch_input(); }
+void Connection::redeliver_input() {
+    dispatch_input();
+}
 
 void Connection::write_queued() {
     while (!output_.empty() && !closed_) {

@@ -22,8 +22,8 @@ namespace spiced {
 class Reactor {
 public:
     // Readiness bits passed to fd callbacks (the epoll bits themselves).
-    static constexpr uint32_t kReadable = 0x001;  // EPOLLIN
-    static constexpr uint32_t kWritable = 0x004;  // EPOLLOUT
+    static constexpr uint32_t kReadable = 0x001;       // EPOLLIN
+    static constexpr uint32_t kWritable = 0x004;       // EPOLLOUT
     static constexpr uint32_t kError = 0x008 | 0x010;  // EPOLLERR | EPOLLHUP
 
     using FdCallback = std::function<void(uint32_t ready)>;

@@ -7,11 +7,11 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <memory>
-#include <algorithm>
 
 namespace spiced {
 
@@ -77,16 +77,15 @@ Expected<size_t, IoError> TcpStream::write_gather(
     return unexpected(classify(errno));
 }
 
-Expected<TcpListener, std::string> TcpListener::listen(const std::string& address,
-                                                       uint16_t port) {
+Expected<TcpListener, std::string> TcpListener::listen(const std::string& address, uint16_t port) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     addrinfo* found = nullptr;
     const std::string service = std::to_string(port);
-    int rc = getaddrinfo(address.empty() ? nullptr : address.c_str(), service.c_str(), &hints,
-                         &found);
+    int rc =
+        getaddrinfo(address.empty() ? nullptr : address.c_str(), service.c_str(), &hints, &found);
     if (rc != 0) {
         return unexpected("cannot resolve listen address '" + address + "': " + gai_strerror(rc));
     }

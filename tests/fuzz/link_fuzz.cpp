@@ -15,9 +15,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     LinkHandshake handshake(
         [](const LinkRequest& request) {
             LinkDecision decision;
-            decision.common_caps = Capabilities::of({SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION,
-                                                     SPICE_COMMON_CAP_MINI_HEADER});
-            if (request.channel_type != SPICE_CHANNEL_MAIN) decision.error = SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE;
+            decision.common_caps = Capabilities::of(
+                {SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION, SPICE_COMMON_CAP_MINI_HEADER});
+            if (request.channel_type != SPICE_CHANNEL_MAIN)
+                decision.error = SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE;
             return decision;
         },
         [] { return std::optional<TicketKey>(key.share()); }, policy);

@@ -35,7 +35,7 @@ std::vector<uint8_t> encrypt_ticket(std::span<const uint8_t> der, const std::str
     EvpPkeyPtr key(d2i_PUBKEY(nullptr, &p, long(der.size())));
     EXPECT_TRUE(key);
     std::unique_ptr<EVP_PKEY_CTX, void (*)(EVP_PKEY_CTX*)> ctx(EVP_PKEY_CTX_new(key.get(), nullptr),
-                                                              EVP_PKEY_CTX_free);
+                                                               EVP_PKEY_CTX_free);
     EVP_PKEY_encrypt_init(ctx.get());
     EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING);
     std::vector<uint8_t> out(128);
@@ -49,26 +49,25 @@ std::vector<uint8_t> encrypt_ticket(std::span<const uint8_t> der, const std::str
 
 struct Harness {
     TicketPolicy policy = TicketPolicy::password("s3cret", std::nullopt);
-    LinkHandshake handshake{
-        [](const LinkRequest& request) {
-            LinkDecision d;
-            d.common_caps = Capabilities::of({SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION,
-                                              SPICE_COMMON_CAP_AUTH_SPICE,
-                                              SPICE_COMMON_CAP_MINI_HEADER});
-            if (request.channel_type > SPICE_CHANNEL_CURSOR) {
-                d.error = SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE;
-                d.reason = "unknown channel type";
-            }
-            return d;
-        },
-        [this]() -> std::optional<TicketKey> {
-            if (keys_withheld > 0) {
-                --keys_withheld;
-                return std::nullopt;
-            }
-            return *TicketKey::generate();
-        },
-        policy};
+    LinkHandshake handshake{[](const LinkRequest& request) {
+                                LinkDecision d;
+                                d.common_caps = Capabilities::of(
+                                    {SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION,
+                                     SPICE_COMMON_CAP_AUTH_SPICE, SPICE_COMMON_CAP_MINI_HEADER});
+                                if (request.channel_type > SPICE_CHANNEL_CURSOR) {
+                                    d.error = SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE;
+                                    d.reason = "unknown channel type";
+                                }
+                                return d;
+                            },
+                            [this]() -> std::optional<TicketKey> {
+                                if (keys_withheld > 0) {
+                                    --keys_withheld;
+                                    return std::nullopt;
+                                }
+                                return *TicketKey::generate();
+                            },
+                            policy};
     int keys_withheld = 0;  // read by the lambda only during feed(), after construction
     ByteWriter out;
 
@@ -102,12 +101,17 @@ void run_full_link(bool one_at_a_time, const std::string& password, uint32_t wan
     h.feed(rest, one_at_a_time);
     ASSERT_EQ(h.out.size(), 4u);
     EXPECT_EQ(load_u32_le(h.out.buffer().data()), want_result);
-    EXPECT_EQ(h.handshake.state(), want_result == SPICE_LINK_ERR_OK ? LinkHandshake::State::kLinked
-                                                                    : LinkHandshake::State::kFailed);
+    EXPECT_EQ(h.handshake.state(), want_result == SPICE_LINK_ERR_OK
+                                       ? LinkHandshake::State::kLinked
+                                       : LinkHandshake::State::kFailed);
 }
 
-TEST(Link, RightPasswordLinks) { run_full_link(false, "s3cret", SPICE_LINK_ERR_OK); }
-TEST(Link, ByteAtATime) { run_full_link(true, "s3cret", SPICE_LINK_ERR_OK); }
+TEST(Link, RightPasswordLinks) {
+    run_full_link(false, "s3cret", SPICE_LINK_ERR_OK);
+}
+TEST(Link, ByteAtATime) {
+    run_full_link(true, "s3cret", SPICE_LINK_ERR_OK);
+}
 TEST(Link, WrongPasswordIsPermissionDenied) {
     run_full_link(false, "guess", SPICE_LINK_ERR_PERMISSION_DENIED);
 }

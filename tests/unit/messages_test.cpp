@@ -65,16 +65,17 @@ TEST(Messages, FixedLayoutsRoundTripAndRejectTruncation) {
 TEST(Messages, RangeChecks) {
     EXPECT_EQ(parse<MsgcMainMouseModeRequest>(bytes_of(MsgcMainMouseModeRequest{3})).error(),
               ParseError::kOutOfRange);
-    EXPECT_EQ(parse<MsgcMousePress>(bytes_of(MsgcMousePress{0, 0})).error(), ParseError::kOutOfRange);
+    EXPECT_EQ(parse<MsgcMousePress>(bytes_of(MsgcMousePress{0, 0})).error(),
+              ParseError::kOutOfRange);
     EXPECT_EQ(parse<MsgcMousePress>(bytes_of(MsgcMousePress{200, 0})).error(),
               ParseError::kOutOfRange);
     EXPECT_EQ(parse<MsgcDisplayInit>(bytes_of(MsgcDisplayInit{1, -1, 1, 0})).error(),
               ParseError::kOutOfRange);
-    EXPECT_EQ(parse<MsgcDisplayPreferredCompression>(
-                  bytes_of(MsgcDisplayPreferredCompression{0})).error(),
+    EXPECT_EQ(parse<MsgcDisplayPreferredCompression>(bytes_of(MsgcDisplayPreferredCompression{0}))
+                  .error(),
               ParseError::kOutOfRange);
-    EXPECT_EQ(parse<MsgcDisplayPreferredCompression>(
-                  bytes_of(MsgcDisplayPreferredCompression{200})).error(),
+    EXPECT_EQ(parse<MsgcDisplayPreferredCompression>(bytes_of(MsgcDisplayPreferredCompression{200}))
+                  .error(),
               ParseError::kOutOfRange);
 }
 
@@ -102,7 +103,8 @@ void check_variable(const M& message, Parse parser) {
 TEST(Messages, VariableLayoutsRoundTrip) {
     check_variable(MsgMainChannelsList{{{2, 0}, {3, 0}, {4, 0}}}, parse_channels_list);
     check_variable(MsgMainName{"vm-one"}, parse_main_name);
-    check_variable(MsgDisplayMonitorsConfig{1, {{0, 0, 1920, 1080, 0, 0, 0}}}, parse_monitors_config);
+    check_variable(MsgDisplayMonitorsConfig{1, {{0, 0, 1920, 1080, 0, 0, 0}}},
+                   parse_monitors_config);
     check_variable(MsgDisplayCopyBits{{0, Rect::MakeXYWH(10, 20, 300, 200)}, {10, 36}},
                    parse_copy_bits);
     check_variable(MsgDisplayDrawFill{{0, Rect::MakeXYWH(0, 0, 16, 16)}, 0x123456},
@@ -110,7 +112,8 @@ TEST(Messages, VariableLayoutsRoundTrip) {
     check_variable(MsgDisplayInvalList{{{1, 99}, {1, 100}}}, parse_inval_list);
     CursorShape shape{5, 2, 2, 1, 1, {0xff000000, 0xffffffff, 0x80ff0000, 0}};
     check_variable(MsgCursorInit{{10, 20}, true, 0, shape}, parse_cursor_init);
-    check_variable(MsgCursorSet{{-1, 5}, false, SPICE_CURSOR_FLAGS_CACHE_ME, shape}, parse_cursor_set);
+    check_variable(MsgCursorSet{{-1, 5}, false, SPICE_CURSOR_FLAGS_CACHE_ME, shape},
+                   parse_cursor_set);
     check_variable(MsgCursorSet{{0, 0}, true, SPICE_CURSOR_FLAGS_NONE, {}}, parse_cursor_set);
 }
 
@@ -126,9 +129,16 @@ TEST(Messages, HugeCountsAreRejectedWithoutAllocating) {
     name.u32(0xffffffffu);
     EXPECT_EQ(parse_main_name(name.buffer()).error(), ParseError::kTruncated);
     ByteWriter cursor;  // a 65535x65535 cursor announced in 30 bytes
-    cursor.u16(0); cursor.u16(0); cursor.u8(1);
-    cursor.u16(0); cursor.u64(1); cursor.u8(SPICE_CURSOR_TYPE_ALPHA);
-    cursor.u16(0xffff); cursor.u16(0xffff); cursor.u16(0); cursor.u16(0);
+    cursor.u16(0);
+    cursor.u16(0);
+    cursor.u8(1);
+    cursor.u16(0);
+    cursor.u64(1);
+    cursor.u8(SPICE_CURSOR_TYPE_ALPHA);
+    cursor.u16(0xffff);
+    cursor.u16(0xffff);
+    cursor.u16(0);
+    cursor.u16(0);
     EXPECT_FALSE(parse_cursor_set(cursor.buffer()).has_value());
 }
 

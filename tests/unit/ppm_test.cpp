@@ -12,7 +12,7 @@ namespace spiced {
 namespace {
 
 class PpmTest : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
         std::string pattern = (std::filesystem::temp_directory_path() / "ppm_test.XXXXXX").string();
         ASSERT_NE(mkdtemp(pattern.data()), nullptr);
