@@ -33,18 +33,8 @@ ChannelClient::~ChannelClient() {
 }
 
 const char* ChannelClient::name() const {
-    switch (link_.channel_type) {
-        case SPICE_CHANNEL_MAIN:
-            return "main";
-        case SPICE_CHANNEL_DISPLAY:
-            return "display";
-        case SPICE_CHANNEL_INPUTS:
-            return "inputs";
-        case SPICE_CHANNEL_CURSOR:
-            return "cursor";
-        default:
-            return "channel";
-    }
+    const char* known = channel_type_name(link_.channel_type);
+    return known != nullptr ? known : "channel";
 }
 
 double ChannelClient::seconds_connected() const {

@@ -95,6 +95,35 @@ std::string_view to_string(ParseError error) {
     return "?";
 }
 
+const char* channel_type_name(uint8_t type) {
+    switch (type) {
+        case SPICE_CHANNEL_MAIN:
+            return "main";
+        case SPICE_CHANNEL_DISPLAY:
+            return "display";
+        case SPICE_CHANNEL_INPUTS:
+            return "inputs";
+        case SPICE_CHANNEL_CURSOR:
+            return "cursor";
+        case SPICE_CHANNEL_PLAYBACK:
+            return "playback";
+        case SPICE_CHANNEL_RECORD:
+            return "record";
+        case SPICE_CHANNEL_TUNNEL:
+            return "tunnel";
+        case SPICE_CHANNEL_SMARTCARD:
+            return "smartcard";
+        case SPICE_CHANNEL_USBREDIR:
+            return "usbredir";
+        case SPICE_CHANNEL_PORT:
+            return "port";
+        case SPICE_CHANNEL_WEBDAV:
+            return "webdav";
+        default:
+            return nullptr;
+    }
+}
+
 void marshal(const MsgMainChannelsList& message, ByteWriter& out) {
     out.u32(uint32_t(message.channels.size()));
     for (const auto& channel : message.channels) {

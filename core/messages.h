@@ -27,6 +27,9 @@ namespace spiced {
 enum class ParseError { kTruncated, kOutOfRange, kTooLarge, kUnknownType };
 std::string_view to_string(ParseError error);
 
+// "main", "display", ... for SPICE_CHANNEL_*; nullptr for a type the protocol doesn't define.
+const char* channel_type_name(uint8_t type);
+
 // ---- Generic field (de)serialisation -------------------------------------------------------
 inline void put(ByteWriter& w, uint8_t v) {
     w.u8(v);

@@ -19,35 +19,6 @@ constexpr auto kLinkTimeout = std::chrono::seconds(10);
 // How often links waiting for a ticket key look again (only while some wait).
 constexpr auto kKeyRetryPeriod = std::chrono::milliseconds(5);
 
-const char* channel_type_name(uint8_t type) {
-    switch (type) {
-        case SPICE_CHANNEL_MAIN:
-            return "main";
-        case SPICE_CHANNEL_DISPLAY:
-            return "display";
-        case SPICE_CHANNEL_INPUTS:
-            return "inputs";
-        case SPICE_CHANNEL_CURSOR:
-            return "cursor";
-        case SPICE_CHANNEL_PLAYBACK:
-            return "playback";
-        case SPICE_CHANNEL_RECORD:
-            return "record";
-        case SPICE_CHANNEL_TUNNEL:
-            return "tunnel";
-        case SPICE_CHANNEL_SMARTCARD:
-            return "smartcard";
-        case SPICE_CHANNEL_USBREDIR:
-            return "usbredir";
-        case SPICE_CHANNEL_PORT:
-            return "port";
-        case SPICE_CHANNEL_WEBDAV:
-            return "webdav";
-        default:
-            return nullptr;
-    }
-}
-
 Capabilities channel_caps_for(uint8_t type) {
     switch (type) {
         case SPICE_CHANNEL_MAIN:
