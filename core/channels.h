@@ -41,7 +41,10 @@ private:
     void on_start() override;
     Expected<void, ParseError> on_message(uint16_t type, std::span<const uint8_t> body) override;
     void on_can_send() override { flush(); }
+    void on_closing() override;
     void flush();
+    // Room for display data: the ACK window is open and the socket queue is under budget.
+    bool can_send_bulk();
     void send_area(const Frame& frame, const Rect& area);
     void choose_encoder(ImageCompression wanted);
 
@@ -51,6 +54,11 @@ private:
     Region pending_;
     uint64_t next_image_id_ = 1;
     uint64_t updates_sent_ = 0;
+    // What went out, for the close line (operators and tests read it).
+    struct Counts {
+        uint64_t images = 0, image_bytes = 0, fills = 0, copy_bits = 0, cache_hits = 0,
+                 deferred_moves = 0;
+    } counts_;
 };
 
 class InputsChannelClient final : public ChannelClient {

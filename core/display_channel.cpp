@@ -84,26 +84,38 @@ void DisplayChannelClient::on_frame(const DisplayPipeline& pipeline) {
     for (const MoveHint& move : pipeline.moves()) {
         const Rect source =
             Rect::MakeXYWH(move.src.x, move.src.y, move.dest.width(), move.dest.height());
-        if (!pending_.intersects(source)) {
+        if (can_send_bulk() && !pending_.intersects(source)) {
             // What the client shows at `source` is current, so it can move it itself.
             send(MsgDisplayCopyBits{{kPrimarySurfaceId, move.dest}, move.src});
+            ++counts_.copy_bits;
         } else {
             pending_.add_rect(move.dest);
+            ++counts_.deferred_moves;
         }
     }
     pending_.add_region(pipeline.damage());
     flush();
 }
 
+bool DisplayChannelClient::can_send_bulk() {
+    return ack_window_open() &&
+           connection().queued_bytes() <= session().server().config().display_budget_bytes;
+}
+
 void DisplayChannelClient::flush() {
-    const size_t budget = session().server().config().display_budget_bytes;
-    if (pending_.is_empty() || !ack_window_open() || connection().queued_bytes() > budget) {
-        return;  // latest wins: the damage stays merged in pending_ until there is room
-    }
+    // Latest wins: damage stays merged in pending_ until the client has room, and is then
+    // encoded from the newest frame. Whatever doesn't fit now stays pending.
+    if (pending_.is_empty() || !can_send_bulk()) return;
     const Frame& frame = pipeline_.current();
-    const Region todo = std::move(pending_);
+    const std::vector<Rect> todo = pending_.rects();
     pending_.clear();
-    for (const Rect& area : todo.rects()) send_area(frame, area.intersect(frame.rect()));
+    for (size_t i = 0; i < todo.size(); ++i) {
+        if (!can_send_bulk()) {
+            for (size_t j = i; j < todo.size(); ++j) pending_.add_rect(todo[j]);
+            break;
+        }
+        send_area(frame, todo[i].intersect(frame.rect()));
+    }
     ++updates_sent_;
 }
 
@@ -112,6 +124,7 @@ void DisplayChannelClient::send_area(const Frame& frame, const Rect& area) {
     const DisplayBase base{kPrimarySurfaceId, area};
     if (auto colour = solid_colour(frame, area)) {
         send(MsgDisplayDrawFill{base, *colour});
+        ++counts_.fills;
         return;
     }
     ImageDescriptor image{next_image_id_++, 0, 0, uint32_t(area.width()), uint32_t(area.height())};
@@ -124,6 +137,7 @@ void DisplayChannelClient::send_area(const Frame& frame, const Rect& area) {
             image.type = SPICE_IMAGE_TYPE_FROM_CACHE;
             send_with(SPICE_MSG_DISPLAY_DRAW_COPY,
                       [&](ByteWriter& out) { write_draw_copy_head(out, base, src_area, image); });
+            ++counts_.cache_hits;
             return;
         }
         auto evicted = cache_.insert(image.id, pixels);
@@ -141,10 +155,27 @@ void DisplayChannelClient::send_area(const Frame& frame, const Rect& area) {
         SPICE_MSG_DISPLAY_DRAW_COPY,
         [&](ByteWriter& out) {
             write_draw_copy_head(out, base, src_area, image);
+            const size_t before = out.size();
             encoded = encoder_->encode(frame, area, out);
+            counts_.image_bytes += out.size() - before;
         },
         size_t(pixels) * 4 + 128);
+    ++counts_.images;
     if (!encoded) LOG_ERROR("display", "%s: %s", peer().c_str(), encoded.error().c_str());
+}
+
+void DisplayChannelClient::on_closing() {
+    LOG_INFO("display",
+             "%s: sent %llu %s images (%llu B), %llu fills, %llu copy_bits, %llu cache hits "
+             "(cache %lld of %lld px); %llu moves deferred to pixels",
+             peer().c_str(), static_cast<unsigned long long>(counts_.images),
+             std::string(to_string(encoder_->codec())).c_str(),
+             static_cast<unsigned long long>(counts_.image_bytes),
+             static_cast<unsigned long long>(counts_.fills),
+             static_cast<unsigned long long>(counts_.copy_bits),
+             static_cast<unsigned long long>(counts_.cache_hits),
+             static_cast<long long>(cache_.used()), static_cast<long long>(cache_.capacity()),
+             static_cast<unsigned long long>(counts_.deferred_moves));
 }
 
 Expected<void, ParseError> DisplayChannelClient::on_message(uint16_t type,

@@ -8,6 +8,7 @@ the complete initial picture in that first draw (as spice-server does), not tile
 """
 
 import os
+import re
 import sys
 import tempfile
 
@@ -51,12 +52,49 @@ def screenshot_case(compression=None, size=None, seed=7):
     return run
 
 
+def animation_case(compression):
+    """A client connected from frame 0 follows 200 frames of animation (terminal scrolls and
+    an editor glide as COPY_BITS, fills, cached and fresh images), then must equal the frozen
+    frame pixel for pixel: every incremental path agrees with the real client."""
+    def run(args):
+        with tempfile.TemporaryDirectory(prefix="spiced-anim-") as d:
+            dump = os.path.join(d, "frame.ppm")
+            extra = ["--disable-ticketing", "--demo-seed", "11", "--demo-freeze", "200",
+                     "--dump-frame", dump, "--image-compression", compression]
+            with H.ServerProcess(args.server, extra, workdir=d) as srv:
+                client = H.SpiceClient(port=srv.port, name="anim").connect()
+                client.wait_first_invalidate(15.0)
+                H.check(not os.path.exists(dump), "the demo froze before the client connected")
+                # Keep the client's main loop running meanwhile: it must follow every frame.
+                H.check(H.wait_until(lambda: os.path.exists(dump), 30.0), "the demo never froze")
+                ok, fb, exp = client.wait_framebuffer_equals(lambda: H.try_read_ppm(dump), 15.0)
+                H.check(ok, "after 200 animated frames: %s"
+                        % H.diff_report(fb, exp, "client", "dump"))
+                updates = client.invalidate_count
+                client.disconnect()
+                H.pump(0.5)
+                log = srv.log()
+            stats = re.search(r"sent (\d+) \w+ images \(\d+ B\), (\d+) fills, (\d+) copy_bits, "
+                              r"(\d+) cache hits", log)
+            H.check(stats, "no display statistics line in the server log")
+            images, fills, copy_bits, hits = (int(v) for v in stats.groups())
+            print("  %d invalidates; server sent %d images, %d fills, %d copy_bits, %d cache hits"
+                  % (updates, images, fills, copy_bits, hits))
+            H.check(copy_bits > 0, "the animation should have used COPY_BITS")
+            H.check(images > 0, "the animation should have sent images")
+            H.check(fills > 0, "the animation should have used DRAW_FILL for solid areas")
+            H.check(hits > 0, "the caret blink should have hit the pixmap cache")
+    return run
+
+
 def main():
     args = H.parse_args(__doc__)
     cases = [
         ("screenshot_compression_off", screenshot_case("off")),
         ("screenshot_compression_lz4", screenshot_case("lz4")),
         ("screenshot_size_1024x768", screenshot_case(None, "1024x768")),
+        ("animation_then_freeze_off", animation_case("off")),
+        ("animation_then_freeze_lz4", animation_case("lz4")),
     ]
     return H.run_cases(cases, args)
 
