@@ -26,7 +26,7 @@ void run_pipeline(benchmark::State& state, std::unique_ptr<ImageEncoder> encoder
         out.buffer().clear();
         if (encoder) {
             for (const Rect& area : pipeline->damage().rects()) {
-                auto ok = encoder->encode(pipeline->current(), area, out);
+                auto ok = encoder->encode(pipeline->current(), area, out, 0);
                 benchmark::DoNotOptimize(ok);
                 ++rects;
             }

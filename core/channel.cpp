@@ -59,13 +59,13 @@ void ChannelClient::send_ping() {
     send(MsgPing{++ping_id_, monotonic_ns()});
 }
 
-void ChannelClient::send_with(uint16_t type, const std::function<void(ByteWriter&)>& write,
+void ChannelClient::send_with(uint16_t type, const std::function<void(ByteWriter&, size_t)>& write,
                               size_t size_hint) {
     if (closing_ || connection_->closed()) return;
     const size_t header = mini_header_ ? kMiniHeaderSize : kFullHeaderSize;
     ByteWriter out(header + size_hint);
     out.zeros(header);
-    write(out);
+    write(out, header);
     const uint32_t body = uint32_t(out.size() - header);
     auto& bytes = out.buffer();
     ByteWriter fixed(header);

@@ -54,16 +54,18 @@ public:
     // Sends a fixed-layout message, or any message whose body `write` produces.
     template <FixedMessage M>
     void send(const M& message) {
-        send_with(M::kType, [&](ByteWriter& out) { marshal(message, out); });
+        send_with(M::kType, [&](ByteWriter& out, size_t) { marshal(message, out); });
     }
     template <typename M>
     requires(!FixedMessage<M>) void send(const M& message) {
-        send_with(M::kType, [&](ByteWriter& out) { marshal(message, out); });
+        send_with(M::kType, [&](ByteWriter& out, size_t) { marshal(message, out); });
     }
     void send_empty(uint16_t type) {
-        send_with(type, [](ByteWriter&) {});
+        send_with(type, [](ByteWriter&, size_t) {});
     }
-    void send_with(uint16_t type, const std::function<void(ByteWriter&)>& write,
+    // `write` appends the body; its second argument is the index in the writer where the
+    // message body starts (SPICE pointers are offsets from there).
+    void send_with(uint16_t type, const std::function<void(ByteWriter&, size_t)>& write,
                    size_t size_hint = 64);
 
     // True while the client has acknowledged enough messages for bulk data to flow.

@@ -135,8 +135,9 @@ void DisplayChannelClient::send_area(const Frame& frame, const Rect& area) {
         image.id = hash_area(frame, area);
         if (cache_.lookup(image.id)) {
             image.type = SPICE_IMAGE_TYPE_FROM_CACHE;
-            send_with(SPICE_MSG_DISPLAY_DRAW_COPY,
-                      [&](ByteWriter& out) { write_draw_copy_head(out, base, src_area, image); });
+            send_with(SPICE_MSG_DISPLAY_DRAW_COPY, [&](ByteWriter& out, size_t) {
+                write_draw_copy_head(out, base, src_area, image);
+            });
             ++counts_.cache_hits;
             return;
         }
@@ -148,16 +149,16 @@ void DisplayChannelClient::send_area(const Frame& frame, const Rect& area) {
         }
         image.flags = SPICE_IMAGE_FLAGS_CACHE_ME;
     }
-    image.type =
-        encoder_->codec() == ImageCodec::kLz4 ? SPICE_IMAGE_TYPE_LZ4 : SPICE_IMAGE_TYPE_BITMAP;
-    Expected<void, std::string> encoded{};
+    Expected<uint8_t, std::string> encoded = unexpected(std::string("not encoded"));
     send_with(
         SPICE_MSG_DISPLAY_DRAW_COPY,
-        [&](ByteWriter& out) {
+        [&](ByteWriter& out, size_t message_start) {
             write_draw_copy_head(out, base, src_area, image);
-            const size_t before = out.size();
-            encoded = encoder_->encode(frame, area, out);
-            counts_.image_bytes += out.size() - before;
+            const size_t body = out.size();
+            encoded = encoder_->encode(frame, area, out, message_start);
+            counts_.image_bytes += out.size() - body;
+            // The encoder picks the image type; it is byte 8 of the descriptor just written.
+            if (encoded) out.buffer()[body - kImageDescriptorSize + 8] = *encoded;
         },
         size_t(pixels) * 4 + 128);
     ++counts_.images;

@@ -283,7 +283,9 @@ struct MsgDisplayDrawFill {
 void marshal(const MsgDisplayDrawFill& message, ByteWriter& out);
 Expected<MsgDisplayDrawFill, ParseError> parse_draw_fill(std::span<const uint8_t> body);
 
-// The SpiceImage descriptor that precedes every image body.
+// The SpiceImage descriptor that precedes every image body: u64 id, u8 type, u8 flags,
+// u32 width, u32 height.
+inline constexpr size_t kImageDescriptorSize = 18;
 struct ImageDescriptor {
     uint64_t id;
     uint8_t type;   // SPICE_IMAGE_TYPE_*

@@ -7,23 +7,13 @@
 
 namespace spiced {
 
-std::string_view to_string(ImageCodec codec) {
-    switch (codec) {
-        case ImageCodec::kBitmap:
-            return "bitmap";
-        case ImageCodec::kLz4:
-            return "lz4";
-    }
-    return "?";
-}
-
 namespace {
 class BitmapEncoder final : public ImageEncoder {
 public:
     ImageCodec codec() const override { return ImageCodec::kBitmap; }
 
-    Expected<void, std::string> encode(const Frame& frame, const Rect& area,
-                                       ByteWriter& out) override {
+    Expected<uint8_t, std::string> encode(const Frame& frame, const Rect& area, ByteWriter& out,
+                                          size_t /*message_start*/) override {
         if (!frame.rect().contains(area) || area.is_empty()) {
             return unexpected(std::string("bitmap: area outside the frame"));
         }
@@ -38,7 +28,7 @@ public:
         for (int32_t y = area.top(); y < area.bottom(); ++y, dest += row_bytes) {
             std::memcpy(dest, frame.row(y) + area.left(), row_bytes);
         }
-        return {};
+        return uint8_t{SPICE_IMAGE_TYPE_BITMAP};
     }
 };
 }  // namespace

@@ -27,8 +27,8 @@ public:
 
     ImageCodec codec() const override { return ImageCodec::kLz4; }
 
-    Expected<void, std::string> encode(const Frame& frame, const Rect& area,
-                                       ByteWriter& out) override {
+    Expected<uint8_t, std::string> encode(const Frame& frame, const Rect& area, ByteWriter& out,
+                                          size_t /*message_start*/) override {
         if (!frame.rect().contains(area) || area.is_empty()) {
             return unexpected(std::string("lz4: area outside the frame"));
         }
@@ -54,7 +54,7 @@ public:
             out.buffer().resize(block_at + 4 + size_t(written));
         }
         out.patch_u32(size_at, uint32_t(out.size() - size_at - 4));
-        return {};
+        return uint8_t{SPICE_IMAGE_TYPE_LZ4};
     }
 
 private:
