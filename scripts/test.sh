@@ -22,7 +22,7 @@ if [[ "${SPICED_TEST_FUZZ:-1}" != 0 ]]; then
   echo "== libFuzzer smoke run (clang, ASan+UBSan) =="
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DSPICED_FUZZ=ON -DSPICED_BUILD_BENCH=OFF >/dev/null
-  cmake --build build-fuzz -j "$jobs" --target link_fuzz client_message_fuzz ppm_fuzz
+  cmake --build build-fuzz -j "$jobs" --target spiced_fuzzers
   (cd build-fuzz && ctest --output-on-failure -L fuzz)
 fi
 if [[ "${SPICED_TEST_SANITIZE:-1}" != 0 ]]; then
