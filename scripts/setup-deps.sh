@@ -7,10 +7,13 @@ packages=(
   # build
   build-essential cmake ninja-build pkg-config
   libspice-protocol-dev libspice-server-dev liblz4-dev libssl-dev
+  zlib1g-dev libjpeg62-turbo-dev libpng-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   # real clients: spice-gtk's spicy-screenshot and SpiceClientGLib from Python
   spice-client-gtk gir1.2-spiceclientglib-2.0 python3-gi python3-numpy
+  # the browser client: spice-html5 in headless Chromium
+  spice-html5 chromium
 )
 
 missing=()
