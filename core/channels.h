@@ -9,6 +9,7 @@
 #include "core/server_config.h"
 #include "demo/demo_desktop.h"
 #include "encode/image_encoder.h"
+#include "encode/image_policy.h"
 #include "gpu/region.h"
 
 namespace spiced {
@@ -46,10 +47,10 @@ private:
     // Room for display data: the ACK window is open and the socket queue is under budget.
     bool can_send_bulk();
     void send_area(const Frame& frame, const Rect& area);
-    void choose_encoder(ImageCompression wanted);
 
     DisplayPipeline& pipeline_;
-    std::unique_ptr<ImageEncoder> encoder_;
+    ImagePolicy policy_;
+    ClientImageCaps image_caps_;
     PixmapCacheModel cache_;
     Region pending_;
     uint64_t next_image_id_ = 1;
@@ -58,6 +59,7 @@ private:
     struct Counts {
         uint64_t images = 0, image_bytes = 0, fills = 0, copy_bits = 0, cache_hits = 0,
                  deferred_moves = 0;
+        uint64_t by_codec[7] = {};  // indexed by ImageCodec
     } counts_;
 };
 

@@ -43,21 +43,35 @@ std::optional<uint32_t> solid_colour(const Frame& frame, const Rect& area) {
 DisplayChannelClient::DisplayChannelClient(Session& session, std::unique_ptr<Connection> connection,
                                            const LinkRequest& link, bool mini_header)
     : ChannelClient(session, std::move(connection), link, mini_header),
-      pipeline_(session.server().pipeline()) {
-    choose_encoder(session.server().config().image_compression);
+      pipeline_(session.server().pipeline()),
+      policy_(session.server().config().images) {
+    image_caps_.lz4 = client_caps().has(SPICE_DISPLAY_CAP_LZ4_COMPRESSION);
+    policy_.set_client(image_caps_);
     this->connection().set_low_water(session.server().config().display_budget_bytes / 2);
 }
 
-void DisplayChannelClient::choose_encoder(ImageCompression wanted) {
-    const bool lz4_ok = client_caps().has(SPICE_DISPLAY_CAP_LZ4_COMPRESSION);
-    // QUIC, LZ and GLZ arrive with the codec issue; until then every compressing mode uses
-    // LZ4 where the client decodes it and plain bitmaps elsewhere.
-    if (wanted != ImageCompression::kOff && lz4_ok) {
-        encoder_ = make_lz4_encoder();
-    } else {
-        encoder_ = make_bitmap_encoder();
+namespace {
+std::optional<ImageCompression> from_wire(uint8_t compression) {
+    switch (compression) {
+        case SPICE_IMAGE_COMPRESSION_OFF:
+            return ImageCompression::kOff;
+        case SPICE_IMAGE_COMPRESSION_AUTO_GLZ:
+            return ImageCompression::kAutoGlz;
+        case SPICE_IMAGE_COMPRESSION_AUTO_LZ:
+            return ImageCompression::kAutoLz;
+        case SPICE_IMAGE_COMPRESSION_QUIC:
+            return ImageCompression::kQuic;
+        case SPICE_IMAGE_COMPRESSION_GLZ:
+            return ImageCompression::kGlz;
+        case SPICE_IMAGE_COMPRESSION_LZ:
+            return ImageCompression::kLz;
+        case SPICE_IMAGE_COMPRESSION_LZ4:
+            return ImageCompression::kLz4;
+        default:
+            return std::nullopt;
     }
 }
+}  // namespace
 
 void DisplayChannelClient::on_start() {
     const Frame& frame = pipeline_.current();
@@ -149,29 +163,37 @@ void DisplayChannelClient::send_area(const Frame& frame, const Rect& area) {
         }
         image.flags = SPICE_IMAGE_FLAGS_CACHE_ME;
     }
+    ImageEncoder& encoder = policy_.encoder_for(frame, area);
     Expected<uint8_t, std::string> encoded = unexpected(std::string("not encoded"));
     send_with(
         SPICE_MSG_DISPLAY_DRAW_COPY,
         [&](ByteWriter& out, size_t message_start) {
             write_draw_copy_head(out, base, src_area, image);
             const size_t body = out.size();
-            encoded = encoder_->encode(frame, area, out, message_start);
+            encoded = encoder.encode(frame, area, out, message_start);
             counts_.image_bytes += out.size() - body;
             // The encoder picks the image type; it is byte 8 of the descriptor just written.
             if (encoded) out.buffer()[body - kImageDescriptorSize + 8] = *encoded;
         },
         size_t(pixels) * 4 + 128);
     ++counts_.images;
+    ++counts_.by_codec[size_t(encoder.codec())];
     if (!encoded) LOG_ERROR("display", "%s: %s", peer().c_str(), encoded.error().c_str());
 }
 
 void DisplayChannelClient::on_closing() {
+    std::string codecs;
+    for (size_t i = 0; i < std::size(counts_.by_codec); ++i) {
+        if (counts_.by_codec[i] == 0) continue;
+        if (!codecs.empty()) codecs += ' ';
+        codecs += std::string(to_string(ImageCodec(i))) + '=' + std::to_string(counts_.by_codec[i]);
+    }
     LOG_INFO("display",
-             "%s: sent %llu %s images (%llu B), %llu fills, %llu copy_bits, %llu cache hits "
+             "%s: sent %llu images (%llu B; %s), %llu fills, %llu copy_bits, %llu cache hits "
              "(cache %lld of %lld px); %llu moves deferred to pixels",
              peer().c_str(), static_cast<unsigned long long>(counts_.images),
-             std::string(to_string(encoder_->codec())).c_str(),
              static_cast<unsigned long long>(counts_.image_bytes),
+             codecs.empty() ? "none" : codecs.c_str(),
              static_cast<unsigned long long>(counts_.fills),
              static_cast<unsigned long long>(counts_.copy_bits),
              static_cast<unsigned long long>(counts_.cache_hits),
@@ -186,14 +208,14 @@ Expected<void, ParseError> DisplayChannelClient::on_message(uint16_t type,
             auto init = parse<MsgcDisplayInit>(body);
             if (!init) return unexpected(init.error());
             cache_.set_capacity(init->pixmap_cache_size);
+            image_caps_.glz_window_pixels = init->glz_dictionary_window_size;
+            policy_.set_client(image_caps_);
             return {};
         }
         case SPICE_MSGC_DISPLAY_PREFERRED_COMPRESSION: {
             auto preferred = parse<MsgcDisplayPreferredCompression>(body);
             if (!preferred) return unexpected(preferred.error());
-            choose_encoder(preferred->image_compression == SPICE_IMAGE_COMPRESSION_OFF
-                               ? ImageCompression::kOff
-                               : ImageCompression::kLz4);
+            if (auto mode = from_wire(preferred->image_compression)) policy_.set_mode(*mode);
             return {};
         }
         case SPICE_MSGC_DISPLAY_STREAM_REPORT:

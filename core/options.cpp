@@ -19,17 +19,6 @@ std::optional<T> to_number(std::string_view text) {
     return value;
 }
 
-std::optional<ImageCompression> to_compression(std::string_view text) {
-    if (text == "auto_glz") return ImageCompression::kAutoGlz;
-    if (text == "auto_lz") return ImageCompression::kAutoLz;
-    if (text == "quic") return ImageCompression::kQuic;
-    if (text == "glz") return ImageCompression::kGlz;
-    if (text == "lz") return ImageCompression::kLz;
-    if (text == "lz4") return ImageCompression::kLz4;
-    if (text == "off" || text == "never") return ImageCompression::kOff;
-    return std::nullopt;
-}
-
 std::optional<std::array<uint8_t, 16>> to_uuid(std::string_view text) {
     std::array<uint8_t, 16> uuid{};
     size_t nibble = 0;
@@ -55,6 +44,8 @@ constexpr std::string_view kValued[] = {"--addr",
                                         "--password-file",
                                         "--password-expiry",
                                         "--image-compression",
+                                        "--jpeg-wan-compression",
+                                        "--zlib-glz-wan-compression",
                                         "--mouse-mode",
                                         "--name",
                                         "--uuid",
@@ -82,9 +73,13 @@ Authentication (one of these is required):
   --password-expiry SECS    the password stops working SECS seconds after start
   --disable-ticketing       accept clients without a password
 Display:
-  --image-compression MODE  auto_glz|auto_lz|quic|glz|lz|lz4|off (default auto_glz);
-                            lz4 is used where the client decodes it, else bitmaps;
-                            off always sends bitmaps
+  --image-compression MODE  auto_glz|auto_lz|quic|glz|lz|lz4|off (default auto_glz):
+                            auto_* pick QUIC for natural content and GLZ (auto_glz) or
+                            LZ (auto_lz) for text/UI per image; off sends bitmaps
+  --jpeg-wan-compression W  auto|never|always (default auto): JPEG instead of QUIC for
+                            natural content, in auto only for low-bandwidth clients
+  --zlib-glz-wan-compression W  auto|never|always (default auto): zlib over GLZ, in auto
+                            only for low-bandwidth clients
   --mouse-mode MODE         client|server (default client)
   --name NAME               VM name shown by clients
   --uuid UUID               VM UUID (32 hex digits, dashes allowed)
@@ -163,9 +158,14 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
         } else if (option == "--disable-ticketing") {
             disable_ticketing = true;
         } else if (option == "--image-compression") {
-            auto mode = to_compression(value);
+            auto mode = parse_image_compression(value);
             if (!mode) return bad("is not one of auto_glz, auto_lz, quic, glz, lz, lz4, off");
-            config.image_compression = *mode;
+            config.images.mode = *mode;
+        } else if (option == "--jpeg-wan-compression" || option == "--zlib-glz-wan-compression") {
+            auto wan = parse_wan_compression(value);
+            if (!wan) return bad("is not one of auto, never, always");
+            (option == "--jpeg-wan-compression" ? config.images.jpeg_wan
+                                                : config.images.zlib_glz_wan) = *wan;
         } else if (option == "--mouse-mode") {
             if (value != "client" && value != "server") return bad("is not client or server");
             config.client_mouse_mode = value == "client";

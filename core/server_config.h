@@ -7,18 +7,16 @@
 #include <string>
 
 #include "core/ticket.h"
+#include "encode/image_policy.h"
 #include "gpu/geometry.h"
 
 namespace spiced {
-
-// QEMU's -spice image-compression values; see docs/architecture.md for what each maps to.
-enum class ImageCompression { kAutoGlz, kAutoLz, kQuic, kGlz, kLz, kLz4, kOff };
 
 struct ServerConfig {
     std::string address = "127.0.0.1";
     uint16_t port = 5900;
     TicketPolicy ticket = TicketPolicy::disabled();
-    ImageCompression image_compression = ImageCompression::kAutoGlz;
+    ImagePolicyConfig images;       // --image-compression, --jpeg-wan-compression, ...
     bool client_mouse_mode = true;  // --mouse-mode client|server (client also needs the client)
     std::string name = "spiced-gpu demo";
     std::array<uint8_t, 16> uuid{};

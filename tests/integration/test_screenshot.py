@@ -74,7 +74,7 @@ def animation_case(compression):
                 client.disconnect()
                 H.pump(0.5)
                 log = srv.log()
-            stats = re.search(r"sent (\d+) \w+ images \(\d+ B\), (\d+) fills, (\d+) copy_bits, "
+            stats = re.search(r"sent (\d+) images \(\d+ B; [^)]*\), (\d+) fills, (\d+) copy_bits, "
                               r"(\d+) cache hits", log)
             H.check(stats, "no display statistics line in the server log")
             images, fills, copy_bits, hits = (int(v) for v in stats.groups())

@@ -27,7 +27,7 @@ TEST(Options, QemuStyleValues) {
     ASSERT_TRUE(cl.has_value()) << cl.error();
     EXPECT_EQ(cl->config.port, 5999);
     EXPECT_EQ(cl->config.address, "::");
-    EXPECT_EQ(cl->config.image_compression, ImageCompression::kLz4);
+    EXPECT_EQ(cl->config.images.mode, ImageCompression::kLz4);
     EXPECT_EQ(cl->config.demo_size, (Size{1024, 768}));
     EXPECT_EQ(cl->config.demo_seed, 9u);
     EXPECT_EQ(cl->config.demo_freeze, 0);
@@ -54,6 +54,8 @@ TEST(Options, ClearErrors) {
         {{"--port", "abc", "--disable-ticketing"}, "--port"},
         {{"--port"}, "needs a value"},
         {{"--image-compression", "zip", "--disable-ticketing"}, "--image-compression"},
+        {{"--jpeg-wan-compression", "sometimes", "--disable-ticketing"}, "--jpeg-wan-compression"},
+        {{"--zlib-glz-wan-compression", "1", "--disable-ticketing"}, "--zlib-glz-wan"},
         {{"--demo-size", "10x10", "--disable-ticketing"}, "--demo-size"},
         {{"--demo-freeze", "-1", "--disable-ticketing"}, "--demo-freeze"},
         {{"--bogus"}, "unknown option"},
