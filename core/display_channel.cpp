@@ -12,7 +12,7 @@ namespace {
 constexpr uint32_t kPrimarySurfaceId = 0;
 // Images at most this large (in pixels) go through the pixmap cache; bigger ones are rarely
 // repeated exactly and would only push useful entries out.
-constexpr int64_t kMaxCachedPixels = 256 * 256;
+constexpr int64_t kMaxCachedPixels = int64_t{256} * 256;
 
 // 64-bit content hash of an area (with its size), used as the pixmap cache id.
 uint64_t hash_area(const Frame& frame, const Rect& area) {

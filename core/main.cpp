@@ -1,5 +1,6 @@
 // spiced-gpu: parse the command line, start the server on one reactor, run until signalled.
 #include <cstdlib>
+#include <exception>
 #include <string_view>
 #include <vector>
 
@@ -7,7 +8,8 @@
 #include "core/options.h"
 #include "core/server.h"
 
-int main(int argc, char** argv) {
+namespace {
+int run(int argc, char** argv) {
     std::vector<std::string_view> args(argv + 1, argv + argc);
     const char* env_password = std::getenv("SPICED_PASSWORD");
     auto command_line = spiced::parse_command_line(args, env_password ? env_password : "");
@@ -43,4 +45,15 @@ int main(int argc, char** argv) {
     server->reset();
     LOG_INFO("server", "stopped");
     return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Errors are values everywhere; only allocation failure can throw. Say so in one line.
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& error) {
+        LOG_ERROR("server", "fatal: %s", error.what());
+        return 1;
+    }
 }

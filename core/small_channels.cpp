@@ -69,9 +69,9 @@ Expected<void, ParseError> MainChannelClient::on_message(uint16_t type,
             if (!tokens) return unexpected(tokens.error());
             return {};
         }
+        // No guest agent behind the demo desktop: agent data has nowhere to go; and no
+        // migration support, so its notifications need no action.
         case SPICE_MSGC_MAIN_AGENT_DATA:
-            // No guest agent behind the demo desktop: agent data has nowhere to go.
-            return {};
         case SPICE_MSGC_MAIN_MIGRATE_CONNECTED:
         case SPICE_MSGC_MAIN_MIGRATE_CONNECT_ERROR:
         case SPICE_MSGC_MAIN_MIGRATE_END:

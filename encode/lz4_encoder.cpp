@@ -16,7 +16,7 @@ namespace spiced {
 namespace {
 // Input per LZ4 block. Blocks are linked (each may reference the previous 64 KiB), so the
 // size only bounds per-block bookkeeping; 64 KiB keeps the whole window in L2.
-constexpr size_t kBlockInput = 64 * 1024;
+constexpr size_t kBlockInput = size_t{64} * 1024;
 
 class Lz4Encoder final : public ImageEncoder {
 public:

@@ -44,7 +44,7 @@ void Connection::on_ready(uint32_t ready) {
 }
 
 void Connection::read_available() {
-    std::array<uint8_t, 64 * 1024> chunk;
+    std::array<uint8_t, size_t{64} * 1024> chunk;
     // Bounded number of reads per wake-up so one busy client can't starve the others.
     for (int round = 0; round < 16 && !closed_; ++round) {
         auto got = stream_.read_some(chunk);

@@ -100,7 +100,9 @@ Expected<TcpListener, std::string> TcpListener::listen(const std::string& addres
         int one = 1;
         setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         if (::bind(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0) {
-            last_error = "bind " + address + ":" + service + ": " + std::strerror(errno);
+            last_error = "bind ";
+            last_error.append(address).append(":").append(service).append(": ");
+            last_error.append(std::strerror(errno));
             continue;
         }
         if (::listen(fd.get(), 128) != 0) {
