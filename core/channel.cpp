@@ -54,9 +54,17 @@ void ChannelClient::tick(std::chrono::steady_clock::time_point now) {
     send_ping();
 }
 
-void ChannelClient::send_ping() {
+uint32_t ChannelClient::send_ping(size_t padding) {
     next_ping_ = std::chrono::steady_clock::now() + kPingInterval;
-    send(MsgPing{++ping_id_, monotonic_ns()});
+    const MsgPing ping{++ping_id_, monotonic_ns()};
+    send_with(
+        MsgPing::kType,
+        [&](ByteWriter& out, size_t) {
+            marshal(ping, out);
+            out.zeros(padding);  // the client echoes only id and timestamp
+        },
+        padding + 16);
+    return ping.id;
 }
 
 void ChannelClient::send_with(uint16_t type, const std::function<void(ByteWriter&, size_t)>& write,
@@ -141,6 +149,7 @@ Expected<void, ParseError> ChannelClient::on_common_message(uint16_t type,
                 LOG_DEBUG("channel", "%s: %s channel: ping %u rtt %.3f ms", peer().c_str(), name(),
                           pong->id, last_rtt_ms_);
             }
+            on_pong(pong->id);
             return {};
         }
         case SPICE_MSGC_DISCONNECTING: {

@@ -80,6 +80,9 @@ protected:
     // Room opened up for more output (socket drained or acks arrived).
     virtual void on_can_send() {}
     virtual void on_closing() {}
+    virtual void on_pong(uint32_t /*id*/) {}
+    // Sends a PING carrying `padding` extra bytes; returns its id.
+    uint32_t send_ping(size_t padding = 0);
 
 private:
     size_t on_data(std::span<const uint8_t> data) override;
@@ -87,7 +90,6 @@ private:
     void on_closed(std::string_view reason) override;
     Expected<void, ParseError> on_common_message(uint16_t type, std::span<const uint8_t> body,
                                                  bool& handled);
-    void send_ping();
 
     Session& session_;
     std::unique_ptr<Connection> connection_;

@@ -21,15 +21,28 @@ public:
     using ChannelClient::ChannelClient;
     void send_mouse_mode(bool client_mode);
 
+    // The bandwidth test at connect, as spice-server does it: a small ping then a large one
+    // back to back; the gap between their pongs is the large one's transfer time.
+    static constexpr size_t kNetTestBytes = 256 * 1024;
+    // Below this the session counts as low-bandwidth (JPEG / zlib-GLZ in the auto modes).
+    static constexpr double kLowBandwidthMbps = 10.0;
+
 private:
     void on_start() override;
+    void on_pong(uint32_t id) override;
     Expected<void, ParseError> on_message(uint16_t type, std::span<const uint8_t> body) override;
+
+    uint32_t warmup_ping_ = 0;
+    uint32_t test_ping_ = 0;
+    std::chrono::steady_clock::time_point warmup_pong_{};
 };
 
 class DisplayChannelClient final : public ChannelClient {
 public:
     DisplayChannelClient(Session& session, std::unique_ptr<Connection> connection,
                          const LinkRequest& link, bool mini_header);
+    // The session's bandwidth estimate arrived (or changed).
+    void set_low_bandwidth(bool low);
     // A new frame from the pipeline: apply its moves and merge its damage, then send what
     // the client's budget allows.
     void on_frame(const DisplayPipeline& pipeline);

@@ -46,6 +46,7 @@ DisplayChannelClient::DisplayChannelClient(Session& session, std::unique_ptr<Con
       pipeline_(session.server().pipeline()),
       policy_(session.server().config().images) {
     image_caps_.lz4 = client_caps().has(SPICE_DISPLAY_CAP_LZ4_COMPRESSION);
+    image_caps_.low_bandwidth = session.low_bandwidth();
     policy_.set_client(image_caps_);
     this->connection().set_low_water(session.server().config().display_budget_bytes / 2);
 }
@@ -88,6 +89,11 @@ void DisplayChannelClient::on_start() {
     send_area(frame, frame.rect());
     send_empty(SPICE_MSG_DISPLAY_MARK);
     pending_.clear();
+}
+
+void DisplayChannelClient::set_low_bandwidth(bool low) {
+    image_caps_.low_bandwidth = low;
+    policy_.set_client(image_caps_);
 }
 
 void DisplayChannelClient::send_goodbye() {

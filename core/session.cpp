@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/log.h"
+#include "core/channels.h"
 #include "core/server.h"
 
 namespace spiced {
@@ -12,6 +13,17 @@ ChannelClient& Session::add_channel(std::unique_ptr<ChannelClient> channel) {
     ChannelClient& added = *channels_.back();
     added.start();
     return added;
+}
+
+void Session::set_bandwidth(double mbps, bool low) {
+    LOG_INFO("session", "session %u: link measured at %.1f Mbit/s%s", id_, mbps,
+             low ? " (low bandwidth: lossy/zlib codecs in the auto modes)" : "");
+    low_bandwidth_ = low;
+    for (auto& channel : channels_) {
+        if (auto* display = dynamic_cast<DisplayChannelClient*>(channel.get())) {
+            display->set_low_bandwidth(low);
+        }
+    }
 }
 
 bool Session::has_channel(uint8_t type, uint8_t id) const {

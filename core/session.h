@@ -29,6 +29,9 @@ public:
     // channel, closes the rest of the session.
     void channel_closed(ChannelClient& channel, std::string_view reason);
     bool has_channel(uint8_t type, uint8_t id) const;
+    // The main channel's bandwidth test result; display channels adapt their codecs.
+    void set_bandwidth(double mbps, bool low);
+    bool low_bandwidth() const { return low_bandwidth_; }
 
     template <typename F>
     void for_each_channel(F&& f) {
@@ -40,6 +43,7 @@ private:
     uint32_t id_;
     std::vector<std::unique_ptr<ChannelClient>> channels_;
     bool ending_ = false;
+    bool low_bandwidth_ = false;
 };
 
 }  // namespace spiced

@@ -37,6 +37,20 @@ void MainChannelClient::on_start() {
         send(MsgMainName{server.config().name});
         send(MsgMainUuid{server.config().uuid});
     }
+    warmup_ping_ = send_ping();
+    test_ping_ = send_ping(kNetTestBytes);
+}
+
+void MainChannelClient::on_pong(uint32_t id) {
+    const auto now = std::chrono::steady_clock::now();
+    if (id == warmup_ping_) {
+        warmup_pong_ = now;
+    } else if (id == test_ping_ && warmup_pong_.time_since_epoch().count() != 0) {
+        const double seconds = std::chrono::duration<double>(now - warmup_pong_).count();
+        // A gap below timer resolution means "faster than we can tell".
+        const double mbps = seconds > 1e-6 ? double(kNetTestBytes) * 8 / seconds / 1e6 : 1e6;
+        session().set_bandwidth(mbps, mbps < kLowBandwidthMbps);
+    }
 }
 
 void MainChannelClient::send_mouse_mode(bool client_mode) {
