@@ -1,0 +1,556 @@
+// SPICE LZ compressor. The stream format is spice-common's (see lz.h); the match finder is our
+// own, built for screen content:
+//  - one pass over a contiguous symbol array (the area is gathered first, X masked off, so the
+//    hot loop never sees strides or per-pixel type switches; the symbol kind is a template);
+//  - three candidates per position: a run (distance 1), the pixel one row up (distance =
+//    row length: repeated rows are the commonest redundancy on screens) and one hash slot;
+//  - the hash table is 2^14 u32 positions (64 KiB: stays in L2 next to the input window) and
+//    is cleared only as far as the image is large, so small images cost little;
+//  - LZ4-style skipping: after many misses (photos, noise) the scan step grows, trading a
+//    little ratio on incompressible content for a lot of speed.
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstring>
+
+#include "encode/lz.h"
+#include "encode/lz_format.h"
+
+namespace spiced {
+
+static_assert(std::endian::native == std::endian::little,
+              "symbol loads and literal stores assume a little-endian host");
+
+namespace {
+
+constexpr int kMaxHashBits = 14;
+// Symbols past the end that the hash and compare loads may touch (8-byte loads).
+constexpr size_t kPadBytes = 16;
+// A run at least this long is taken without consulting the other candidates.
+constexpr size_t kTakeRun = 16;
+// Misses before the scan step grows by one (LZ4 uses the same 2^6).
+constexpr uint32_t kSkipShift = 5;
+// Rows sampled before a full colour count: 1 in 16 costs ~6% of the count.
+constexpr int32_t kSampleRowStep = 16;
+
+template <typename T>
+T load(const void* p) {
+    T v;
+    std::memcpy(&v, p, sizeof(T));
+    return v;
+}
+
+// Symbol kinds. kMinNear / kMinFar are the shortest matches worth sending at a near (2-byte)
+// or far (4-byte) distance, counting the control byte a literal run restarts with.
+struct RgbSyms {  // RGB24, RGB32, RGBA's colour stream: 0x00RRGGBB
+    using Sym = uint32_t;
+    static constexpr uint32_t kMin = lz::kMinMatchRgb;
+    static constexpr size_t kMinNear = 2;
+    static constexpr size_t kMinFar = 2;
+    static constexpr size_t kLiteralBytes = 3;
+    static uint64_t key(const Sym* p) { return load<uint64_t>(p); }  // two pixels
+    // Stores B, G, R (and a zero that the next literal or the trim overwrites).
+    static void put(uint8_t* o, Sym s) { std::memcpy(o, &s, 4); }
+};
+
+struct Rgb16Syms {  // x1r5g5b5, sent high byte first
+    using Sym = uint16_t;
+    static constexpr uint32_t kMin = lz::kMinMatchRgb16;
+    static constexpr size_t kMinNear = 2;
+    static constexpr size_t kMinFar = 3;
+    static constexpr size_t kLiteralBytes = 2;
+    static uint64_t key(const Sym* p) { return load<uint32_t>(p); }  // two pixels
+    static void put(uint8_t* o, Sym s) {
+        o[0] = uint8_t(s >> 8);
+        o[1] = uint8_t(s);
+    }
+};
+
+struct ByteSyms {  // palette bytes and alpha
+    using Sym = uint8_t;
+    static constexpr uint32_t kMin = lz::kMinMatchByte;
+    static constexpr size_t kMinNear = 3;
+    static constexpr size_t kMinFar = 5;
+    static uint64_t key(const Sym* p) { return load<uint32_t>(p); }  // 4 bytes: fewer false hits
+    static void put(uint8_t* o, Sym s) { *o = s; }
+};
+
+// Length (in symbols) of the common run of s[from..] and s[at..], at most limit - at.
+template <typename Sym>
+size_t extend(const Sym* s, size_t from, size_t at, size_t limit) {
+    const uint8_t* a = reinterpret_cast<const uint8_t*>(s + from);
+    const uint8_t* b = reinterpret_cast<const uint8_t*>(s + at);
+    const uint8_t* const start = b;
+    const uint8_t* const end = reinterpret_cast<const uint8_t*>(s + limit);
+    while (b + 8 <= end) {
+        const uint64_t diff = load<uint64_t>(a) ^ load<uint64_t>(b);
+        if (diff != 0) {
+            b += std::countr_zero(diff) >> 3;
+            return size_t(b - start) / sizeof(Sym);
+        }
+        a += 8;
+        b += 8;
+    }
+    while (b < end && *a == *b) {
+        ++a;
+        ++b;
+    }
+    return size_t(b - start) / sizeof(Sym);
+}
+
+template <typename T>
+uint8_t* put_literals(const typename T::Sym* s, size_t from, size_t to, uint8_t* o) {
+    while (from < to) {
+        const size_t count = std::min<size_t>(lz::kMaxLiterals, to - from);
+        *o++ = uint8_t(count - 1);
+        if constexpr (sizeof(typename T::Sym) == 1) {
+            std::memcpy(o, s + from, count);
+            o += count;
+        } else {
+            for (size_t k = 0; k < count; ++k, o += T::kLiteralBytes) T::put(o, s[from + k]);
+        }
+        from += count;
+    }
+    return o;
+}
+
+// `field` = match length - (min - 1) >= 1; `distance` in 1..kMaxDistance.
+inline uint8_t* put_match(uint8_t* o, size_t field, uint32_t distance) {
+    uint32_t ofs = distance - 1;
+    const bool far = ofs >= lz::kMaxNearDistance;
+    const uint32_t high = far ? 31 : ofs >> 8;
+    if (field < 7) {
+        *o++ = uint8_t(field << 5 | high);
+    } else {
+        *o++ = uint8_t(7 << 5 | high);
+        for (field -= 7; field >= 255; field -= 255) *o++ = 255;
+        *o++ = uint8_t(field);
+    }
+    if (!far) {
+        *o++ = uint8_t(ofs);
+    } else {
+        ofs -= lz::kMaxNearDistance;
+        *o++ = 255;
+        *o++ = uint8_t(ofs >> 8);
+        *o++ = uint8_t(ofs);
+    }
+    return o;
+}
+
+int hash_bits_for(size_t n) {
+    int bits = 8;
+    while (bits < kMaxHashBits && (size_t{1} << bits) < n) ++bits;
+    return bits;
+}
+
+// A hash slot: the last position with this hash, and a 32-bit tag of its key so that most
+// misses are rejected without touching the input at that (random, often uncached) position.
+struct Slot {
+    uint32_t position;
+    uint32_t tag;
+};
+
+// Fibonacci hashing of the key: the top `bits` index the table, the top 32 are the tag.
+inline uint64_t mix(uint64_t key) {
+    return key * 0x9E3779B97F4A7C15ull;
+}
+
+// Compresses s[0..n) (padded by kPadBytes) into o; `row` is the symbols per image row.
+template <typename T>
+uint8_t* compress(const typename T::Sym* s, size_t n, size_t row, Slot* table, uint8_t* o) {
+    const int bits = hash_bits_for(n);
+    const int shift = 64 - bits;
+    // Tag 0 with position 0 may spuriously match: extend() then measures the real length.
+    std::fill_n(table, size_t{1} << bits, Slot{0, 0});
+    const bool use_row = row > 0 && row <= lz::kMaxDistance;
+    size_t i = 0, literal_start = 0;
+    uint32_t misses = 0;
+    while (i < n) {
+        const auto cur = s[i];
+        size_t best = 0, distance = 0;
+        if (i > 0 && s[i - 1] == cur) {
+            best = extend(s, i - 1, i, n);
+            distance = 1;
+        }
+        if (best < kTakeRun) {
+            const uint64_t h = mix(T::key(s + i));
+            Slot& slot = table[h >> shift];
+            const Slot old = slot;
+            slot = Slot{uint32_t(i), uint32_t(h >> 32)};
+            if (old.tag == uint32_t(h >> 32) && old.position < i &&
+                i - old.position <= lz::kMaxDistance) {
+                const size_t len = extend(s, old.position, i, n);
+                if (len > best) best = len, distance = i - old.position;
+            }
+            if (use_row && i >= row && s[i - row] == cur) {
+                const size_t len = extend(s, i - row, i, n);
+                if (len > best) best = len, distance = row;
+            }
+        }
+        if (best >= (distance <= lz::kMaxNearDistance ? T::kMinNear : T::kMinFar)) {
+            o = put_literals<T>(s, literal_start, i, o);
+            o = put_match(o, best - (T::kMin - 1), uint32_t(distance));
+            i += best;
+            literal_start = i;
+            misses = 0;
+            // Seed the table at the match's end so the content after a repeat is found too.
+            if (i < n) {
+                const uint64_t h = mix(T::key(s + i - 1));
+                table[h >> shift] = Slot{uint32_t(i - 1), uint32_t(h >> 32)};
+            }
+        } else {
+            i += 1 + (misses++ >> kSkipShift);
+        }
+    }
+    return put_literals<T>(s, literal_start, n, o);
+}
+
+// Colour -> palette index, open addressing over 4x the palette size (short probes).
+class ColourMap {
+public:
+    static constexpr uint32_t kEmpty = 0xffffffffu;  // not a colour: colours have X = 0
+
+    void clear() {
+        keys_.fill(kEmpty);
+        count_ = 0;
+    }
+    // The common case, branch-predictably: `colour` sits in its home slot.
+    bool find_fast(uint32_t colour, uint8_t& index) const {
+        const uint32_t h = home(colour);
+        index = values_[h];
+        return keys_[h] == colour;
+    }
+    // Index of `colour`; adds it when new and fewer than `limit` colours are held; -1 else.
+    int find(uint32_t colour, int limit) {
+        for (uint32_t h = home(colour);; h = (h + 1) & (kSlots - 1)) {
+            if (keys_[h] == colour) return values_[h];
+            if (keys_[h] == kEmpty) {
+                if (count_ >= limit) return -1;
+                keys_[h] = colour;
+                values_[h] = uint8_t(count_);
+                colours_[size_t(count_)] = colour;
+                return count_++;
+            }
+        }
+    }
+    // Maps `colour` to `index` (a caller-given palette); the first of duplicates wins.
+    void assign(uint32_t colour, uint8_t index) {
+        for (uint32_t h = home(colour);; h = (h + 1) & (kSlots - 1)) {
+            if (keys_[h] == colour) return;
+            if (keys_[h] == kEmpty) {
+                keys_[h] = colour;
+                values_[h] = index;
+                ++count_;
+                return;
+            }
+        }
+    }
+    int count() const { return count_; }
+    const std::array<uint32_t, 256>& colours() const { return colours_; }
+
+private:
+    static constexpr uint32_t kSlots = 1024;
+    static uint32_t home(uint32_t colour) { return (colour * 2654435761u) >> 22; }
+
+    std::array<uint32_t, kSlots> keys_{};
+    std::array<uint8_t, kSlots> values_{};
+    std::array<uint32_t, 256> colours_{};
+    int count_ = 0;
+};
+
+template <typename V>
+auto* grow(V& v, size_t count) {
+    if (v.size() < count) v.resize(count);
+    return v.data();
+}
+
+size_t stream_bound(size_t symbols, size_t literal_bytes) {
+    return symbols * literal_bytes + symbols / lz::kMaxLiterals + 16;
+}
+
+void put_be32(uint8_t* o, uint32_t v) {
+    o[0] = uint8_t(v >> 24);
+    o[1] = uint8_t(v >> 16);
+    o[2] = uint8_t(v >> 8);
+    o[3] = uint8_t(v);
+}
+
+}  // namespace
+
+bool lz_is_palette(LzImageType type) {
+    return type >= LzImageType::kPlt1Le && type <= LzImageType::kPlt8;
+}
+
+int lz_palette_bits(LzImageType type) {
+    switch (type) {
+        case LzImageType::kPlt1Le:
+        case LzImageType::kPlt1Be:
+            return 1;
+        case LzImageType::kPlt4Le:
+        case LzImageType::kPlt4Be:
+            return 4;
+        case LzImageType::kPlt8:
+            return 8;
+        default:
+            return 0;
+    }
+}
+
+struct LzCompressor::Tables {
+    std::array<Slot, size_t{1} << kMaxHashBits> hash{};
+    ColourMap colours;
+    std::vector<uint32_t> rgb;    // gathered 0x00RRGGBB
+    std::vector<uint16_t> rgb16;  // gathered x1r5g5b5
+    std::vector<uint8_t> bytes;   // palette indices or alpha
+    std::vector<uint8_t> packed;  // PLT1/PLT4 rows
+    std::vector<uint8_t> out;     // worst-case output, copied to the caller's writer
+
+    // Maps every pixel of `area` to a palette index into `bytes` (row after row). With
+    // `grow_palette`, new colours join the map up to `limit`; false when a colour is missing.
+    bool map_colours(const Frame& frame, const Rect& area, int limit, bool grow_palette);
+    // Whether every kSampleRowStep-th row has at most 256 colours together: a cheap early
+    // "no" for photos and busy desktops before the full count.
+    bool few_colours_in_sample(const Frame& frame, const Rect& area);
+    void pack(LzImageType type, const Rect& area, size_t stride);
+    uint8_t* compress_stream(LzImageType type, const Frame& frame, const Rect& area, uint8_t* o);
+};
+
+bool LzCompressor::Tables::map_colours(const Frame& frame, const Rect& area, int limit,
+                                       bool grow_palette) {
+    const size_t w = size_t(area.width());
+    uint8_t* dest = grow(bytes, size_t(area.area()) + kPadBytes);
+    const int cap = grow_palette ? limit : colours.count();
+    constexpr uint64_t kPairMask = 0x00ffffff00ffffffull;
+    uint64_t last_pair = ~uint64_t{0};  // two copies of the last colour seen; none yet
+    uint8_t last_index = 0;
+    // One pixel: the table lookup, which is branch-predictable as its home slot almost
+    // always holds the colour.
+    auto map_one = [&](uint32_t c, uint8_t& mapped) {
+        uint8_t index;
+        if (!colours.find_fast(c, index)) [[unlikely]] {
+            const int found = colours.find(c, cap);
+            if (found < 0) return false;
+            index = uint8_t(found);
+        }
+        mapped = index;
+        last_index = index;
+        last_pair = uint64_t{c} << 32 | c;
+        return true;
+    };
+    for (int32_t y = area.top(); y < area.bottom(); ++y, dest += w) {
+        const uint32_t* src = frame.row(y) + area.left();
+        size_t x = 0;
+        // Screens are mostly runs of one colour: four pixels equal to the last one are
+        // stored without lookups.
+        for (; x + 4 <= w; x += 4) {
+            const uint64_t a = load<uint64_t>(src + x) & kPairMask;
+            const uint64_t b = load<uint64_t>(src + x + 2) & kPairMask;
+            if (a == last_pair && b == last_pair) {
+                std::memset(dest + x, last_index, 4);
+                continue;
+            }
+            for (size_t k = 0; k < 4; ++k) {
+                if (!map_one(src[x + k] & 0x00ffffffu, dest[x + k])) return false;
+            }
+        }
+        for (; x < w; ++x) {
+            if (!map_one(src[x] & 0x00ffffffu, dest[x])) return false;
+        }
+    }
+    return true;
+}
+
+bool LzCompressor::Tables::few_colours_in_sample(const Frame& frame, const Rect& area) {
+    colours.clear();
+    for (int32_t y = area.top(); y < area.bottom(); y += kSampleRowStep) {
+        const uint32_t* src = frame.row(y) + area.left();
+        for (int32_t x = 0; x < area.width(); ++x) {
+            uint8_t index;
+            const uint32_t c = src[x] & 0x00ffffffu;
+            if (!colours.find_fast(c, index) && colours.find(c, 256) < 0) return false;
+        }
+    }
+    return true;
+}
+
+void LzCompressor::Tables::pack(LzImageType type, const Rect& area, size_t stride) {
+    const size_t w = size_t(area.width()), h = size_t(area.height());
+    uint8_t* dest = grow(packed, stride * h + kPadBytes);
+    const uint8_t* src = bytes.data();
+    // Separate loops per layout keep the inner loops simple enough to vectorise.
+    for (size_t y = 0; y < h; ++y, src += w, dest += stride) {
+        switch (type) {
+            case LzImageType::kPlt4Be:
+            case LzImageType::kPlt4Le: {
+                const unsigned first = type == LzImageType::kPlt4Be ? 4 : 0;
+                const unsigned second = 4 - first;
+                for (size_t x = 0; x + 1 < w; x += 2) {
+                    dest[x / 2] = uint8_t(src[x] << first | src[x + 1] << second);
+                }
+                if (w & 1) dest[w / 2] = uint8_t(src[w - 1] << first);  // padding nibble 0
+                break;
+            }
+            case LzImageType::kPlt1Be:
+            case LzImageType::kPlt1Le: {
+                const bool be = type == LzImageType::kPlt1Be;
+                for (size_t b = 0; b < stride; ++b) {
+                    const size_t count = std::min<size_t>(8, w - 8 * b);
+                    unsigned byte = 0;
+                    for (size_t k = 0; k < count; ++k) {
+                        byte |= unsigned(src[8 * b + k] & 1) << (be ? 7 - k : k);
+                    }
+                    dest[b] = uint8_t(byte);  // padding bits 0
+                }
+                break;
+            }
+            default:
+                break;
+        }
+    }
+}
+
+uint8_t* LzCompressor::Tables::compress_stream(LzImageType type, const Frame& frame,
+                                               const Rect& area, uint8_t* o) {
+    const size_t w = size_t(area.width()), n = size_t(area.area());
+    switch (type) {
+        case LzImageType::kRgb24:
+        case LzImageType::kRgb32:
+        case LzImageType::kRgba: {
+            uint32_t* dest = grow(rgb, n + kPadBytes);
+            for (int32_t y = area.top(); y < area.bottom(); ++y, dest += w) {
+                const uint32_t* src = frame.row(y) + area.left();
+                for (size_t x = 0; x < w; ++x) dest[x] = src[x] & 0x00ffffffu;
+            }
+            o = compress<RgbSyms>(rgb.data(), n, w, hash.data(), o);
+            if (type != LzImageType::kRgba) return o;
+            [[fallthrough]];
+        }
+        case LzImageType::kXxxa: {
+            uint8_t* dest = grow(bytes, n + kPadBytes);
+            for (int32_t y = area.top(); y < area.bottom(); ++y, dest += w) {
+                const uint32_t* src = frame.row(y) + area.left();
+                for (size_t x = 0; x < w; ++x) dest[x] = uint8_t(src[x] >> 24);
+            }
+            return compress<ByteSyms>(bytes.data(), n, w, hash.data(), o);
+        }
+        case LzImageType::kRgb16: {
+            uint16_t* dest = grow(rgb16, n + kPadBytes);
+            for (int32_t y = area.top(); y < area.bottom(); ++y, dest += w) {
+                const uint32_t* src = frame.row(y) + area.left();
+                for (size_t x = 0; x < w; ++x) {
+                    const uint32_t p = src[x];
+                    dest[x] = uint16_t((p >> 9 & 0x7c00) | (p >> 6 & 0x03e0) | (p >> 3 & 0x001f));
+                }
+            }
+            return compress<Rgb16Syms>(rgb16.data(), n, w, hash.data(), o);
+        }
+        case LzImageType::kPlt8:
+            return compress<ByteSyms>(bytes.data(), n, w, hash.data(), o);
+        case LzImageType::kPlt1Le:
+        case LzImageType::kPlt1Be:
+        case LzImageType::kPlt4Le:
+        case LzImageType::kPlt4Be: {
+            const size_t stride = size_t(lz::row_bytes(type, w));
+            pack(type, area, stride);
+            return compress<ByteSyms>(packed.data(), stride * size_t(area.height()), stride,
+                                      hash.data(), o);
+        }
+    }
+    return o;
+}
+
+LzCompressor::LzCompressor() : tables_(std::make_unique<Tables>()) {}
+LzCompressor::~LzCompressor() = default;
+
+namespace {
+
+Expected<void, std::string> check_area(const Frame& frame, const Rect& area) {
+    if (area.is_empty() || !frame.rect().contains(area)) {
+        return unexpected(std::string("lz: area empty or outside the frame"));
+    }
+    if (area.area() > kMaxDecodedPixels) return unexpected(std::string("lz: area too large"));
+    return {};
+}
+
+// Writes the header and the stream(s) for `area` into the worst-case scratch, then copies the
+// exact bytes to `out` (one copy of the compressed size beats zero-filling the worst case).
+template <typename Body>
+void write_stream(std::vector<uint8_t>& scratch, LzImageType type, const Rect& area,
+                  ByteWriter& out, Body&& body) {
+    const size_t n = size_t(area.area());
+    size_t bound = kLzHeaderBytes + stream_bound(n, 3) + stream_bound(n, 1) + kPadBytes;
+    if (lz_is_palette(type)) bound = kLzHeaderBytes + stream_bound(n, 1) + kPadBytes;
+    uint8_t* const start = grow(scratch, bound);
+    const uint32_t header[7] = {lz::kMagic,
+                                lz::kVersion,
+                                uint32_t(type),
+                                uint32_t(area.width()),
+                                uint32_t(area.height()),
+                                uint32_t(lz::row_bytes(type, uint64_t(area.width()))),
+                                1};  // top_down
+    for (size_t k = 0; k < 7; ++k) put_be32(start + 4 * k, header[k]);
+    const uint8_t* end = body(start + kLzHeaderBytes);
+    out.bytes(std::span<const uint8_t>(start, size_t(end - start)));
+}
+
+}  // namespace
+
+Expected<void, std::string> LzCompressor::encode(const Frame& frame, const Rect& area,
+                                                 LzImageType type, ByteWriter& out,
+                                                 std::span<const uint32_t> palette) {
+    if (auto ok = check_area(frame, area); !ok) return ok;
+    if (uint32_t(type) < uint32_t(LzImageType::kPlt1Le) ||
+        uint32_t(type) > uint32_t(LzImageType::kXxxa)) {
+        return unexpected(std::string("lz: unknown image type"));
+    }
+    Tables& t = *tables_;
+    if (lz_is_palette(type)) {
+        const size_t max_entries = size_t{1} << lz_palette_bits(type);
+        if (palette.empty() || palette.size() > max_entries) {
+            return unexpected(std::string("lz: palette size does not fit the type"));
+        }
+        t.colours.clear();
+        for (size_t k = 0; k < palette.size(); ++k) {
+            t.colours.assign(palette[k] & 0x00ffffffu, uint8_t(k));
+        }
+        if (!t.map_colours(frame, area, 0, false)) {
+            return unexpected(std::string("lz: a pixel's colour is not in the palette"));
+        }
+    }
+    write_stream(t.out, type, area, out,
+                 [&](uint8_t* o) { return t.compress_stream(type, frame, area, o); });
+    return {};
+}
+
+Expected<LzImageType, std::string> LzCompressor::encode_auto(const Frame& frame, const Rect& area,
+                                                             ByteWriter& out,
+                                                             std::vector<uint32_t>& palette,
+                                                             bool allow_palette) {
+    if (auto ok = check_area(frame, area); !ok) return unexpected(ok.error());
+    Tables& t = *tables_;
+    palette.clear();
+    LzImageType type = LzImageType::kRgb32;
+    if (allow_palette) {
+        // The full count continues the sample's map: its indices stay valid.
+        if (t.few_colours_in_sample(frame, area) && t.map_colours(frame, area, 256, true)) {
+            const int count = t.colours.count();
+            type = count <= 2    ? LzImageType::kPlt1Be
+                   : count <= 16 ? LzImageType::kPlt4Be
+                                 : LzImageType::kPlt8;
+            palette.assign(t.colours.colours().begin(), t.colours.colours().begin() + count);
+            // spice-common's PLT1 decoder reads entries 0 and 1 whatever num_ents says.
+            if (palette.size() < 2) palette.resize(2, 0);
+        }
+    }
+    write_stream(t.out, type, area, out,
+                 [&](uint8_t* o) { return t.compress_stream(type, frame, area, o); });
+    return type;
+}
+
+Expected<void, std::string> lz_encode(const Frame& frame, const Rect& area, LzImageType type,
+                                      ByteWriter& out, std::span<const uint32_t> palette) {
+    LzCompressor compressor;
+    return compressor.encode(frame, area, type, out, palette);
+}
+
+}  // namespace spiced
