@@ -47,6 +47,9 @@ DisplayChannelClient::DisplayChannelClient(Session& session, std::unique_ptr<Con
       policy_(session.server().config().images) {
     image_caps_.lz4 = client_caps().has(SPICE_DISPLAY_CAP_LZ4_COMPRESSION);
     image_caps_.low_bandwidth = session.low_bandwidth();
+    // Browser clients (spice-html5, the only SPICE client that speaks WebSocket) decode LZ
+    // only as LZ_RGB.
+    image_caps_.lz_palette = !this->connection().is_websocket();
     policy_.set_client(image_caps_);
     this->connection().set_low_water(session.server().config().display_budget_bytes / 2);
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -55,7 +56,8 @@ constexpr std::string_view kValued[] = {"--addr",
                                         "--demo-freeze",
                                         "--dump-frame",
                                         "--fps",
-                                        "--display-budget"};
+                                        "--display-budget",
+                                        "--web-root"};
 }  // namespace
 
 std::string usage_text() {
@@ -66,6 +68,8 @@ Network:
   --addr ADDR               listen address (default 127.0.0.1; 0.0.0.0 or :: for all)
   --port N                  plain SPICE port (default 5900)
   --tls-port N              TLS port (not available in this build yet)
+  --web-root DIR            serve DIR's files over HTTP on the same port (e.g.
+                            /usr/share/spice-html5); WebSocket clients connect there too
 Authentication (one of these is required):
   --password PW             ticket password (visible in ps; prefer the two below)
   --password-file FILE      read the password from the first line of FILE
@@ -205,6 +209,12 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
             auto bytes = to_number<uint64_t>(value);
             if (!bytes || *bytes < 65536) return bad("is not a byte count (at least 65536)");
             config.display_budget_bytes = size_t(*bytes);
+        } else if (option == "--web-root") {
+            std::error_code error;
+            if (value.empty() || !std::filesystem::is_directory(std::string(value), error)) {
+                return bad("is not an existing directory");
+            }
+            config.web_root = std::string(value);
         } else {
             return unexpected("unknown option '" + std::string(args[i]) + "' (see --help)");
         }

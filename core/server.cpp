@@ -41,7 +41,8 @@ public:
     PendingLink(Server& server, Reactor& reactor, TcpStream stream, LinkHandshake::Decide decide,
                 LinkHandshake::TakeKey take_key, const TicketPolicy& policy)
         : server_(server),
-          connection_(std::make_unique<Connection>(reactor, std::move(stream), this)),
+          connection_(std::make_unique<Connection>(reactor, std::move(stream), this,
+                                                   ConnectionOptions{server.config().web_root})),
           handshake_(std::move(decide), std::move(take_key), policy),
           started_(std::chrono::steady_clock::now()) {}
 
@@ -94,6 +95,8 @@ private:
         return used;
     }
     void on_closed(std::string_view reason) override {
+        // An HTTP answer or a WebSocket error was logged by the connection itself.
+        if (!finished_ && connection_->close_logged()) finished_ = true;
         if (!finished_) {
             finished_ = true;
             if (received_ == 0) {

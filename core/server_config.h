@@ -29,6 +29,9 @@ struct ServerConfig {
     // Per-client bulk-output budget: display updates wait (and merge) while more than this
     // many bytes are queued for the client's display socket.
     size_t display_budget_bytes = 4 << 20;
+    // --web-root: an existing directory served over HTTP on the SPICE port (for spice-html5);
+    // empty serves nothing (WebSocket clients still connect).
+    std::string web_root;
 };
 
 }  // namespace spiced

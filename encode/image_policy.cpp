@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 #include "encode/codecs.h"
+#include "encode/lz.h"
 
 namespace spiced {
 
@@ -85,6 +86,7 @@ void ImagePolicy::set_client(const ClientImageCaps& caps) {
         encoders_[index_of(ImageCodec::kGlz)].reset();
         encoders_[index_of(ImageCodec::kZlibGlz)].reset();
     }
+    if (caps.lz_palette != caps_.lz_palette) encoders_[index_of(ImageCodec::kLz)].reset();
     caps_ = caps;
 }
 
@@ -135,6 +137,9 @@ ImageEncoder* ImagePolicy::encoder(ImageCodec codec) {
                 break;
             case ImageCodec::kJpeg:
                 encoders_[i] = make_jpeg_encoder(config_.jpeg_quality);
+                break;
+            case ImageCodec::kLz:
+                encoders_[i] = make_lz_encoder(LzEncoderOptions{caps_.lz_palette});
                 break;
             default:
                 encoders_[i] = make_image_encoder(codec);

@@ -32,6 +32,8 @@ struct ClientImageCaps {
     bool lz4 = false;               // SPICE_DISPLAY_CAP_LZ4_COMPRESSION
     int64_t glz_window_pixels = 0;  // DISPLAY_INIT; 0 = no GLZ (e.g. spice-html5)
     bool low_bandwidth = false;     // measured at connect
+    // LZ_PLT (palette images) decodes: spice-gtk yes, spice-html5 no (LZ_RGB only).
+    bool lz_palette = true;
 };
 
 // Content class of an area, from a cheap sample: synthetic (text, UI, line art: few colours,

@@ -1,11 +1,43 @@
 #include "io/connection.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <array>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "base/log.h"
 
 namespace spiced {
 
-Connection::Connection(Reactor& reactor, TcpStream stream, Handler* handler)
-    : reactor_(reactor), stream_(std::move(stream)), handler_(handler) {
+namespace {
+// Largest file served from the web root; spice-html5's largest is 1.7 MB. Files are read
+// whole on the reactor thread, so this also bounds that stall.
+constexpr off_t kMaxStaticFile = off_t{32} << 20;
+// Request targets in log lines are cut to this many characters.
+constexpr size_t kMaxLoggedTarget = 160;
+constexpr std::string_view kGet = "GET ";
+
+std::string loggable(std::string_view target) {
+    if (target.size() <= kMaxLoggedTarget) return std::string(target);
+    return std::string(target.substr(0, kMaxLoggedTarget)) + "...";
+}
+
+std::vector<uint8_t> to_bytes(std::string_view text) {
+    return std::vector<uint8_t>(text.begin(), text.end());
+}
+}  // namespace
+
+Connection::Connection(Reactor& reactor, TcpStream stream, Handler* handler,
+                       ConnectionOptions options)
+    : reactor_(reactor),
+      stream_(std::move(stream)),
+      handler_(handler),
+      options_(std::move(options)) {
     watch_ = reactor_.watch(stream_.fd(), Reactor::kReadable,
                             [this](uint32_t ready) { on_ready(ready); });
 }
@@ -15,17 +47,38 @@ Connection::~Connection() {
 }
 
 void Connection::send(std::vector<uint8_t> bytes) {
-    if (closed_ || bytes.empty()) return;
+    if (closed_ || bytes.empty() || mode_ == Mode::kDraining) return;
+    const bool was_idle = output_.empty();
+    if (mode_ == Mode::kWebSocket) {
+        // The header is its own queue entry so the message itself is never copied; writev
+        // sends both together.
+        std::vector<uint8_t> header;
+        header.reserve(10);
+        append_ws_frame_header(header, WsOpcode::kBinary, bytes.size());
+        enqueue(std::move(header));
+    }
+    enqueue(std::move(bytes));
+    // Try right away: most messages fit in the socket buffer and never wait for EPOLLOUT.
+    if (was_idle) write_queued();
+    update_interest();
+}
+
+void Connection::enqueue(std::vector<uint8_t> bytes) {
     queued_bytes_ += bytes.size();
     output_.push_back(std::move(bytes));
-    // Try right away: most messages fit in the socket buffer and never wait for EPOLLOUT.
-    if (output_.size() == 1) write_queued();
-    update_interest();
 }
 
 void Connection::close(std::string_view reason, bool flush_first) {
     if (closed_) return;
-    if (flush_first) write_queued();
+    if (flush_first) {
+        // A browser reports a WebSocket that ends without a close frame as an abnormal
+        // closure (1006); say goodbye properly when we can.
+        if (mode_ == Mode::kWebSocket && websocket_->state() == WebSocketDecoder::State::kOpen) {
+            enqueue(ws_close_frame(1000));
+        }
+        write_queued();
+        if (closed_) return;  // write_queued found a write error and closed already
+    }
     closed_ = true;
     if (watch_ != 0) {
         reactor_.unwatch(watch_);
@@ -55,8 +108,15 @@ void Connection::read_available() {
             return;
         }
         bytes_received_ += *got;
-        input_.insert(input_.end(), chunk.begin(), chunk.begin() + long(*got));
-        dispatch_input();
+        bool ready = true;
+        if (mode_ == Mode::kPlain) {
+            // The hot path: plain SPICE bytes go straight to the handler's buffer.
+            input_.insert(input_.end(), chunk.begin(), chunk.begin() + long(*got));
+        } else {
+            ready = take_framed_input(std::span<const uint8_t>(chunk.data(), *got));
+            if (closed_) return;
+        }
+        if (ready) dispatch_input();
         if (closed_) return;
         if (input_.size() > kMaxBufferedInput) {
             close("peer sent more unconsumed data than the input limit");
@@ -66,8 +126,162 @@ void Connection::read_available() {
     }
 }
 
+bool Connection::take_framed_input(std::span<const uint8_t> fresh) {
+    switch (mode_) {
+        case Mode::kPlain:
+            input_.insert(input_.end(), fresh.begin(), fresh.end());
+            return true;
+        case Mode::kDetect: {
+            input_.insert(input_.end(), fresh.begin(), fresh.end());
+            const size_t seen = std::min(input_.size(), kGet.size());
+            if (std::memcmp(input_.data(), kGet.data(), seen) != 0) {
+                mode_ = Mode::kPlain;  // SPICE ("REDQ") or anything else that is not HTTP
+                return true;
+            }
+            if (seen < kGet.size()) return false;
+            mode_ = Mode::kHttp;
+            handle_http_head();
+            return mode_ == Mode::kWebSocket;
+        }
+        case Mode::kHttp:
+            input_.insert(input_.end(), fresh.begin(), fresh.end());
+            handle_http_head();
+            return mode_ == Mode::kWebSocket;
+        case Mode::kWebSocket:
+            take_websocket_input(fresh);
+            return !closed_;
+        case Mode::kDraining:
+            return false;  // the answer is on its way; the request was all we wanted
+    }
+    return false;
+}
+
+void Connection::handle_http_head() {
+    auto head = parse_http_head(input_);
+    if (!head) {
+        LOG_WARN("http", "%s: malformed HTTP request (%s); answering 400 and closing",
+                 peer().c_str(), head.error().c_str());
+        answer_http_and_close(http_error_response(400), {}, "malformed HTTP request");
+        return;
+    }
+    if (head->size == 0) return;  // the head is not complete yet
+    // Bytes after the head belong to the next protocol (a client may send its first frame
+    // together with the upgrade request).
+    std::vector<uint8_t> rest(input_.begin() + long(head->size), input_.end());
+    input_.clear();
+    const HttpRequest& request = head->request;
+    if (!is_websocket_upgrade(request)) {
+        serve_static(request);
+        return;
+    }
+    auto response = websocket_handshake_response(request);
+    if (!response) {
+        LOG_WARN("websocket", "%s: upgrade of GET %s refused with %d: %s", peer().c_str(),
+                 loggable(request.target).c_str(), response.error().status,
+                 response.error().reason.c_str());
+        answer_http_and_close(http_error_response(response.error().status), {},
+                              "WebSocket upgrade refused");
+        return;
+    }
+    LOG_DEBUG("websocket", "%s: GET %s upgraded to WebSocket", peer().c_str(),
+              loggable(request.target).c_str());
+    websocket_ = std::make_unique<WebSocketDecoder>();
+    mode_ = Mode::kWebSocket;
+    const bool was_idle = output_.empty();
+    enqueue(to_bytes(*response));  // raw: the 101 response precedes all framing
+    if (was_idle) write_queued();
+    if (closed_) return;
+    if (!rest.empty()) take_websocket_input(rest);
+}
+
+void Connection::serve_static(const HttpRequest& request) {
+    namespace fs = std::filesystem;
+    auto refuse = [&](int status, const std::string& why) {
+        LOG_INFO("http", "%s: GET %s: %d (%s)", peer().c_str(), loggable(request.target).c_str(),
+                 status, why.c_str());
+        answer_http_and_close(http_error_response(status), {}, "HTTP request refused");
+    };
+    if (options_.web_root.empty()) return refuse(404, "no --web-root configured");
+    auto relative = static_file_path(request.target);
+    if (!relative) return refuse(relative.error().status, relative.error().reason);
+    std::error_code error;
+    const fs::path root = fs::canonical(options_.web_root, error);
+    if (error) return refuse(404, "web root unavailable: " + error.message());
+    const fs::path file = fs::canonical(root / *relative, error);
+    if (error) return refuse(404, "no such file");
+    // static_file_path() keeps the name below the root, but a symlink inside the root may
+    // point anywhere: the resolved path must still start with the root's components.
+    if (std::mismatch(root.begin(), root.end(), file.begin(), file.end()).first != root.end()) {
+        return refuse(404, "resolves outside the web root");
+    }
+    UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    struct stat info {};
+    if (!fd.valid() || ::fstat(fd.get(), &info) != 0) {
+        return refuse(404, std::string("cannot open: ") + std::strerror(errno));
+    }
+    if (!S_ISREG(info.st_mode)) return refuse(404, "not a regular file");
+    if (info.st_size > kMaxStaticFile) return refuse(404, "file too large to serve");
+    std::vector<uint8_t> body(size_t(info.st_size));
+    size_t have = 0;
+    while (have < body.size()) {
+        const ssize_t got = ::read(fd.get(), body.data() + have, body.size() - have);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) return refuse(500, "read failed or file shrank");
+        have += size_t(got);
+    }
+    LOG_DEBUG("http", "%s: GET %s: 200, %zu bytes", peer().c_str(),
+              loggable(request.target).c_str(), body.size());
+    std::string head = http_response_head(200, http_content_type(file.native()), body.size());
+    answer_http_and_close(std::move(head), std::move(body), "HTTP request served");
+}
+
+void Connection::answer_http_and_close(std::string head, std::vector<uint8_t> body,
+                                       std::string reason) {
+    // The answer is logged already (one line); the owner need not log the close again.
+    close_logged_ = true;
+    mode_ = Mode::kDraining;
+    input_.clear();
+    drain_reason_ = std::move(reason);
+    enqueue(to_bytes(head));
+    if (!body.empty()) enqueue(std::move(body));
+    // write_queued() closes the connection once everything is out.
+    write_queued();
+    update_interest();
+}
+
+void Connection::take_websocket_input(std::span<const uint8_t> fresh) {
+    std::vector<uint8_t> replies;
+    const auto state = websocket_->feed(fresh, input_, replies);
+    if (!replies.empty()) {
+        const bool was_idle = output_.empty();
+        enqueue(std::move(replies));
+        if (was_idle) write_queued();
+        if (closed_) return;
+    }
+    switch (state) {
+        case WebSocketDecoder::State::kOpen:
+            return;
+        case WebSocketDecoder::State::kFailed:
+            LOG_WARN("websocket", "%s: %s; closing", peer().c_str(), websocket_->failure().c_str());
+            close_logged_ = true;
+            close("WebSocket protocol error", /*flush_first=*/true);
+            return;
+        case WebSocketDecoder::State::kClosed: {
+            // Whatever arrived before the close frame is still the handler's.
+            dispatch_input();
+            if (closed_) return;
+            const std::string reason =
+                "peer closed the WebSocket (code " + std::to_string(websocket_->close_code()) + ")";
+            close(reason, /*flush_first=*/true);
+            return;
+        }
+    }
+}
+
 void Connection::dispatch_input() {
-    // Offer the input to the handler until it stops consuming or changes hands.
+    // Offer the input to the handler until it stops consuming or changes hands. Only plain and
+    // WebSocket connections have handler input; the others are still (or only) HTTP.
+    if (mode_ != Mode::kPlain && mode_ != Mode::kWebSocket) return;
     while (!closed_ && !input_.empty() && handler_ != nullptr) {
         Handler* before = handler_;
         size_t used = handler_->on_data(input_);
@@ -111,7 +325,12 @@ void Connection::write_queued() {
             }
         }
     }
-    if (!closed_ && queued_bytes_ <= low_water_ && handler_ != nullptr && !dispatching_) {
+    if (closed_) return;
+    if (mode_ == Mode::kDraining) {
+        if (output_.empty()) close(drain_reason_);
+        return;
+    }
+    if (queued_bytes_ <= low_water_ && handler_ != nullptr && !dispatching_) {
         // Guard against re-entry: on_drained usually calls send(), which writes again.
         dispatching_ = true;
         handler_->on_drained();

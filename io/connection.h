@@ -1,6 +1,12 @@
 // Connection: a non-blocking stream registered with a Reactor, with an input buffer handed to
 // a replaceable Handler and an output queue of whole messages written with scatter-gather.
 //
+// Transports on one port: a connection starts by looking at its first bytes. "GET " means
+// HTTP: a WebSocket upgrade (RFC 6455) turns the connection into a framed one, where input is
+// unwrapped from frames before the Handler sees it and every send() goes out as one binary
+// frame; any other GET is answered from the web root (or 404) and closed without the Handler
+// ever seeing data. Anything else is a plain stream and takes the same path as before.
+//
 // Threading: everything happens on the reactor's thread. A Connection never destroys itself;
 // after close() its owner is told through Handler::on_closed and must drop it (deferred).
 #pragma once
@@ -15,8 +21,15 @@
 
 #include "io/reactor.h"
 #include "io/tcp.h"
+#include "io/websocket.h"
 
 namespace spiced {
+
+struct ConnectionOptions {
+    // Directory whose regular files plain HTTP GETs may fetch (e.g. spice-html5's files);
+    // empty: every plain GET gets 404. WebSocket upgrades work either way.
+    std::string web_root;
+};
 
 class Connection {
 public:
@@ -35,7 +48,8 @@ public:
     // Largest amount of unread input we buffer before a handler must consume.
     static constexpr size_t kMaxBufferedInput = 1 << 20;
 
-    Connection(Reactor& reactor, TcpStream stream, Handler* handler);
+    Connection(Reactor& reactor, TcpStream stream, Handler* handler,
+               ConnectionOptions options = {});
     ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
@@ -58,10 +72,29 @@ public:
     // unless `flush_first`, which first tries one non-blocking write of what is queued.
     void close(std::string_view reason, bool flush_first = false);
     bool closed() const { return closed_; }
+    // True when the connection logged why it ended itself (an HTTP request answered or
+    // refused, a WebSocket protocol error), so its owner need not log that again.
+    bool close_logged() const { return close_logged_; }
+    bool is_websocket() const { return mode_ == Mode::kWebSocket; }
 
 private:
+    enum class Mode : uint8_t {
+        kDetect,     // fewer than 4 bytes seen, all a prefix of "GET "
+        kPlain,      // a raw byte stream (SPICE)
+        kHttp,       // reading an HTTP request head
+        kWebSocket,  // framed; input_ holds unwrapped payload
+        kDraining,   // an HTTP answer is queued; close once written, ignore input
+    };
+
     void on_ready(uint32_t ready);
     void read_available();
+    // Input while not kPlain; false when nothing is ready for the handler yet.
+    bool take_framed_input(std::span<const uint8_t> fresh);
+    void handle_http_head();
+    void serve_static(const HttpRequest& request);
+    void answer_http_and_close(std::string head, std::vector<uint8_t> body, std::string reason);
+    void take_websocket_input(std::span<const uint8_t> fresh);
+    void enqueue(std::vector<uint8_t> bytes);
     void dispatch_input();
     void write_queued();
     void update_interest();
@@ -69,6 +102,10 @@ private:
     Reactor& reactor_;
     TcpStream stream_;
     Handler* handler_;
+    ConnectionOptions options_;
+    Mode mode_ = Mode::kDetect;
+    std::unique_ptr<WebSocketDecoder> websocket_;  // only for kWebSocket
+    std::string drain_reason_;                     // close reason once kDraining output is out
     Reactor::WatchId watch_ = 0;
     std::vector<uint8_t> input_;
     std::deque<std::vector<uint8_t>> output_;
@@ -78,6 +115,7 @@ private:
     uint64_t bytes_sent_ = 0;
     uint64_t bytes_received_ = 0;
     bool closed_ = false;
+    bool close_logged_ = false;
     bool dispatching_ = false;
 };
 

@@ -1,0 +1,471 @@
+// spiced-codec: measures one image codec on PNG/PPM files, the way the server uses it (one
+// thread, one encoder per client) and checks that our decoder gets the picture back.
+//
+// This is an interface other tooling scripts against: option names, codec names, JSON field
+// names and exit codes are fixed. See usage() for the contract.
+#include <png.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/bytes.h"
+#include "encode/codecs.h"
+#include "gpu/ppm.h"
+
+namespace spiced {
+namespace {
+
+constexpr int kExitError = 1;            // unreadable file, codec missing, encode failure
+constexpr int kExitUsage = 2;            // bad command line
+constexpr int kExitRoundTripFailed = 3;  // results printed, but a decode did not match
+
+// make_image_encoder(kGlz) models a client window of 2^24 pixels (encode/dispatch.cpp); our
+// decoder must keep the same window or it could miss references the encoder made.
+constexpr int64_t kGlzWindowPixels = int64_t{1} << 24;
+
+// Timing: at least this many runs and at least this much time, whichever takes longer, and
+// the median run reported (robust against a stray context switch).
+constexpr int kMinRuns = 5;
+constexpr double kMinSeconds = 0.2;
+constexpr int kMaxRuns = 100000;  // caps tiny images, where 0.2 s would be millions of runs
+// Wall-clock cap on the extra runs: for GLZ each run also builds a fresh encoder or decoder
+// (untimed), which on a tiny image can cost far more than the codec itself.
+constexpr double kMaxWallSeconds = 1.0;
+
+void usage(std::FILE* to) {
+    std::fputs(
+        "Usage: spiced-codec --codec quic|lz|glz|lz4|jpeg [--json] FILE...\n"
+        "\n"
+        "Loads each PNG or PPM (P6) file as a 32-bit BGRX picture (PNG palette, grey, alpha\n"
+        "and 16-bit images are converted to 8-bit RGB; alpha is dropped), encodes it with the\n"
+        "codec on one thread, decodes it with spiced's own decoder and checks the round trip.\n"
+        "\n"
+        "  --codec NAME  quic, lz, glz, lz4 or jpeg (jpeg at quality 85, as the server)\n"
+        "  --json        one JSON object per file and line, fields:\n"
+        "                  file, codec, width, height, compressed_bytes (the SPICE image body),\n"
+        "                  encode_mbps, decode_mbps (10^6 bytes/s of the 4*width*height input,\n"
+        "                  median of >= 5 runs and >= 0.2 s of codec time, at most 1 s of\n"
+        "                  wall time beyond 5 runs; decode_mbps is null when the\n"
+        "                  decode failed), roundtrip_ok (lossless codecs: every pixel's RGB\n"
+        "                  equal; jpeg, being lossy: decoded without error to the right size)\n"
+        "                Without --json a table is printed.\n"
+        "  --help        this text\n"
+        "\n"
+        "Exit status: 0 all round trips ok; 1 a file could not be read or encoded, or the\n"
+        "codec is not available in this build; 2 bad command line; 3 a round trip failed.\n"
+        "Errors are one line on stderr.\n",
+        to);
+}
+
+std::optional<ImageCodec> parse_codec(std::string_view name) {
+    for (ImageCodec codec : {ImageCodec::kQuic, ImageCodec::kLz, ImageCodec::kGlz, ImageCodec::kLz4,
+                             ImageCodec::kJpeg}) {
+        if (name == to_string(codec)) return codec;
+    }
+    return std::nullopt;
+}
+
+bool is_lossy(ImageCodec codec) {
+    return codec == ImageCodec::kJpeg;
+}
+bool is_stateful(ImageCodec codec) {
+    return codec == ImageCodec::kGlz || codec == ImageCodec::kZlibGlz;
+}
+
+// ---- Loading ---------------------------------------------------------------------------------
+
+// libpng reports a fatal error through png_error, which must not return: our handler
+// longjmps back to the setjmp in png_guarded(). As with libjpeg (encode/jpeg.cpp) the callables
+// run there touch libpng and plain data only, so the jump skips no destructor.
+struct PngErrors {
+    std::jmp_buf jump;
+    char message[128];
+};
+
+[[noreturn]] void png_fail(png_structp png, png_const_charp text) {
+    auto* errors = static_cast<PngErrors*>(png_get_error_ptr(png));
+    std::snprintf(errors->message, sizeof(errors->message), "%s", text);
+    std::longjmp(errors->jump, 1);
+}
+// Warnings are about damaged ancillary chunks (colour profiles, text), which we do not use.
+void png_ignore(png_structp, png_const_charp) {}
+
+template <typename Fn>
+bool png_guarded(PngErrors& errors, Fn&& fn) {
+    if (setjmp(errors.jump) != 0) return false;
+    fn();
+    return true;
+}
+
+struct PngReader {
+    PngErrors errors{};
+    png_structp png = nullptr;
+    png_infop info = nullptr;
+};
+struct DestroyPngReader {
+    void operator()(PngReader* reader) const {
+        png_destroy_read_struct(&reader->png, reader->info ? &reader->info : nullptr, nullptr);
+        delete reader;
+    }
+};
+struct CloseFile {
+    void operator()(std::FILE* file) const { std::fclose(file); }
+};
+
+// Reads any PNG as BGRX: palettes and grey expanded to RGB, 16-bit samples scaled (not
+// gamma-converted: libpng's simplified reader would treat them as linear light) to 8-bit,
+// alpha dropped (the display surface has none) and X = 0.
+Expected<std::unique_ptr<Frame>, std::string> read_png(const std::string& path) {
+    std::unique_ptr<std::FILE, CloseFile> file(std::fopen(path.c_str(), "rb"));
+    if (!file) return unexpected("cannot open: " + std::string(std::strerror(errno)));
+    std::unique_ptr<PngReader, DestroyPngReader> reader(new PngReader);
+    reader->png =
+        png_create_read_struct(PNG_LIBPNG_VER_STRING, &reader->errors, png_fail, png_ignore);
+    if (!reader->png) return unexpected(std::string("out of memory"));
+    reader->info = png_create_info_struct(reader->png);
+    if (!reader->info) return unexpected(std::string("out of memory"));
+
+    png_structp png = reader->png;
+    png_infop info = reader->info;
+    std::FILE* fp = file.get();
+    png_uint_32 width = 0, height = 0;
+    size_t row_bytes = 0;
+    const bool header_ok = png_guarded(reader->errors, [=, &width, &height, &row_bytes] {
+        png_init_io(png, fp);
+        // The same bound as PPM input: bigger than any display, small enough that a hostile
+        // header cannot make us allocate gigabytes. libpng rejects larger IHDRs itself.
+        png_set_user_limits(png, kMaxPpmDimension, kMaxPpmDimension);
+        png_read_info(png, info);
+        png_set_expand(png);  // palette -> RGB, grey < 8 bits -> 8 bits, tRNS -> alpha
+        png_set_scale_16(png);
+        png_set_strip_alpha(png);
+        png_set_gray_to_rgb(png);
+        png_set_bgr(png);
+        png_set_filler(png, 0, PNG_FILLER_AFTER);
+        png_set_interlace_handling(png);
+        png_read_update_info(png, info);
+        width = png_get_image_width(png, info);
+        height = png_get_image_height(png, info);
+        row_bytes = png_get_rowbytes(png, info);
+    });
+    if (!header_ok) return unexpected("bad PNG: " + std::string(reader->errors.message));
+    if (width == 0 || height == 0 || row_bytes != size_t(width) * 4) {
+        return unexpected(std::string("bad PNG: unexpected pixel layout"));
+    }
+    auto frame = Frame::create({int32_t(width), int32_t(height)});
+    std::vector<png_bytep> rows(height);
+    for (png_uint_32 y = 0; y < height; ++y) {
+        rows[y] = reinterpret_cast<png_bytep>(frame->row(int32_t(y)));
+    }
+    png_bytepp row_pointers = rows.data();
+    const bool pixels_ok = png_guarded(reader->errors, [=] {
+        png_read_image(png, row_pointers);
+        png_read_end(png, nullptr);
+    });
+    if (!pixels_ok) return unexpected("bad PNG: " + std::string(reader->errors.message));
+    return frame;
+}
+
+Expected<std::unique_ptr<Frame>, std::string> load_image(const std::string& path) {
+    std::ifstream file(path, std::ios::binary);
+    if (!file) return unexpected("cannot open: " + std::string(std::strerror(errno)));
+    unsigned char magic[8] = {};
+    file.read(reinterpret_cast<char*>(magic), sizeof(magic));
+    const auto got = size_t(file.gcount());
+    file.close();
+    if (got == sizeof(magic) && png_sig_cmp(magic, 0, sizeof(magic)) == 0) return read_png(path);
+    if (got >= 2 && magic[0] == 'P' && magic[1] == '6') return read_ppm(path);
+    return unexpected(std::string("not a PNG or binary PPM (P6) file"));
+}
+
+// ---- Measuring -------------------------------------------------------------------------------
+
+struct Result {
+    std::string file;
+    ImageCodec codec = ImageCodec::kLz4;
+    Size size;
+    size_t compressed_bytes = 0;
+    double encode_mbps = 0;
+    std::optional<double> decode_mbps;  // none when the decode failed
+    bool roundtrip_ok = false;
+    std::string problem;  // why the round trip failed
+};
+
+using Clock = std::chrono::steady_clock;
+
+double median(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    const size_t mid = values.size() / 2;
+    return values.size() % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+}
+
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Runs `once` (returns its own elapsed seconds, < 0 on failure) until both minimums are met
+// or a cap is hit; the median.
+template <typename Fn>
+double median_seconds(Fn&& once) {
+    std::vector<double> times;
+    double total = 0;
+    const auto start = Clock::now();
+    auto more = [&] {
+        if (int(times.size()) < kMinRuns) return true;
+        return total < kMinSeconds && int(times.size()) < kMaxRuns &&
+               seconds_since(start) < kMaxWallSeconds;
+    };
+    while (more()) {
+        const double t = once();
+        if (t < 0) return -1;
+        times.push_back(t);
+        total += t;
+    }
+    return median(std::move(times));
+}
+
+std::string same_pixels(const Frame& a, const Frame& b) {
+    if (a.size() != b.size()) {
+        return "decoded " + std::to_string(b.width()) + "x" + std::to_string(b.height());
+    }
+    for (int32_t y = 0; y < a.height(); ++y) {
+        for (int32_t x = 0; x < a.width(); ++x) {
+            if (a.pixel(x, y) != b.pixel(x, y)) {
+                return "pixel " + std::to_string(x) + "," + std::to_string(y) + " differs";
+            }
+        }
+    }
+    return {};
+}
+
+Expected<Result, std::string> measure(const std::string& path, const Frame& frame,
+                                      ImageCodec codec) {
+    Result result;
+    result.file = path;
+    result.codec = codec;
+    result.size = frame.size();
+    const double input_mb = 4.0 * double(frame.size().area()) / 1e6;
+
+    // GLZ remembers what it sent: re-encoding the same picture with one encoder would find it
+    // in the window and cost nothing. Each run gets a fresh encoder (and decoder) for such
+    // codecs; the others reuse theirs, as a client's channel does.
+    std::unique_ptr<ImageEncoder> encoder = make_image_encoder(codec);
+    ByteWriter out;
+    uint8_t image_type = 0;
+    std::string encode_error;
+    const double encode_s = median_seconds([&]() -> double {
+        if (is_stateful(codec) || !encoder) encoder = make_image_encoder(codec);
+        out.buffer().clear();  // keeps the capacity: we time the codec, not the allocator
+        const auto start = Clock::now();
+        auto type = encoder->encode(frame, frame.rect(), out, 0);
+        const double t = seconds_since(start);
+        if (!type) {
+            encode_error = type.error();
+            return -1;
+        }
+        image_type = *type;
+        return t;
+    });
+    if (encode_s < 0) return unexpected("encode failed: " + encode_error);
+    result.compressed_bytes = out.size();
+    result.encode_mbps = input_mb / encode_s;
+    const std::vector<uint8_t> body = out.take();
+
+    std::unique_ptr<ImageDecoder> decoder = make_image_decoder(kGlzWindowPixels);
+    std::unique_ptr<Frame> decoded;
+    std::string decode_error;
+    const double decode_s = median_seconds([&]() -> double {
+        if (is_stateful(codec)) decoder = make_image_decoder(kGlzWindowPixels);
+        const auto start = Clock::now();
+        auto picture = decoder->decode(image_type, frame.size(), body, 0);
+        const double t = seconds_since(start);
+        if (!picture) {
+            decode_error = picture.error();
+            return -1;
+        }
+        decoded = std::move(*picture);
+        return t;
+    });
+    if (decode_s < 0) {
+        result.problem = "decode failed: " + decode_error;
+        return result;
+    }
+    result.decode_mbps = input_mb / decode_s;
+    if (is_lossy(codec)) {
+        result.roundtrip_ok = decoded->size() == frame.size();
+        if (!result.roundtrip_ok) result.problem = "decoded to the wrong size";
+    } else {
+        result.problem = same_pixels(frame, *decoded);
+        result.roundtrip_ok = result.problem.empty();
+    }
+    return result;
+}
+
+// ---- Output ----------------------------------------------------------------------------------
+
+std::string json_string(std::string_view text) {
+    std::string out = "\"";
+    for (const char c : text) {
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    char escaped[8];
+                    std::snprintf(escaped, sizeof(escaped), "\\u%04x", c);
+                    out += escaped;
+                } else {
+                    out += c;  // UTF-8 passes through unchanged
+                }
+        }
+    }
+    return out + "\"";
+}
+
+void print_json(const Result& r) {
+    char speeds[96];
+    std::snprintf(speeds, sizeof(speeds), "\"encode_mbps\":%.2f,", r.encode_mbps);
+    std::string decode = "null";
+    if (r.decode_mbps) {
+        char number[32];
+        std::snprintf(number, sizeof(number), "%.2f", *r.decode_mbps);
+        decode = number;
+    }
+    std::printf(
+        "{\"file\":%s,\"codec\":\"%s\",\"width\":%d,\"height\":%d,"
+        "\"compressed_bytes\":%zu,%s\"decode_mbps\":%s,\"roundtrip_ok\":%s}\n",
+        json_string(r.file).c_str(), std::string(to_string(r.codec)).c_str(), r.size.width,
+        r.size.height, r.compressed_bytes, speeds, decode.c_str(),
+        r.roundtrip_ok ? "true" : "false");
+}
+
+void print_table_header() {
+    std::printf("%-32s %-5s %11s %12s %7s %12s %12s  %s\n", "file", "codec", "size", "bytes",
+                "ratio", "encode MB/s", "decode MB/s", "round trip");
+}
+
+void print_table_row(const Result& r) {
+    const std::string size = std::to_string(r.size.width) + "x" + std::to_string(r.size.height);
+    // Ratio against 24-bit RGB, as docs/benchmarks.md and codec_bench count it.
+    const double ratio =
+        3.0 * double(r.size.area()) / double(std::max<size_t>(1, r.compressed_bytes));
+    char decode[32] = "-";
+    if (r.decode_mbps) std::snprintf(decode, sizeof(decode), "%.1f", *r.decode_mbps);
+    std::printf("%-32s %-5s %11s %12zu %7.2f %12.1f %12s  %s\n", r.file.c_str(),
+                std::string(to_string(r.codec)).c_str(), size.c_str(), r.compressed_bytes, ratio,
+                r.encode_mbps, decode, r.roundtrip_ok ? "ok" : ("FAILED: " + r.problem).c_str());
+}
+
+int run(int argc, char** argv) {
+    std::optional<ImageCodec> codec;
+    bool json = false;
+    std::vector<std::string> files;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            usage(stdout);
+            return 0;
+        }
+        if (arg == "--json") {
+            json = true;
+        } else if (arg == "--codec" || arg.starts_with("--codec=")) {
+            std::string_view name;
+            if (arg == "--codec") {
+                if (i + 1 >= argc) {
+                    std::fprintf(stderr,
+                                 "spiced-codec: --codec needs a name (quic, lz, glz, lz4, jpeg)\n");
+                    return kExitUsage;
+                }
+                name = argv[++i];
+            } else {
+                name = arg.substr(std::strlen("--codec="));
+            }
+            codec = parse_codec(name);
+            if (!codec) {
+                std::fprintf(
+                    stderr,
+                    "spiced-codec: unknown codec '%.*s' (known: quic, lz, glz, lz4, jpeg)\n",
+                    int(name.size()), name.data());
+                return kExitUsage;
+            }
+        } else if (arg == "--") {
+            for (++i; i < argc; ++i) files.emplace_back(argv[i]);
+        } else if (arg.starts_with("-") && arg != "-") {
+            std::fprintf(stderr, "spiced-codec: unknown option '%s' (see --help)\n", argv[i]);
+            return kExitUsage;
+        } else {
+            files.emplace_back(arg);
+        }
+    }
+    if (!codec) {
+        std::fprintf(stderr, "spiced-codec: --codec is required (see --help)\n");
+        return kExitUsage;
+    }
+    if (files.empty()) {
+        std::fprintf(stderr, "spiced-codec: no input files (see --help)\n");
+        return kExitUsage;
+    }
+    if (!make_image_encoder(*codec)) {
+        std::fprintf(stderr, "spiced-codec: codec %s is not available in this build\n",
+                     std::string(to_string(*codec)).c_str());
+        return kExitError;
+    }
+
+    int status = 0;
+    if (!json) print_table_header();
+    for (const std::string& path : files) {
+        auto frame = load_image(path);
+        if (!frame) {
+            std::fprintf(stderr, "spiced-codec: %s: %s\n", path.c_str(), frame.error().c_str());
+            status = kExitError;
+            continue;
+        }
+        auto result = measure(path, **frame, *codec);
+        if (!result) {
+            std::fprintf(stderr, "spiced-codec: %s: %s\n", path.c_str(), result.error().c_str());
+            status = kExitError;
+            continue;
+        }
+        if (json) {
+            print_json(*result);
+        } else {
+            print_table_row(*result);
+        }
+        std::fflush(stdout);
+        if (!result->roundtrip_ok) {
+            std::fprintf(stderr, "spiced-codec: %s: round trip failed: %s\n", path.c_str(),
+                         result->problem.c_str());
+            if (status == 0) status = kExitRoundTripFailed;
+        }
+    }
+    return status;
+}
+
+}  // namespace
+}  // namespace spiced
+
+int main(int argc, char** argv) {
+    return spiced::run(argc, argv);
+}
