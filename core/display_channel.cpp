@@ -172,21 +172,30 @@ void DisplayChannelClient::send_area(const Frame& frame, const Rect& area) {
         }
         image.flags = SPICE_IMAGE_FLAGS_CACHE_ME;
     }
-    ImageEncoder& encoder = policy_.encoder_for(frame, area);
+    ImageEncoder* encoder = &policy_.encoder_for(frame, area);
     Expected<uint8_t, std::string> encoded = unexpected(std::string("not encoded"));
     send_with(
         SPICE_MSG_DISPLAY_DRAW_COPY,
         [&](ByteWriter& out, size_t message_start) {
             write_draw_copy_head(out, base, src_area, image);
             const size_t body = out.size();
-            encoded = encoder.encode(frame, area, out, message_start);
+            encoded = encoder->encode(frame, area, out, message_start);
+            if (!encoded) {
+                // A refusal (e.g. larger than the GLZ window) leaves the encoder's state as it
+                // was; the picture goes with a codec that cannot refuse.
+                LOG_DEBUG("display", "%s: %s; using the fallback codec", peer().c_str(),
+                          encoded.error().c_str());
+                out.buffer().resize(body);
+                encoder = &policy_.fallback();
+                encoded = encoder->encode(frame, area, out, message_start);
+            }
             counts_.image_bytes += out.size() - body;
             // The encoder picks the image type; it is byte 8 of the descriptor just written.
             if (encoded) out.buffer()[body - kImageDescriptorSize + 8] = *encoded;
         },
         size_t(pixels) * 4 + 128);
     ++counts_.images;
-    ++counts_.by_codec[size_t(encoder.codec())];
+    ++counts_.by_codec[size_t(encoder->codec())];
     if (!encoded) LOG_ERROR("display", "%s: %s", peer().c_str(), encoded.error().c_str());
 }
 

@@ -1,21 +1,470 @@
-// Placeholder until the GLZ codec lands: not available in this build.
+// GLZ encoder: LZ over 24-bit pixels whose dictionary is every image the client still holds,
+// written so spice-gtk's decode-glz.c decodes it (format in encode/glz_format.h).
+//
+// The client keeps decoded images in a window and frees them only when a later image's
+// win_head_dist says so; it never looks at the window size itself. So the encoder alone
+// decides what the client holds, and this class is that decision: `held_` lists the images
+// (oldest first) the client has after decoding the last one we produced, and references go
+// only to those. Memory stays within the client's DISPLAY_INIT window, evicting oldest first
+// as the client's release loop does.
+//
+// Our copy of the held pixels lives in one ring of X-masked 32-bit pixels. An image never
+// straddles the ring's end (it starts over at 0, leaving a gap), so every image is contiguous
+// and a match compares plain words. The hash table maps pixel pairs to ring positions; entries
+// go stale freely, because a candidate is used only after checking that its pixels are equal
+// and that it lies in an image the client holds.
+#include <spice/enums.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <deque>
+#include <vector>
+
 #include "encode/codecs.h"
+#include "encode/glz_format.h"
+#include "encode/glz_window.h"
 
 namespace spiced {
 
 namespace {
-class NoGlzWindow final : public GlzDecoderWindow {};
-}  // namespace
 
-std::unique_ptr<ImageEncoder> make_glz_encoder(const GlzOptions&) { return nullptr; }
+static_assert(std::endian::native == std::endian::little, "pixel compares assume LE words");
 
-std::unique_ptr<GlzDecoderWindow> make_glz_decoder_window(int64_t) {
-    return std::make_unique<NoGlzWindow>();
+// Two hash tables of (ring position, tag) entries: short keys (2 pixels) find the small
+// repeats of text and UI, long keys (8 pixels) the rows an earlier image already holds.
+// 2^16 eight-byte entries each: 1 MiB together stays in L2 beside the pixels being compressed.
+// The tag (other hash bits) rejects most stale or colliding entries without touching the
+// candidate's pixels, which are a cache miss away.
+constexpr int kShortBits = 16;
+constexpr int kLongBits = 16;
+constexpr uint32_t kLongKey = 8;
+// Inside long matches, every 8th position goes into the long table: enough that a later image
+// lands on one within a key's length, an eighth of the hashing cost.
+constexpr uint32_t kLongInsertStep = 8;
+// The client keeps a slot and a pixman image per held image; bounding the count keeps its
+// bookkeeping small when a stream of tiny images (cursor-sized damage) would fit thousands
+// into the pixel budget, and keeps image distances far below kMaxImageDistance.
+constexpr size_t kMaxHeldImages = 1 << 16;
+// Literal pixels after which the match search starts skipping positions (1 more every 32):
+// incompressible areas (video) then cost little, while text and UI, which match often,
+// never reach it.
+constexpr uint32_t kSkipAfterMisses = 32;
+// Below this a zlib wrap cannot pay for its own header and Adler-32 (spice-server uses 100).
+constexpr size_t kMinGlzBytesForZlib = 100;
+// zlib level 1 (deflate_fast): GLZ has already removed the repetition, so zlib's gain is
+// Huffman-coding the literal bytes and length runs; level 1 gets nearly all of it at a
+// fraction of level 3's (spice-server's default) time, and ZLIB_GLZ exists for slow links
+// where a busy encoder would add latency too.
+constexpr int kZlibLevel = 1;
+// LZ_MAX_WINDOW_SIZE in spice-common: a larger DISPLAY_INIT request is served with this much.
+constexpr int64_t kMaxWindowPixels = int64_t{1} << 25;
+
+inline uint64_t load_pair(const uint32_t* p) {
+    uint64_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
 }
 
-Expected<std::unique_ptr<Frame>, std::string> decode_glz_body(GlzDecoderWindow&, uint8_t, Size,
-                                                              std::span<const uint8_t>) {
-    return unexpected(std::string("glz: not available in this build"));
+struct Entry {
+    uint32_t pos = 0;
+    uint32_t tag = 0;
+};
+
+inline uint64_t mix(uint64_t v) {
+    return v * 0x9E3779B97F4A7C15ull;
+}
+
+inline uint64_t long_hash(const uint32_t* p) {
+    return mix(load_pair(p)) ^ (load_pair(p + 2) * 0xC2B2AE3D27D4EB4Full) ^
+           (load_pair(p + 4) * 0x165667B19E3779F9ull) ^ (load_pair(p + 6) * 0xD6E8FEB86659FD93ull);
+}
+
+// Equal pixels at a[i] == b[i] from 0, at most `limit`. X bytes are zero in the ring, so
+// two pixels compare as one word; a may overlap b (LZ77 self-reference).
+inline uint32_t common_length(const uint32_t* a, const uint32_t* b, uint32_t limit) {
+    uint32_t n = 0;
+    while (n + 2 <= limit) {
+        const uint64_t diff = load_pair(a + n) ^ load_pair(b + n);
+        if (diff != 0) return n + uint32_t(std::countr_zero(diff) >> 5);
+        n += 2;
+    }
+    if (n < limit && a[n] == b[n]) ++n;
+    return n;
+}
+
+uint8_t* put_literals(uint8_t* o, const uint32_t* pixels, uint32_t count) {
+    while (count > 0) {
+        const uint32_t chunk = std::min(count, glz::kMaxLiterals);
+        *o++ = uint8_t(chunk - 1);
+        // 4-byte stores, 3-byte steps: the X byte is overwritten by the next pixel (the
+        // scratch buffer has slack for the last one).
+        for (uint32_t i = 0; i < chunk; ++i, o += 3) std::memcpy(o, pixels + i, 4);
+        pixels += chunk;
+        count -= chunk;
+    }
+    return o;
+}
+
+// deflate state with its own lifetime; z_stream points at itself, so it never moves.
+class Deflater {
+public:
+    Deflater() { ok_ = deflateInit(&stream_, kZlibLevel) == Z_OK; }
+    ~Deflater() {
+        if (ok_) deflateEnd(&stream_);
+    }
+    Deflater(const Deflater&) = delete;
+    Deflater& operator=(const Deflater&) = delete;
+
+    // Compresses `in` (one zlib stream with header, as inflate() in decode-zlib.c expects)
+    // to the end of `out`; returns the bytes written, 0 on failure.
+    size_t compress(std::span<const uint8_t> in, ByteWriter& out) {
+        if (!ok_ || deflateReset(&stream_) != Z_OK) return 0;
+        const size_t at = out.size();
+        const uLong bound = deflateBound(&stream_, uLong(in.size()));
+        uint8_t* dest = out.extend(bound);
+        stream_.next_in = const_cast<Bytef*>(in.data());  // zlib's API is not const-correct
+        stream_.avail_in = uInt(in.size());
+        stream_.next_out = dest;
+        stream_.avail_out = uInt(bound);
+        const int result = deflate(&stream_, Z_FINISH);
+        const size_t written = bound - stream_.avail_out;
+        out.buffer().resize(at + (result == Z_STREAM_END ? written : 0));
+        return result == Z_STREAM_END ? written : 0;
+    }
+
+private:
+    z_stream stream_{};
+    bool ok_ = false;
+};
+
+struct HeldImage {
+    uint64_t id;
+    uint64_t start;   // virtual position (ring position + laps * ring size)
+    uint32_t ring;    // ring position of the first pixel
+    uint32_t pixels;  // width * height
+};
+
+class GlzEncoder final : public ImageEncoder {
+public:
+    explicit GlzEncoder(const GlzOptions& options)
+        : zlib_(options.zlib),
+          window_pixels_(std::min(options.window_pixels, kMaxWindowPixels)),
+          // A quarter more ring than window, so the gap left when an image starts over at
+          // the ring's start rarely forces evicting more than the client's window would.
+          ring_size_(uint32_t(window_pixels_ + window_pixels_ / 4)),
+          ring_(std::make_unique_for_overwrite<uint32_t[]>(size_t{ring_size_} + 2)),
+          short_table_(size_t{1} << kShortBits),
+          long_table_(size_t{1} << kLongBits) {
+        // Pair loads at the last pixel read one past it.
+        ring_[ring_size_] = ring_[ring_size_ + 1] = 0;
+        if (zlib_) deflater_ = std::make_unique<Deflater>();
+    }
+
+    ImageCodec codec() const override { return zlib_ ? ImageCodec::kZlibGlz : ImageCodec::kGlz; }
+
+    Expected<uint8_t, std::string> encode(const Frame& frame, const Rect& area, ByteWriter& out,
+                                          size_t /*message_start*/) override {
+        if (!frame.rect().contains(area) || area.is_empty()) {
+            return unexpected(std::string("glz: area outside the frame"));
+        }
+        const int64_t pixels = int64_t{area.width()} * area.height();
+        // As spice-server: an image the window cannot hold goes through another codec.
+        if (pixels > window_pixels_) {
+            return unexpected(std::string("glz: image larger than the client's window"));
+        }
+        const uint32_t n = uint32_t(pixels);
+        const uint64_t id = next_id_;
+        const uint32_t start = place(n);
+        copy_in(frame, area, start);
+
+        // Worst case: all literals, 3 bytes per pixel plus a ctrl byte per 32, and one byte
+        // of slack for put_literals' 4-byte stores.
+        scratch_.resize(std::max<size_t>(
+            scratch_.size(), glz::kHeaderBytes + size_t{n} * 3 + n / glz::kMaxLiterals + 8));
+        uint8_t* o = scratch_.data();
+        o = glz::put_be32(o, glz::kMagic);
+        o = glz::put_be32(o, glz::kVersion);
+        *o++ = glz::kTypeRgb32 | glz::kTopDown;
+        o = glz::put_be32(o, uint32_t(area.width()));
+        o = glz::put_be32(o, uint32_t(area.height()));
+        o = glz::put_be32(o, uint32_t(area.width()) * 4);
+        o = glz::put_be32(o, uint32_t(id >> 32));
+        o = glz::put_be32(o, uint32_t(id));
+        // The client frees everything older than held_.front() once it has decoded this.
+        o = glz::put_be32(o, uint32_t(held_.empty() ? 0 : id - held_.front().id));
+        o = compress(o, start, n);
+        const size_t glz_size = size_t(o - scratch_.data());
+
+        held_.push_back({id, head_ - n, start, n});
+        // The longest match's displacement is worth trying first in the next image: a
+        // scrolled or moved area keeps it for its whole height.
+        if (best_length_ >= kLongKey) reps_[1] = best_displacement_;
+        held_pixels_ += n;
+        ++next_id_;
+
+        const std::span<const uint8_t> stream(scratch_.data(), glz_size);
+        if (zlib_ && glz_size >= kMinGlzBytesForZlib) {
+            const size_t at = out.size();
+            out.u32(uint32_t(glz_size));
+            out.u32(0);  // data_size, patched below
+            const size_t zsize = deflater_->compress(stream, out);
+            if (zsize > 0 && zsize < glz_size) {
+                out.patch_u32(at + 4, uint32_t(zsize));
+                return uint8_t{SPICE_IMAGE_TYPE_ZLIB_GLZ_RGB};
+            }
+            out.buffer().resize(at);  // zlib did not help: plain GLZ carries the same image
+        }
+        out.u32(uint32_t(glz_size));
+        out.bytes(stream);
+        return uint8_t{SPICE_IMAGE_TYPE_GLZ_RGB};
+    }
+
+    GlzWindowState state() const {
+        return {next_id_, held_.empty() ? next_id_ : held_.front().id, held_.size(), held_pixels_};
+    }
+
+private:
+    void evict_oldest() {
+        held_pixels_ -= held_.front().pixels;
+        held_.pop_front();
+    }
+
+    // Makes room for an image of n pixels (n <= window) and returns its ring position: first
+    // what the client's window must drop, then whatever the ring position would overwrite.
+    uint32_t place(uint32_t n) {
+        while (!held_.empty() &&
+               (held_pixels_ + n > window_pixels_ || held_.size() >= kMaxHeldImages)) {
+            evict_oldest();
+        }
+        uint64_t start = head_;
+        const uint64_t offset = start % ring_size_;
+        if (offset + n > ring_size_) start += ring_size_ - offset;  // start over at 0
+        // Ring positions [start, start + n) last held virtual [start - size, start + n - size).
+        while (!held_.empty() && held_.front().start + ring_size_ < start + n) evict_oldest();
+        head_ = start + n;
+        cur_start_virtual_ = start;
+        cur_start_ = uint32_t(start % ring_size_);
+        high_water_ = std::max(high_water_, cur_start_ + n);
+        return cur_start_;
+    }
+
+    void copy_in(const Frame& frame, const Rect& area, uint32_t start) {
+        uint32_t* dest = ring_.get() + start;
+        const int32_t width = area.width();
+        for (int32_t y = area.top(); y < area.bottom(); ++y, dest += width) {
+            const uint32_t* src = frame.row(y) + area.left();
+            for (int32_t x = 0; x < width; ++x) dest[x] = src[x] & 0x00ffffffu;
+        }
+    }
+
+    // The virtual position ring position `pos` held before the current image's start.
+    uint64_t virtual_of(uint32_t pos) const {
+        const uint64_t back =
+            pos < cur_start_ ? cur_start_ - pos : uint64_t{cur_start_} + ring_size_ - pos;
+        return cur_start_virtual_ - back;
+    }
+
+    // The held image containing ring position `pos` (outside the current image), or null.
+    const HeldImage* find_held(uint32_t pos) const {
+        const uint64_t back =
+            pos < cur_start_ ? cur_start_ - pos : uint64_t{cur_start_} + ring_size_ - pos;
+        if (back > cur_start_virtual_) return nullptr;
+        const uint64_t virt = cur_start_virtual_ - back;
+        // held_ excludes the current image while it is being compressed.
+        auto it = std::upper_bound(held_.begin(), held_.end(), virt,
+                                   [](uint64_t v, const HeldImage& h) { return v < h.start; });
+        if (it == held_.begin()) return nullptr;
+        --it;
+        if (virt - it->start >= it->pixels) return nullptr;  // in a gap or an evicted image
+        return &*it;
+    }
+
+    // Where a candidate ring position may be copied from, seen from `ip` of the current image.
+    struct Source {
+        uint32_t image_distance;  // 0: this image
+        uint32_t offset;          // as the stream encodes it (biased distance, or pixel index)
+        uint32_t forward;         // pixels the match may run from ip on
+        uint32_t backward;        // pixels it may grow back from ip (same source image)
+    };
+    bool resolve(uint32_t cand, uint32_t ip, uint32_t start, uint32_t end, Source& source) const {
+        if (cand >= start && cand < ip) {
+            if (ip - cand > glz::kMaxOffset) return false;
+            source = {0, ip - cand - 1, end - ip, cand - start};
+            return true;
+        }
+        const HeldImage* held = find_held(cand);
+        if (held == nullptr) return false;
+        const uint64_t at = virtual_of(cand) - held->start;
+        if (at >= glz::kMaxOffset) return false;
+        // A match ends with its image: the client copies from that image's own buffer.
+        source = {uint32_t(next_id_ - held->id), uint32_t(at),
+                  std::min(end - ip, held->pixels - uint32_t(at)), uint32_t(at)};
+        return true;
+    }
+
+    // Tries the remembered displacements at ip; returns the match length (0: none).
+    uint32_t try_reps(uint32_t ip, uint32_t start, uint32_t end, Source& source,
+                      uint64_t& displacement) const {
+        const uint32_t* w = ring_.get();
+        const uint64_t ip_virtual = cur_start_virtual_ + (ip - start);
+        for (uint64_t rep : reps_) {
+            if (rep == 0 || rep > ip_virtual) continue;
+            const uint64_t from = ip_virtual - rep;
+            uint32_t cand;
+            if (from >= cur_start_virtual_) {
+                cand = start + uint32_t(from - cur_start_virtual_);
+            } else {
+                auto it =
+                    std::upper_bound(held_.begin(), held_.end(), from,
+                                     [](uint64_t v, const HeldImage& h) { return v < h.start; });
+                if (it == held_.begin()) continue;
+                --it;
+                if (from - it->start >= it->pixels) continue;
+                cand = it->ring + uint32_t(from - it->start);
+            }
+            if (!resolve(cand, ip, start, end, source)) continue;
+            const uint32_t length = common_length(w + ip, w + cand, source.forward);
+            if (length >= kLongKey) {
+                displacement = rep;
+                return length;
+            }
+        }
+        return 0;
+    }
+
+    uint8_t* compress(uint8_t* o, uint32_t start, uint32_t n) {
+        const uint32_t* w = ring_.get();
+        Entry* short_table = short_table_.data();
+        Entry* long_table = long_table_.data();
+        const uint32_t end = start + n;
+        uint32_t ip = start;
+        uint32_t literals = start;  // first pixel not yet written
+        uint32_t misses = 0;
+        best_length_ = 0;
+        while (ip + 1 < end) {
+            const uint64_t pair = load_pair(w + ip);
+            uint32_t length = 0;
+            Source source{0, 0, 0, 0};
+            uint64_t displacement = 0;  // virtual distance back to the source, if known
+            if (ip > start && uint32_t(pair) == w[ip - 1] && uint32_t(pair >> 32) == w[ip - 1]) {
+                // A run: a match one pixel back, cheapest to find and to encode.
+                length = 2 + common_length(w + ip + 2, w + ip + 1, end - ip - 2);
+            } else if (ip - literals <= 1 &&
+                       (length = try_reps(ip, start, end, source, displacement)) != 0) {
+                // At the image start or just after a match: the displacement of a recent
+                // long match (same content moved the same way) found by a direct look.
+            } else {
+                // Long keys first: they find the rows an earlier image already had (scrolled
+                // text, moved windows), where short keys would settle for a nearby glyph.
+                if (ip + kLongKey <= end) {
+                    const uint64_t h = long_hash(w + ip);
+                    Entry& slot = long_table[h >> (64 - kLongBits)];
+                    const Entry e = slot;
+                    slot = {ip, uint32_t(h >> 8)};
+                    if (e.tag == uint32_t(h >> 8) && e.pos + kLongKey <= high_water_ &&
+                        resolve(e.pos, ip, start, end, source)) {
+                        length = common_length(w + ip, w + e.pos, source.forward);
+                        displacement = cur_start_virtual_ + (ip - start) - virtual_of(e.pos);
+                        if (length >= kLongKey) {
+                            // Grow back over pending literals the long key started after.
+                            uint32_t back = 0;
+                            while (back < source.backward && ip - back > literals &&
+                                   w[ip - back - 1] == w[e.pos - back - 1]) {
+                                ++back;
+                            }
+                            ip -= back;
+                            length += back;
+                            if (source.image_distance != 0) source.offset -= back;
+                        } else {
+                            length = 0;
+                        }
+                    }
+                }
+                if (length == 0) {
+                    const uint64_t h = mix(pair);
+                    Entry& slot = short_table[h >> (64 - kShortBits)];
+                    const Entry e = slot;
+                    slot = {ip, uint32_t(h >> 8)};
+                    if (e.tag == uint32_t(h >> 8) && e.pos + 1 < high_water_ &&
+                        load_pair(w + e.pos) == pair && resolve(e.pos, ip, start, end, source) &&
+                        source.forward >= 2) {
+                        length = 2 + common_length(w + ip + 2, w + e.pos + 2, source.forward - 2);
+                        // Far references cost up to 7 bytes: keep only those that beat
+                        // literals.
+                        if (length * 3 <= glz::match_cost(source.image_distance, source.offset)) {
+                            length = 0;
+                        }
+                    }
+                }
+            }
+            if (length == 0) {
+                ip += 1 + (misses++ / kSkipAfterMisses);
+                continue;
+            }
+            // Short matches in noisy content (two equal pixels in a gradient) do not mean
+            // the search pays off again; only a real match resets the skipping.
+            if (length >= kLongKey) misses = 0;
+            o = put_literals(o, w + literals, ip - literals);
+            o = glz::put_match(o, length, source.image_distance, source.offset);
+            const uint32_t match_end = ip + length;
+            if (displacement != 0 && length >= kLongKey) {
+                reps_[0] = displacement;
+                if (length > best_length_) {
+                    best_length_ = length;
+                    best_displacement_ = displacement;
+                }
+            }
+            // Index the matched pixels sparsely: the next image finds them here, in the
+            // newest copy, rather than in an older one about to be evicted.
+            if (length >= 2 * kLongKey && (source.image_distance != 0 || source.offset != 0)) {
+                for (uint32_t p = ip + 1; p + kLongKey <= match_end; p += kLongInsertStep) {
+                    const uint64_t h = long_hash(w + p);
+                    long_table[h >> (64 - kLongBits)] = {p, uint32_t(h >> 8)};
+                }
+            }
+            ip = match_end;
+            literals = ip;
+            // Seed the short table at the match end, where the next search will look back.
+            if (ip + 1 < end) {
+                const uint64_t h = mix(load_pair(w + ip - 2));
+                short_table[h >> (64 - kShortBits)] = {ip - 2, uint32_t(h >> 8)};
+            }
+        }
+        return put_literals(o, w + literals, end - literals);
+    }
+
+    const bool zlib_;
+    const int64_t window_pixels_;
+    const uint32_t ring_size_;
+    std::unique_ptr<uint32_t[]> ring_;
+    std::vector<Entry> short_table_;
+    std::vector<Entry> long_table_;
+    std::deque<HeldImage> held_;  // oldest first; the client holds exactly these
+    int64_t held_pixels_ = 0;
+    uint64_t next_id_ = 0;  // spice-gtk expects ids 0, 1, 2, ... on a fresh window
+    uint64_t head_ = 0;     // virtual position after the newest image
+    uint64_t cur_start_virtual_ = 0;
+    uint64_t reps_[2] = {0, 0};  // recent long-match displacements (virtual), 0 = none
+    uint32_t best_length_ = 0;   // longest displaced match of the current image
+    uint64_t best_displacement_ = 0;
+    uint32_t cur_start_ = 0;
+    uint32_t high_water_ = 0;  // ring positions below this have been written
+    std::vector<uint8_t> scratch_;
+    std::unique_ptr<Deflater> deflater_;
+};
+
+}  // namespace
+
+std::unique_ptr<ImageEncoder> make_glz_encoder(const GlzOptions& options) {
+    if (options.window_pixels <= 0) return nullptr;  // the client has no GLZ window
+    return std::make_unique<GlzEncoder>(options);
+}
+
+std::optional<GlzWindowState> glz_encoder_state(const ImageEncoder& encoder) {
+    if (const auto* glz = dynamic_cast<const GlzEncoder*>(&encoder)) return glz->state();
+    return std::nullopt;
 }
 
 }  // namespace spiced

@@ -172,6 +172,11 @@ ImageCodec ImagePolicy::choose(const Frame& frame, const Rect& area) {
     return available(preferred(frame, area));
 }
 
+ImageEncoder& ImagePolicy::fallback() {
+    ImageEncoder* lz4 = caps_.lz4 ? encoder(ImageCodec::kLz4) : nullptr;
+    return lz4 != nullptr ? *lz4 : *encoder(ImageCodec::kBitmap);
+}
+
 ImageEncoder& ImagePolicy::encoder_for(const Frame& frame, const Rect& area) {
     ImageEncoder* chosen = encoder(choose(frame, area));
     return chosen != nullptr ? *chosen : *encoder(ImageCodec::kBitmap);

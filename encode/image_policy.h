@@ -56,6 +56,9 @@ public:
     ImageEncoder& encoder_for(const Frame& frame, const Rect& area);
     // The codec that would be used, after fallbacks (for logs and tests).
     ImageCodec choose(const Frame& frame, const Rect& area);
+    // What to use when the chosen encoder refuses a picture (e.g. GLZ: larger than the
+    // client's window): LZ4 if the client has it, else bitmaps. Never fails.
+    ImageEncoder& fallback();
 
 private:
     ImageCodec preferred(const Frame& frame, const Rect& area) const;

@@ -555,6 +555,19 @@ def case_bad_frames(args):
             good.close()
 
 
+def browser_case_with(compression):
+    """case_browser with the server forced to one image codec spice-html5 decodes."""
+    def run(args):
+        global EXTRA_SERVER_ARGS
+        saved = EXTRA_SERVER_ARGS
+        EXTRA_SERVER_ARGS = saved + ["--image-compression", compression]
+        try:
+            case_browser(args)
+        finally:
+            EXTRA_SERVER_ARGS = saved
+    return run
+
+
 def main():
     args = H.parse_args(__doc__)
     for need in (CHROMIUM, os.path.join(WEB_ROOT, "spice_auto.html")):
@@ -564,6 +577,8 @@ def main():
     cases = [
         ("static files over HTTP", case_static_files),
         ("spice-html5 in Chromium equals the dump", case_browser),
+        ("spice-html5 with QUIC images", browser_case_with("quic")),
+        ("spice-html5 with LZ images", browser_case_with("lz")),
         ("bad WebSocket frames", case_bad_frames),
     ]
     return H.run_cases(cases, args)

@@ -52,7 +52,7 @@ def screenshot_case(compression=None, size=None, seed=7):
     return run
 
 
-def animation_case(compression):
+def animation_case(compression, reconnect=False):
     """A client connected from frame 0 follows 200 frames of animation (terminal scrolls and
     an editor glide as COPY_BITS, fills, cached and fresh images), then must equal the frozen
     frame pixel for pixel: every incremental path agrees with the real client."""
@@ -73,13 +73,34 @@ def animation_case(compression):
                 updates = client.invalidate_count
                 client.disconnect()
                 H.pump(0.5)
+                if reconnect:
+                    # A new session starts a new dictionary (GLZ) and cache; typing makes the
+                    # server encode fresh images for it, which must decode exactly too.
+                    again = H.SpiceClient(port=srv.port, name="again").connect()
+                    again.wait_first_invalidate(15.0)
+                    again.wait_inputs(15.0)
+                    before = H.try_read_ppm(dump)
+                    again.tap_keys([0x23, 0x17, 0x39, 0x1f])  # "hi s"
+                    H.check(H.wait_until(lambda: not H.same_picture(H.try_read_ppm(dump), before),
+                                         10.0), "typing did not change the frozen frame")
+                    ok, fb, exp = again.wait_framebuffer_equals(lambda: H.try_read_ppm(dump), 15.0)
+                    H.check(ok, "after reconnect and typing: %s"
+                            % H.diff_report(fb, exp, "client", "dump"))
+                    again.disconnect()
+                    H.pump(0.5)
                 log = srv.log()
-            stats = re.search(r"sent (\d+) images \(\d+ B; [^)]*\), (\d+) fills, (\d+) copy_bits, "
+            stats = re.search(r"sent (\d+) images \(\d+ B; ([^)]*)\), (\d+) fills, (\d+) copy_bits, "
                               r"(\d+) cache hits", log)
             H.check(stats, "no display statistics line in the server log")
-            images, fills, copy_bits, hits = (int(v) for v in stats.groups())
-            print("  %d invalidates; server sent %d images, %d fills, %d copy_bits, %d cache hits"
-                  % (updates, images, fills, copy_bits, hits))
+            images, fills, copy_bits, hits = (int(v) for v in stats.group(1, 3, 4, 5))
+            codecs = stats.group(2)
+            print("  %d invalidates; server sent %d images (%s), %d fills, %d copy_bits, "
+                  "%d cache hits" % (updates, images, codecs, fills, copy_bits, hits))
+            # The codec under test must have carried the animation (the first full picture
+            # goes before DISPLAY_INIT, so GLZ starts with the second).
+            want = {"off": "bitmap", "auto_glz": "glz", "auto_lz": "lz="}.get(compression,
+                                                                             compression)
+            H.check(want in codecs, "no %s images in the animation: %s" % (want, codecs))
             H.check(copy_bits > 0, "the animation should have used COPY_BITS")
             H.check(images > 0, "the animation should have sent images")
             H.check(fills > 0, "the animation should have used DRAW_FILL for solid areas")
@@ -93,8 +114,18 @@ def main():
         ("screenshot_compression_off", screenshot_case("off")),
         ("screenshot_compression_lz4", screenshot_case("lz4")),
         ("screenshot_size_1024x768", screenshot_case(None, "1024x768")),
+        ("screenshot_compression_quic", screenshot_case("quic")),
+        ("screenshot_compression_lz", screenshot_case("lz")),
+        ("screenshot_compression_auto_glz", screenshot_case("auto_glz")),
+        ("screenshot_compression_auto_lz", screenshot_case("auto_lz")),
         ("animation_then_freeze_off", animation_case("off")),
         ("animation_then_freeze_lz4", animation_case("lz4")),
+        ("animation_then_freeze_quic", animation_case("quic")),
+        ("animation_then_freeze_lz", animation_case("lz")),
+        ("animation_then_freeze_auto_lz", animation_case("auto_lz")),
+        ("animation_then_freeze_glz_and_reconnect", animation_case("glz", reconnect=True)),
+        ("animation_then_freeze_auto_glz_and_reconnect",
+         animation_case("auto_glz", reconnect=True)),
     ]
     return H.run_cases(cases, args)
 
