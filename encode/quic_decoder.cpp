@@ -20,6 +20,9 @@
 namespace spiced {
 
 namespace {
+using quic::AlphaLayout;
+using quic::GrayLayout;
+using quic::RgbLayout;
 
 using namespace quic;
 
@@ -66,20 +69,6 @@ private:
     unsigned avail_ = 0;
     uint64_t used_ = 0;
 };
-
-struct RgbLayout {
-    static constexpr int kChannels = 3;
-    static constexpr std::array<unsigned, 3> kShift = {16, 8, 0};  // R, G, B
-    static constexpr uint32_t kMask = 0x00ffffff;
-};
-template <unsigned kByteShift>
-struct PlaneLayout {
-    static constexpr int kChannels = 1;
-    static constexpr std::array<unsigned, 1> kShift = {kByteShift};
-    static constexpr uint32_t kMask = 0xffu << kByteShift;
-};
-using GrayLayout = PlaneLayout<8>;
-using AlphaLayout = PlaneLayout<24>;
 
 inline unsigned sample(uint32_t pixel, unsigned shift) {
     return (pixel >> shift) & 0xff;

@@ -253,4 +253,19 @@ inline void walk_row(WalkerState& s, Op& op, int width, bool row0) {
     }
 }
 
+// Which bytes of a BGRX pixel a walker codes, in coding order.
+struct RgbLayout {
+    static constexpr int kChannels = 3;
+    static constexpr std::array<unsigned, 3> kShift = {16, 8, 0};  // R, G, B
+    static constexpr uint32_t kMask = 0x00ffffff;
+};
+template <unsigned kByteShift>
+struct PlaneLayout {
+    static constexpr int kChannels = 1;
+    static constexpr std::array<unsigned, 1> kShift = {kByteShift};
+    static constexpr uint32_t kMask = 0xffu << kByteShift;
+};
+using GrayLayout = PlaneLayout<8>;    // the G byte
+using AlphaLayout = PlaneLayout<24>;  // the X/A byte
+
 }  // namespace spiced::quic
