@@ -13,6 +13,11 @@
 
 namespace spiced {
 
+// ---- LZ4 (encode/lz4_encoder.cpp) -----------------------------------------------------------
+// make_lz4_encoder() packs pixels with SSSE3 where the CPU has it; this one never does, and
+// must produce the same bytes (tests compare them).
+std::unique_ptr<ImageEncoder> make_lz4_encoder_portable();
+
 // ---- QUIC (encode/quic.cpp) ------------------------------------------------------------------
 std::unique_ptr<ImageEncoder> make_quic_encoder();
 // `body` is a SPICE_IMAGE_TYPE_QUIC body (u32 size + QUIC stream).
