@@ -25,7 +25,7 @@ void run_pipeline(benchmark::State& state, std::unique_ptr<ImageEncoder> encoder
         pipeline->tick();
         out.buffer().clear();
         if (encoder) {
-            for (const Rect& area : pipeline->damage().rects()) {
+            for (const Rect& area : coalesce_rects(pipeline->damage(), 0.25)) {
                 auto ok = encoder->encode(pipeline->current(), area, out, 0);
                 benchmark::DoNotOptimize(ok);
                 ++rects;

@@ -13,6 +13,10 @@ constexpr uint32_t kPrimarySurfaceId = 0;
 // Images at most this large (in pixels) go through the pixmap cache; bigger ones are rarely
 // repeated exactly and would only push useful entries out.
 constexpr int64_t kMaxCachedPixels = int64_t{256} * 256;
+// Damage rects are merged while the merged box stays within 25 % of their combined area: each
+// draw costs ~100 bytes of headers and a fresh compression context, so a little re-sent area
+// is cheaper than many tiny images (see docs/benchmarks.md for the measured effect).
+constexpr double kCoalesceOverhead = 0.25;
 
 // 64-bit content hash of an area (with its size), used as the pixmap cache id.
 uint64_t hash_area(const Frame& frame, const Rect& area) {
@@ -130,7 +134,7 @@ void DisplayChannelClient::flush() {
     // encoded from the newest frame. Whatever doesn't fit now stays pending.
     if (pending_.is_empty() || !can_send_bulk()) return;
     const Frame& frame = pipeline_.current();
-    const std::vector<Rect> todo = pending_.rects();
+    const std::vector<Rect> todo = coalesce_rects(pending_, kCoalesceOverhead);
     pending_.clear();
     for (size_t i = 0; i < todo.size(); ++i) {
         if (!can_send_bulk()) {

@@ -322,4 +322,26 @@ size_t Region::rect_count() const {
     return count;
 }
 
+std::vector<Rect> coalesce_rects(const Region& region, double max_overhead) {
+    // Greedy and local: banded rects arrive top to bottom, so a rect's best partner is among
+    // the few emitted just before it. Looking back a bounded number keeps this linear.
+    constexpr size_t kLookBack = 8;
+    std::vector<Rect> out;
+    for (const Rect& rect : region.rects()) {
+        bool merged = false;
+        const size_t first = out.size() > kLookBack ? out.size() - kLookBack : 0;
+        for (size_t i = out.size(); i-- > first;) {
+            const Rect joined = out[i].united(rect);
+            const double parts = double(out[i].area()) + double(rect.area());
+            if (double(joined.area()) <= parts * (1.0 + max_overhead)) {
+                out[i] = joined;
+                merged = true;
+                break;
+            }
+        }
+        if (!merged) out.push_back(rect);
+    }
+    return out;
+}
+
 }  // namespace spiced

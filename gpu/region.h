@@ -59,4 +59,11 @@ private:
     std::vector<Band> bands_;
 };
 
+// Covers `region` with fewer, larger rectangles for sending: a rect is merged into a nearby
+// one when their bounding box exceeds their combined area by at most `max_overhead` (0.25 =
+// 25 %). Every pixel of `region` is covered; covered pixels outside it are bounded by the
+// overhead. Tile-granular damage (many small rects per band) becomes a few draw operations,
+// each with its own image header and its own compression context.
+std::vector<Rect> coalesce_rects(const Region& region, double max_overhead);
+
 }  // namespace spiced

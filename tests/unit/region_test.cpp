@@ -447,3 +447,45 @@ TEST(RegionRandomTest, RasterOrderTilesMatchShuffledOrder) {
 
 }  // namespace
 }  // namespace spiced
+
+namespace spiced {
+namespace {
+
+TEST(CoalesceRects, CoversTheRegionWithBoundedOverhead) {
+    std::mt19937 rng(77);
+    for (int trial = 0; trial < 200; ++trial) {
+        Region region;
+        for (int i = 0; i < 40; ++i) {
+            // Tile-like damage: 16x16 cells on a 64x64 grid of tiles.
+            const int32_t x = int32_t(rng() % 64) * 16, y = int32_t(rng() % 64) * 16;
+            region.add_rect(Rect::MakeXYWH(x, y, 16 * int32_t(1 + rng() % 3), 16));
+        }
+        const auto rects = coalesce_rects(region, 0.25);
+        Region covered;
+        int64_t total = 0;
+        for (const Rect& r : rects) {
+            covered.add_rect(r);
+            total += r.area();
+        }
+        Region missing = region;
+        missing.subtract(covered);
+        EXPECT_TRUE(missing.is_empty()) << "trial " << trial;
+        EXPECT_LE(rects.size(), region.rect_count());
+        // Each merge adds at most 25 % over its parts, and parts never exceed the region's
+        // area plus earlier overheads; a generous global bound catches runaway growth.
+        EXPECT_LE(total, region.area() * 4) << "trial " << trial;
+    }
+}
+
+TEST(CoalesceRects, NeighbouringTilesBecomeOneRect) {
+    Region region;
+    for (int32_t x = 0; x < 8; ++x) region.add_rect(Rect::MakeXYWH(x * 16, 0, 16, 16));
+    for (int32_t x = 0; x < 8; ++x) region.add_rect(Rect::MakeXYWH(x * 16 + 16, 16, 16, 16));
+    const auto rects = coalesce_rects(region, 0.25);
+    ASSERT_EQ(rects.size(), 1u);
+    EXPECT_EQ(rects[0], Rect::MakeXYWH(0, 0, 144, 32));
+    EXPECT_TRUE(coalesce_rects(Region(), 0.25).empty());
+}
+
+}  // namespace
+}  // namespace spiced
