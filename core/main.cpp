@@ -1,6 +1,7 @@
 // spiced-gpu: parse the command line, start the server on one reactor, run until signalled.
 #include <cstdlib>
 #include <exception>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -32,13 +33,20 @@ int run(int argc, char** argv) {
     }
     auto server = spiced::Server::create(std::move(command_line->config), **reactor);
     if (!server) {
-        LOG_ERROR("server", "cannot listen: %s", server.error().c_str());
+        LOG_ERROR("server", "cannot start: %s", server.error().c_str());
         return 1;
     }
     const auto& config = (*server)->config();
-    LOG_INFO("server", "listening on %s:%u (demo desktop %dx%d, seed %llu, %s)",
-             config.address.c_str(), (*server)->port(), config.demo_size.width,
-             config.demo_size.height, static_cast<unsigned long long>(config.demo_seed),
+    // "127.0.0.1:5900", "127.0.0.1:5900 and TLS 127.0.0.1:5901" or "TLS 127.0.0.1:5901".
+    std::string where;
+    if (config.plain_port_enabled) where = config.address + ":" + std::to_string((*server)->port());
+    if (config.tls_port) {
+        where += (where.empty() ? "TLS " : " and TLS ") + config.address + ":" +
+                 std::to_string((*server)->tls_port());
+    }
+    LOG_INFO("server", "listening on %s (demo desktop %dx%d, seed %llu, %s)", where.c_str(),
+             config.demo_size.width, config.demo_size.height,
+             static_cast<unsigned long long>(config.demo_seed),
              config.ticket.ticketing_enabled() ? "password required" : "no password");
     (*reactor)->run();
     (*server)->shutdown();

@@ -37,10 +37,23 @@ std::optional<std::array<uint8_t, 16>> to_uuid(std::string_view text) {
     return uuid;
 }
 
+// --tls-channel / --plaintext-channel names (QEMU's); 0 stands for "default".
+std::optional<uint8_t> to_channel(std::string_view name) {
+    if (name == "default") return uint8_t{0};
+    if (name == "main") return uint8_t{SPICE_CHANNEL_MAIN};
+    if (name == "display") return uint8_t{SPICE_CHANNEL_DISPLAY};
+    if (name == "inputs") return uint8_t{SPICE_CHANNEL_INPUTS};
+    if (name == "cursor") return uint8_t{SPICE_CHANNEL_CURSOR};
+    return std::nullopt;
+}
+
 // Options that take a value; everything else is a flag.
 constexpr std::string_view kValued[] = {"--addr",
                                         "--port",
                                         "--tls-port",
+                                        "--x509-dir",
+                                        "--tls-channel",
+                                        "--plaintext-channel",
                                         "--password",
                                         "--password-file",
                                         "--password-expiry",
@@ -67,7 +80,14 @@ A SPICE remote-display server. Connect with: remote-viewer spice://ADDR:PORT
 Network:
   --addr ADDR               listen address (default 127.0.0.1; 0.0.0.0 or :: for all)
   --port N                  plain SPICE port (default 5900)
-  --tls-port N              TLS port (not available in this build yet)
+  --tls-port N              TLS port (needs --x509-dir); with --tls-port and no --port,
+                            there is no plaintext port
+  --x509-dir DIR            TLS identity: DIR/ca-cert.pem, DIR/server-cert.pem and
+                            DIR/server-key.pem (QEMU's and libvirt's layout)
+  --tls-channel NAME        channel NAME (main, display, inputs, cursor, or default for
+                            all not named) links over TLS only; repeatable
+  --plaintext-channel NAME  channel NAME links over the plain port only; repeatable.
+                            With neither, every channel may use either port
   --web-root DIR            serve DIR's files over HTTP on the same port (e.g.
                             /usr/share/spice-html5); WebSocket clients connect there too
 Authentication (one of these is required):
@@ -109,6 +129,9 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
     std::optional<std::string> password;
     std::optional<int64_t> expiry_seconds;
     bool disable_ticketing = false;
+    bool port_given = false;
+    bool channel_policy_given = false;
+    std::optional<ChannelSecurity> default_security;  // --tls-channel/--plaintext-channel default
 
     for (size_t i = 0; i < args.size(); ++i) {
         std::string_view option = args[i];
@@ -142,10 +165,28 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
             auto port = to_number<uint32_t>(value);
             if (!port || *port > 65535) return bad("is not a port number (0-65535)");
             config.port = uint16_t(*port);
+            port_given = true;
         } else if (option == "--tls-port") {
-            return unexpected(std::string(
-                "--tls-port: TLS is not available in this build yet; use the plain --port on a "
-                "trusted network or an SSH tunnel"));
+            auto port = to_number<uint32_t>(value);
+            if (!port || *port > 65535) return bad("is not a port number (0-65535)");
+            config.tls_port = uint16_t(*port);
+        } else if (option == "--x509-dir") {
+            if (value.empty()) return bad("is not a directory name");
+            config.x509_dir = std::string(value);
+        } else if (option == "--tls-channel" || option == "--plaintext-channel") {
+            auto channel = to_channel(value);
+            if (!channel) {
+                return bad("is not a channel name (main, display, inputs, cursor, default)");
+            }
+            const ChannelSecurity want = option == "--tls-channel" ? ChannelSecurity::kSecureOnly
+                                                                   : ChannelSecurity::kPlainOnly;
+            std::optional<ChannelSecurity>& slot =
+                *channel == 0 ? default_security : config.channel_security[*channel];
+            if (slot && *slot != want) {
+                return bad("is named by both --tls-channel and --plaintext-channel");
+            }
+            slot = want;
+            channel_policy_given = true;
         } else if (option == "--password") {
             password = std::string(value);
         } else if (option == "--password-file") {
@@ -220,6 +261,36 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
         }
     }
     if (result.show_help || result.show_version) return result;
+
+    config.default_security = default_security.value_or(ChannelSecurity::kAny);
+    config.plain_port_enabled = port_given || !config.tls_port;
+    if (config.tls_port && config.x509_dir.empty()) {
+        return unexpected(std::string(
+            "--tls-port needs --x509-dir DIR, the TLS certificate directory (ca-cert.pem, "
+            "server-cert.pem, server-key.pem)"));
+    }
+    if (!config.tls_port && !config.x509_dir.empty()) {
+        return unexpected(std::string("--x509-dir is only used with --tls-port"));
+    }
+    if (!config.tls_port && channel_policy_given) {
+        return unexpected(
+            std::string("--tls-channel and --plaintext-channel need --tls-port (and --x509-dir)"));
+    }
+    if (config.tls_port && config.plain_port_enabled && *config.tls_port != 0 &&
+        *config.tls_port == config.port) {
+        return unexpected("--port and --tls-port are both " + std::to_string(config.port) +
+                          "; they need different ports");
+    }
+    if (!config.plain_port_enabled) {
+        bool plain_only = config.default_security == ChannelSecurity::kPlainOnly;
+        for (const auto& security : config.channel_security) {
+            plain_only = plain_only || security == ChannelSecurity::kPlainOnly;
+        }
+        if (plain_only) {
+            return unexpected(
+                std::string("--plaintext-channel needs a plain port: give --port as well"));
+        }
+    }
 
     if (!password && !environment_password.empty()) password = std::string(environment_password);
     if (disable_ticketing && password) {

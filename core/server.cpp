@@ -39,10 +39,12 @@ Capabilities channel_caps_for(uint8_t type) {
 class PendingLink final : public Connection::Handler {
 public:
     PendingLink(Server& server, Reactor& reactor, TcpStream stream, LinkHandshake::Decide decide,
-                LinkHandshake::TakeKey take_key, const TicketPolicy& policy)
+                LinkHandshake::TakeKey take_key, const TicketPolicy& policy,
+                std::shared_ptr<const TlsContext> tls)
         : server_(server),
-          connection_(std::make_unique<Connection>(reactor, std::move(stream), this,
-                                                   ConnectionOptions{server.config().web_root})),
+          connection_(std::make_unique<Connection>(
+              reactor, std::move(stream), this,
+              ConnectionOptions{server.config().web_root, std::move(tls)})),
           handshake_(std::move(decide), std::move(take_key), policy),
           started_(std::chrono::steady_clock::now()) {}
 
@@ -123,15 +125,39 @@ private:
 
 Expected<std::unique_ptr<Server>, std::string> Server::create(ServerConfig config,
                                                               Reactor& reactor) {
-    auto listener = TcpListener::listen(config.address, config.port);
-    if (!listener) return unexpected(listener.error());
-    return std::unique_ptr<Server>(new Server(std::move(config), reactor, std::move(*listener)));
+    std::shared_ptr<const TlsContext> tls;
+    std::optional<TcpListener> tls_listener;
+    if (config.tls_port) {
+        // Certificate problems are start-up errors, before any port is open.
+        auto context = TlsContext::load_x509_dir(config.x509_dir);
+        if (!context) return unexpected("TLS: " + context.error());
+        tls = std::move(*context);
+    }
+    std::optional<TcpListener> plain;
+    if (config.plain_port_enabled) {
+        auto listener = TcpListener::listen(config.address, config.port);
+        if (!listener)
+            return unexpected("port " + std::to_string(config.port) + ": " + listener.error());
+        plain = std::move(*listener);
+    }
+    if (config.tls_port) {
+        auto listener = TcpListener::listen(config.address, *config.tls_port);
+        if (!listener)
+            return unexpected("TLS port " + std::to_string(*config.tls_port) + ": " +
+                              listener.error());
+        tls_listener = std::move(*listener);
+    }
+    return std::unique_ptr<Server>(new Server(std::move(config), reactor, std::move(plain),
+                                              std::move(tls_listener), std::move(tls)));
 }
 
-Server::Server(ServerConfig config, Reactor& reactor, TcpListener listener)
+Server::Server(ServerConfig config, Reactor& reactor, std::optional<TcpListener> listener,
+               std::optional<TcpListener> tls_listener, std::shared_ptr<const TlsContext> tls)
     : config_(std::move(config)),
       reactor_(reactor),
       listener_(std::move(listener)),
+      tls_listener_(std::move(tls_listener)),
+      tls_(std::move(tls)),
       next_session_id_(std::random_device{}() | 1),
       client_mouse_mode_(config_.client_mouse_mode) {
     pipeline_ = std::make_unique<DisplayPipeline>(
@@ -139,15 +165,22 @@ Server::Server(ServerConfig config, Reactor& reactor, TcpListener listener)
         PipelineOptions{config_.demo_freeze, config_.dump_frame});
     pointer_ = {config_.demo_size.width / 2, config_.demo_size.height / 2};
     last_leds_ = pipeline_->desktop().keyboard_leds();
-    accept_watch_ =
-        reactor_.watch(listener_.fd(), Reactor::kReadable, [this](uint32_t) { on_accept(); });
+    if (listener_) {
+        accept_watch_ = reactor_.watch(listener_->fd(), Reactor::kReadable,
+                                       [this](uint32_t) { on_accept(*listener_, false); });
+    }
+    if (tls_listener_) {
+        tls_accept_watch_ = reactor_.watch(tls_listener_->fd(), Reactor::kReadable,
+                                           [this](uint32_t) { on_accept(*tls_listener_, true); });
+    }
     frame_timer_ = reactor_.every(std::chrono::nanoseconds(1'000'000'000 / config_.fps),
                                   [this] { on_frame_tick(); });
     housekeeping_timer_ = reactor_.every(std::chrono::seconds(1), [this] { on_housekeeping(); });
 }
 
 Server::~Server() {
-    reactor_.unwatch(accept_watch_);
+    if (accept_watch_ != 0) reactor_.unwatch(accept_watch_);
+    if (tls_accept_watch_ != 0) reactor_.unwatch(tls_accept_watch_);
     reactor_.unwatch(frame_timer_);
     reactor_.unwatch(housekeeping_timer_);
     if (key_retry_timer_ != 0) reactor_.unwatch(key_retry_timer_);
@@ -165,26 +198,26 @@ void Server::shutdown() {
     });
 }
 
-void Server::on_accept() {
+void Server::on_accept(TcpListener& listener, bool tls) {
     for (;;) {
-        auto stream = listener_.accept();
+        auto stream = listener.accept();
         if (!stream) {
             if (stream.error() != IoError::kWouldBlock) {
                 LOG_WARN("server", "accept failed: %s", std::strerror(errno));
             }
             return;
         }
-        LOG_DEBUG("server", "%s: connected", stream->peer().c_str());
+        LOG_DEBUG("server", "%s: connected%s", stream->peer().c_str(), tls ? " (TLS port)" : "");
         auto link = std::make_unique<PendingLink>(
             *this, reactor_, std::move(*stream),
-            [this](const LinkRequest& request) { return decide(request); },
-            [this] { return keys_.try_take(); }, config_.ticket);
+            [this, tls](const LinkRequest& request) { return decide(request, tls); },
+            [this] { return keys_.try_take(); }, config_.ticket, tls ? tls_ : nullptr);
         PendingLink* key = link.get();
         pending_.emplace(key, std::move(link));
     }
 }
 
-LinkDecision Server::decide(const LinkRequest& request) const {
+LinkDecision Server::decide(const LinkRequest& request, bool tls) const {
     LinkDecision decision;
     decision.common_caps =
         Capabilities::of({SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION, SPICE_COMMON_CAP_AUTH_SPICE,
@@ -208,6 +241,21 @@ LinkDecision Server::decide(const LinkRequest& request) const {
         return refuse(SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE,
                       std::string("channel ") + type_name + ":" +
                           std::to_string(request.channel_id) + " is not available");
+    }
+    // QEMU's tls-channel / plaintext-channel: spice-gtk answers NEED_SECURED by reconnecting
+    // to the TLS port (and NEED_UNSECURED by going back to the plain one).
+    const ChannelSecurity security =
+        config_.channel_security[request.channel_type].value_or(config_.default_security);
+    if (!tls && security == ChannelSecurity::kSecureOnly) {
+        return refuse(SPICE_LINK_ERR_NEED_SECURED, std::string(type_name) +
+                                                       " channel is TLS-only (--tls-channel); "
+                                                       "refused on the plain port");
+    }
+    if (tls && security == ChannelSecurity::kPlainOnly) {
+        return refuse(SPICE_LINK_ERR_NEED_UNSECURED,
+                      std::string(type_name) +
+                          " channel is plaintext-only "
+                          "(--plaintext-channel); refused on the TLS port");
     }
     if (request.channel_type == SPICE_CHANNEL_MAIN) return decision;
     auto session = sessions_.find(request.connection_id);

@@ -7,6 +7,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/expected.h"
@@ -17,6 +18,7 @@
 #include "io/connection.h"
 #include "io/reactor.h"
 #include "io/tcp.h"
+#include "io/tls.h"
 
 namespace spiced {
 
@@ -30,7 +32,10 @@ public:
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    uint16_t port() const { return listener_.port(); }
+    // The plain port, or 0 when there is none (only --tls-port).
+    uint16_t port() const { return listener_ ? listener_->port() : 0; }
+    // The TLS port, or 0 when there is none.
+    uint16_t tls_port() const { return tls_listener_ ? tls_listener_->port() : 0; }
     // Graceful stop: tells display clients their surface is gone and closes every connection.
     void shutdown();
     const ServerConfig& config() const { return config_; }
@@ -66,19 +71,24 @@ public:
     }
 
 private:
-    Server(ServerConfig config, Reactor& reactor, TcpListener listener);
-    void on_accept();
+    Server(ServerConfig config, Reactor& reactor, std::optional<TcpListener> listener,
+           std::optional<TcpListener> tls_listener, std::shared_ptr<const TlsContext> tls);
+    void on_accept(TcpListener& listener, bool tls);
     void on_frame_tick();
     void on_housekeeping();
-    LinkDecision decide(const LinkRequest& request) const;
+    // `tls`: the link arrived on the TLS port.
+    LinkDecision decide(const LinkRequest& request, bool tls) const;
     // Sends CURSOR_SET / CURSOR_MOVE for the pointer's new place to every cursor channel.
     void update_cursor(bool moved_by_server);
     void retry_key_waiters();
 
     ServerConfig config_;
     Reactor& reactor_;
-    TcpListener listener_;
+    std::optional<TcpListener> listener_;      // plain SPICE (and HTTP/WebSocket)
+    std::optional<TcpListener> tls_listener_;  // the same, under TLS
+    std::shared_ptr<const TlsContext> tls_;
     Reactor::WatchId accept_watch_ = 0;
+    Reactor::WatchId tls_accept_watch_ = 0;
     Reactor::WatchId frame_timer_ = 0;
     Reactor::WatchId housekeeping_timer_ = 0;
     TicketKeySource keys_;

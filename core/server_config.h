@@ -12,9 +12,20 @@
 
 namespace spiced {
 
+// Which port a channel may link through (QEMU's tls-channel / plaintext-channel).
+enum class ChannelSecurity : uint8_t { kAny, kSecureOnly, kPlainOnly };
+
 struct ServerConfig {
     std::string address = "127.0.0.1";
     uint16_t port = 5900;
+    // False when only --tls-port was given: no plaintext listener at all.
+    bool plain_port_enabled = true;
+    std::optional<uint16_t> tls_port;  // --tls-port
+    std::string x509_dir;              // --x509-dir: ca-cert.pem, server-cert.pem, server-key.pem
+    // --tls-channel / --plaintext-channel by SPICE channel type (main, display, inputs, cursor);
+    // channels not listed follow `default_security` ("default" in those options).
+    std::array<std::optional<ChannelSecurity>, 8> channel_security{};
+    ChannelSecurity default_security = ChannelSecurity::kAny;
     TicketPolicy ticket = TicketPolicy::disabled();
     ImagePolicyConfig images;       // --image-compression, --jpeg-wan-compression, ...
     bool client_mouse_mode = true;  // --mouse-mode client|server (client also needs the client)

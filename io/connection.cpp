@@ -38,6 +38,14 @@ Connection::Connection(Reactor& reactor, TcpStream stream, Handler* handler,
       stream_(std::move(stream)),
       handler_(handler),
       options_(std::move(options)) {
+    if (options_.tls) {
+        auto session = TlsSession::create(*options_.tls);
+        if (session) {
+            tls_ = std::move(*session);
+        } else {
+            tls_setup_error_ = session.error();  // reported (and closed) on the first input
+        }
+    }
     watch_ = reactor_.watch(stream_.fd(), Reactor::kReadable,
                             [this](uint32_t ready) { on_ready(ready); });
 }
@@ -64,6 +72,21 @@ void Connection::send(std::vector<uint8_t> bytes) {
 }
 
 void Connection::enqueue(std::vector<uint8_t> bytes) {
+    if (!tls_) return enqueue_raw(std::move(bytes));
+    std::vector<uint8_t> records;
+    records.reserve(bytes.size() + bytes.size() / 512 + 64);
+    auto encrypted = tls_->encrypt(bytes, records);
+    if (!encrypted) {
+        LOG_WARN("tls", "%s: %s; closing", peer().c_str(), encrypted.error().c_str());
+        close_logged_ = true;
+        close("TLS write error");
+        return;
+    }
+    enqueue_raw(std::move(records));
+}
+
+void Connection::enqueue_raw(std::vector<uint8_t> bytes) {
+    if (bytes.empty()) return;
     queued_bytes_ += bytes.size();
     output_.push_back(std::move(bytes));
 }
@@ -76,6 +99,12 @@ void Connection::close(std::string_view reason, bool flush_first) {
         if (mode_ == Mode::kWebSocket && websocket_->state() == WebSocketDecoder::State::kOpen) {
             enqueue(ws_close_frame(1000));
         }
+        if (tls_ && !closed_) {
+            std::vector<uint8_t> notify;
+            tls_->shutdown(notify);
+            enqueue_raw(std::move(notify));
+        }
+        if (closed_) return;
         write_queued();
         if (closed_) return;  // write_queued found a write error and closed already
     }
@@ -108,22 +137,62 @@ void Connection::read_available() {
             return;
         }
         bytes_received_ += *got;
-        bool ready = true;
-        if (mode_ == Mode::kPlain) {
+        std::span<const uint8_t> fresh(chunk.data(), *got);
+        std::vector<uint8_t> decrypted;
+        if (is_tls()) {
+            if (!take_tls_input(fresh, decrypted)) return;
+            fresh = decrypted;
+        }
+        bool ready = !fresh.empty();
+        if (!ready) {
+            // TLS handshake records only: nothing for the layers above yet.
+        } else if (mode_ == Mode::kPlain) {
             // The hot path: plain SPICE bytes go straight to the handler's buffer.
-            input_.insert(input_.end(), chunk.begin(), chunk.begin() + long(*got));
+            input_.insert(input_.end(), fresh.begin(), fresh.end());
         } else {
-            ready = take_framed_input(std::span<const uint8_t>(chunk.data(), *got));
+            ready = take_framed_input(fresh);
             if (closed_) return;
         }
         if (ready) dispatch_input();
         if (closed_) return;
+        if (tls_ && tls_->peer_closed()) {
+            close("peer closed the TLS session");
+            return;
+        }
         if (input_.size() > kMaxBufferedInput) {
             close("peer sent more unconsumed data than the input limit");
             return;
         }
         if (*got < chunk.size()) return;
     }
+}
+
+bool Connection::take_tls_input(std::span<const uint8_t> fresh, std::vector<uint8_t>& plain) {
+    if (!tls_) {
+        LOG_WARN("tls", "%s: %s; closing", peer().c_str(), tls_setup_error_.c_str());
+        close_logged_ = true;
+        close("TLS setup failed");
+        return false;
+    }
+    const bool was_established = tls_->handshake_done();
+    std::vector<uint8_t> to_peer;
+    auto received = tls_->receive(fresh, plain, to_peer);
+    if (!to_peer.empty()) {
+        const bool was_idle = output_.empty();
+        enqueue_raw(std::move(to_peer));
+        if (was_idle) write_queued();
+        if (closed_) return false;
+    }
+    if (!received) {
+        LOG_WARN("tls", "%s: %s; closing", peer().c_str(), received.error().c_str());
+        close_logged_ = true;
+        close("TLS error", /*flush_first=*/true);  // flush: the alert says why
+        return false;
+    }
+    if (!was_established && tls_->handshake_done()) {
+        LOG_DEBUG("tls", "%s: %s established", peer().c_str(), tls_->describe().c_str());
+    }
+    return true;
 }
 
 bool Connection::take_framed_input(std::span<const uint8_t> fresh) {

@@ -7,6 +7,12 @@
 // frame; any other GET is answered from the web root (or 404) and closed without the Handler
 // ever seeing data. Anything else is a plain stream and takes the same path as before.
 //
+// TLS (ConnectionOptions::tls, the tls-port's connections) sits below all of that: bytes from
+// the socket go through the TlsSession first (handshake, then decryption) and only decrypted
+// bytes reach the detection above; every outgoing message (WebSocket frames included) is
+// encrypted as it is queued. A failed handshake is logged as one "[tls] PEER: ..." line and
+// closes this connection only.
+//
 // Threading: everything happens on the reactor's thread. A Connection never destroys itself;
 // after close() its owner is told through Handler::on_closed and must drop it (deferred).
 #pragma once
@@ -21,6 +27,7 @@
 
 #include "io/reactor.h"
 #include "io/tcp.h"
+#include "io/tls.h"
 #include "io/websocket.h"
 
 namespace spiced {
@@ -29,6 +36,8 @@ struct ConnectionOptions {
     // Directory whose regular files plain HTTP GETs may fetch (e.g. spice-html5's files);
     // empty: every plain GET gets 404. WebSocket upgrades work either way.
     std::string web_root;
+    // Set on the TLS port's connections: the peer must speak TLS first.
+    std::shared_ptr<const TlsContext> tls;
 };
 
 class Connection {
@@ -76,6 +85,7 @@ public:
     // refused, a WebSocket protocol error), so its owner need not log that again.
     bool close_logged() const { return close_logged_; }
     bool is_websocket() const { return mode_ == Mode::kWebSocket; }
+    bool is_tls() const { return options_.tls != nullptr; }
 
 private:
     enum class Mode : uint8_t {
@@ -94,7 +104,12 @@ private:
     void serve_static(const HttpRequest& request);
     void answer_http_and_close(std::string head, std::vector<uint8_t> body, std::string reason);
     void take_websocket_input(std::span<const uint8_t> fresh);
+    // Queues application bytes (encrypted first on a TLS connection).
     void enqueue(std::vector<uint8_t> bytes);
+    // Queues bytes exactly as they go on the wire.
+    void enqueue_raw(std::vector<uint8_t> bytes);
+    // TLS: the socket's bytes in, decrypted bytes out (in `plain`); false when closed.
+    bool take_tls_input(std::span<const uint8_t> fresh, std::vector<uint8_t>& plain);
     void dispatch_input();
     void write_queued();
     void update_interest();
@@ -105,6 +120,8 @@ private:
     ConnectionOptions options_;
     Mode mode_ = Mode::kDetect;
     std::unique_ptr<WebSocketDecoder> websocket_;  // only for kWebSocket
+    std::unique_ptr<TlsSession> tls_;              // only with options_.tls
+    std::string tls_setup_error_;                  // TlsSession::create failed (rare)
     std::string drain_reason_;                     // close reason once kDraining output is out
     Reactor::WatchId watch_ = 0;
     std::vector<uint8_t> input_;
