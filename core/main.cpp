@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "core/options.h"
 #include "core/server.h"
+#include "io/cpu_placement.h"
 
 namespace {
 int run(int argc, char** argv) {
@@ -26,7 +27,18 @@ int run(int argc, char** argv) {
         std::puts("spiced-gpu " SPICED_VERSION);
         return 0;
     }
-    auto reactor = spiced::Reactor::create();
+    // Before any thread starts: they all inherit the main thread's CPUs and memory policy.
+    auto placement =
+        spiced::place_server_threads(command_line->config.cpus, command_line->config.numa_node);
+    if (!placement) {
+        LOG_ERROR("server", "cannot place threads: %s", placement.error().c_str());
+        return 1;
+    }
+    const auto& wanted = command_line->config;
+    if (!wanted.cpus.empty() || wanted.numa_node) {
+        LOG_INFO("server", "placement: %s", placement->c_str());
+    }
+    auto reactor = spiced::Reactor::create(command_line->config.io);
     if (!reactor) {
         LOG_ERROR("server", "cannot start the event loop: %s", reactor.error().c_str());
         return 1;
@@ -44,10 +56,11 @@ int run(int argc, char** argv) {
         where += (where.empty() ? "TLS " : " and TLS ") + config.address + ":" +
                  std::to_string((*server)->tls_port());
     }
-    LOG_INFO("server", "listening on %s (demo desktop %dx%d, seed %llu, %s)", where.c_str(),
+    LOG_INFO("server", "listening on %s (demo desktop %dx%d, seed %llu, %s, %s)", where.c_str(),
              config.demo_size.width, config.demo_size.height,
              static_cast<unsigned long long>(config.demo_seed),
-             config.ticket.ticketing_enabled() ? "password required" : "no password");
+             config.ticket.ticketing_enabled() ? "password required" : "no password",
+             std::string((*reactor)->backend_name()).c_str());
     (*reactor)->run();
     (*server)->shutdown();
     server->reset();

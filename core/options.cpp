@@ -1,4 +1,5 @@
 #include "core/options.h"
+#include "io/cpu_placement.h"
 
 #include <spice/protocol.h>
 
@@ -70,7 +71,13 @@ constexpr std::string_view kValued[] = {"--addr",
                                         "--dump-frame",
                                         "--fps",
                                         "--display-budget",
-                                        "--web-root"};
+                                        "--web-root",
+                                        "--websocket-origin",
+                                        "--io-backend",
+                                        "--zero-copy-min",
+                                        "--client-memory-limit",
+                                        "--cpus",
+                                        "--numa-node"};
 }  // namespace
 
 std::string usage_text() {
@@ -90,6 +97,19 @@ Network:
                             With neither, every channel may use either port
   --web-root DIR            serve DIR's files over HTTP on the same port (e.g.
                             /usr/share/spice-html5); WebSocket clients connect there too
+  --websocket-origin O      a browser origin (e.g. https://vdi.example.com) whose pages may
+                            open a WebSocket; repeatable; "*" allows any. Default: only
+                            pages served from this server (same origin) and non-browsers
+Input/output and placement:
+  --io-backend B            io_uring|epoll (default io_uring; epoll is used, with a log
+                            line, when the kernel refuses io_uring)
+  --zero-copy-min BYTES     io_uring: send batches this large with zero-copy (default
+                            65536; 0 = never); dropped per client where the kernel copies
+  --client-memory-limit BYTES  most bytes queued for one client connection; a client that
+                            stops reading is disconnected there (default 16777216)
+  --cpus LIST               run the server's threads on these CPUs (e.g. 2-3 or 4,6)
+  --numa-node N             allocate memory on NUMA node N (and, without --cpus, run on
+                            its CPUs)
 Authentication (one of these is required):
   --password PW             ticket password (visible in ps; prefer the two below)
   --password-file FILE      read the password from the first line of FILE
@@ -256,6 +276,37 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
                 return bad("is not an existing directory");
             }
             config.web_root = std::string(value);
+        } else if (option == "--websocket-origin") {
+            if (value.empty() || (value != "*" && value.find("://") == std::string_view::npos)) {
+                return bad("is not an origin (scheme://host[:port]) or *");
+            }
+            config.websocket_origins.emplace_back(value);
+        } else if (option == "--io-backend") {
+            if (value == "io_uring") {
+                config.io.backend = IoBackend::kIoUring;
+            } else if (value == "epoll") {
+                config.io.backend = IoBackend::kEpoll;
+            } else {
+                return bad("is not io_uring or epoll");
+            }
+        } else if (option == "--zero-copy-min") {
+            auto bytes = to_number<uint64_t>(value);
+            if (!bytes || (*bytes != 0 && *bytes < 4096)) {
+                return bad("is not a byte count (0, or at least 4096)");
+            }
+            config.io.zero_copy_min_bytes = size_t(*bytes);
+        } else if (option == "--client-memory-limit") {
+            auto bytes = to_number<uint64_t>(value);
+            if (!bytes || *bytes < (1 << 20)) return bad("is not a byte count (at least 1048576)");
+            config.client_memory_limit_bytes = size_t(*bytes);
+        } else if (option == "--cpus") {
+            auto cpus = parse_cpu_list(value);
+            if (!cpus) return unexpected("--cpus: " + cpus.error());
+            config.cpus = std::move(*cpus);
+        } else if (option == "--numa-node") {
+            auto node = to_number<int>(value);
+            if (!node || *node < 0) return bad("is not a NUMA node number");
+            config.numa_node = *node;
         } else {
             return unexpected("unknown option '" + std::string(args[i]) + "' (see --help)");
         }
@@ -290,6 +341,13 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
             return unexpected(
                 std::string("--plaintext-channel needs a plain port: give --port as well"));
         }
+    }
+
+    if (config.client_memory_limit_bytes < 2 * config.display_budget_bytes) {
+        return unexpected("--client-memory-limit (" +
+                          std::to_string(config.client_memory_limit_bytes) +
+                          ") must be at least twice --display-budget (" +
+                          std::to_string(config.display_budget_bytes) + ")");
     }
 
     if (!password && !environment_password.empty()) password = std::string(environment_password);

@@ -44,7 +44,9 @@ public:
         : server_(server),
           connection_(std::make_unique<Connection>(
               reactor, std::move(stream), this,
-              ConnectionOptions{server.config().web_root, std::move(tls)})),
+              ConnectionOptions{server.config().web_root, std::move(tls),
+                                server.config().websocket_origins,
+                                server.config().client_memory_limit_bytes})),
           handshake_(std::move(decide), std::move(take_key), policy),
           started_(std::chrono::steady_clock::now()) {}
 
@@ -166,12 +168,12 @@ Server::Server(ServerConfig config, Reactor& reactor, std::optional<TcpListener>
     pointer_ = {config_.demo_size.width / 2, config_.demo_size.height / 2};
     last_leds_ = pipeline_->desktop().keyboard_leds();
     if (listener_) {
-        accept_watch_ = reactor_.watch(listener_->fd(), Reactor::kReadable,
-                                       [this](uint32_t) { on_accept(*listener_, false); });
+        accept_watch_ = reactor_.accept_on(
+            *listener_, [this](TcpStream stream) { on_accept(std::move(stream), false); });
     }
     if (tls_listener_) {
-        tls_accept_watch_ = reactor_.watch(tls_listener_->fd(), Reactor::kReadable,
-                                           [this](uint32_t) { on_accept(*tls_listener_, true); });
+        tls_accept_watch_ = reactor_.accept_on(
+            *tls_listener_, [this](TcpStream stream) { on_accept(std::move(stream), true); });
     }
     frame_timer_ = reactor_.every(std::chrono::nanoseconds(1'000'000'000 / config_.fps),
                                   [this] { on_frame_tick(); });
@@ -179,11 +181,11 @@ Server::Server(ServerConfig config, Reactor& reactor, std::optional<TcpListener>
 }
 
 Server::~Server() {
-    if (accept_watch_ != 0) reactor_.unwatch(accept_watch_);
-    if (tls_accept_watch_ != 0) reactor_.unwatch(tls_accept_watch_);
-    reactor_.unwatch(frame_timer_);
-    reactor_.unwatch(housekeeping_timer_);
-    if (key_retry_timer_ != 0) reactor_.unwatch(key_retry_timer_);
+    if (accept_watch_ != 0) reactor_.cancel(accept_watch_);
+    if (tls_accept_watch_ != 0) reactor_.cancel(tls_accept_watch_);
+    reactor_.cancel(frame_timer_);
+    reactor_.cancel(housekeeping_timer_);
+    if (key_retry_timer_ != 0) reactor_.cancel(key_retry_timer_);
     // Channels and links hold Connections registered with the reactor; drop them first.
     sessions_.clear();
     pending_.clear();
@@ -198,23 +200,14 @@ void Server::shutdown() {
     });
 }
 
-void Server::on_accept(TcpListener& listener, bool tls) {
-    for (;;) {
-        auto stream = listener.accept();
-        if (!stream) {
-            if (stream.error() != IoError::kWouldBlock) {
-                LOG_WARN("server", "accept failed: %s", std::strerror(errno));
-            }
-            return;
-        }
-        LOG_DEBUG("server", "%s: connected%s", stream->peer().c_str(), tls ? " (TLS port)" : "");
-        auto link = std::make_unique<PendingLink>(
-            *this, reactor_, std::move(*stream),
-            [this, tls](const LinkRequest& request) { return decide(request, tls); },
-            [this] { return keys_.try_take(); }, config_.ticket, tls ? tls_ : nullptr);
-        PendingLink* key = link.get();
-        pending_.emplace(key, std::move(link));
-    }
+void Server::on_accept(TcpStream stream, bool tls) {
+    LOG_DEBUG("server", "%s: connected%s", stream.peer().c_str(), tls ? " (TLS port)" : "");
+    auto link = std::make_unique<PendingLink>(
+        *this, reactor_, std::move(stream),
+        [this, tls](const LinkRequest& request) { return decide(request, tls); },
+        [this] { return keys_.try_take(); }, config_.ticket, tls ? tls_ : nullptr);
+    PendingLink* key = link.get();
+    pending_.emplace(key, std::move(link));
 }
 
 LinkDecision Server::decide(const LinkRequest& request, bool tls) const {
@@ -347,7 +340,7 @@ void Server::retry_key_waiters() {
         awaiting_key_.pop_front();
     }
     if (awaiting_key_.empty() && key_retry_timer_ != 0) {
-        reactor_.unwatch(key_retry_timer_);
+        reactor_.cancel(key_retry_timer_);
         key_retry_timer_ = 0;
     }
 }

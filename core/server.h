@@ -73,7 +73,7 @@ public:
 private:
     Server(ServerConfig config, Reactor& reactor, std::optional<TcpListener> listener,
            std::optional<TcpListener> tls_listener, std::shared_ptr<const TlsContext> tls);
-    void on_accept(TcpListener& listener, bool tls);
+    void on_accept(TcpStream stream, bool tls);
     void on_frame_tick();
     void on_housekeeping();
     // `tls`: the link arrived on the TLS port.
@@ -87,15 +87,15 @@ private:
     std::optional<TcpListener> listener_;      // plain SPICE (and HTTP/WebSocket)
     std::optional<TcpListener> tls_listener_;  // the same, under TLS
     std::shared_ptr<const TlsContext> tls_;
-    Reactor::WatchId accept_watch_ = 0;
-    Reactor::WatchId tls_accept_watch_ = 0;
-    Reactor::WatchId frame_timer_ = 0;
-    Reactor::WatchId housekeeping_timer_ = 0;
+    Reactor::Id accept_watch_ = 0;
+    Reactor::Id tls_accept_watch_ = 0;
+    Reactor::Id frame_timer_ = 0;
+    Reactor::Id housekeeping_timer_ = 0;
     TicketKeySource keys_;
     std::unique_ptr<DisplayPipeline> pipeline_;
     std::map<PendingLink*, std::unique_ptr<PendingLink>> pending_;
     std::deque<PendingLink*> awaiting_key_;  // first come, first served
-    Reactor::WatchId key_retry_timer_ = 0;
+    Reactor::Id key_retry_timer_ = 0;
     std::map<uint32_t, std::unique_ptr<Session>> sessions_;
     uint32_t next_session_id_;
     bool client_mouse_mode_;

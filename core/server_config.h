@@ -5,10 +5,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/ticket.h"
 #include "encode/image_policy.h"
 #include "gpu/geometry.h"
+#include "io/reactor.h"
 
 namespace spiced {
 
@@ -43,6 +45,19 @@ struct ServerConfig {
     // --web-root: an existing directory served over HTTP on the SPICE port (for spice-html5);
     // empty serves nothing (WebSocket clients still connect).
     std::string web_root;
+    // --websocket-origin: browser origins (scheme://host[:port]) allowed to open a WebSocket;
+    // "*" allows any. Empty: same-origin pages only (Origin matches Host), and clients that
+    // send no Origin (not a browser).
+    std::vector<std::string> websocket_origins;
+    // --io-backend, --zero-copy-min.
+    ReactorOptions io;
+    // --client-memory-limit: hard cap on bytes queued for one connection (display updates
+    // merge long before this; control messages are never dropped, so a client that stops
+    // reading altogether is disconnected when it reaches the cap).
+    size_t client_memory_limit_bytes = size_t{16} << 20;
+    // --cpus / --numa-node: where the server's threads run and allocate.
+    std::vector<int> cpus;
+    std::optional<int> numa_node;
 };
 
 }  // namespace spiced

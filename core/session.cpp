@@ -36,12 +36,12 @@ void Session::channel_closed(ChannelClient& channel, std::string_view reason) {
     const bool main = channel.channel_type() == SPICE_CHANNEL_MAIN;
     LOG_INFO("session",
              "%s: session %u: %s channel closed (%.*s) after %.1f s: sent %llu B, received "
-             "%llu B, last rtt %.2f ms",
+             "%llu B, peak queue %zu B, last rtt %.2f ms",
              channel.peer().c_str(), id_, channel.name(), int(reason.size()), reason.data(),
              channel.seconds_connected(),
              static_cast<unsigned long long>(channel.connection().bytes_sent()),
              static_cast<unsigned long long>(channel.connection().bytes_received()),
-             channel.last_rtt_ms());
+             channel.connection().peak_queued_bytes(), channel.last_rtt_ms());
     // Destruction waits until the reactor is out of this channel's callbacks.
     ChannelClient* closed = &channel;
     server_.reactor().defer([this, closed] {

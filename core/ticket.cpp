@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 #include <spice/protocol.h>
 
+#include <cassert>
 #include <cstring>
 
 #include "base/log.h"
@@ -71,33 +72,33 @@ Expected<std::string, std::string> TicketKey::decrypt(std::span<const uint8_t> e
 TicketKeySource::TicketKeySource() : worker_([this] { refill(); }) {}
 
 TicketKeySource::~TicketKeySource() {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    wanted_.notify_all();
+    stopping_.store(true, std::memory_order_relaxed);
+    // Release pairs with the worker's acquire load of taken_: a worker that sees the bump
+    // also sees stopping_; one that loaded taken_ before it returns from wait() at once.
+    taken_.fetch_add(1, std::memory_order_release);
+    taken_.notify_all();
     worker_.join();
 }
 
 std::optional<TicketKey> TicketKeySource::try_take() {
-    std::optional<TicketKey> key;
-    {
-        std::lock_guard lock(mutex_);
-        if (!ready_.empty()) {
-            key.emplace(std::move(ready_.front()));
-            ready_.pop_front();
-        }
+    std::optional<TicketKey> key = ready_.try_pop();
+    if (key) {
+        taken_.fetch_add(1, std::memory_order_release);
+        taken_.notify_one();
     }
-    wanted_.notify_one();
+    // Nothing to wake when the pool is empty: the worker only sleeps while it is full.
     return key;
 }
 
 void TicketKeySource::refill() {
     for (;;) {
-        {
-            std::unique_lock lock(mutex_);
-            wanted_.wait(lock, [this] { return stopping_ || ready_.size() < kPoolSize; });
-            if (stopping_) return;
+        // Load the counter before looking at the pool: a take that lands after the look
+        // changes the counter, so wait() below returns instead of missing the wake-up.
+        uint32_t seen = taken_.load(std::memory_order_acquire);
+        if (stopping_.load(std::memory_order_relaxed)) return;
+        if (ready_.size_approx() >= kPoolSize) {
+            taken_.wait(seen, std::memory_order_acquire);
+            continue;
         }
         auto key = TicketKey::generate();
         if (!key) {
@@ -105,8 +106,11 @@ void TicketKeySource::refill() {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
             continue;
         }
-        std::lock_guard lock(mutex_);
-        ready_.push_back(std::move(*key));
+        // The worker is the only producer and pushes only below kPoolSize, which is under the
+        // queue's capacity, so this cannot fail.
+        bool pushed = ready_.try_push(std::move(*key));
+        assert(pushed);
+        (void)pushed;
     }
 }
 

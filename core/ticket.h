@@ -4,11 +4,10 @@
 
 #include <openssl/evp.h>
 
+#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
+#include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "base/expected.h"
+#include "io/mpsc_queue.h"
 
 namespace spiced {
 
@@ -50,6 +50,9 @@ private:
 // so it must never run on the reactor: try_take() never blocks, and a link that finds the
 // pool empty waits (without holding up anyone else) until the worker catches up. A flood of
 // link attempts therefore costs one core at most and delays only new links.
+//
+// Ready keys reach the reactor through a lock-free queue, so try_take() takes no lock; the
+// worker sleeps on an atomic counter while the pool is full and try_take() wakes it.
 class TicketKeySource {
 public:
     // A few clients' worth of channels (main, display, inputs, cursor each).
@@ -59,16 +62,19 @@ public:
     TicketKeySource(const TicketKeySource&) = delete;
     TicketKeySource& operator=(const TicketKeySource&) = delete;
 
+    // One thread only (the reactor's): the pool is a single-consumer queue.
     std::optional<TicketKey> try_take();
 
 private:
     void refill();
 
-    std::mutex mutex_;  // guards ready_ and stopping_; held for a deque operation only
-    std::condition_variable wanted_;
-    std::deque<TicketKey> ready_;
-    bool stopping_ = false;
-    std::thread worker_;
+    // Rounded up to 16 slots, so the worker's pushes (only while below kPoolSize) never fail.
+    MpscQueue<TicketKey> ready_{kPoolSize};
+    // Bumped by every successful try_take() and by the destructor; the worker waits for it
+    // to change when the pool is full. 32 bits so that waiting is a bare futex on Linux.
+    std::atomic<uint32_t> taken_{0};
+    std::atomic<bool> stopping_{false};
+    std::thread worker_;  // last: it starts in the constructor and uses the members above
 };
 
 // The password policy, as QEMU's -spice options set it.

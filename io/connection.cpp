@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -34,10 +33,7 @@ std::vector<uint8_t> to_bytes(std::string_view text) {
 
 Connection::Connection(Reactor& reactor, TcpStream stream, Handler* handler,
                        ConnectionOptions options)
-    : reactor_(reactor),
-      stream_(std::move(stream)),
-      handler_(handler),
-      options_(std::move(options)) {
+    : handler_(handler), options_(std::move(options)) {
     if (options_.tls) {
         auto session = TlsSession::create(*options_.tls);
         if (session) {
@@ -46,29 +42,24 @@ Connection::Connection(Reactor& reactor, TcpStream stream, Handler* handler,
             tls_setup_error_ = session.error();  // reported (and closed) on the first input
         }
     }
-    watch_ = reactor_.watch(stream_.fd(), Reactor::kReadable,
-                            [this](uint32_t ready) { on_ready(ready); });
+    io_ = reactor.open_stream(std::move(stream), *this);
 }
 
 Connection::~Connection() {
-    if (watch_ != 0) reactor_.unwatch(watch_);
+    io_->shut(/*flush=*/false);
 }
 
 void Connection::send(std::vector<uint8_t> bytes) {
     if (closed_ || bytes.empty() || mode_ == Mode::kDraining) return;
-    const bool was_idle = output_.empty();
     if (mode_ == Mode::kWebSocket) {
-        // The header is its own queue entry so the message itself is never copied; writev
-        // sends both together.
+        // The header is its own queue entry so the message itself is never copied; the
+        // backend gathers both into one write.
         std::vector<uint8_t> header;
         header.reserve(10);
         append_ws_frame_header(header, WsOpcode::kBinary, bytes.size());
         enqueue(std::move(header));
     }
     enqueue(std::move(bytes));
-    // Try right away: most messages fit in the socket buffer and never wait for EPOLLOUT.
-    if (was_idle) write_queued();
-    update_interest();
 }
 
 void Connection::enqueue(std::vector<uint8_t> bytes) {
@@ -86,9 +77,19 @@ void Connection::enqueue(std::vector<uint8_t> bytes) {
 }
 
 void Connection::enqueue_raw(std::vector<uint8_t> bytes) {
-    if (bytes.empty()) return;
-    queued_bytes_ += bytes.size();
-    output_.push_back(std::move(bytes));
+    if (bytes.empty() || closed_) return;
+    const size_t queued = io_->queued_bytes() + bytes.size();
+    if (options_.output_limit != 0 && queued > options_.output_limit) {
+        LOG_WARN("io",
+                 "%s: peer is not reading: %zu bytes would be queued, over the limit of %zu "
+                 "(--client-memory-limit); closing",
+                 peer().c_str(), queued, options_.output_limit);
+        close_logged_ = true;
+        close("not reading (client memory limit reached)");
+        return;
+    }
+    peak_queued_bytes_ = std::max(peak_queued_bytes_, queued);
+    io_->write(std::move(bytes));
 }
 
 void Connection::close(std::string_view reason, bool flush_first) {
@@ -104,66 +105,56 @@ void Connection::close(std::string_view reason, bool flush_first) {
             tls_->shutdown(notify);
             enqueue_raw(std::move(notify));
         }
-        if (closed_) return;
-        write_queued();
-        if (closed_) return;  // write_queued found a write error and closed already
+        if (closed_) return;  // a write error closed it already
     }
     closed_ = true;
-    if (watch_ != 0) {
-        reactor_.unwatch(watch_);
-        watch_ = 0;
-    }
-    output_.clear();
-    queued_bytes_ = 0;
+    io_->shut(flush_first);
     if (handler_ != nullptr) handler_->on_closed(reason);
 }
 
-void Connection::on_ready(uint32_t ready) {
-    if (closed_) return;
-    if (ready & Reactor::kWritable) write_queued();
-    if (!closed_ && (ready & (Reactor::kReadable | Reactor::kError))) read_available();
-    if (!closed_) update_interest();
+void Connection::on_failed(std::string_view reason) {
+    close(reason);
 }
 
-void Connection::read_available() {
-    std::array<uint8_t, size_t{64} * 1024> chunk;
-    // Bounded number of reads per wake-up so one busy client can't starve the others.
-    for (int round = 0; round < 16 && !closed_; ++round) {
-        auto got = stream_.read_some(chunk);
-        if (!got) {
-            if (got.error() == IoError::kWouldBlock) return;
-            close(got.error() == IoError::kClosed ? "peer closed the connection"
-                                                  : "socket read error");
-            return;
-        }
-        bytes_received_ += *got;
-        std::span<const uint8_t> fresh(chunk.data(), *got);
-        std::vector<uint8_t> decrypted;
-        if (is_tls()) {
-            if (!take_tls_input(fresh, decrypted)) return;
-            fresh = decrypted;
-        }
-        bool ready = !fresh.empty();
-        if (!ready) {
-            // TLS handshake records only: nothing for the layers above yet.
-        } else if (mode_ == Mode::kPlain) {
-            // The hot path: plain SPICE bytes go straight to the handler's buffer.
-            input_.insert(input_.end(), fresh.begin(), fresh.end());
-        } else {
-            ready = take_framed_input(fresh);
-            if (closed_) return;
-        }
-        if (ready) dispatch_input();
+void Connection::on_received(std::span<const uint8_t> fresh) {
+    if (closed_) return;
+    std::vector<uint8_t> decrypted;
+    if (is_tls()) {
+        if (!take_tls_input(fresh, decrypted)) return;
+        fresh = decrypted;
+    }
+    bool ready = !fresh.empty();
+    if (!ready) {
+        // TLS handshake records only: nothing for the layers above yet.
+    } else if (mode_ == Mode::kPlain) {
+        // The hot path: plain SPICE bytes go straight to the handler's buffer.
+        input_.insert(input_.end(), fresh.begin(), fresh.end());
+    } else {
+        ready = take_framed_input(fresh);
         if (closed_) return;
-        if (tls_ && tls_->peer_closed()) {
-            close("peer closed the TLS session");
-            return;
-        }
-        if (input_.size() > kMaxBufferedInput) {
-            close("peer sent more unconsumed data than the input limit");
-            return;
-        }
-        if (*got < chunk.size()) return;
+    }
+    if (ready) dispatch_input();
+    if (closed_) return;
+    if (tls_ && tls_->peer_closed()) {
+        close("peer closed the TLS session");
+        return;
+    }
+    if (input_.size() > kMaxBufferedInput) {
+        close("peer sent more unconsumed data than the input limit");
+    }
+}
+
+void Connection::on_sent(size_t queued) {
+    if (closed_) return;
+    if (mode_ == Mode::kDraining) {
+        if (queued == 0) close(drain_reason_);
+        return;
+    }
+    if (queued <= low_water_ && handler_ != nullptr && !dispatching_) {
+        // Guard against re-entry: on_drained usually calls send(), which may write at once.
+        dispatching_ = true;
+        handler_->on_drained();
+        dispatching_ = false;
     }
 }
 
@@ -178,9 +169,7 @@ bool Connection::take_tls_input(std::span<const uint8_t> fresh, std::vector<uint
     std::vector<uint8_t> to_peer;
     auto received = tls_->receive(fresh, plain, to_peer);
     if (!to_peer.empty()) {
-        const bool was_idle = output_.empty();
         enqueue_raw(std::move(to_peer));
-        if (was_idle) write_queued();
         if (closed_) return false;
     }
     if (!received) {
@@ -243,6 +232,15 @@ void Connection::handle_http_head() {
         serve_static(request);
         return;
     }
+    if (!websocket_origin_allowed(request, options_.websocket_origins)) {
+        const std::string* origin = request.header("origin");
+        LOG_WARN("websocket",
+                 "%s: upgrade from origin %s refused with 403: not this server's pages (allow "
+                 "it with --websocket-origin)",
+                 peer().c_str(), loggable(origin ? *origin : "?").c_str());
+        answer_http_and_close(http_error_response(403), {}, "WebSocket origin refused");
+        return;
+    }
     auto response = websocket_handshake_response(request);
     if (!response) {
         LOG_WARN("websocket", "%s: upgrade of GET %s refused with %d: %s", peer().c_str(),
@@ -256,9 +254,7 @@ void Connection::handle_http_head() {
               loggable(request.target).c_str());
     websocket_ = std::make_unique<WebSocketDecoder>();
     mode_ = Mode::kWebSocket;
-    const bool was_idle = output_.empty();
     enqueue(to_bytes(*response));  // raw: the 101 response precedes all framing
-    if (was_idle) write_queued();
     if (closed_) return;
     if (!rest.empty()) take_websocket_input(rest);
 }
@@ -301,30 +297,29 @@ void Connection::serve_static(const HttpRequest& request) {
     LOG_DEBUG("http", "%s: GET %s: 200, %zu bytes", peer().c_str(),
               loggable(request.target).c_str(), body.size());
     std::string head = http_response_head(200, http_content_type(file.native()), body.size());
-    answer_http_and_close(std::move(head), std::move(body), "HTTP request served");
+    answer_http_and_close(std::move(head), body, "HTTP request served");
 }
 
-void Connection::answer_http_and_close(std::string head, std::vector<uint8_t> body,
+void Connection::answer_http_and_close(std::string head, std::span<const uint8_t> body,
                                        std::string reason) {
     // The answer is logged already (one line); the owner need not log the close again.
     close_logged_ = true;
     mode_ = Mode::kDraining;
     input_.clear();
     drain_reason_ = std::move(reason);
-    enqueue(to_bytes(head));
-    if (!body.empty()) enqueue(std::move(body));
-    // write_queued() closes the connection once everything is out.
-    write_queued();
-    update_interest();
+    // One buffer: the connection closes as soon as the queue is empty, which must not happen
+    // between the head and the body.
+    std::vector<uint8_t> answer = to_bytes(head);
+    answer.insert(answer.end(), body.begin(), body.end());
+    enqueue(std::move(answer));
+    if (!closed_ && queued_bytes() == 0) close(drain_reason_);
 }
 
 void Connection::take_websocket_input(std::span<const uint8_t> fresh) {
     std::vector<uint8_t> replies;
     const auto state = websocket_->feed(fresh, input_, replies);
     if (!replies.empty()) {
-        const bool was_idle = output_.empty();
         enqueue(std::move(replies));
-        if (was_idle) write_queued();
         if (closed_) return;
     }
     switch (state) {
@@ -362,56 +357,6 @@ void Connection::dispatch_input() {
 
 void Connection::redeliver_input() {
     dispatch_input();
-}
-
-void Connection::write_queued() {
-    while (!output_.empty() && !closed_) {
-        std::array<std::span<const uint8_t>, 32> pieces;
-        size_t count = 0;
-        for (auto it = output_.begin(); it != output_.end() && count < pieces.size(); ++it) {
-            std::span<const uint8_t> whole(*it);
-            pieces[count] = count == 0 ? whole.subspan(output_offset_) : whole;
-            ++count;
-        }
-        auto wrote = stream_.write_gather(std::span(pieces.data(), count));
-        if (!wrote) {
-            if (wrote.error() == IoError::kWouldBlock) break;
-            close("socket write error");
-            return;
-        }
-        size_t left = *wrote;
-        bytes_sent_ += left;
-        queued_bytes_ -= left;
-        while (left > 0) {
-            size_t rest = output_.front().size() - output_offset_;
-            if (left < rest) {
-                output_offset_ += left;
-                left = 0;
-            } else {
-                left -= rest;
-                output_.pop_front();
-                output_offset_ = 0;
-            }
-        }
-    }
-    if (closed_) return;
-    if (mode_ == Mode::kDraining) {
-        if (output_.empty()) close(drain_reason_);
-        return;
-    }
-    if (queued_bytes_ <= low_water_ && handler_ != nullptr && !dispatching_) {
-        // Guard against re-entry: on_drained usually calls send(), which writes again.
-        dispatching_ = true;
-        handler_->on_drained();
-        dispatching_ = false;
-    }
-}
-
-void Connection::update_interest() {
-    if (closed_ || watch_ == 0) return;
-    uint32_t interest = Reactor::kReadable;
-    if (!output_.empty()) interest |= Reactor::kWritable;
-    reactor_.set_interest(watch_, interest);
 }
 
 }  // namespace spiced

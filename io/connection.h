@@ -13,12 +13,14 @@
 // encrypted as it is queued. A failed handshake is logged as one "[tls] PEER: ..." line and
 // closes this connection only.
 //
+// The socket itself belongs to the reactor's backend (StreamIo); this class is the byte-level
+// protocol layering above it.
+//
 // Threading: everything happens on the reactor's thread. A Connection never destroys itself;
 // after close() its owner is told through Handler::on_closed and must drop it (deferred).
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <span>
 #include <string>
@@ -26,6 +28,7 @@
 #include <vector>
 
 #include "io/reactor.h"
+#include "io/stream_io.h"
 #include "io/tcp.h"
 #include "io/tls.h"
 #include "io/websocket.h"
@@ -38,9 +41,14 @@ struct ConnectionOptions {
     std::string web_root;
     // Set on the TLS port's connections: the peer must speak TLS first.
     std::shared_ptr<const TlsContext> tls;
+    // Browser origins allowed to upgrade (see websocket_origin_allowed()).
+    std::vector<std::string> websocket_origins;
+    // Most bytes queued for this peer; a peer that stops reading is closed when a message
+    // would go past it (0: no limit). Display updates merge well before it.
+    size_t output_limit = 0;
 };
 
-class Connection {
+class Connection final : private StreamIo::Events {
 public:
     class Handler {
     public:
@@ -59,18 +67,20 @@ public:
 
     Connection(Reactor& reactor, TcpStream stream, Handler* handler,
                ConnectionOptions options = {});
-    ~Connection();
+    ~Connection() override;
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
-    const std::string& peer() const { return stream_.peer(); }
+    const std::string& peer() const { return io_->peer(); }
     void set_handler(Handler* handler) { handler_ = handler; }
 
     // Queues a whole message; written in order, as soon as the socket takes it.
     void send(std::vector<uint8_t> bytes);
-    size_t queued_bytes() const { return queued_bytes_; }
-    uint64_t bytes_sent() const { return bytes_sent_; }
-    uint64_t bytes_received() const { return bytes_received_; }
+    size_t queued_bytes() const { return io_->queued_bytes(); }
+    // The most bytes that were ever queued at once: what this client cost us at worst.
+    size_t peak_queued_bytes() const { return peak_queued_bytes_; }
+    uint64_t bytes_sent() const { return io_->bytes_sent(); }
+    uint64_t bytes_received() const { return io_->bytes_received(); }
     // Drained callback threshold: on_drained fires when queued bytes fall to this or below.
     void set_low_water(size_t bytes) { low_water_ = bytes; }
 
@@ -96,13 +106,16 @@ private:
         kDraining,   // an HTTP answer is queued; close once written, ignore input
     };
 
-    void on_ready(uint32_t ready);
-    void read_available();
+    // StreamIo::Events
+    void on_received(std::span<const uint8_t> bytes) override;
+    void on_sent(size_t queued) override;
+    void on_failed(std::string_view reason) override;
+
     // Input while not kPlain; false when nothing is ready for the handler yet.
     bool take_framed_input(std::span<const uint8_t> fresh);
     void handle_http_head();
     void serve_static(const HttpRequest& request);
-    void answer_http_and_close(std::string head, std::vector<uint8_t> body, std::string reason);
+    void answer_http_and_close(std::string head, std::span<const uint8_t> body, std::string reason);
     void take_websocket_input(std::span<const uint8_t> fresh);
     // Queues application bytes (encrypted first on a TLS connection).
     void enqueue(std::vector<uint8_t> bytes);
@@ -111,11 +124,8 @@ private:
     // TLS: the socket's bytes in, decrypted bytes out (in `plain`); false when closed.
     bool take_tls_input(std::span<const uint8_t> fresh, std::vector<uint8_t>& plain);
     void dispatch_input();
-    void write_queued();
-    void update_interest();
 
-    Reactor& reactor_;
-    TcpStream stream_;
+    std::unique_ptr<StreamIo> io_;
     Handler* handler_;
     ConnectionOptions options_;
     Mode mode_ = Mode::kDetect;
@@ -123,14 +133,9 @@ private:
     std::unique_ptr<TlsSession> tls_;              // only with options_.tls
     std::string tls_setup_error_;                  // TlsSession::create failed (rare)
     std::string drain_reason_;                     // close reason once kDraining output is out
-    Reactor::WatchId watch_ = 0;
     std::vector<uint8_t> input_;
-    std::deque<std::vector<uint8_t>> output_;
-    size_t output_offset_ = 0;  // bytes of output_.front() already written
-    size_t queued_bytes_ = 0;
     size_t low_water_ = 0;
-    uint64_t bytes_sent_ = 0;
-    uint64_t bytes_received_ = 0;
+    size_t peak_queued_bytes_ = 0;
     bool closed_ = false;
     bool close_logged_ = false;
     bool dispatching_ = false;

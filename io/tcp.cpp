@@ -105,7 +105,9 @@ Expected<TcpListener, std::string> TcpListener::listen(const std::string& addres
             last_error.append(std::strerror(errno));
             continue;
         }
-        if (::listen(fd.get(), 128) != 0) {
+        // Room for a burst of connections (a pool's clients reconnecting at once); the kernel
+        // caps it at net.core.somaxconn.
+        if (::listen(fd.get(), 4096) != 0) {
             last_error = std::string("listen: ") + std::strerror(errno);
             continue;
         }
@@ -121,14 +123,20 @@ Expected<TcpListener, std::string> TcpListener::listen(const std::string& addres
 }
 
 Expected<TcpStream, IoError> TcpListener::accept() {
-    sockaddr_storage peer{};
-    socklen_t length = sizeof peer;
-    UniqueFd fd(::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&peer), &length,
-                          SOCK_NONBLOCK | SOCK_CLOEXEC));
+    UniqueFd fd(::accept4(fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd.valid()) return unexpected(classify(errno));
+    return TcpStream::adopt(std::move(fd));
+}
+
+TcpStream TcpStream::adopt(UniqueFd fd) {
     int one = 1;
     // Display updates and input acks are latency-sensitive; we batch writes ourselves.
     setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_storage peer{};
+    socklen_t length = sizeof peer;
+    if (getpeername(fd.get(), reinterpret_cast<sockaddr*>(&peer), &length) != 0) {
+        peer.ss_family = AF_UNSPEC;  // reset already: the first read reports it
+    }
     return TcpStream(std::move(fd), describe(peer));
 }
 

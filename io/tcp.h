@@ -16,7 +16,11 @@ enum class IoError { kWouldBlock, kClosed, kFailed };
 class TcpStream {
 public:
     TcpStream(UniqueFd fd, std::string peer) : fd_(std::move(fd)), peer_(std::move(peer)) {}
+    // A freshly accepted socket (already non-blocking): sets TCP_NODELAY and names the peer.
+    static TcpStream adopt(UniqueFd fd);
     int fd() const { return fd_.get(); }
+    // Gives up the socket (a backend that drives it by itself).
+    UniqueFd release_fd() && { return std::move(fd_); }
     // "address:port" of the other end, for log lines.
     const std::string& peer() const { return peer_; }
 

@@ -1,5 +1,7 @@
 #include "io/websocket.h"
 
+#include <cctype>
+
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
@@ -559,6 +561,27 @@ WebSocketDecoder::State WebSocketDecoder::feed(std::span<const uint8_t> input,
         finish_frame(replies);
     }
     return state_;
+}
+
+bool websocket_origin_allowed(const HttpRequest& request, std::span<const std::string> allowed) {
+    const std::string* origin = request.header("origin");
+    if (origin == nullptr) return true;
+    auto same_text = [](std::string_view a, std::string_view b) {
+        return a.size() == b.size() &&
+               std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+                   return std::tolower(static_cast<unsigned char>(x)) ==
+                          std::tolower(static_cast<unsigned char>(y));
+               });
+    };
+    if (!allowed.empty()) {
+        return std::any_of(allowed.begin(), allowed.end(), [&](const std::string& entry) {
+            return entry == "*" || same_text(entry, *origin);
+        });
+    }
+    const std::string* host = request.header("host");
+    const size_t scheme_end = origin->find("://");
+    if (host == nullptr || scheme_end == std::string::npos) return false;
+    return same_text(std::string_view(*origin).substr(scheme_end + 3), *host);
 }
 
 }  // namespace spiced

@@ -57,6 +57,14 @@ std::string websocket_accept(std::string_view key);
 // asks for the subprotocol "binary"; it is echoed when offered.
 Expected<std::string, HttpRefusal> websocket_handshake_response(const HttpRequest& request);
 
+// Whether a browser page from the request's Origin may open this WebSocket. Browsers send
+// Origin on every WebSocket upgrade and let any page connect anywhere, so without this check a
+// page on any site could drive a session from a user's browser. `allowed` lists origins
+// ("https://vdi.example.com"; "*" allows any). With an empty list only same-origin pages are
+// allowed (the Origin's host[:port] equals the Host header: the page came from this server,
+// e.g. --web-root). Requests without Origin are not from a browser page and are allowed.
+bool websocket_origin_allowed(const HttpRequest& request, std::span<const std::string> allowed);
+
 // The request target as a path relative to a web root ("dir/file.js"): query and fragment
 // dropped, %XX decoded; "/" becomes "index.html". Refuses "..", ".", empty segments,
 // backslashes and NUL, so the result never leaves the root by itself (symlinks are the

@@ -7,7 +7,7 @@ packages=(
   # build
   build-essential cmake ninja-build pkg-config
   libspice-protocol-dev libspice-server-dev liblz4-dev libssl-dev
-  zlib1g-dev libjpeg62-turbo-dev libpng-dev
+  zlib1g-dev libjpeg62-turbo-dev libpng-dev libnuma-dev liburing-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   # real clients: spice-gtk's spicy-screenshot and SpiceClientGLib from Python

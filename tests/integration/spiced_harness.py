@@ -158,6 +158,10 @@ class ServerProcess:
     def __init__(self, binary, args=(), workdir=None, env=None, port=None, name="server"):
         self.binary = binary
         self.extra_args = list(args)
+        # CTest runs every integration test once per I/O backend (io_uring, then epoll).
+        backend = os.environ.get("SPICED_TEST_IO_BACKEND")
+        if backend and "--io-backend" not in self.extra_args:
+            self.extra_args += ["--io-backend", backend]
         self.own_workdir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="spiced-it-")
         if env is None:

@@ -68,12 +68,44 @@ TEST(Options, ClearErrors) {
         {{"--password-file", "/nonexistent/file"}, "cannot be read"},
         {{"--mouse-mode", "both", "--disable-ticketing"}, "--mouse-mode"},
         {{"--disable-ticketing=yes"}, "takes no value"},
+        {{"--io-backend", "kqueue", "--disable-ticketing"}, "--io-backend"},
+        {{"--zero-copy-min", "100", "--disable-ticketing"}, "--zero-copy-min"},
+        {{"--client-memory-limit", "1000", "--disable-ticketing"}, "--client-memory-limit"},
+        {{"--client-memory-limit", "2000000", "--disable-ticketing"}, "twice --display-budget"},
+        {{"--cpus", "3-1", "--disable-ticketing"}, "--cpus"},
+        {{"--cpus", "a", "--disable-ticketing"}, "--cpus"},
+        {{"--numa-node", "-1", "--disable-ticketing"}, "--numa-node"},
+        {{"--websocket-origin", "example.com", "--disable-ticketing"}, "--websocket-origin"},
     };
     for (const auto& c : cases) {
         auto cl = parse_args(c.args);
         ASSERT_FALSE(cl.has_value()) << c.mentions;
         EXPECT_NE(cl.error().find(c.mentions), std::string::npos) << cl.error();
     }
+}
+
+TEST(Options, IoAndPlacement) {
+    auto defaults = parse_args({"--disable-ticketing"});
+    ASSERT_TRUE(defaults.has_value()) << defaults.error();
+    EXPECT_EQ(defaults->config.io.backend, IoBackend::kIoUring);
+    EXPECT_EQ(defaults->config.io.zero_copy_min_bytes, 65536u);
+    EXPECT_EQ(defaults->config.client_memory_limit_bytes, size_t{16} << 20);
+    EXPECT_TRUE(defaults->config.cpus.empty());
+    EXPECT_FALSE(defaults->config.numa_node.has_value());
+    EXPECT_TRUE(defaults->config.websocket_origins.empty());
+
+    auto cl =
+        parse_args({"--disable-ticketing", "--io-backend", "epoll", "--zero-copy-min", "0",
+                    "--client-memory-limit", "33554432", "--cpus", "0-1,3", "--numa-node", "0",
+                    "--websocket-origin", "https://vdi.example.com", "--websocket-origin=*"});
+    ASSERT_TRUE(cl.has_value()) << cl.error();
+    EXPECT_EQ(cl->config.io.backend, IoBackend::kEpoll);
+    EXPECT_EQ(cl->config.io.zero_copy_min_bytes, 0u);
+    EXPECT_EQ(cl->config.client_memory_limit_bytes, size_t{32} << 20);
+    EXPECT_EQ(cl->config.cpus, (std::vector<int>{0, 1, 3}));
+    EXPECT_EQ(cl->config.numa_node, 0);
+    EXPECT_EQ(cl->config.websocket_origins,
+              (std::vector<std::string>{"https://vdi.example.com", "*"}));
 }
 
 TEST(Options, Help) {

@@ -85,6 +85,28 @@ TEST(WebSocketHandshake, AcceptValueMatchesRfc6455Example) {
     EXPECT_EQ(websocket_accept("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
 
+TEST(WebSocketOrigin, SameOriginOrListedOnly) {
+    const std::vector<std::string> none;
+    const auto from = [](std::string_view origin_line) {
+        return parse_ok(upgrade_request(std::string(origin_line)));
+    };
+    // No Origin: not a browser page.
+    EXPECT_TRUE(websocket_origin_allowed(from(""), none));
+    // upgrade_request() sends "Host: 127.0.0.1:5900".
+    EXPECT_TRUE(websocket_origin_allowed(from("Origin: http://127.0.0.1:5900\r\n"), none));
+    EXPECT_TRUE(websocket_origin_allowed(from("Origin: HTTPS://127.0.0.1:5900\r\n"), none));
+    EXPECT_FALSE(websocket_origin_allowed(from("Origin: http://evil.example\r\n"), none));
+    EXPECT_FALSE(websocket_origin_allowed(from("Origin: null\r\n"), none));
+    EXPECT_FALSE(websocket_origin_allowed(from("Origin: http://127.0.0.1:8080\r\n"), none));
+
+    const std::vector<std::string> listed{"https://vdi.example.com"};
+    EXPECT_TRUE(websocket_origin_allowed(from("Origin: https://vdi.example.com\r\n"), listed));
+    // A list replaces the same-origin default.
+    EXPECT_FALSE(websocket_origin_allowed(from("Origin: http://127.0.0.1:5900\r\n"), listed));
+    const std::vector<std::string> any{"*"};
+    EXPECT_TRUE(websocket_origin_allowed(from("Origin: http://evil.example\r\n"), any));
+}
+
 TEST(WebSocketHandshake, ResponseEchoesBinarySubprotocol) {
     auto request = parse_ok(upgrade_request("Sec-WebSocket-Protocol: binary\r\n"));
     ASSERT_TRUE(is_websocket_upgrade(request));
