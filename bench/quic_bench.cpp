@@ -2,6 +2,8 @@
 //   MB/s is counted on the 32-bit input (4 * w * h bytes) for both directions;
 //   ratio = raw 24-bit size / compressed stream (3 * w * h / bytes), as SPICE figures state it;
 //   memcpy copies the same 4 * w * h bytes: the ceiling in the same run.
+// Encode runs once per row coder (simd: 0 = the dispatched best, 1 = the SSE2/baseline build,
+// 2 = portable C++); all write the same bytes.
 // Run: quic_bench --benchmark_min_time=0.5 (add --benchmark_repetitions=5 for medians).
 #include <benchmark/benchmark.h>
 
@@ -27,9 +29,10 @@ int64_t input_bytes(const Frame& f) {
     return int64_t{f.width()} * f.height() * 4;
 }
 
+// range(1): QuicEncoder::Simd (0 best = AVX2 + BMI2 here, 1 baseline = SSE2, 2 portable).
 void BM_QuicEncode(benchmark::State& state) {
     const Frame& f = image(size_t(state.range(0)));
-    QuicEncoder encoder;
+    QuicEncoder encoder(QuicEncoder::Simd(state.range(1)));
     ByteWriter out(size_t(input_bytes(f)));
     size_t bytes = 0;
     for (auto _ : state) {
@@ -84,7 +87,14 @@ void corpus_args(benchmark::internal::Benchmark* b) {
     for (size_t i = 0; i < corpus().size(); ++i) b->Arg(int64_t(i));
 }
 
-BENCHMARK(BM_QuicEncode)->Apply(corpus_args);
+void encode_args(benchmark::internal::Benchmark* b) {
+    b->ArgNames({"image", "simd"});
+    for (int64_t simd = 0; simd < 3; ++simd) {
+        for (size_t i = 0; i < corpus().size(); ++i) b->Args({int64_t(i), simd});
+    }
+}
+
+BENCHMARK(BM_QuicEncode)->Apply(encode_args);
 BENCHMARK(BM_QuicDecode)->Apply(corpus_args);
 BENCHMARK(BM_Memcpy)->Apply(corpus_args);
 

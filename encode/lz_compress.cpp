@@ -13,6 +13,10 @@
 #include <bit>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "encode/lz.h"
 #include "encode/lz_format.h"
 
@@ -82,6 +86,30 @@ size_t extend(const Sym* s, size_t from, size_t at, size_t limit) {
     const uint8_t* b = reinterpret_cast<const uint8_t*>(s + at);
     const uint8_t* const start = b;
     const uint8_t* const end = reinterpret_cast<const uint8_t*>(s + limit);
+    // Most matches end within 8 bytes: one 8-byte step first, then (SSE2) 32 bytes a step for
+    // the long runs and repeated rows of screens (a < b, so a's loads stay below end too).
+    if (b + 8 <= end) {
+        const uint64_t diff = load<uint64_t>(a) ^ load<uint64_t>(b);
+        if (diff != 0) return size_t(std::countr_zero(diff) >> 3) / sizeof(Sym);
+        a += 8;
+        b += 8;
+    }
+#if defined(__SSE2__)
+    while (b + 32 <= end) {
+        auto eq = [](const uint8_t* x, const uint8_t* y) {
+            return _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x)),
+                                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(y)));
+        };
+        const unsigned same = unsigned(_mm_movemask_epi8(eq(a, b))) |
+                              unsigned(_mm_movemask_epi8(eq(a + 16, b + 16))) << 16;
+        if (same != 0xffffffffu) {
+            b += std::countr_one(same);
+            return size_t(b - start) / sizeof(Sym);
+        }
+        a += 32;
+        b += 32;
+    }
+#endif
     while (b + 8 <= end) {
         const uint64_t diff = load<uint64_t>(a) ^ load<uint64_t>(b);
         if (diff != 0) {
@@ -320,8 +348,7 @@ bool LzCompressor::Tables::map_colours(const Frame& frame, const Rect& area, int
     const size_t w = size_t(area.width());
     uint8_t* dest = grow(bytes, size_t(area.area()) + kPadBytes);
     const int cap = grow_palette ? limit : colours.count();
-    constexpr uint64_t kPairMask = 0x00ffffff00ffffffull;
-    uint64_t last_pair = ~uint64_t{0};  // two copies of the last colour seen; none yet
+    uint32_t last = ~0u;  // the last colour seen; none yet (colours have X = 0)
     uint8_t last_index = 0;
     // One pixel: the table lookup, which is branch-predictable as its home slot almost
     // always holds the colour.
@@ -334,28 +361,46 @@ bool LzCompressor::Tables::map_colours(const Frame& frame, const Rect& area, int
         }
         mapped = index;
         last_index = index;
-        last_pair = uint64_t{c} << 32 | c;
+        last = c;
         return true;
     };
+    const uint32_t* above = nullptr;  // the previous source row
     for (int32_t y = area.top(); y < area.bottom(); ++y, dest += w) {
         const uint32_t* src = frame.row(y) + area.left();
         size_t x = 0;
-        // Screens are mostly runs of one colour: four pixels equal to the last one are
-        // stored without lookups.
-        for (; x + 4 <= w; x += 4) {
-            const uint64_t a = load<uint64_t>(src + x) & kPairMask;
-            const uint64_t b = load<uint64_t>(src + x + 2) & kPairMask;
-            if (a == last_pair && b == last_pair) {
-                std::memset(dest + x, last_index, 4);
+#if defined(__SSE2__)
+        // Screens are mostly runs of one colour and rows that repeat the row above: eight
+        // pixels equal to the last colour, or to the eight above, take no lookups.
+        const __m128i mask = _mm_set1_epi32(0x00ffffff);
+        auto load = [&](const uint32_t* p) {
+            return _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), mask);
+        };
+        auto all_equal = [](__m128i a0, __m128i a1, __m128i b0, __m128i b1) {
+            const __m128i eq = _mm_and_si128(_mm_cmpeq_epi32(a0, b0), _mm_cmpeq_epi32(a1, b1));
+            return _mm_movemask_epi8(eq) == 0xffff;
+        };
+        for (; x + 8 <= w; x += 8) {
+            const __m128i a = load(src + x), b = load(src + x + 4);
+            const __m128i run = _mm_set1_epi32(int(last));
+            if (all_equal(a, b, run, run)) {
+                std::memset(dest + x, last_index, 8);
                 continue;
             }
-            for (size_t k = 0; k < 4; ++k) {
+            if (above && all_equal(a, b, load(above + x), load(above + x + 4))) {
+                std::memcpy(dest + x, dest + x - w, 8);
+                last = src[x + 7] & 0x00ffffffu;
+                last_index = dest[x + 7];
+                continue;
+            }
+            for (size_t k = 0; k < 8; ++k) {
                 if (!map_one(src[x + k] & 0x00ffffffu, dest[x + k])) return false;
             }
         }
+#endif
         for (; x < w; ++x) {
             if (!map_one(src[x] & 0x00ffffffu, dest[x])) return false;
         }
+        above = src;
     }
     return true;
 }
@@ -373,36 +418,86 @@ bool LzCompressor::Tables::few_colours_in_sample(const Frame& frame, const Rect&
     return true;
 }
 
+namespace {
+
+// Rows of palette indices to PLT4 / PLT1 bytes (padding bits 0). kBe: the first pixel takes
+// the high nibble / bit 7. Indices are below 16 (PLT4) and 2 (PLT1; only bit 0 is used).
+template <bool kBe>
+void pack4_row(const uint8_t* src, size_t w, uint8_t* dest) {
+    size_t x = 0;
+#if defined(__SSE2__)
+    // 32 indices -> 16 bytes: each 16-bit lane holds a pair (first index in the low byte).
+    const __m128i low = _mm_set1_epi16(0x00ff);
+    auto pairs = [&](__m128i v) {
+        const __m128i first = _mm_and_si128(v, low), second = _mm_srli_epi16(v, 8);
+        return kBe ? _mm_or_si128(_mm_slli_epi16(first, 4), second)
+                   : _mm_or_si128(first, _mm_slli_epi16(second, 4));
+    };
+    for (; x + 32 <= w; x += 32) {
+        const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + x));
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + x + 16));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dest + x / 2),
+                         _mm_packus_epi16(pairs(a), pairs(b)));
+    }
+#endif
+    constexpr unsigned first = kBe ? 4 : 0, second = 4 - first;
+    for (; x + 1 < w; x += 2) dest[x / 2] = uint8_t(src[x] << first | src[x + 1] << second);
+    if (w & 1) dest[w / 2] = uint8_t(src[w - 1] << first);
+}
+
+// Bit reversal of a byte, for PLT1_BE from a little-endian movemask.
+constexpr auto kReverseBits = [] {
+    std::array<uint8_t, 256> table{};
+    for (unsigned v = 0; v < 256; ++v) {
+        unsigned r = 0;
+        for (unsigned b = 0; b < 8; ++b) r |= ((v >> b) & 1) << (7 - b);
+        table[v] = uint8_t(r);
+    }
+    return table;
+}();
+
+template <bool kBe>
+void pack1_row(const uint8_t* src, size_t w, size_t stride, uint8_t* dest) {
+    size_t b = 0;
+#if defined(__SSE2__)
+    // 16 indices -> 2 bytes: bit 0 of each index moved to bit 7 of its byte for movemask.
+    for (; 8 * b + 16 <= w; b += 2) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 8 * b));
+        const unsigned bits = unsigned(_mm_movemask_epi8(_mm_slli_epi16(v, 7)));
+        dest[b] = kBe ? kReverseBits[bits & 0xff] : uint8_t(bits);
+        dest[b + 1] = kBe ? kReverseBits[bits >> 8] : uint8_t(bits >> 8);
+    }
+#endif
+    for (; b < stride; ++b) {
+        const size_t count = std::min<size_t>(8, w - 8 * b);
+        unsigned byte = 0;
+        for (size_t k = 0; k < count; ++k) {
+            byte |= unsigned(src[8 * b + k] & 1) << (kBe ? 7 - k : k);
+        }
+        dest[b] = uint8_t(byte);  // padding bits 0
+    }
+}
+
+}  // namespace
+
 void LzCompressor::Tables::pack(LzImageType type, const Rect& area, size_t stride) {
     const size_t w = size_t(area.width()), h = size_t(area.height());
     uint8_t* dest = grow(packed, stride * h + kPadBytes);
     const uint8_t* src = bytes.data();
-    // Separate loops per layout keep the inner loops simple enough to vectorise.
     for (size_t y = 0; y < h; ++y, src += w, dest += stride) {
         switch (type) {
             case LzImageType::kPlt4Be:
-            case LzImageType::kPlt4Le: {
-                const unsigned first = type == LzImageType::kPlt4Be ? 4 : 0;
-                const unsigned second = 4 - first;
-                for (size_t x = 0; x + 1 < w; x += 2) {
-                    dest[x / 2] = uint8_t(src[x] << first | src[x + 1] << second);
-                }
-                if (w & 1) dest[w / 2] = uint8_t(src[w - 1] << first);  // padding nibble 0
+                pack4_row<true>(src, w, dest);
                 break;
-            }
+            case LzImageType::kPlt4Le:
+                pack4_row<false>(src, w, dest);
+                break;
             case LzImageType::kPlt1Be:
-            case LzImageType::kPlt1Le: {
-                const bool be = type == LzImageType::kPlt1Be;
-                for (size_t b = 0; b < stride; ++b) {
-                    const size_t count = std::min<size_t>(8, w - 8 * b);
-                    unsigned byte = 0;
-                    for (size_t k = 0; k < count; ++k) {
-                        byte |= unsigned(src[8 * b + k] & 1) << (be ? 7 - k : k);
-                    }
-                    dest[b] = uint8_t(byte);  // padding bits 0
-                }
+                pack1_row<true>(src, w, stride, dest);
                 break;
-            }
+            case LzImageType::kPlt1Le:
+                pack1_row<false>(src, w, stride, dest);
+                break;
             default:
                 break;
         }

@@ -35,7 +35,13 @@ enum class QuicType : uint32_t {
 // allocate after warm-up. Not thread-safe; one per encoding thread.
 class QuicEncoder {
 public:
-    QuicEncoder();
+    // Which row coder to use; all write the same bits (tests and benchmarks compare them).
+    enum class Simd {
+        kBest,      // AVX2 + BMI2 when the CPU has them, else as kBaseline
+        kBaseline,  // the build's baseline: SSE2 on x86-64, portable elsewhere
+        kNone,      // portable C++ only
+    };
+    explicit QuicEncoder(Simd simd = Simd::kBest);
     ~QuicEncoder();
     QuicEncoder(const QuicEncoder&) = delete;
     QuicEncoder& operator=(const QuicEncoder&) = delete;
