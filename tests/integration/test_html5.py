@@ -16,7 +16,11 @@ Cases:
     log line while the browser keeps working (a key typed in the page reaches the demo and the
     canvas matches the new dump);
   - bad frames: each kind of malformed frame from a raw WebSocket client (mid link) gets a
-    close frame with the right status, the TCP connection closes, and exactly one log line.
+    close frame with the right status, the TCP connection closes, and exactly one log line;
+  - wss://: the page loaded over https from the TLS port connects back over wss:// and its
+    canvas equals the dump;
+  - origins: an upgrade from another site's page gets 403 and one log line, unless listed
+    with --websocket-origin.
 """
 
 import base64
@@ -216,7 +220,7 @@ class Chromium:
              "--window-size=1280,900", "--remote-debugging-pipe", "--hide-scrollbars",
              "--mute-audio", "--disable-extensions", "--disable-default-apps"]
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, extra_flags=()):
         self.profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=workdir)
         self.log_path = os.path.join(workdir, "chromium.log")
         to_r, self.to_w = os.pipe()      # our commands -> Chromium's fd 3
@@ -226,7 +230,7 @@ class Chromium:
         # its own process group lets us kill every helper process it starts.
         script = 'exec "$0" "$@" 3<&%d 4>&%d' % (to_r, from_w)
         self.proc = subprocess.Popen(
-            ["/bin/sh", "-c", script, CHROMIUM] + self.FLAGS +
+            ["/bin/sh", "-c", script, CHROMIUM] + self.FLAGS + list(extra_flags) +
             ["--user-data-dir=" + self.profile, "about:blank"],
             stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, pass_fds=(to_r, from_w),
             start_new_session=True, env=H.headless_env())
@@ -568,6 +572,65 @@ def browser_case_with(compression):
     return run
 
 
+def case_browser_tls(args):
+    """spice-html5 loaded over https from the TLS port connects back with wss:// (the page
+    picks wss when it was loaded over https); the canvas equals the dump."""
+    import test_tls  # the throwaway CA and server certificate
+    with tempfile.TemporaryDirectory(prefix="spiced-html5-tls-") as d:
+        dump = os.path.join(d, "frame.ppm")
+        x509 = test_tls.make_x509_dir(d)
+        tls_port = H.free_port()
+        extra = ["--disable-ticketing", "--demo-freeze", "0", "--dump-frame", dump,
+                 "--web-root", WEB_ROOT, "--demo-size", DEMO_SIZE, "--tls-port", str(tls_port),
+                 "--x509-dir", x509]
+        with H.ServerProcess(args.server, extra, workdir=d) as srv:
+            first = H.wait_for_ppm(dump, 20.0, srv)
+            # The test CA is not in Chromium's store; the certificate itself is checked by
+            # test_tls with spice-gtk.
+            browser = Chromium(d, ["--ignore-certificate-errors"])
+            try:
+                url = "https://127.0.0.1:%d/spice_auto.html?host=127.0.0.1&port=%d" % (
+                    tls_port, tls_port)
+                session = browser.open_page(url)
+                rgba, report = wait_canvas_equals(browser, session, first, 30.0, srv)
+                H.check(rgba is not None, "no spice-html5 canvas over wss:// within 30 s\n"
+                        "--- console ---\n%s" % browser.console_text())
+                H.check(not report, "wss:// canvas differs from the dump: %s" % report)
+                print("  canvas over wss:// (page and WebSocket on TLS port %d) equals the dump"
+                      % tls_port)
+            finally:
+                browser.kill()
+
+
+def case_foreign_origin(args):
+    """A page from another site may not open a WebSocket to us: 403 and one log line."""
+    with H.ServerProcess(args.server, ["--disable-ticketing"]) as srv:
+        s = H.raw_connect(srv.port)
+        s.sendall(b"GET /websockify HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                  b"Origin: http://evil.example\r\nUpgrade: websocket\r\n"
+                  b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  b"Sec-WebSocket-Version: 13\r\n\r\n" % srv.port)
+        answer, _ = H.recv_some(s, 4096, 5.0, pump_glib=False)
+        s.close()
+        H.check(answer.startswith(b"HTTP/1.1 403"), "foreign origin: answer %r" % answer[:40])
+        H.wait_until(lambda: "evil.example" in srv.log(), 3.0)
+        lines = [line for line in srv.log().splitlines() if "evil.example" in line]
+        H.check(len(lines) == 1 and "--websocket-origin" in lines[0],
+                "want one line naming the origin, got %r" % lines)
+        print("  %s" % lines[0].split("] ", 1)[1])
+    # Allowed when listed.
+    with H.ServerProcess(args.server, ["--disable-ticketing", "--websocket-origin",
+                                       "http://evil.example"]) as srv:
+        s = H.raw_connect(srv.port)
+        s.sendall(b"GET /websockify HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                  b"Origin: http://evil.example\r\nUpgrade: websocket\r\n"
+                  b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  b"Sec-WebSocket-Version: 13\r\n\r\n" % srv.port)
+        answer, _ = H.recv_some(s, 12, 5.0, pump_glib=False)
+        s.close()
+        H.check(answer.startswith(b"HTTP/1.1 101"), "listed origin: answer %r" % answer[:40])
+
+
 def main():
     args = H.parse_args(__doc__)
     for need in (CHROMIUM, os.path.join(WEB_ROOT, "spice_auto.html")):
@@ -580,6 +643,8 @@ def main():
         ("spice-html5 with QUIC images", browser_case_with("quic")),
         ("spice-html5 with LZ images", browser_case_with("lz")),
         ("bad WebSocket frames", case_bad_frames),
+        ("spice-html5 over https/wss from the TLS port", case_browser_tls),
+        ("WebSocket from a foreign origin", case_foreign_origin),
     ]
     return H.run_cases(cases, args)
 
