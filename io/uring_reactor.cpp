@@ -118,8 +118,10 @@ private:
 
 class UringReactor final : public Reactor {
 public:
-    UringReactor(size_t zero_copy_min_bytes, bool keep_zero_copy)
-        : zero_copy_min_(zero_copy_min_bytes), keep_zero_copy_(keep_zero_copy) {}
+    explicit UringReactor(const ReactorOptions& options)
+        : zero_copy_min_(options.zero_copy_min_bytes),
+          keep_zero_copy_(options.zero_copy_even_if_copied),
+          inline_first_send_(options.inline_first_send) {}
     ~UringReactor() override {
         if (ring_ready_) io_uring_queue_exit(&ring_);
         if (buffer_ring_ != nullptr) munmap(buffer_ring_, buffer_ring_bytes_);
@@ -269,6 +271,18 @@ public:
     // -- Used by UringStream ---------------------------------------------------------------
     void write(StreamState& state, std::vector<uint8_t> bytes) {
         if (state.detached || bytes.empty()) return;
+        if (inline_first_send_ && state.output.empty() && !state.send_in_flight &&
+            (zero_copy_min_ == 0 || !state.zero_copy || bytes.size() < zero_copy_min_) &&
+            state.zero_copy_notifications_pending == 0) {
+            const ssize_t sent =
+                ::send(state.fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (sent > 0) {
+                state.handle->count_sent(size_t(sent));
+                if (size_t(sent) == bytes.size()) return;
+                bytes.erase(bytes.begin(), bytes.begin() + sent);
+            }
+            // EAGAIN or a partial write: the ring takes the rest (and reports errors).
+        }
         state.queued += bytes.size();
         state.output.push_back(std::move(bytes));
         pump_send(state);
@@ -626,6 +640,7 @@ private:
     UniqueFd signals_;
     size_t zero_copy_min_;
     bool keep_zero_copy_;
+    bool inline_first_send_;
     uint64_t zero_copy_sends_ = 0;
     uint64_t zero_copy_copied_ = 0;
     Id next_id_ = 1;
@@ -652,8 +667,7 @@ Expected<std::unique_ptr<Reactor>, std::string> create_uring_reactor(
     const ReactorOptions& options) {
     auto signals = open_termination_signalfd();
     if (!signals) return unexpected(signals.error());
-    auto reactor = std::make_unique<UringReactor>(options.zero_copy_min_bytes,
-                                                  options.zero_copy_even_if_copied);
+    auto reactor = std::make_unique<UringReactor>(options);
     auto ready = reactor->init(std::move(*signals));
     if (!ready) return unexpected(ready.error());
     return std::unique_ptr<Reactor>(std::move(reactor));

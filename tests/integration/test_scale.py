@@ -121,14 +121,19 @@ def with_watcher(args, extra_args, body):
 
 def case_200_clients(args):
     def body(srv, watcher, _d):
+        rss_before = rss_kib(srv.proc.pid)
         t0 = time.monotonic()
         sessions, errors = open_sessions(srv.port, 200)
         took = time.monotonic() - t0
+        H.pump(0.5)
+        rss_after = rss_kib(srv.proc.pid)
         try:
             H.check(not errors, "%d of 200 sessions failed: %s" % (len(errors), errors[:5]))
             ids = {s.session_id for s in sessions}
             H.check(len(ids) == 200, "want 200 distinct session ids, got %d" % len(ids))
-            print("  200 concurrent sessions linked in %.2f s (RSA ticket each)" % took)
+            print("  200 concurrent sessions linked in %.2f s (RSA ticket each); server RSS "
+                  "+%d KiB = %.1f KiB per idle session" % (took, rss_after - rss_before,
+                                                          (rss_after - rss_before) / 200.0))
             still_receiving(watcher, 5.0, "with 200 sessions open")
             H.wait_until(lambda: "(201 active)" in srv.log(), 5.0)
             H.check("(201 active)" in srv.log(), "server never counted 201 active sessions")
