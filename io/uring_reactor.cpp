@@ -233,7 +233,11 @@ public:
     }
 
     void cancel(Id id) override {
-        if (timers_.erase(id) > 0) {
+        if (auto timer = timers_.find(id); timer != timers_.end()) {
+            // The kernel may not have read the deadline yet (it is read at submission): keep
+            // the timer's memory until its completion arrives.
+            retired_timers_.emplace(id, std::move(timer->second));
+            timers_.erase(timer);
             io_uring_prep_timeout_remove(sqe(), tag(id, Op::kTimer), 0);
             io_uring_sqe_set_data64(last_sqe_, tag(0, Op::kIgnored));
         } else if (acceptors_.erase(id) > 0) {
@@ -496,7 +500,10 @@ private:
 
     void on_timer(Id id, int res) {
         auto it = timers_.find(id);
-        if (it == timers_.end() || res == -ECANCELED) return;
+        if (it == timers_.end() || res == -ECANCELED) {
+            retired_timers_.erase(id);
+            return;
+        }
         // Hold a reference: the callback may cancel its own timer.
         std::shared_ptr<Timer> timer = it->second;
         if (!timer->repeat) {
@@ -508,6 +515,11 @@ private:
         timer->next += timer->period;
         if (timer->next <= now) timer->next = now + timer->period;  // collapse missed periods
         timer->callback();
+        // Cancelled from inside its callback: this completion was its last.
+        if (timers_.count(id) == 0) {
+            retired_timers_.erase(id);
+            return;
+        }
         arm_timer(id);
     }
 
@@ -645,6 +657,7 @@ private:
     uint64_t zero_copy_copied_ = 0;
     Id next_id_ = 1;
     std::unordered_map<Id, std::shared_ptr<Timer>> timers_;
+    std::unordered_map<Id, std::shared_ptr<Timer>> retired_timers_;  // cancelled, CQE pending
     std::unordered_map<Id, std::shared_ptr<Acceptor>> acceptors_;
     std::unordered_map<Id, std::shared_ptr<StreamState>> streams_;
 };
