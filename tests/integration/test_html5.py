@@ -602,16 +602,23 @@ def case_browser_tls(args):
                 browser.kill()
 
 
+def upgrade_from_origin(port, origin):
+    """A WebSocket upgrade as a page from `origin` sends it; returns the answer's first bytes
+    (the whole answer when the server closes after it)."""
+    s = H.raw_connect(port)
+    s.sendall(b"GET /websockify HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nOrigin: %s\r\n"
+              b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+              % (port, origin.encode()))
+    answer, _ = H.recv_some(s, 12, 5.0, pump_glib=False)
+    s.close()
+    return answer
+
+
 def case_foreign_origin(args):
     """A page from another site may not open a WebSocket to us: 403 and one log line."""
     with H.ServerProcess(args.server, ["--disable-ticketing"]) as srv:
-        s = H.raw_connect(srv.port)
-        s.sendall(b"GET /websockify HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-                  b"Origin: http://evil.example\r\nUpgrade: websocket\r\n"
-                  b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                  b"Sec-WebSocket-Version: 13\r\n\r\n" % srv.port)
-        answer, _ = H.recv_some(s, 4096, 5.0, pump_glib=False)
-        s.close()
+        answer = upgrade_from_origin(srv.port, "http://evil.example")
         H.check(answer.startswith(b"HTTP/1.1 403"), "foreign origin: answer %r" % answer[:40])
         H.wait_until(lambda: "evil.example" in srv.log(), 3.0)
         lines = [line for line in srv.log().splitlines() if "evil.example" in line]
@@ -621,13 +628,7 @@ def case_foreign_origin(args):
     # Allowed when listed.
     with H.ServerProcess(args.server, ["--disable-ticketing", "--websocket-origin",
                                        "http://evil.example"]) as srv:
-        s = H.raw_connect(srv.port)
-        s.sendall(b"GET /websockify HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-                  b"Origin: http://evil.example\r\nUpgrade: websocket\r\n"
-                  b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                  b"Sec-WebSocket-Version: 13\r\n\r\n" % srv.port)
-        answer, _ = H.recv_some(s, 12, 5.0, pump_glib=False)
-        s.close()
+        answer = upgrade_from_origin(srv.port, "http://evil.example")
         H.check(answer.startswith(b"HTTP/1.1 101"), "listed origin: answer %r" % answer[:40])
 
 
