@@ -376,6 +376,22 @@ void Server::on_housekeeping() {
         if (!link->finished() && link->expired(now)) link->time_out();
     }
     for_each_channel([&](ChannelClient& channel) { channel.tick(now); });
+    if (++housekeeping_ticks_ % kMemoryReportTicks == 0 && !sessions_.empty()) report_memory();
+}
+
+void Server::report_memory() {
+    size_t channels = 0, queued = 0, largest = 0, peak = 0;
+    for_each_channel([&](ChannelClient& channel) {
+        const Connection& connection = channel.connection();
+        ++channels;
+        queued += connection.queued_bytes();
+        largest = std::max(largest, connection.queued_bytes());
+        peak = std::max(peak, connection.peak_queued_bytes());
+    });
+    LOG_INFO("server",
+             "%zu sessions, %zu channels: %zu B queued (largest %zu B, peak %zu B; limit %zu B "
+             "per connection)",
+             sessions_.size(), channels, queued, largest, peak, config_.client_memory_limit_bytes);
 }
 
 void Server::request_mouse_mode(bool client) {

@@ -81,6 +81,8 @@ private:
     // Sends CURSOR_SET / CURSOR_MOVE for the pointer's new place to every cursor channel.
     void update_cursor(bool moved_by_server);
     void retry_key_waiters();
+    // One line for operators: what the connected clients cost in queued output.
+    void report_memory();
 
     ServerConfig config_;
     Reactor& reactor_;
@@ -104,6 +106,9 @@ private:
     DemoCursor cursor_shape_ = DemoCursor::kArrow;
     bool cursor_hidden_ = false;
     uint32_t last_leds_ = 0;
+    // Housekeeping runs every second; the memory line every minute.
+    static constexpr uint64_t kMemoryReportTicks = 60;
+    uint64_t housekeeping_ticks_ = 0;
 };
 
 }  // namespace spiced
