@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 #include <spice/protocol.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 
@@ -48,8 +49,9 @@ Expected<TicketKey, std::string> TicketKey::generate() {
     return TicketKey(std::move(key), std::move(der));
 }
 
-Expected<std::string, std::string> TicketKey::decrypt(std::span<const uint8_t> encrypted) const {
-    PkeyCtxPtr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
+namespace {
+Expected<std::string, std::string> oaep_decrypt(EVP_PKEY* key, std::span<const uint8_t> encrypted) {
+    PkeyCtxPtr ctx(EVP_PKEY_CTX_new(key, nullptr));
     if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) <= 0 ||
         EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) <= 0) {
         return unexpected(openssl_error("RSA decrypt setup"));
@@ -66,6 +68,25 @@ Expected<std::string, std::string> TicketKey::decrypt(std::span<const uint8_t> e
     // The client sends the password NUL-terminated; stop at the first NUL.
     std::string password(reinterpret_cast<const char*>(plain.data()), length);
     password.resize(std::strlen(password.c_str()));
+    return password;
+}
+}  // namespace
+
+Expected<std::string, std::string> TicketKey::decrypt(std::span<const uint8_t> encrypted) const {
+    auto password = oaep_decrypt(key_.get(), encrypted);
+    if (password || encrypted.empty() || encrypted.back() != 0) return password;
+    // spice-html5 (ticket.js) writes the ciphertext as a big integer without its leading zero
+    // bytes and pads the block with zeros at the end instead, so about one link in 256 arrives
+    // shifted. Try the block realigned (trailing zeros moved to the front) before refusing.
+    size_t zeros = 0;
+    while (zeros < encrypted.size() && encrypted[encrypted.size() - 1 - zeros] == 0) ++zeros;
+    std::vector<uint8_t> realigned(encrypted.size(), 0);
+    for (size_t shift = 1; shift <= zeros && shift <= 2; ++shift) {
+        std::copy(encrypted.begin(), encrypted.end() - long(shift),
+                  realigned.begin() + long(shift));
+        std::fill(realigned.begin(), realigned.begin() + long(shift), 0);
+        if (auto retried = oaep_decrypt(key_.get(), realigned)) return retried;
+    }
     return password;
 }
 

@@ -195,6 +195,28 @@ TEST(Link, GarbageTicketIsPermissionDenied) {
     EXPECT_EQ(load_u32_le(h.out.buffer().data()), uint32_t(SPICE_LINK_ERR_PERMISSION_DENIED));
 }
 
+// spice-html5 drops the ciphertext's leading zero bytes and pads at the end instead; such a
+// ticket must still decrypt (and a real garbage ticket must not).
+TEST(TicketKey, AcceptsSpiceHtml5ShiftedCiphertext) {
+    auto key = TicketKey::generate();
+    ASSERT_TRUE(key.has_value()) << key.error();
+    int shifted_cases = 0;
+    for (int attempt = 0; attempt < 5000 && shifted_cases < 2; ++attempt) {
+        std::vector<uint8_t> ticket = encrypt_ticket(key->public_der(), "secret");
+        if (ticket.empty() || ticket[0] != 0) continue;  // only ~1 in 256 starts with zero
+        std::vector<uint8_t> as_html5(ticket.begin() + 1, ticket.end());
+        as_html5.push_back(0);
+        auto password = key->decrypt(as_html5);
+        ASSERT_TRUE(password.has_value()) << password.error();
+        EXPECT_EQ(*password, "secret");
+        ++shifted_cases;
+    }
+    EXPECT_EQ(shifted_cases, 2);
+    std::vector<uint8_t> garbage(128, 0x5a);
+    garbage.back() = 0;
+    EXPECT_FALSE(key->decrypt(garbage).has_value());
+}
+
 TEST(TicketPolicy, Expiry) {
     auto now = TicketPolicy::Clock::now();
     auto policy = TicketPolicy::password("pw", now + std::chrono::seconds(5));
