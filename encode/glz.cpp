@@ -14,13 +14,22 @@
 // go stale freely, because a candidate is used only after checking that its pixels are equal
 // and that it lies in an image the client holds.
 #include <spice/enums.h>
+#include <sys/mman.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <new>
 #include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "encode/codecs.h"
 #include "encode/glz_format.h"
@@ -34,15 +43,19 @@ static_assert(std::endian::native == std::endian::little, "pixel compares assume
 
 // Two hash tables of (ring position, tag) entries: short keys (2 pixels) find the small
 // repeats of text and UI, long keys (8 pixels) the rows an earlier image already holds.
-// 2^16 eight-byte entries each: 1 MiB together stays in L2 beside the pixels being compressed.
-// The tag (other hash bits) rejects most stale or colliding entries without touching the
-// candidate's pixels, which are a cache miss away.
+// 2^16 four-byte entries each (see Entry). The tag (other hash bits) rejects most stale or
+// colliding entries without touching the candidate's pixels, which are a cache miss away.
 constexpr int kShortBits = 16;
 constexpr int kLongBits = 16;
 constexpr uint32_t kLongKey = 8;
 // Inside long matches, every 8th position goes into the long table: enough that a later image
 // lands on one within a key's length, an eighth of the hashing cost.
 constexpr uint32_t kLongInsertStep = 8;
+// A match copied from earlier in the same image is indexed only from this length on, and only
+// at its first kIntraIndexKeys steps (see the indexing in compress()). Measured on the screen
+// corpus: 64 and 2 made every kind smaller than indexing the whole match.
+constexpr uint32_t kIntraIndexMin = 64;
+constexpr uint32_t kIntraIndexKeys = 2;
 // The client keeps a slot and a pixman image per held image; bounding the count keeps its
 // bookkeeping small when a stream of tiny images (cursor-sized damage) would fit thousands
 // into the pixel budget, and keeps image distances far below kMaxImageDistance.
@@ -51,6 +64,8 @@ constexpr size_t kMaxHeldImages = 1 << 16;
 // incompressible areas (video) then cost little, while text and UI, which match often,
 // never reach it.
 constexpr uint32_t kSkipAfterMisses = 32;
+// Pixels copied into the ring ahead of the compressor at a time: 16 KiB, well inside L1/L2.
+constexpr uint32_t kCopyChunk = 4096;
 // Below this a zlib wrap cannot pay for its own header and Adler-32 (spice-server uses 100).
 constexpr size_t kMinGlzBytesForZlib = 100;
 // zlib level 1 (deflate_fast): GLZ has already removed the repetition, so zlib's gain is
@@ -67,10 +82,20 @@ inline uint64_t load_pair(const uint32_t* p) {
     return v;
 }
 
-struct Entry {
-    uint32_t pos = 0;
-    uint32_t tag = 0;
-};
+// An entry is one word: the ring position in the low 26 bits (the ring holds at most 5/4 of
+// kMaxWindowPixels, plus 2) and 6 more hash bits as a tag in the high ones. Four bytes an
+// entry keep both tables (512 KiB) in L2 beside the image; the tag only saves a look at the
+// candidate's pixels, and a match is taken only after comparing those, so a weaker tag never
+// changes what is found.
+using Entry = uint32_t;
+constexpr uint32_t kPosBits = 26;
+constexpr uint32_t kPosMask = (1u << kPosBits) - 1;
+inline Entry make_entry(uint32_t pos, uint64_t h) {
+    return pos | (uint32_t(h >> 8) & ~kPosMask);
+}
+inline bool tag_matches(Entry e, uint64_t h) {
+    return ((e ^ uint32_t(h >> 8)) & ~kPosMask) == 0;
+}
 
 inline uint64_t mix(uint64_t v) {
     return v * 0x9E3779B97F4A7C15ull;
@@ -81,13 +106,94 @@ inline uint64_t long_hash(const uint32_t* p) {
            (load_pair(p + 4) * 0x165667B19E3779F9ull) ^ (load_pair(p + 6) * 0xD6E8FEB86659FD93ull);
 }
 
+// Pixel compares and the ring copy, in an SSE2 build every x86-64 CPU runs and an AVX2 build
+// (32 bytes a step) picked at run time; both give the same results.
+struct PixelOps {
+    // From n on, 8 pixels a step: the first index with a[i] != b[i], or where fewer than 8
+    // pixels are left before `limit` (the caller compares those).
+    uint32_t (*equal_run)(const uint32_t* a, const uint32_t* b, uint32_t n, uint32_t limit);
+    // dest[i] = src[i] with the X byte cleared.
+    void (*copy_row)(uint32_t* dest, const uint32_t* src, uint32_t count);
+};
+
+uint32_t equal_run_generic(const uint32_t* a, const uint32_t* b, uint32_t n, uint32_t limit) {
+#if defined(__SSE2__)
+    while (n + 8 <= limit) {
+        const auto* pa = reinterpret_cast<const __m128i*>(a + n);
+        const auto* pb = reinterpret_cast<const __m128i*>(b + n);
+        const __m128i lo = _mm_cmpeq_epi32(_mm_loadu_si128(pa), _mm_loadu_si128(pb));
+        const __m128i hi = _mm_cmpeq_epi32(_mm_loadu_si128(pa + 1), _mm_loadu_si128(pb + 1));
+        const uint32_t equal = uint32_t(_mm_movemask_ps(_mm_castsi128_ps(lo))) |
+                               uint32_t(_mm_movemask_ps(_mm_castsi128_ps(hi))) << 4;
+        if (equal != 0xff) return n + uint32_t(std::countr_one(equal));
+        n += 8;
+    }
+#else
+    for (; n + 8 <= limit; n += 8) {
+        for (uint32_t i = n; i < n + 8; i += 2) {
+            const uint64_t diff = load_pair(a + i) ^ load_pair(b + i);
+            if (diff != 0) return i + uint32_t(std::countr_zero(diff) >> 5);
+        }
+    }
+#endif
+    return n;
+}
+
+void copy_row_generic(uint32_t* dest, const uint32_t* src, uint32_t count) {
+    for (uint32_t x = 0; x < count; ++x) dest[x] = src[x] & 0x00ffffffu;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) uint32_t equal_run_avx2(const uint32_t* a, const uint32_t* b,
+                                                        uint32_t n, uint32_t limit) {
+    // 16 pixels a step (long runs, scrolled rows), then 8.
+    for (; n + 16 <= limit; n += 16) {
+        const auto* pa = reinterpret_cast<const __m256i*>(a + n);
+        const auto* pb = reinterpret_cast<const __m256i*>(b + n);
+        const __m256i lo = _mm256_cmpeq_epi32(_mm256_loadu_si256(pa), _mm256_loadu_si256(pb));
+        const __m256i hi =
+            _mm256_cmpeq_epi32(_mm256_loadu_si256(pa + 1), _mm256_loadu_si256(pb + 1));
+        const uint32_t equal = uint32_t(_mm256_movemask_ps(_mm256_castsi256_ps(lo))) |
+                               uint32_t(_mm256_movemask_ps(_mm256_castsi256_ps(hi))) << 8;
+        if (equal != 0xffff) return n + uint32_t(std::countr_one(equal));
+    }
+    for (; n + 8 <= limit; n += 8) {
+        const auto* pa = reinterpret_cast<const __m256i*>(a + n);
+        const auto* pb = reinterpret_cast<const __m256i*>(b + n);
+        const __m256i eq = _mm256_cmpeq_epi32(_mm256_loadu_si256(pa), _mm256_loadu_si256(pb));
+        const uint32_t equal = uint32_t(_mm256_movemask_ps(_mm256_castsi256_ps(eq)));
+        if (equal != 0xff) return n + uint32_t(std::countr_one(equal));
+    }
+    return n;
+}
+
+__attribute__((target("avx2"))) void copy_row_avx2(uint32_t* dest, const uint32_t* src,
+                                                   uint32_t count) {
+    for (uint32_t x = 0; x < count; ++x) dest[x] = src[x] & 0x00ffffffu;
+}
+#endif
+
+PixelOps pick_pixel_ops() {
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2")) return {equal_run_avx2, copy_row_avx2};
+#endif
+    return {equal_run_generic, copy_row_generic};
+}
+
 // Equal pixels at a[i] == b[i] from 0, at most `limit`. X bytes are zero in the ring, so
-// two pixels compare as one word; a may overlap b (LZ77 self-reference).
-inline uint32_t common_length(const uint32_t* a, const uint32_t* b, uint32_t limit) {
-    uint32_t n = 0;
+// two pixels compare as one word; a may overlap b (LZ77 self-reference). One 8-byte compare
+// first (most matches found by a short key end there), then 8 pixels a step: runs and rows an
+// earlier image already held go on for hundreds of pixels.
+inline uint32_t common_length(const PixelOps& ops, const uint32_t* a, const uint32_t* b,
+                              uint32_t limit) {
+    if (limit < 2) return limit == 1 && a[0] == b[0] ? 1 : 0;
+    const uint64_t diff = load_pair(a) ^ load_pair(b);
+    if (diff != 0) return uint32_t(std::countr_zero(diff) >> 5);
+    uint32_t n = limit >= 10 ? ops.equal_run(a, b, 2, limit) : 2;
+    if (n + 8 <= limit) return n;  // equal_run stopped at a difference
     while (n + 2 <= limit) {
-        const uint64_t diff = load_pair(a + n) ^ load_pair(b + n);
-        if (diff != 0) return n + uint32_t(std::countr_zero(diff) >> 5);
+        const uint64_t pair_diff = load_pair(a + n) ^ load_pair(b + n);
+        if (pair_diff != 0) return n + uint32_t(std::countr_zero(pair_diff) >> 5);
         n += 2;
     }
     if (n < limit && a[n] == b[n]) ++n;
@@ -139,6 +245,24 @@ private:
     bool ok_ = false;
 };
 
+// The ring: tens of MiB written once per image. Aligned to 2 MiB and, on Linux, marked for
+// transparent huge pages, so filling it first costs one fault per 2 MiB instead of one per
+// 4 KiB page (the faults were a fifth of encoding a fresh client's first images).
+constexpr size_t kHugePage = size_t{2} << 20;
+struct FreeDeleter {
+    void operator()(uint32_t* p) const { std::free(p); }
+};
+using RingPtr = std::unique_ptr<uint32_t[], FreeDeleter>;
+RingPtr allocate_ring(size_t pixels) {
+    const size_t bytes = (pixels * sizeof(uint32_t) + kHugePage - 1) / kHugePage * kHugePage;
+    auto* ring = static_cast<uint32_t*>(std::aligned_alloc(kHugePage, bytes));
+    if (ring == nullptr) throw std::bad_alloc();
+#if defined(MADV_HUGEPAGE)
+    madvise(ring, bytes, MADV_HUGEPAGE);  // advice only: without THP the ring still works
+#endif
+    return RingPtr(ring);
+}
+
 struct HeldImage {
     uint64_t id;
     uint64_t start;   // virtual position (ring position + laps * ring size)
@@ -154,9 +278,9 @@ public:
           // A quarter more ring than window, so the gap left when an image starts over at
           // the ring's start rarely forces evicting more than the client's window would.
           ring_size_(uint32_t(window_pixels_ + window_pixels_ / 4)),
-          ring_(std::make_unique_for_overwrite<uint32_t[]>(size_t{ring_size_} + 2)),
-          short_table_(size_t{1} << kShortBits),
-          long_table_(size_t{1} << kLongBits) {
+          ring_(allocate_ring(size_t{ring_size_} + 2)),
+          short_table_(size_t{1} << kShortBits, 0),
+          long_table_(size_t{1} << kLongBits, 0) {
         // Pair loads at the last pixel read one past it.
         ring_[ring_size_] = ring_[ring_size_ + 1] = 0;
         if (zlib_) deflater_ = std::make_unique<Deflater>();
@@ -177,7 +301,7 @@ public:
         const uint32_t n = uint32_t(pixels);
         const uint64_t id = next_id_;
         const uint32_t start = place(n);
-        copy_in(frame, area, start);
+        begin_copy(frame, area, start);
 
         // Worst case: all literals, 3 bytes per pixel plus a ctrl byte per 32, and one byte
         // of slack for put_literals' 4-byte stores.
@@ -250,12 +374,38 @@ private:
         return cur_start_;
     }
 
-    void copy_in(const Frame& frame, const Rect& area, uint32_t start) {
-        uint32_t* dest = ring_.get() + start;
-        const int32_t width = area.width();
-        for (int32_t y = area.top(); y < area.bottom(); ++y, dest += width) {
-            const uint32_t* src = frame.row(y) + area.left();
-            for (int32_t x = 0; x < width; ++x) dest[x] = src[x] & 0x00ffffffu;
+    // The image enters the ring a few rows ahead of the compressor rather than in a pass of
+    // its own, so the pixels it compares are still in L1/L2 from the copy.
+    void begin_copy(const Frame& frame, const Rect& area, uint32_t start) {
+        copy_frame_ = &frame;
+        copy_area_ = area;
+        copy_row_ = area.top();
+        copied_ = start;
+    }
+
+    // Copies rows (X bytes masked) until ring position `upto` (or the image's end) is written.
+    void copy_until(uint32_t upto) {
+        const int32_t width = copy_area_.width();
+        uint32_t* dest = ring_.get() + copied_;
+        while (copied_ < upto && copy_row_ < copy_area_.bottom()) {
+            const uint32_t* src = copy_frame_->row(copy_row_) + copy_area_.left();
+            ops_.copy_row(dest, src, uint32_t(width));
+            dest += width;
+            copied_ += uint32_t(width);
+            ++copy_row_;
+        }
+    }
+
+    // Equal pixels from current-image position `a` and an earlier position `b`, at most
+    // `limit`, copying more of the image whenever the compare reaches what is written.
+    uint32_t match_length(uint32_t a, uint32_t b, uint32_t limit) {
+        const uint32_t* w = ring_.get();
+        uint32_t n = 0;
+        for (;;) {
+            const uint32_t ready = std::min(limit, copied_ - a);
+            n += common_length(ops_, w + a + n, w + b + n, ready - n);
+            if (n < ready || ready == limit) return n;
+            copy_until(copied_ + kCopyChunk);
         }
     }
 
@@ -271,11 +421,15 @@ private:
         const uint64_t back =
             pos < cur_start_ ? cur_start_ - pos : uint64_t{cur_start_} + ring_size_ - pos;
         if (back > cur_start_virtual_) return nullptr;
-        const uint64_t virt = cur_start_virtual_ - back;
+        return held_at(cur_start_virtual_ - back);
+    }
+
+    // The held image containing virtual position `virt` (before the current image), or null.
+    const HeldImage* held_at(uint64_t virt) const {
         // held_ excludes the current image while it is being compressed.
+        if (held_.empty() || virt < held_.front().start) return nullptr;
         auto it = std::upper_bound(held_.begin(), held_.end(), virt,
                                    [](uint64_t v, const HeldImage& h) { return v < h.start; });
-        if (it == held_.begin()) return nullptr;
         --it;
         if (virt - it->start >= it->pixels) return nullptr;  // in a gap or an evicted image
         return &*it;
@@ -304,28 +458,29 @@ private:
         return true;
     }
 
-    // Tries the remembered displacements at ip; returns the match length (0: none).
-    uint32_t try_reps(uint32_t ip, uint32_t start, uint32_t end, Source& source,
-                      uint64_t& displacement) const {
-        const uint32_t* w = ring_.get();
+    // Tries the remembered displacements at ip; returns the match length (0: none). `known_miss`
+    // is a displacement whose pixel at ip is known to differ (the match that just ended there
+    // stopped on it), so looking again would only find the same mismatch.
+    uint32_t try_reps(uint32_t ip, uint32_t start, uint32_t end, uint64_t known_miss,
+                      Source& source, uint64_t& displacement) {
         const uint64_t ip_virtual = cur_start_virtual_ + (ip - start);
         for (uint64_t rep : reps_) {
-            if (rep == 0 || rep > ip_virtual) continue;
+            if (rep == 0 || rep > ip_virtual || rep == known_miss) continue;
             const uint64_t from = ip_virtual - rep;
             uint32_t cand;
             if (from >= cur_start_virtual_) {
                 cand = start + uint32_t(from - cur_start_virtual_);
+                if (!resolve(cand, ip, start, end, source)) continue;
             } else {
-                auto it =
-                    std::upper_bound(held_.begin(), held_.end(), from,
-                                     [](uint64_t v, const HeldImage& h) { return v < h.start; });
-                if (it == held_.begin()) continue;
-                --it;
-                if (from - it->start >= it->pixels) continue;
-                cand = it->ring + uint32_t(from - it->start);
+                // As resolve() would find it, without searching held_ a second time.
+                const HeldImage* held = held_at(from);
+                if (held == nullptr || from - held->start >= glz::kMaxOffset) continue;
+                const uint32_t at = uint32_t(from - held->start);
+                cand = held->ring + at;
+                source = {uint32_t(next_id_ - held->id), at, std::min(end - ip, held->pixels - at),
+                          at};
             }
-            if (!resolve(cand, ip, start, end, source)) continue;
-            const uint32_t length = common_length(w + ip, w + cand, source.forward);
+            const uint32_t length = match_length(ip, cand, source.forward);
             if (length >= kLongKey) {
                 displacement = rep;
                 return length;
@@ -343,35 +498,61 @@ private:
         uint32_t literals = start;  // first pixel not yet written
         uint32_t misses = 0;
         best_length_ = 0;
+        // Displacement of the long match that ended at `literals` on a differing pixel, or 0.
+        uint64_t stopped = 0;
+        // The long-key hash of `hashed_ip`, computed one step early so that both table slots
+        // are on their way from L2 while the rest of the step runs.
+        uint32_t hashed_ip = ~0u;
+        bool scanning = false;  // the last step found no match
+        uint64_t next_long_hash = 0;
+        auto prepare = [&](uint32_t next) {
+            if (next + kLongKey + 2 > copied_) copy_until(next + kCopyChunk);
+            if (next + kLongKey > end) return;
+            hashed_ip = next;
+            next_long_hash = long_hash(w + next);
+            __builtin_prefetch(&long_table[next_long_hash >> (64 - kLongBits)]);
+            __builtin_prefetch(&short_table[mix(load_pair(w + next)) >> (64 - kShortBits)]);
+        };
         while (ip + 1 < end) {
+            // Everything the search reads at ip (a long key) is in the ring.
+            if (ip + kLongKey + 2 > copied_) copy_until(ip + kCopyChunk);
             const uint64_t pair = load_pair(w + ip);
             uint32_t length = 0;
             Source source{0, 0, 0, 0};
             uint64_t displacement = 0;  // virtual distance back to the source, if known
+            bool limited = false;       // the match stopped at its source's or image's end
             if (ip > start && uint32_t(pair) == w[ip - 1] && uint32_t(pair >> 32) == w[ip - 1]) {
                 // A run: a match one pixel back, cheapest to find and to encode.
-                length = 2 + common_length(w + ip + 2, w + ip + 1, end - ip - 2);
+                length = 2 + match_length(ip + 2, ip + 1, end - ip - 2);
             } else if (ip - literals <= 1 &&
-                       (length = try_reps(ip, start, end, source, displacement)) != 0) {
+                       (length = try_reps(ip, start, end, ip == literals ? stopped : 0, source,
+                                          displacement)) != 0) {
+                limited = length == source.forward;
                 // At the image start or just after a match: the displacement of a recent
                 // long match (same content moved the same way) found by a direct look.
             } else {
+                const uint64_t lh =
+                    hashed_ip == ip || ip + kLongKey > end ? next_long_hash : long_hash(w + ip);
+                // Scanning literals (the last step matched nothing either): fetch the table
+                // lines of the next step now, a whole step before they are needed.
+                if (scanning) prepare(ip + 1 + misses / kSkipAfterMisses);
                 // Long keys first: they find the rows an earlier image already had (scrolled
                 // text, moved windows), where short keys would settle for a nearby glyph.
                 if (ip + kLongKey <= end) {
-                    const uint64_t h = long_hash(w + ip);
-                    Entry& slot = long_table[h >> (64 - kLongBits)];
+                    Entry& slot = long_table[lh >> (64 - kLongBits)];
                     const Entry e = slot;
-                    slot = {ip, uint32_t(h >> 8)};
-                    if (e.tag == uint32_t(h >> 8) && e.pos + kLongKey <= high_water_ &&
-                        resolve(e.pos, ip, start, end, source)) {
-                        length = common_length(w + ip, w + e.pos, source.forward);
-                        displacement = cur_start_virtual_ + (ip - start) - virtual_of(e.pos);
+                    const uint32_t cand = e & kPosMask;
+                    slot = make_entry(ip, lh);
+                    if (tag_matches(e, lh) && cand + kLongKey <= high_water_ &&
+                        resolve(cand, ip, start, end, source)) {
+                        length = match_length(ip, cand, source.forward);
+                        limited = length == source.forward;
                         if (length >= kLongKey) {
+                            displacement = cur_start_virtual_ + (ip - start) - virtual_of(cand);
                             // Grow back over pending literals the long key started after.
                             uint32_t back = 0;
                             while (back < source.backward && ip - back > literals &&
-                                   w[ip - back - 1] == w[e.pos - back - 1]) {
+                                   w[ip - back - 1] == w[cand - back - 1]) {
                                 ++back;
                             }
                             ip -= back;
@@ -386,11 +567,12 @@ private:
                     const uint64_t h = mix(pair);
                     Entry& slot = short_table[h >> (64 - kShortBits)];
                     const Entry e = slot;
-                    slot = {ip, uint32_t(h >> 8)};
-                    if (e.tag == uint32_t(h >> 8) && e.pos + 1 < high_water_ &&
-                        load_pair(w + e.pos) == pair && resolve(e.pos, ip, start, end, source) &&
+                    const uint32_t cand = e & kPosMask;
+                    slot = make_entry(ip, h);
+                    if (tag_matches(e, h) && cand + 1 < high_water_ &&
+                        load_pair(w + cand) == pair && resolve(cand, ip, start, end, source) &&
                         source.forward >= 2) {
-                        length = 2 + common_length(w + ip + 2, w + e.pos + 2, source.forward - 2);
+                        length = 2 + match_length(ip + 2, cand + 2, source.forward - 2);
                         // Far references cost up to 7 bytes: keep only those that beat
                         // literals.
                         if (length * 3 <= glz::match_cost(source.image_distance, source.offset)) {
@@ -401,14 +583,18 @@ private:
             }
             if (length == 0) {
                 ip += 1 + (misses++ / kSkipAfterMisses);
+                if (!scanning) prepare(ip);
+                scanning = true;
                 continue;
             }
+            scanning = false;
             // Short matches in noisy content (two equal pixels in a gradient) do not mean
             // the search pays off again; only a real match resets the skipping.
             if (length >= kLongKey) misses = 0;
             o = put_literals(o, w + literals, ip - literals);
             o = glz::put_match(o, length, source.image_distance, source.offset);
             const uint32_t match_end = ip + length;
+            prepare(match_end);  // first, so that the table lines arrive while the match is written
             if (displacement != 0 && length >= kLongKey) {
                 reps_[0] = displacement;
                 if (length > best_length_) {
@@ -417,28 +603,41 @@ private:
                 }
             }
             // Index the matched pixels sparsely: the next image finds them here, in the
-            // newest copy, rather than in an older one about to be evicted.
-            if (length >= 2 * kLongKey && (source.image_distance != 0 || source.offset != 0)) {
-                for (uint32_t p = ip + 1; p + kLongKey <= match_end; p += kLongInsertStep) {
+            // newest copy, rather than in an older one about to be evicted. A copy from this
+            // image gets only its first two keys, and only when long (repeated rows of UI
+            // panels, whose next repeat then refers to the nearer copy): indexing all of it cost
+            // a fifth of the time on UI and pushed better candidates (glyphs) out of the table,
+            // and dropping it made every corpus image and the scroll sequence smaller.
+            const bool other_image = source.image_distance != 0;
+            if (other_image ? length >= 2 * kLongKey
+                            : length >= kIntraIndexMin && source.offset != 0) {
+                const uint32_t last =
+                    other_image ? match_end
+                                : std::min(match_end, ip + 1 + kIntraIndexKeys * kLongInsertStep);
+                for (uint32_t p = ip + 1; p + kLongKey <= last; p += kLongInsertStep) {
                     const uint64_t h = long_hash(w + p);
-                    long_table[h >> (64 - kLongBits)] = {p, uint32_t(h >> 8)};
+                    long_table[h >> (64 - kLongBits)] = make_entry(p, h);
                 }
             }
+            stopped = displacement != 0 && length >= kLongKey && !limited ? displacement : 0;
             ip = match_end;
             literals = ip;
             // Seed the short table at the match end, where the next search will look back.
             if (ip + 1 < end) {
                 const uint64_t h = mix(load_pair(w + ip - 2));
-                short_table[h >> (64 - kShortBits)] = {ip - 2, uint32_t(h >> 8)};
+                short_table[h >> (64 - kShortBits)] = make_entry(ip - 2, h);
             }
         }
+        copy_until(end);  // an image shorter than a long key
         return put_literals(o, w + literals, end - literals);
     }
 
     const bool zlib_;
+    const PixelOps ops_ = pick_pixel_ops();
+    static_assert(kMaxWindowPixels + kMaxWindowPixels / 4 + 2 <= int64_t{1} << kPosBits);
     const int64_t window_pixels_;
     const uint32_t ring_size_;
-    std::unique_ptr<uint32_t[]> ring_;
+    RingPtr ring_;
     std::vector<Entry> short_table_;
     std::vector<Entry> long_table_;
     std::deque<HeldImage> held_;  // oldest first; the client holds exactly these
@@ -453,6 +652,11 @@ private:
     uint32_t high_water_ = 0;  // ring positions below this have been written
     std::vector<uint8_t> scratch_;
     std::unique_ptr<Deflater> deflater_;
+    // The image being copied into the ring (valid during encode()).
+    const Frame* copy_frame_ = nullptr;
+    Rect copy_area_;
+    int32_t copy_row_ = 0;
+    uint32_t copied_ = 0;  // ring positions of the current image below this are written
 };
 
 }  // namespace
