@@ -210,8 +210,15 @@ inline size_t row_bytes(int width, int channels) {
 #if defined(QUIC_ENC_NS)
 
 #if defined(QUIC_ENC_AVX2)
+#if defined(__clang__)
+// clang ignores GCC's target pragma; its attribute pragma does the same for every function
+// defined until the matching pop.
+#pragma clang attribute push(__attribute__((target("avx2,bmi,bmi2,lzcnt,popcnt"))), \
+                             apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,bmi,bmi2,lzcnt,popcnt")
+#endif
 #endif
 
 namespace spiced::QUIC_ENC_NS {
@@ -742,7 +749,11 @@ void encode_rows(EncoderState& state, const Frame& frame, const Rect& area, Walk
 }  // namespace spiced::QUIC_ENC_NS
 
 #if defined(QUIC_ENC_AVX2)
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #endif
 
 #endif  // QUIC_ENC_NS
