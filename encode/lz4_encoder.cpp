@@ -63,39 +63,50 @@ public:
         if (!frame.rect().contains(area) || area.is_empty()) {
             return unexpected(std::string("lz4: area outside the frame"));
         }
-        pack_rgb24(frame, area);
+        begin_packing(frame, area);
         const size_t size_at = out.size();
         out.u32(0);  // data_size, patched below
         out.u8(1);   // top-down
         out.u8(SPICE_BITMAP_FMT_24BIT);
         LZ4_resetStream_fast(stream_);
+        block_.resize(4 + size_t(LZ4_compressBound(int(kBlockInput))));
         for (size_t offset = 0; offset < packed_.size(); offset += kBlockInput) {
             const int input = int(std::min(kBlockInput, packed_.size() - offset));
-            const int bound = LZ4_compressBound(input);
-            const size_t block_at = out.size();
-            uint8_t* block = out.extend(4 + size_t(bound));
+            // Pack just ahead of the compressor, so LZ4 reads rows that are still in cache.
+            pack_through(offset + size_t(input));
             const int written = LZ4_compress_fast_continue(
                 stream_, reinterpret_cast<const char*>(packed_.data() + offset),
-                reinterpret_cast<char*>(block + 4), input, bound, 1);
+                reinterpret_cast<char*>(block_.data() + 4), input, int(block_.size()) - 4, 1);
             if (written <= 0) return unexpected(std::string("lz4: compression failed"));
-            block[0] = uint8_t(written >> 24);
-            block[1] = uint8_t(written >> 16);
-            block[2] = uint8_t(written >> 8);
-            block[3] = uint8_t(written);
-            out.buffer().resize(block_at + 4 + size_t(written));
+            block_[0] = uint8_t(written >> 24);
+            block_[1] = uint8_t(written >> 16);
+            block_[2] = uint8_t(written >> 8);
+            block_[3] = uint8_t(written);
+            // Copying the compressed block costs less than growing the message by the bound
+            // (zero-filled) and shrinking it again.
+            out.bytes(std::span<const uint8_t>(block_.data(), 4 + size_t(written)));
         }
         out.patch_u32(size_at, uint32_t(out.size() - size_at - 4));
         return uint8_t{SPICE_IMAGE_TYPE_LZ4};
     }
 
 private:
-    void pack_rgb24(const Frame& frame, const Rect& area) {
+    void begin_packing(const Frame& frame, const Rect& area) {
         packed_.resize(size_t(area.width()) * area.height() * 3);
-        uint8_t* dest = packed_.data();
-        for (int32_t y = area.top(); y < area.bottom(); ++y) {
-            pack_row_(reinterpret_cast<const uint8_t*>(frame.row(y) + area.left()), dest,
-                      area.width());
-            dest += size_t(area.width()) * 3;
+        frame_ = &frame;
+        area_ = area;
+        next_row_ = area.top();
+        packed_end_ = 0;
+    }
+
+    // Packs whole rows until at least `end` bytes of packed_ are ready.
+    void pack_through(size_t end) {
+        const size_t row_bytes = size_t(area_.width()) * 3;
+        while (packed_end_ < end && next_row_ < area_.bottom()) {
+            pack_row_(reinterpret_cast<const uint8_t*>(frame_->row(next_row_) + area_.left()),
+                      packed_.data() + packed_end_, area_.width());
+            packed_end_ += row_bytes;
+            ++next_row_;
         }
     }
 
@@ -104,6 +115,12 @@ private:
     LZ4_stream_t* stream_;
     // The whole packed image must stay in place while compressing: linked blocks refer back.
     std::vector<uint8_t> packed_;
+    std::vector<uint8_t> block_;  // one compressed block with its length prefix
+    // The image being packed, row by row, ahead of the compressor.
+    const Frame* frame_ = nullptr;
+    Rect area_;
+    int32_t next_row_ = 0;
+    size_t packed_end_ = 0;
 };
 }  // namespace
 
