@@ -14,7 +14,7 @@
 
 namespace spiced {
 
-class DisplayPipeline;
+struct DesktopUpdate;
 
 class MainChannelClient final : public ChannelClient {
 public:
@@ -43,9 +43,9 @@ public:
                          const LinkRequest& link, bool mini_header);
     // The session's bandwidth estimate arrived (or changed).
     void set_low_bandwidth(bool low);
-    // A new frame from the pipeline: apply its moves and merge its damage, then send what
-    // the client's budget allows.
-    void on_frame(const DisplayPipeline& pipeline);
+    // A new frame from the desktop: apply its moves and merge its damage, then send what
+    // the client's budget allows (encoding from the shard's newest frame).
+    void on_frame(const DesktopUpdate& update);
     const Region& pending() const { return pending_; }
     // SURFACE_DESTROY for the primary surface, before the server goes away.
     void send_goodbye();
@@ -61,7 +61,6 @@ private:
     bool can_send_bulk();
     void send_area(const Frame& frame, const Rect& area);
 
-    DisplayPipeline& pipeline_;
     ImagePolicy policy_;
     ClientImageCaps image_caps_;
     PixmapCacheModel cache_;

@@ -2,8 +2,7 @@
 
 #include "base/log.h"
 #include "core/channels.h"
-#include "core/display_pipeline.h"
-#include "core/server.h"
+#include "core/shard.h"
 #include "core/session.h"
 
 namespace spiced {
@@ -47,15 +46,14 @@ std::optional<uint32_t> solid_colour(const Frame& frame, const Rect& area) {
 DisplayChannelClient::DisplayChannelClient(Session& session, std::unique_ptr<Connection> connection,
                                            const LinkRequest& link, bool mini_header)
     : ChannelClient(session, std::move(connection), link, mini_header),
-      pipeline_(session.server().pipeline()),
-      policy_(session.server().config().images) {
+      policy_(session.shard().config().images) {
     image_caps_.lz4 = client_caps().has(SPICE_DISPLAY_CAP_LZ4_COMPRESSION);
     image_caps_.low_bandwidth = session.low_bandwidth();
     // Browser clients (spice-html5, the only SPICE client that speaks WebSocket) decode LZ
     // only as LZ_RGB.
     image_caps_.lz_palette = !this->connection().is_websocket();
     policy_.set_client(image_caps_);
-    this->connection().set_low_water(session.server().config().display_budget_bytes / 2);
+    this->connection().set_low_water(session.shard().config().display_budget_bytes / 2);
 }
 
 namespace {
@@ -82,7 +80,7 @@ std::optional<ImageCompression> from_wire(uint8_t compression) {
 }  // namespace
 
 void DisplayChannelClient::on_start() {
-    const Frame& frame = pipeline_.current();
+    const Frame& frame = *session().shard().desktop().frame;
     send(MsgDisplaySurfaceCreate{kPrimarySurfaceId, uint32_t(frame.width()),
                                  uint32_t(frame.height()), SPICE_SURFACE_FMT_32_xRGB,
                                  SPICE_SURFACE_FLAGS_PRIMARY});
@@ -107,8 +105,8 @@ void DisplayChannelClient::send_goodbye() {
     send(MsgDisplaySurfaceDestroy{kPrimarySurfaceId});
 }
 
-void DisplayChannelClient::on_frame(const DisplayPipeline& pipeline) {
-    for (const MoveHint& move : pipeline.moves()) {
+void DisplayChannelClient::on_frame(const DesktopUpdate& update) {
+    for (const MoveHint& move : update.moves) {
         const Rect source =
             Rect::MakeXYWH(move.src.x, move.src.y, move.dest.width(), move.dest.height());
         if (can_send_bulk() && !pending_.intersects(source)) {
@@ -120,20 +118,20 @@ void DisplayChannelClient::on_frame(const DisplayPipeline& pipeline) {
             ++counts_.deferred_moves;
         }
     }
-    pending_.add_region(pipeline.damage());
+    pending_.add_region(update.damage);
     flush();
 }
 
 bool DisplayChannelClient::can_send_bulk() {
     return ack_window_open() &&
-           connection().queued_bytes() <= session().server().config().display_budget_bytes;
+           connection().queued_bytes() <= session().shard().config().display_budget_bytes;
 }
 
 void DisplayChannelClient::flush() {
     // Latest wins: damage stays merged in pending_ until the client has room, and is then
     // encoded from the newest frame. Whatever doesn't fit now stays pending.
     if (pending_.is_empty() || !can_send_bulk()) return;
-    const Frame& frame = pipeline_.current();
+    const Frame& frame = *session().shard().desktop().frame;
     const std::vector<Rect> todo = coalesce_rects(pending_, kCoalesceOverhead);
     pending_.clear();
     for (size_t i = 0; i < todo.size(); ++i) {

@@ -9,8 +9,8 @@ DisplayPipeline::DisplayPipeline(std::unique_ptr<DemoDesktop> desktop, PipelineO
     : desktop_(std::move(desktop)),
       options_(std::move(options)),
       detector_(make_fast_damage_detector()),
-      shown_(Frame::create(desktop_->size())),
-      scratch_(Frame::create(desktop_->size())) {
+      pool_(desktop_->size()),
+      reference_(Frame::create(desktop_->size())) {
     // Frame 0 exists before the first tick, so a client connecting at once has a picture.
     tick();
 }
@@ -23,14 +23,18 @@ bool DisplayPipeline::tick() {
         next = index_;  // a frozen desktop re-renders its frame with the new input
     }
     moves_.clear();
-    desktop_->render(next, *scratch_, moves_);
+    std::unique_ptr<Frame> rendered = pool_.take();
+    desktop_->render(next, *rendered, moves_);
     // Bring the old picture to where a client that applied the moves would be, then diff.
     for (const MoveHint& move : moves_)
-        shown_->copy_from(
-            *shown_, Rect::MakeXYWH(move.src.x, move.src.y, move.dest.width(), move.dest.height()),
+        reference_->copy_from(
+            *reference_,
+            Rect::MakeXYWH(move.src.x, move.src.y, move.dest.width(), move.dest.height()),
             move.dest.origin());
-    damage_ = index_ < 0 ? Region(scratch_->rect()) : detector_->detect(*shown_, *scratch_);
-    std::swap(shown_, scratch_);
+    damage_ = index_ < 0 ? Region(rendered->rect()) : detector_->detect(*reference_, *rendered);
+    // The damage covers every pixel that differs: copying it makes the reference current.
+    for (const Rect& rect : damage_.rects()) reference_->copy_from(*rendered, rect, rect.origin());
+    shown_ = pool_.publish(std::move(rendered));
     index_ = next;
     ++produced_;
 

@@ -1,8 +1,10 @@
 // DisplayPipeline: turns the demo desktop into a stream of frames with damage and move hints.
 //
-// Per tick it renders the next frame, applies the source's move hints to the previous frame
-// and diffs the two, so the damage is exactly what a client that applied the moves (as
-// COPY_BITS) still needs. Two frame buffers, reused; reactor thread only.
+// Per tick it renders the next frame into a pooled buffer, applies the source's move hints to
+// a private reference copy of the previous frame and diffs the two, so the damage is exactly
+// what a client that applied the moves (as COPY_BITS) still needs; then it publishes the new
+// frame as an immutable shared_ptr that shards read on their own threads. The desktop
+// source's thread only.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/frame_pool.h"
 #include "demo/demo_desktop.h"
 #include "gpu/damage.h"
 #include "gpu/frame.h"
@@ -31,6 +34,8 @@ public:
     bool tick();
 
     const Frame& current() const { return *shown_; }
+    // The current frame, for readers on other threads.
+    const std::shared_ptr<const Frame>& shared_current() const { return shown_; }
     const Region& damage() const { return damage_; }
     const std::vector<MoveHint>& moves() const { return moves_; }
     int64_t frame_index() const { return index_; }
@@ -43,8 +48,10 @@ private:
     std::unique_ptr<DemoDesktop> desktop_;
     PipelineOptions options_;
     std::unique_ptr<DamageDetector> detector_;
-    std::unique_ptr<Frame> shown_;
-    std::unique_ptr<Frame> scratch_;
+    FramePool pool_;
+    std::shared_ptr<const Frame> shown_;
+    // Equal to *shown_ after every tick; the next tick applies its moves here in place.
+    std::unique_ptr<Frame> reference_;
     Region damage_;
     std::vector<MoveHint> moves_;
     int64_t index_ = -1;

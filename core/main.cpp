@@ -1,4 +1,4 @@
-// spiced-gpu: parse the command line, start the server on one reactor, run until signalled.
+// spiced-gpu: parse the command line, start the server's shards, run until signalled.
 #include <cstdlib>
 #include <exception>
 #include <string>
@@ -38,12 +38,7 @@ int run(int argc, char** argv) {
     if (!wanted.cpus.empty() || wanted.numa_node) {
         LOG_INFO("server", "placement: %s", placement->c_str());
     }
-    auto reactor = spiced::Reactor::create(command_line->config.io);
-    if (!reactor) {
-        LOG_ERROR("server", "cannot start the event loop: %s", reactor.error().c_str());
-        return 1;
-    }
-    auto server = spiced::Server::create(std::move(command_line->config), **reactor);
+    auto server = spiced::Server::create(std::move(command_line->config));
     if (!server) {
         LOG_ERROR("server", "cannot start: %s", server.error().c_str());
         return 1;
@@ -56,14 +51,18 @@ int run(int argc, char** argv) {
         where += (where.empty() ? "TLS " : " and TLS ") + config.address + ":" +
                  std::to_string((*server)->tls_port());
     }
-    LOG_INFO("server", "listening on %s (demo desktop %dx%d, seed %llu, %s, %s)", where.c_str(),
-             config.demo_size.width, config.demo_size.height,
-             static_cast<unsigned long long>(config.demo_seed),
-             config.ticket.ticketing_enabled() ? "password required" : "no password",
-             std::string((*reactor)->backend_name()).c_str());
-    (*reactor)->run();
-    (*server)->shutdown();
+    auto ran = (*server)->run([&](std::string_view backend) {
+        LOG_INFO("server", "listening on %s (demo desktop %dx%d, seed %llu, %s, %s, %zu shards)",
+                 where.c_str(), config.demo_size.width, config.demo_size.height,
+                 static_cast<unsigned long long>(config.demo_seed),
+                 config.ticket.ticketing_enabled() ? "password required" : "no password",
+                 std::string(backend).c_str(), (*server)->shard_count());
+    });
     server->reset();
+    if (!ran) {
+        LOG_ERROR("server", "cannot start: %s", ran.error().c_str());
+        return 1;
+    }
     LOG_INFO("server", "stopped");
     return 0;
 }

@@ -77,7 +77,8 @@ constexpr std::string_view kValued[] = {"--addr",
                                         "--zero-copy-min",
                                         "--client-memory-limit",
                                         "--cpus",
-                                        "--numa-node"};
+                                        "--numa-node",
+                                        "--shards"};
 }  // namespace
 
 std::string usage_text() {
@@ -107,7 +108,10 @@ Input/output and placement:
                             65536; 0 = never); dropped per client where the kernel copies
   --client-memory-limit BYTES  most bytes queued for one client connection; a client that
                             stops reading is disconnected there (default 16777216)
-  --cpus LIST               run the server's threads on these CPUs (e.g. 2-3 or 4,6)
+  --shards N                io threads, each with its own ring, listeners and clients
+                            (default: one per CPU we may run on, at most 8)
+  --cpus LIST               run the server's threads on these CPUs (e.g. 2-3 or 4,6);
+                            shard i is pinned to the i-th CPU of LIST (round robin)
   --numa-node N             allocate memory on NUMA node N (and, without --cpus, run on
                             its CPUs)
 Authentication (one of these is required):
@@ -303,6 +307,10 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
             auto cpus = parse_cpu_list(value);
             if (!cpus) return unexpected("--cpus: " + cpus.error());
             config.cpus = std::move(*cpus);
+        } else if (option == "--shards") {
+            auto shards = to_number<uint32_t>(value);
+            if (!shards || *shards < 1 || *shards > 256) return bad("is not a shard count (1-256)");
+            config.shards = *shards;
         } else if (option == "--numa-node") {
             auto node = to_number<int>(value);
             if (!node || *node < 0) return bad("is not a NUMA node number");

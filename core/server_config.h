@@ -55,6 +55,8 @@ struct ServerConfig {
     // merge long before this; control messages are never dropped, so a client that stops
     // reading altogether is disconnected when it reaches the cap).
     size_t client_memory_limit_bytes = size_t{16} << 20;
+    // --shards: io threads (each with its own ring and listeners); 0 picks one per CPU.
+    size_t shards = 0;
     // --cpus / --numa-node: where the server's threads run and allocate.
     std::vector<int> cpus;
     std::optional<int> numa_node;

@@ -4,7 +4,7 @@
 
 #include "base/log.h"
 #include "core/channels.h"
-#include "core/server.h"
+#include "core/shard.h"
 
 namespace spiced {
 
@@ -18,6 +18,10 @@ ChannelClient& Session::add_channel(std::unique_ptr<ChannelClient> channel) {
 void Session::set_bandwidth(double mbps, bool low) {
     LOG_INFO("session", "session %u: link measured at %.1f Mbit/s%s", id_, mbps,
              low ? " (low bandwidth: lossy/zlib codecs in the auto modes)" : "");
+    shard_.session_bandwidth(id_, low);
+}
+
+void Session::apply_low_bandwidth(bool low) {
     low_bandwidth_ = low;
     for (auto& channel : channels_) {
         if (auto* display = dynamic_cast<DisplayChannelClient*>(channel.get())) {
@@ -26,35 +30,41 @@ void Session::set_bandwidth(double mbps, bool low) {
     }
 }
 
-bool Session::has_channel(uint8_t type, uint8_t id) const {
-    return std::any_of(channels_.begin(), channels_.end(), [&](const auto& channel) {
-        return channel->channel_type() == type && channel->channel_id() == id;
-    });
+void Session::end(std::string_view reason) {
+    if (ending_) return;
+    ending_ = true;
+    // Closing calls back into channel_closed(), which defers the removal.
+    for (size_t i = 0; i < channels_.size(); ++i) channels_[i]->close(reason);
 }
 
 void Session::channel_closed(ChannelClient& channel, std::string_view reason) {
     const bool main = channel.channel_type() == SPICE_CHANNEL_MAIN;
     LOG_INFO("session",
-             "%s: session %u: %s channel closed (%.*s) after %.1f s: sent %llu B, received "
-             "%llu B, peak queue %zu B, last rtt %.2f ms",
+             "%s: session %u: %s channel closed (%.*s) after %.1f s on shard %zu: sent %llu B, "
+             "received %llu B, peak queue %zu B, last rtt %.2f ms",
              channel.peer().c_str(), id_, channel.name(), int(reason.size()), reason.data(),
-             channel.seconds_connected(),
+             channel.seconds_connected(), shard_.index(),
              static_cast<unsigned long long>(channel.connection().bytes_sent()),
              static_cast<unsigned long long>(channel.connection().bytes_received()),
              channel.connection().peak_queued_bytes(), channel.last_rtt_ms());
     // Destruction waits until the reactor is out of this channel's callbacks.
     ChannelClient* closed = &channel;
-    server_.reactor().defer([this, closed] {
+    const uint8_t type = channel.channel_type();
+    const bool leaving = !main && !ending_;
+    shard_.reactor().defer([this, closed, type, leaving] {
         auto it = std::find_if(channels_.begin(), channels_.end(),
                                [&](const auto& c) { return c.get() == closed; });
         if (it != channels_.end()) channels_.erase(it);
+        // Last: this may destroy the session part.
+        if (leaving || (!owner_ && channels_.empty()))
+            shard_.channel_left(id_, type, channels_.empty());
     });
     if (main && !ending_) {
         ending_ = true;
         for (auto& other : channels_) {
             if (other.get() != closed) other->close("session ended");
         }
-        server_.session_ended(id_);
+        shard_.session_ended(id_);
     }
 }
 

@@ -3,7 +3,7 @@
 
 #include "base/log.h"
 #include "core/channels.h"
-#include "core/server.h"
+#include "core/shard.h"
 #include "core/session.h"
 #include "demo/demo_desktop.h"
 
@@ -21,12 +21,12 @@ constexpr uint16_t kBothMouseModes = SPICE_MOUSE_MODE_SERVER | SPICE_MOUSE_MODE_
 // ---- main ----------------------------------------------------------------------------------
 
 void MainChannelClient::on_start() {
-    Server& server = session().server();
+    Shard& shard = session().shard();
     send(MsgMainInit{
         .session_id = session().id(),
         .display_channels_hint = 1,
         .supported_mouse_modes = kBothMouseModes,
-        .current_mouse_mode = uint32_t(server.client_mouse_mode() ? SPICE_MOUSE_MODE_CLIENT
+        .current_mouse_mode = uint32_t(shard.client_mouse_mode() ? SPICE_MOUSE_MODE_CLIENT
                                                                   : SPICE_MOUSE_MODE_SERVER),
         .agent_connected = 0,
         .agent_tokens = 0,
@@ -34,8 +34,8 @@ void MainChannelClient::on_start() {
         .ram_hint = 0,
     });
     if (client_caps().has(SPICE_MAIN_CAP_NAME_AND_UUID)) {
-        send(MsgMainName{server.config().name});
-        send(MsgMainUuid{server.config().uuid});
+        send(MsgMainName{shard.config().name});
+        send(MsgMainUuid{shard.config().uuid});
     }
     warmup_ping_ = send_ping();
     test_ping_ = send_ping(kNetTestBytes);
@@ -69,7 +69,7 @@ Expected<void, ParseError> MainChannelClient::on_message(uint16_t type,
         case SPICE_MSGC_MAIN_MOUSE_MODE_REQUEST: {
             auto request = parse<MsgcMainMouseModeRequest>(body);
             if (!request) return unexpected(request.error());
-            session().server().request_mouse_mode(request->mode == SPICE_MOUSE_MODE_CLIENT);
+            session().shard().input().request_mouse_mode(request->mode == SPICE_MOUSE_MODE_CLIENT);
             return {};
         }
         case SPICE_MSGC_MAIN_CLIENT_INFO: {
@@ -101,7 +101,7 @@ Expected<void, ParseError> MainChannelClient::on_message(uint16_t type,
 // ---- inputs --------------------------------------------------------------------------------
 
 void InputsChannelClient::on_start() {
-    send(MsgInputsInit{uint16_t(session().server().keyboard_leds())});
+    send(MsgInputsInit{uint16_t(session().shard().keyboard_leds())});
 }
 
 void InputsChannelClient::send_leds(uint32_t leds) {
@@ -116,7 +116,7 @@ void InputsChannelClient::count_motion() {
 
 Expected<void, ParseError> InputsChannelClient::on_message(uint16_t type,
                                                            std::span<const uint8_t> body) {
-    Server& server = session().server();
+    Shard& shard = session().shard();
     switch (type) {
         case SPICE_MSGC_INPUTS_KEY_DOWN:
         case SPICE_MSGC_INPUTS_KEY_UP: {
@@ -124,27 +124,27 @@ Expected<void, ParseError> InputsChannelClient::on_message(uint16_t type,
             if (!message) return unexpected(message.error());
             auto key = decode_key_code(message->code, type == SPICE_MSGC_INPUTS_KEY_UP);
             if (!key) return unexpected(key.error());
-            server.key_event(key->scancode, key->down);
+            shard.input().key_event(key->scancode, key->down);
             return {};
         }
         case SPICE_MSGC_INPUTS_KEY_SCANCODE: {
             auto keys = decode_scancode_bytes(body);
             if (!keys) return unexpected(keys.error());
-            for (const KeyCode& key : *keys) server.key_event(key.scancode, key.down);
+            for (const KeyCode& key : *keys) shard.input().key_event(key.scancode, key.down);
             return {};
         }
         case SPICE_MSGC_INPUTS_KEY_MODIFIERS: {
             auto message = parse<MsgcKeyModifiers>(body);
             if (!message) return unexpected(message.error());
-            server.sync_keyboard_leds(message->modifiers);
+            shard.input().sync_keyboard_leds(message->modifiers);
             return {};
         }
         case SPICE_MSGC_INPUTS_MOUSE_MOTION: {
             auto message = parse<MsgcMouseMotion>(body);
             if (!message) return unexpected(message.error());
             count_motion();
-            if (!server.client_mouse_mode()) {
-                server.pointer_moved_by(message->dx, message->dy, message->buttons_state);
+            if (!shard.client_mouse_mode()) {
+                shard.input().pointer_moved_by(message->dx, message->dy, message->buttons_state);
             }
             return {};
         }
@@ -153,8 +153,8 @@ Expected<void, ParseError> InputsChannelClient::on_message(uint16_t type,
             if (!message) return unexpected(message.error());
             count_motion();
             if (message->display_id != 0) return {};  // we serve one display
-            if (server.client_mouse_mode()) {
-                server.pointer_moved_to({int32_t(std::min<uint32_t>(message->x, INT32_MAX)),
+            if (shard.client_mouse_mode()) {
+                shard.input().pointer_moved_to({int32_t(std::min<uint32_t>(message->x, INT32_MAX)),
                                          int32_t(std::min<uint32_t>(message->y, INT32_MAX))},
                                         message->buttons_state);
             }
@@ -164,7 +164,7 @@ Expected<void, ParseError> InputsChannelClient::on_message(uint16_t type,
         case SPICE_MSGC_INPUTS_MOUSE_RELEASE: {
             auto message = parse<MsgcMousePress>(body);  // same layout for release
             if (!message) return unexpected(message.error());
-            server.button_event(message->button, type == SPICE_MSGC_INPUTS_MOUSE_PRESS);
+            shard.input().button_event(message->button, type == SPICE_MSGC_INPUTS_MOUSE_PRESS);
             return {};
         }
         default:
@@ -197,10 +197,10 @@ CursorShape CursorChannelClient::shape_message(DemoCursor shape, uint16_t& flags
 void CursorChannelClient::on_start() {
     // Our model of the client's cursor cache starts empty; make the client's agree.
     send_empty(SPICE_MSG_CURSOR_INVAL_ALL);
-    Server& server = session().server();
+    Shard& shard = session().shard();
     uint16_t flags = 0;
-    CursorShape shape = shape_message(server.cursor_shape(), flags);
-    send(MsgCursorInit{server.pointer(), !server.cursor_hidden(), flags, std::move(shape)});
+    CursorShape shape = shape_message(shard.cursor_shape(), flags);
+    send(MsgCursorInit{shard.pointer(), !shard.cursor_hidden(), flags, std::move(shape)});
 }
 
 void CursorChannelClient::send_shape(DemoCursor shape, Point position) {

@@ -182,6 +182,7 @@ private:
             uint64_t value;
             while (::read(wake_.get(), &value, sizeof value) > 0) {
             }
+            run_posted();
             return;
         }
         if (id == kSignalId) {
@@ -315,19 +316,24 @@ void EpollStream::fail(std::string_view reason) {
 
 }  // namespace
 
-Expected<std::unique_ptr<Reactor>, std::string> create_epoll_reactor() {
+Expected<std::unique_ptr<Reactor>, std::string> create_epoll_reactor(
+    const ReactorOptions& options) {
     UniqueFd epoll(epoll_create1(EPOLL_CLOEXEC));
     if (!epoll.valid()) return unexpected(std::string("epoll_create1: ") + std::strerror(errno));
     UniqueFd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!wake.valid()) return unexpected(std::string("eventfd: ") + std::strerror(errno));
-    auto signals = open_termination_signalfd();
-    if (!signals) return unexpected(signals.error());
+    UniqueFd signals;
+    if (options.termination_signals) {
+        auto opened = open_termination_signalfd();
+        if (!opened) return unexpected(opened.error());
+        signals = std::move(*opened);
+    }
     const int wake_fd = wake.get();
-    const int signal_fd = signals->get();
+    const int signal_fd = signals.get();
     auto reactor =
-        std::make_unique<EpollReactor>(std::move(epoll), std::move(wake), std::move(*signals));
+        std::make_unique<EpollReactor>(std::move(epoll), std::move(wake), std::move(signals));
     if (!reactor->add_fixed(wake_fd, EpollReactor::kWakeId) ||
-        !reactor->add_fixed(signal_fd, EpollReactor::kSignalId)) {
+        (signal_fd >= 0 && !reactor->add_fixed(signal_fd, EpollReactor::kSignalId))) {
         return unexpected(std::string("epoll_ctl: ") + std::strerror(errno));
     }
     return std::unique_ptr<Reactor>(std::move(reactor));

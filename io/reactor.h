@@ -1,6 +1,7 @@
 // Reactor: the event loop one thread runs. It owns the sockets' I/O (accepting, reading,
 // writing), periodic timers and signal-driven shutdown. Everything registered with a Reactor
-// is called on the thread that runs run(); only stop() may be called from another thread.
+// is called on the thread that runs run(); only stop() and post() may be called from another
+// thread.
 //
 // Two backends present the same interface: io_uring (completions: multishot accept and
 // receive into provided buffers, batched submission, timers as ring timeouts, zero-copy sends
@@ -19,6 +20,7 @@
 
 #include "base/expected.h"
 #include "io/stream_io.h"
+#include "io/task_inbox.h"
 #include "io/tcp.h"
 
 namespace spiced {
@@ -39,6 +41,9 @@ struct ReactorOptions {
     // socket does not take goes through the ring. Saves the wait for the next submission on
     // the latency path (input echoes, cursor, small updates); io_bench measures both.
     bool inline_first_send = true;
+    // SIGINT/SIGTERM stop this reactor's run(). Exactly one reactor per process (the main
+    // thread's) should take them; the others are stopped by their owner.
+    bool termination_signals = true;
 };
 
 class Reactor {
@@ -69,6 +74,13 @@ public:
     // a callback, such as destroying the object whose callback is running.
     void defer(std::function<void()> task) { deferred_.push_back(std::move(task)); }
 
+    // Any thread: runs `task` on the reactor's thread soon (in posting order per thread). The
+    // way other threads hand work to this one; nothing else about a reactor is thread-safe.
+    void post(TaskInbox::Task task) {
+        inbox_.push(std::move(task));
+        wake();
+    }
+
     // Runs until stop() or a termination signal; run() may be called again afterwards.
     virtual void run() = 0;
     void stop() {
@@ -89,7 +101,13 @@ protected:
         }
     }
 
+    // Backends call this whenever their wake-up fires.
+    void run_posted() {
+        while (auto task = inbox_.pop()) (*task)();
+    }
+
     std::vector<std::function<void()>> deferred_;
+    TaskInbox inbox_;
     std::atomic<bool> stopping_ = false;
 };
 
@@ -97,7 +115,8 @@ protected:
 // threads it creates later) so they arrive only through the returned signalfd.
 Expected<UniqueFd, std::string> open_termination_signalfd();
 
-Expected<std::unique_ptr<Reactor>, std::string> create_epoll_reactor();
+Expected<std::unique_ptr<Reactor>, std::string> create_epoll_reactor(
+    const ReactorOptions& options = {});
 // Fails with the kernel's reason when io_uring (or a feature we need) is unavailable.
 Expected<std::unique_ptr<Reactor>, std::string> create_uring_reactor(const ReactorOptions& options);
 

@@ -78,6 +78,37 @@ Expected<size_t, IoError> TcpStream::write_gather(
 }
 
 Expected<TcpListener, std::string> TcpListener::listen(const std::string& address, uint16_t port) {
+    return listen_socket(address, port, /*share_port=*/false);
+}
+
+Expected<std::vector<TcpListener>, std::string> TcpListener::listen_group(
+    const std::string& address, uint16_t port, size_t count) {
+    std::vector<TcpListener> group;
+    if (count <= 1) {
+        auto single = listen(address, port);
+        if (!single) return unexpected(single.error());
+        group.push_back(std::move(*single));
+        return group;
+    }
+    if (port != 0) {
+        // SO_REUSEPORT would let us join a group another process of ours already listens
+        // with (a stale server), silently splitting its clients. An exclusive bind first
+        // fails as "address in use" in that case, as a single listener would.
+        auto probe = listen(address, port);
+        if (!probe) return unexpected(probe.error());
+    }
+    for (size_t i = 0; i < count; ++i) {
+        // The first one picks the port when 0 was asked for; the rest join it.
+        auto member = listen_socket(address, group.empty() ? port : group.front().port(),
+                                    /*share_port=*/true);
+        if (!member) return unexpected(member.error());
+        group.push_back(std::move(*member));
+    }
+    return group;
+}
+
+Expected<TcpListener, std::string> TcpListener::listen_socket(const std::string& address,
+                                                              uint16_t port, bool share_port) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -99,6 +130,10 @@ Expected<TcpListener, std::string> TcpListener::listen(const std::string& addres
         }
         int one = 1;
         setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (share_port && setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+            last_error = std::string("SO_REUSEPORT: ") + std::strerror(errno);
+            continue;
+        }
         if (::bind(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0) {
             last_error = "bind ";
             last_error.append(address).append(":").append(service).append(": ");

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "base/expected.h"
 #include "io/unique_fd.h"
@@ -39,6 +40,11 @@ public:
     // Binds and listens on `address` ("127.0.0.1", "::", "0.0.0.0", a host name) and `port`
     // (0 picks a free one). The error says which step failed and why.
     static Expected<TcpListener, std::string> listen(const std::string& address, uint16_t port);
+    // `count` listeners on one port (SO_REUSEPORT): the kernel spreads new connections over
+    // them, so each shard accepts its own. Fails like listen() when the port is in use.
+    static Expected<std::vector<TcpListener>, std::string> listen_group(const std::string& address,
+                                                                        uint16_t port,
+                                                                        size_t count);
 
     int fd() const { return fd_.get(); }
     uint16_t port() const { return port_; }
@@ -46,6 +52,8 @@ public:
     Expected<TcpStream, IoError> accept();
 
 private:
+    static Expected<TcpListener, std::string> listen_socket(const std::string& address,
+                                                           uint16_t port, bool share_port);
     TcpListener(UniqueFd fd, uint16_t port) : fd_(std::move(fd)), port_(port) {}
     UniqueFd fd_;
     uint16_t port_ = 0;

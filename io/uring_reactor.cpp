@@ -185,7 +185,7 @@ public:
         if (!wake_.valid()) return unexpected(std::string("eventfd: ") + std::strerror(errno));
         signals_ = std::move(signals);
         arm_poll(wake_.get(), Op::kWake);
-        arm_poll(signals_.get(), Op::kSignal);
+        if (signals_.valid()) arm_poll(signals_.get(), Op::kSignal);
         // Multishot receive is the one feature the probe cannot show: try it on a socket pair
         // now rather than finding out on the first client.
         if (auto checked = check_multishot_receive(); !checked) return unexpected(checked.error());
@@ -474,6 +474,7 @@ private:
                 while (::read(wake_.get(), &value, sizeof value) > 0) {
                 }
                 if (!(done.flags & IORING_CQE_F_MORE)) arm_poll(wake_.get(), Op::kWake);
+                run_posted();
                 return;
             }
             case Op::kSignal: {
@@ -678,10 +679,14 @@ void UringStream::shut(bool flush) {
 
 Expected<std::unique_ptr<Reactor>, std::string> create_uring_reactor(
     const ReactorOptions& options) {
-    auto signals = open_termination_signalfd();
-    if (!signals) return unexpected(signals.error());
+    UniqueFd signals;
+    if (options.termination_signals) {
+        auto opened = open_termination_signalfd();
+        if (!opened) return unexpected(opened.error());
+        signals = std::move(*opened);
+    }
     auto reactor = std::make_unique<UringReactor>(options);
-    auto ready = reactor->init(std::move(*signals));
+    auto ready = reactor->init(std::move(signals));
     if (!ready) return unexpected(ready.error());
     return std::unique_ptr<Reactor>(std::move(reactor));
 }

@@ -1,0 +1,434 @@
+#include "core/shard.h"
+
+#include <spice/enums.h>
+#include <spice/protocol.h>
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+
+#include "base/log.h"
+#include "core/channels.h"
+#include "core/server.h"
+#include "demo/keymap.h"
+
+namespace spiced {
+
+namespace {
+// A link must complete within this time; slow or stalled peers are dropped.
+constexpr auto kLinkTimeout = std::chrono::seconds(10);
+// How often links waiting for a ticket key look again (only while some wait).
+constexpr auto kKeyRetryPeriod = std::chrono::milliseconds(5);
+
+Capabilities channel_caps_for(uint8_t type) {
+    switch (type) {
+        case SPICE_CHANNEL_MAIN:
+            return Capabilities::of({SPICE_MAIN_CAP_NAME_AND_UUID});
+        case SPICE_CHANNEL_DISPLAY:
+            return Capabilities::of({SPICE_DISPLAY_CAP_MONITORS_CONFIG,
+                                     SPICE_DISPLAY_CAP_LZ4_COMPRESSION,
+                                     SPICE_DISPLAY_CAP_PREF_COMPRESSION});
+        case SPICE_CHANNEL_INPUTS:
+            return Capabilities::of({SPICE_INPUTS_CAP_KEY_SCANCODE});
+        default:
+            return Capabilities();
+    }
+}
+}  // namespace
+
+// A connection between accept and the end of the link stage.
+class PendingLink final : public Connection::Handler {
+public:
+    PendingLink(Shard& server, Reactor& reactor, TcpStream stream, LinkHandshake::Decide decide,
+                LinkHandshake::TakeKey take_key, const TicketPolicy& policy,
+                std::shared_ptr<const TlsContext> tls)
+        : server_(server),
+          connection_(std::make_unique<Connection>(
+              reactor, std::move(stream), this,
+              ConnectionOptions{server.config().web_root, std::move(tls),
+                                server.config().websocket_origins,
+                                server.config().client_memory_limit_bytes})),
+          handshake_(std::move(decide), std::move(take_key), policy),
+          started_(std::chrono::steady_clock::now()) {}
+
+    LinkHandshake& handshake() { return handshake_; }
+    std::unique_ptr<Connection> take_connection() { return std::move(connection_); }
+    bool expired(std::chrono::steady_clock::time_point now) const {
+        return now - started_ > kLinkTimeout;
+    }
+    void time_out() {
+        if (!connection_) return;
+        LOG_WARN("link", "%s: link not completed within %lld s (stalled at the %s); closing",
+                 connection_->peer().c_str(), static_cast<long long>(kLinkTimeout.count()),
+                 handshake_.step_name());
+        finished_ = true;
+        connection_->close("link timeout");
+    }
+    bool finished() const { return finished_; }
+
+    // The handshake waits for a ticket key: try again, and go on with any buffered input.
+    void retry_key() {
+        ByteWriter reply;
+        handshake_.retry_key(reply);
+        if (reply.size() == 0) return;
+        connection_->send(reply.take());
+        connection_->redeliver_input();
+    }
+
+private:
+    size_t on_data(std::span<const uint8_t> data) override {
+        received_ += data.size();
+        ByteWriter reply;
+        size_t used = handshake_.feed(data, reply);
+        if (reply.size() > 0) connection_->send(reply.take());
+        switch (handshake_.state()) {
+            case LinkHandshake::State::kReading:
+                if (handshake_.awaiting_key()) server_.wait_for_key(this);
+                break;
+            case LinkHandshake::State::kFailed:
+                LOG_WARN("link", "%s: %s", connection_->peer().c_str(),
+                         handshake_.failure().c_str());
+                finished_ = true;
+                connection_->close("link failed", /*flush_first=*/true);
+                break;
+            case LinkHandshake::State::kLinked:
+                finished_ = true;
+                received_ -= data.size() - used;
+                server_.link_finished(*this);  // takes the connection
+                break;
+        }
+        return used;
+    }
+    void on_closed(std::string_view reason) override {
+        // An HTTP answer or a WebSocket error was logged by the connection itself.
+        if (!finished_ && connection_->close_logged()) finished_ = true;
+        if (!finished_) {
+            finished_ = true;
+            if (received_ == 0) {
+                LOG_WARN("link", "%s: connection closed before any link data (%.*s)",
+                         connection_->peer().c_str(), int(reason.size()), reason.data());
+            } else {
+                LOG_WARN("link",
+                         "%s: truncated link: peer closed during the %s after %zu of %zu "
+                         "bytes",
+                         connection_->peer().c_str(), handshake_.step_name(),
+                         handshake_.bytes_buffered(), handshake_.bytes_expected());
+            }
+        }
+        server_.reactor().defer([server = &server_, self = this] { server->drop_link(self); });
+    }
+
+    Shard& server_;
+    std::unique_ptr<Connection> connection_;
+    LinkHandshake handshake_;
+    std::chrono::steady_clock::time_point started_;
+    size_t received_ = 0;
+    bool finished_ = false;
+};
+
+Shard::Shard(size_t index, Server& server, Reactor& reactor, const TcpListener* listener,
+             const TcpListener* tls_listener)
+    : index_(index),
+      server_(server),
+      reactor_(reactor),
+      source_(server.desktop()),
+      directory_(server.sessions()),
+      feed_(server.desktop().feed(index)),
+      desktop_(server.desktop().initial_state()) {
+    if (listener != nullptr) {
+        accept_watch_ = reactor_.accept_on(
+            *listener, [this](TcpStream stream) { on_accept(std::move(stream), false); });
+    }
+    if (tls_listener != nullptr) {
+        tls_accept_watch_ = reactor_.accept_on(
+            *tls_listener, [this](TcpStream stream) { on_accept(std::move(stream), true); });
+    }
+    housekeeping_timer_ = reactor_.every(std::chrono::seconds(1), [this] { on_housekeeping(); });
+    // Called on the desktop's thread: the drain itself runs here, on ours.
+    server.desktop().set_wake(index_, [reactor = &reactor_, this] {
+        reactor->post([this] { drain_desktop(); });
+    });
+}
+
+Shard::~Shard() {
+    if (accept_watch_ != 0) reactor_.cancel(accept_watch_);
+    if (tls_accept_watch_ != 0) reactor_.cancel(tls_accept_watch_);
+    reactor_.cancel(housekeeping_timer_);
+    if (key_retry_timer_ != 0) reactor_.cancel(key_retry_timer_);
+    // Channels and links hold Connections registered with the reactor; drop them first.
+    sessions_.clear();
+    pending_.clear();
+}
+
+const ServerConfig& Shard::config() const {
+    return server_.config();
+}
+
+void Shard::shutdown() {
+    for_each_channel([](ChannelClient& channel) {
+        if (auto* display = dynamic_cast<DisplayChannelClient*>(&channel)) display->send_goodbye();
+    });
+    for_each_channel([](ChannelClient& channel) {
+        channel.connection().close("server shutting down", /*flush_first=*/true);
+    });
+}
+
+void Shard::on_accept(TcpStream stream, bool tls) {
+    LOG_DEBUG("server", "%s: connected%s", stream.peer().c_str(), tls ? " (TLS port)" : "");
+    auto link = std::make_unique<PendingLink>(
+        *this, reactor_, std::move(stream),
+        [this, tls](const LinkRequest& request) { return decide(request, tls); },
+        [this] { return keys_.try_take(); }, config().ticket, tls ? server_.tls() : nullptr);
+    PendingLink* key = link.get();
+    pending_.emplace(key, std::move(link));
+}
+
+LinkDecision Shard::decide(const LinkRequest& request, bool tls) const {
+    LinkDecision decision;
+    decision.common_caps =
+        Capabilities::of({SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION, SPICE_COMMON_CAP_AUTH_SPICE,
+                          SPICE_COMMON_CAP_MINI_HEADER});
+    decision.channel_caps = channel_caps_for(request.channel_type);
+    const char* type_name = channel_type_name(request.channel_type);
+    auto refuse = [&](uint32_t error, std::string reason) {
+        decision.error = error;
+        decision.reason = std::move(reason);
+        return decision;
+    };
+    if (type_name == nullptr) {
+        return refuse(SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE,
+                      "unknown channel type " + std::to_string(request.channel_type));
+    }
+    const bool served = request.channel_type == SPICE_CHANNEL_MAIN ||
+                        request.channel_type == SPICE_CHANNEL_DISPLAY ||
+                        request.channel_type == SPICE_CHANNEL_INPUTS ||
+                        request.channel_type == SPICE_CHANNEL_CURSOR;
+    if (!served || request.channel_id != 0) {
+        return refuse(SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE,
+                      std::string("channel ") + type_name + ":" +
+                          std::to_string(request.channel_id) + " is not available");
+    }
+    // QEMU's tls-channel / plaintext-channel: spice-gtk answers NEED_SECURED by reconnecting
+    // to the TLS port (and NEED_UNSECURED by going back to the plain one).
+    const ChannelSecurity security =
+        config().channel_security[request.channel_type].value_or(config().default_security);
+    if (!tls && security == ChannelSecurity::kSecureOnly) {
+        return refuse(SPICE_LINK_ERR_NEED_SECURED, std::string(type_name) +
+                                                       " channel is TLS-only (--tls-channel); "
+                                                       "refused on the plain port");
+    }
+    if (tls && security == ChannelSecurity::kPlainOnly) {
+        return refuse(SPICE_LINK_ERR_NEED_UNSECURED,
+                      std::string(type_name) +
+                          " channel is plaintext-only "
+                          "(--plaintext-channel); refused on the TLS port");
+    }
+    if (request.channel_type == SPICE_CHANNEL_MAIN) return decision;
+    const auto lookup = directory_.lookup(request.connection_id, request.channel_type);
+    if (lookup == SessionDirectory::Lookup::kUnknown) {
+        return refuse(SPICE_LINK_ERR_BAD_CONNECTION_ID, std::string(type_name) +
+                                                            " channel names unknown session " +
+                                                            std::to_string(request.connection_id));
+    }
+    if (lookup == SessionDirectory::Lookup::kChannelTaken) {
+        return refuse(SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE,
+                      std::string(type_name) + " channel already linked in session " +
+                          std::to_string(request.connection_id));
+    }
+    return decision;
+}
+
+void Shard::link_finished(PendingLink& link) {
+    const LinkRequest& request = link.handshake().request();
+    const bool mini = link.handshake().mini_header();
+    std::unique_ptr<Connection> connection = link.take_connection();
+    const std::string peer = connection->peer();
+    reactor_.defer([this, self = &link] { drop_link(self); });
+
+    Session* session = nullptr;
+    if (request.channel_type == SPICE_CHANNEL_MAIN) {
+        const uint32_t id = directory_.open(index_);
+        auto created = std::make_unique<Session>(*this, id, /*owner=*/true);
+        session = created.get();
+        sessions_.emplace(id, std::move(created));
+        LOG_INFO("session", "%s: session %u started on shard %zu (%zu active)", peer.c_str(), id,
+                 index_, directory_.size());
+    } else {
+        // The session may have ended during the ticket exchange, or another link of the same
+        // channel may have won the race.
+        const uint32_t id = request.connection_id;
+        auto joined = directory_.join(id, request.channel_type);
+        if (!joined) {
+            LOG_WARN("link", "%s: session %u ended (or got its %s channel) before this link completed",
+                     peer.c_str(), id, channel_type_name(request.channel_type));
+            connection->close("session gone");
+            reactor_.defer([held = std::shared_ptr<Connection>(std::move(connection))] {});
+            return;
+        }
+        auto& part = sessions_[id];
+        if (!part) {
+            part = std::make_unique<Session>(*this, id, /*owner=*/false);
+            part->apply_low_bandwidth(joined->low_bandwidth);
+        }
+        session = part.get();
+        if (joined->owner_shard != index_) {
+            LOG_DEBUG("session", "%s: session %u: %s channel on shard %zu, main on shard %zu",
+                      peer.c_str(), id, channel_type_name(request.channel_type), index_,
+                      joined->owner_shard);
+        }
+    }
+
+    std::unique_ptr<ChannelClient> channel;
+    switch (request.channel_type) {
+        case SPICE_CHANNEL_MAIN:
+            channel =
+                std::make_unique<MainChannelClient>(*session, std::move(connection), request, mini);
+            break;
+        case SPICE_CHANNEL_DISPLAY:
+            channel = std::make_unique<DisplayChannelClient>(*session, std::move(connection),
+                                                             request, mini);
+            break;
+        case SPICE_CHANNEL_INPUTS:
+            channel = std::make_unique<InputsChannelClient>(*session, std::move(connection),
+                                                            request, mini);
+            break;
+        default:
+            channel = std::make_unique<CursorChannelClient>(*session, std::move(connection),
+                                                            request, mini);
+            break;
+    }
+    LOG_DEBUG("session", "%s: session %u: %s channel linked", peer.c_str(), session->id(),
+              channel_type_name(request.channel_type));
+    session->add_channel(std::move(channel));
+}
+
+void Shard::drop_link(PendingLink* link) {
+    std::erase(awaiting_key_, link);
+    pending_.erase(link);
+}
+
+void Shard::wait_for_key(PendingLink* link) {
+    if (std::find(awaiting_key_.begin(), awaiting_key_.end(), link) == awaiting_key_.end()) {
+        awaiting_key_.push_back(link);
+    }
+    if (key_retry_timer_ == 0) {
+        key_retry_timer_ = reactor_.every(kKeyRetryPeriod, [this] { retry_key_waiters(); });
+    }
+}
+
+void Shard::retry_key_waiters() {
+    while (!awaiting_key_.empty()) {
+        PendingLink* link = awaiting_key_.front();
+        link->retry_key();
+        if (link->handshake().awaiting_key()) break;  // pool empty again: keep the order
+        awaiting_key_.pop_front();
+    }
+    if (awaiting_key_.empty() && key_retry_timer_ != 0) {
+        reactor_.cancel(key_retry_timer_);
+        key_retry_timer_ = 0;
+    }
+}
+
+void Shard::session_ended(uint32_t id) {
+    directory_.close(id);
+    const size_t self = index_;
+    server_.post_to_shards([id, self](Shard& shard) {
+        if (shard.index() != self) shard.end_session_part(id);
+    });
+    reactor_.defer([this, id] {
+        sessions_.erase(id);
+        LOG_INFO("session", "session %u ended (%zu active)", id, directory_.size());
+    });
+}
+
+void Shard::end_session_part(uint32_t id) {
+    auto found = sessions_.find(id);
+    if (found != sessions_.end()) found->second->end("session ended");
+}
+
+void Shard::channel_left(uint32_t id, uint8_t channel_type, bool part_empty) {
+    directory_.leave(id, channel_type);
+    if (!part_empty) return;
+    auto found = sessions_.find(id);
+    if (found != sessions_.end() && !found->second->owner()) sessions_.erase(found);
+}
+
+void Shard::session_bandwidth(uint32_t id, bool low) {
+    directory_.set_low_bandwidth(id, low);
+    apply_bandwidth(id, low);
+    const size_t self = index_;
+    server_.post_to_shards([id, low, self](Shard& shard) {
+        if (shard.index() != self) shard.apply_bandwidth(id, low);
+    });
+}
+
+void Shard::apply_bandwidth(uint32_t id, bool low) {
+    auto found = sessions_.find(id);
+    if (found != sessions_.end()) found->second->apply_low_bandwidth(low);
+}
+
+void Shard::drain_desktop() {
+    feed_.rearm();
+    while (auto update = feed_.take()) apply(*update);
+}
+
+void Shard::apply(const DesktopUpdate& update) {
+    desktop_ = update.state;
+    for_each_channel([&](ChannelClient& channel) {
+        switch (channel.channel_type()) {
+            case SPICE_CHANNEL_DISPLAY:
+                if (update.frame_changed)
+                    static_cast<DisplayChannelClient&>(channel).on_frame(update);
+                break;
+            case SPICE_CHANNEL_CURSOR: {
+                auto& cursor = static_cast<CursorChannelClient&>(channel);
+                if (desktop_.cursor_hidden) {
+                    if (update.cursor_hid) cursor.send_hide();
+                } else if (update.cursor_reshaped) {
+                    cursor.send_shape(desktop_.cursor_shape, desktop_.pointer);
+                } else if (update.cursor_moved) {
+                    cursor.send_position(desktop_.pointer);
+                }
+                break;
+            }
+            case SPICE_CHANNEL_MAIN:
+                if (update.mouse_mode_announced)
+                    static_cast<MainChannelClient&>(channel).send_mouse_mode(
+                        desktop_.client_mouse_mode);
+                break;
+            case SPICE_CHANNEL_INPUTS:
+                if (update.leds_changed)
+                    static_cast<InputsChannelClient&>(channel).send_leds(desktop_.keyboard_leds);
+                break;
+            default:
+                break;
+        }
+    });
+}
+
+void Shard::on_housekeeping() {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& [key, link] : pending_) {
+        if (!link->finished() && link->expired(now)) link->time_out();
+    }
+    for_each_channel([&](ChannelClient& channel) { channel.tick(now); });
+    if (++housekeeping_ticks_ % kMemoryReportTicks == 0 && !sessions_.empty()) report_memory();
+}
+
+void Shard::report_memory() {
+    size_t channels = 0, queued = 0, largest = 0, peak = 0;
+    for_each_channel([&](ChannelClient& channel) {
+        const Connection& connection = channel.connection();
+        ++channels;
+        queued += connection.queued_bytes();
+        largest = std::max(largest, connection.queued_bytes());
+        peak = std::max(peak, connection.peak_queued_bytes());
+    });
+    LOG_INFO("server",
+             "shard %zu: %zu sessions, %zu channels: %zu B queued (largest %zu B, peak %zu B; "
+             "limit %zu B per connection)",
+             index_, sessions_.size(), channels, queued, largest, peak,
+             config().client_memory_limit_bytes);
+}
+
+}  // namespace spiced

@@ -1,0 +1,115 @@
+// Shard: one io thread's share of the server. It owns one Reactor (one io_uring ring or epoll
+// instance), its own listener on each port (the kernel spreads new connections over the
+// shards' listeners), and every connection it accepted, for the connection's whole life: the
+// link stage, and then the channel. Nothing of a shard is touched by another thread; shards
+// reach each other and the desktop only through posted tasks and the desktop's update ring.
+//
+// A client's channels may land on different shards. Each shard holds a Session "part" with
+// the channels it accepted; the session's main channel (and so its end) lives on the owning
+// shard, and the SessionDirectory tells a linking channel whether its session exists.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/desktop_source.h"
+#include "core/desktop_update.h"
+#include "core/link.h"
+#include "core/server_config.h"
+#include "core/session.h"
+#include "core/session_directory.h"
+#include "core/ticket.h"
+#include "io/reactor.h"
+#include "io/tcp.h"
+#include "io/tls.h"
+
+namespace spiced {
+
+class PendingLink;
+class Server;
+
+class Shard {
+public:
+    // Starts accepting on `listener` / `tls_listener` (either may be null).
+    Shard(size_t index, Server& server, Reactor& reactor, const TcpListener* listener,
+          const TcpListener* tls_listener);
+    ~Shard();
+    Shard(const Shard&) = delete;
+    Shard& operator=(const Shard&) = delete;
+
+    size_t index() const { return index_; }
+    const ServerConfig& config() const;
+    Reactor& reactor() { return reactor_; }
+    // Graceful stop: tells display clients their surface is gone and closes every connection.
+    void shutdown();
+
+    // -- Used by channels ------------------------------------------------------------------
+    // The desktop as this shard last heard of it (newest frame, pointer, cursor, modes).
+    const DesktopState& desktop() const { return desktop_; }
+    bool client_mouse_mode() const { return desktop_.client_mouse_mode; }
+    Point pointer() const { return desktop_.pointer; }
+    DemoCursor cursor_shape() const { return desktop_.cursor_shape; }
+    bool cursor_hidden() const { return desktop_.cursor_hidden; }
+    uint32_t keyboard_leds() const { return desktop_.keyboard_leds; }
+    // Input goes to the desktop's thread; its effects come back as updates.
+    DesktopSource& input() { return source_; }
+
+    // The session's main channel closed here: the session is over on every shard.
+    void session_ended(uint32_t id);
+    // A non-main channel of session `id` closed here.
+    void channel_left(uint32_t id, uint8_t channel_type, bool part_empty);
+    // The owning main channel measured the client's bandwidth: every shard's part adapts.
+    void session_bandwidth(uint32_t id, bool low);
+    // From a PendingLink: its link succeeded (takes its connection) or it is done for.
+    void link_finished(PendingLink& link);
+    void drop_link(PendingLink* link);
+    // The link found the ticket key pool empty; it is retried until a key is ready.
+    void wait_for_key(PendingLink* link);
+
+    // -- From other shards (posted) ----------------------------------------------------------
+    void end_session_part(uint32_t id);
+    void apply_bandwidth(uint32_t id, bool low);
+
+    template <typename F>
+    void for_each_channel(F&& f) {
+        for (auto& [id, session] : sessions_) session->for_each_channel(f);
+    }
+
+private:
+    void on_accept(TcpStream stream, bool tls);
+    // New updates from the desktop: each reaches the channels that care, in order.
+    void drain_desktop();
+    void apply(const DesktopUpdate& update);
+    void on_housekeeping();
+    // `tls`: the link arrived on the TLS port.
+    LinkDecision decide(const LinkRequest& request, bool tls) const;
+    void retry_key_waiters();
+    // One line for operators: what this shard's clients cost in queued output.
+    void report_memory();
+
+    size_t index_;
+    Server& server_;
+    Reactor& reactor_;
+    DesktopSource& source_;
+    SessionDirectory& directory_;
+    DesktopSource::Feed& feed_;
+    DesktopState desktop_;
+    Reactor::Id accept_watch_ = 0;
+    Reactor::Id tls_accept_watch_ = 0;
+    Reactor::Id housekeeping_timer_ = 0;
+    TicketKeySource keys_;
+    std::map<PendingLink*, std::unique_ptr<PendingLink>> pending_;
+    std::deque<PendingLink*> awaiting_key_;  // first come, first served
+    Reactor::Id key_retry_timer_ = 0;
+    // This shard's parts of sessions, by session id.
+    std::map<uint32_t, std::unique_ptr<Session>> sessions_;
+    // Housekeeping runs every second; the memory line every minute.
+    static constexpr uint64_t kMemoryReportTicks = 60;
+    uint64_t housekeeping_ticks_ = 0;
+};
+
+}  // namespace spiced
