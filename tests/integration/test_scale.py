@@ -14,6 +14,10 @@ While a SpiceClientGLib client watches the animated demo:
   and the process RSS grows by far less than the frames it would have sent), and the watcher
   keeps receiving frames; its frame rate with and without the stalled client is printed.
 
+- shards (--shards 4): real clients get the frame pixel for pixel whichever shards their
+  channels land on; 24 sessions whose main and display channels the kernel spreads over the
+  shards; closing each main channel ends its display channel on whatever shard holds it.
+
 The same script runs on both I/O backends (SPICED_TEST_IO_BACKEND, set by CTest).
 """
 
@@ -283,6 +287,57 @@ def case_stalled_reader(args):
                  body, env=env)
 
 
+def case_shards(args):
+    with tempfile.TemporaryDirectory(prefix="spiced-shards-") as d:
+        dump = os.path.join(d, "frame.ppm")
+        extra = ["--disable-ticketing", "--shards", "4", "--demo-freeze", "2",
+                 "--dump-frame", dump]
+        with H.ServerProcess(args.server, extra, workdir=d) as srv:
+            ref = H.wait_for_ppm(dump, 20.0, srv)
+            H.wait_until(lambda: "4 shards)" in srv.log(), 5.0)
+            H.check("4 shards)" in srv.log(), "no '4 shards' in the start line:\n%s" % srv.log())
+            for i in range(6):
+                shot = os.path.join(d, "shot%d.ppm" % i)
+                rc, out = H.run_spicy_screenshot(srv.port, shot, timeout=30.0)
+                H.check(rc == 0, "spicy-screenshot %d: exit code %s\n%s" % (i, rc, out))
+                got = H.try_read_ppm(shot)
+                H.check(got is not None and H.same_picture(got, ref),
+                        "spicy-screenshot %d: picture differs from the served frame: %s"
+                        % (i, H.diff_report(got, ref, "client", "server") if got is not None
+                           else "no picture"))
+
+            mains, displays = [], []
+            for _ in range(24):
+                main = H.RawMainSession(srv.port, timeout=10.0)
+                mains.append(main)
+                displays.append(link_channel(srv.port, main.session_id, CHANNEL_DISPLAY))
+            for main in mains:
+                main.close()
+            for i, sock in enumerate(displays):
+                eof, _extra = H.wait_closed(sock, 10.0, pump_glib=False)
+                H.check(eof, "display channel %d still open 10 s after its session's main "
+                        "channel closed" % i)
+                sock.close()
+            H.wait_until(lambda: srv.log().count("(session ended)") >= 24, 5.0)
+            log = srv.log()
+            owner = {int(sid): int(shard) for sid, shard in
+                     re.findall(r"session (\d+) started on shard (\d+)", log)}
+            display_shard = {
+                int(sid): int(shard) for sid, shard in re.findall(
+                    r"session (\d+): display channel closed \(session ended\) after \S+ s "
+                    r"on shard (\d+)", log)}
+            ids = [m.session_id for m in mains]
+            H.check(all(i in owner and i in display_shard for i in ids),
+                    "not every session's start and display end were logged:\n%s" % log[-3000:])
+            crossed = sum(1 for i in ids if owner[i] != display_shard[i])
+            used = sorted({owner[i] for i in ids} | {display_shard[i] for i in ids})
+            print("  24 sessions over shards %s; %d with main and display on different shards"
+                  % (used, crossed))
+            H.check(len(used) >= 2, "every channel landed on one shard: %s" % used)
+            H.check(crossed >= 1, "no session had its channels on two shards")
+            H.check(srv.alive(), "server died; log:\n%s" % srv.log()[-4000:])
+
+
 def main():
     args = H.parse_args(__doc__)
     cases = [
@@ -290,6 +345,7 @@ def main():
         ("scale_churn", case_churn),
         ("scale_slowloris", case_slowloris),
         ("scale_stalled_reader", case_stalled_reader),
+        ("scale_shards", case_shards),
     ]
     return H.run_cases(cases, args)
 

@@ -75,6 +75,8 @@ TEST(Options, ClearErrors) {
         {{"--cpus", "3-1", "--disable-ticketing"}, "--cpus"},
         {{"--cpus", "a", "--disable-ticketing"}, "--cpus"},
         {{"--numa-node", "-1", "--disable-ticketing"}, "--numa-node"},
+        {{"--shards", "0", "--disable-ticketing"}, "--shards"},
+        {{"--shards", "257", "--disable-ticketing"}, "--shards"},
         {{"--websocket-origin", "example.com", "--disable-ticketing"}, "--websocket-origin"},
     };
     for (const auto& c : cases) {
@@ -91,12 +93,13 @@ TEST(Options, IoAndPlacement) {
     EXPECT_EQ(defaults->config.io.zero_copy_min_bytes, 65536u);
     EXPECT_EQ(defaults->config.client_memory_limit_bytes, size_t{16} << 20);
     EXPECT_TRUE(defaults->config.cpus.empty());
+    EXPECT_EQ(defaults->config.shards, 0u);  // one per CPU
     EXPECT_FALSE(defaults->config.numa_node.has_value());
     EXPECT_TRUE(defaults->config.websocket_origins.empty());
 
     auto cl =
         parse_args({"--disable-ticketing", "--io-backend", "epoll", "--zero-copy-min", "0",
-                    "--client-memory-limit", "33554432", "--cpus", "0-1,3", "--numa-node", "0",
+                    "--client-memory-limit", "33554432", "--cpus", "0-1,3", "--numa-node", "0", "--shards", "4",
                     "--websocket-origin", "https://vdi.example.com", "--websocket-origin=*"});
     ASSERT_TRUE(cl.has_value()) << cl.error();
     EXPECT_EQ(cl->config.io.backend, IoBackend::kEpoll);
@@ -104,6 +107,7 @@ TEST(Options, IoAndPlacement) {
     EXPECT_EQ(cl->config.client_memory_limit_bytes, size_t{32} << 20);
     EXPECT_EQ(cl->config.cpus, (std::vector<int>{0, 1, 3}));
     EXPECT_EQ(cl->config.numa_node, 0);
+    EXPECT_EQ(cl->config.shards, 4u);
     EXPECT_EQ(cl->config.websocket_origins,
               (std::vector<std::string>{"https://vdi.example.com", "*"}));
 }

@@ -9,6 +9,7 @@
 
 #include "io/mpsc_queue.h"
 #include "io/spsc_ring.h"
+#include "io/task_inbox.h"
 
 namespace spiced {
 namespace {
@@ -245,6 +246,66 @@ TEST(MpscQueueTest, FourProducersHandOverOwnedPayloads) {
     for (auto& producer : producers) producer.join();
     const int64_t total = int64_t{kProducers} * kItemsEach;
     EXPECT_EQ(sum, total * (total - 1) / 2);
+}
+
+TEST(TaskInboxTest, EmptyThenFifoOnOneThread) {
+    TaskInbox inbox;
+    EXPECT_FALSE(inbox.pop().has_value());
+    std::vector<int> ran;
+    for (int i = 0; i < 5; ++i) inbox.push([&ran, i] { ran.push_back(i); });
+    while (auto task = inbox.pop()) (*task)();
+    EXPECT_EQ(ran, (std::vector<int>{0, 1, 2, 3, 4}));
+    EXPECT_FALSE(inbox.pop().has_value());
+    // Reusable after running dry (the stub node goes back in).
+    inbox.push([&ran] { ran.push_back(9); });
+    auto again = inbox.pop();
+    ASSERT_TRUE(again.has_value());
+    (*again)();
+    EXPECT_EQ(ran.back(), 9);
+}
+
+TEST(TaskInboxTest, DestructorFreesQueuedTasks) {
+    int live = 0;
+    {
+        TaskInbox inbox;
+        for (int i = 0; i < 3; ++i) {
+            auto payload = std::make_shared<Tracked>(&live, i);
+            inbox.push([payload] {});
+        }
+        EXPECT_EQ(live, 3);
+    }
+    EXPECT_EQ(live, 0);
+}
+
+TEST(TaskInboxTest, FourProducersOneConsumerKeepEachProducersOrderAndLoseNothing) {
+    constexpr int kProducers = 4;
+    constexpr int kEach = 50000;
+    TaskInbox inbox;
+    std::vector<int> last(kProducers, -1);
+    bool in_order = true;
+    int ran = 0;
+    std::vector<std::thread> producers;
+    for (int p = 0; p < kProducers; ++p) {
+        producers.emplace_back([&, p] {
+            for (int i = 0; i < kEach; ++i) {
+                inbox.push([&, p, i] {
+                    in_order = in_order && last[size_t(p)] == i - 1;
+                    last[size_t(p)] = i;
+                    ++ran;
+                });
+            }
+        });
+    }
+    while (ran < kProducers * kEach) {
+        if (auto task = inbox.pop()) {
+            (*task)();
+        } else {
+            std::this_thread::yield();
+        }
+    }
+    for (auto& producer : producers) producer.join();
+    EXPECT_TRUE(in_order);
+    EXPECT_FALSE(inbox.pop().has_value());
 }
 
 }  // namespace

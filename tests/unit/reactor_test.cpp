@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 namespace spiced {
 namespace {
@@ -141,6 +142,40 @@ TEST_P(ReactorTest, TimersRepeatAndCancel) {
     run_until([&] { return ticks >= 3; });
     run_until([] { return false; }, std::chrono::milliseconds(50));
     EXPECT_EQ(ticks, 3);
+}
+
+TEST_P(ReactorTest, PostedTasksRunOnTheLoopInOrderFromEveryThread) {
+    constexpr int kThreads = 4;
+    constexpr int kEach = 2000;
+    std::vector<int> last(kThreads, -1);
+    bool in_order = true;
+    int ran = 0;
+    const std::thread::id loop_thread = std::this_thread::get_id();
+    bool on_loop = true;
+    std::vector<std::thread> posters;
+    for (int t = 0; t < kThreads; ++t) {
+        posters.emplace_back([&, t] {
+            for (int i = 0; i < kEach; ++i) {
+                reactor_->post([&, t, i] {
+                    on_loop = on_loop && std::this_thread::get_id() == loop_thread;
+                    in_order = in_order && last[size_t(t)] == i - 1;
+                    last[size_t(t)] = i;
+                    ++ran;
+                });
+            }
+        });
+    }
+    const bool all = run_until([&] { return ran == kThreads * kEach; }, std::chrono::seconds(10));
+    for (auto& poster : posters) poster.join();
+    EXPECT_TRUE(all) << ran;
+    EXPECT_TRUE(in_order);
+    EXPECT_TRUE(on_loop);
+}
+
+TEST_P(ReactorTest, StopFromAnotherThreadEndsRun) {
+    std::thread stopper([&] { reactor_->post([&] { reactor_->stop(); }); });
+    reactor_->run();  // returns only through the posted stop
+    stopper.join();
 }
 
 std::string backend_name(const ::testing::TestParamInfo<IoBackend>& param) {
