@@ -8,13 +8,21 @@
     once with --image-compression off (bitmaps) and once with lz4, in the same run, against
     the raw rate of sending every full frame (width x height x 4 x fps) as the baseline.
 
+  * input-to-cursor echo: a raw client in server mouse mode sends one MOUSE_MOTION on its
+    inputs channel and times the CURSOR_MOVE that comes back on its cursor channel (the input
+    crosses to the desktop thread and the update back to the shard(s)), with --shards 1 and
+    --shards 4 in the same run; p50/p99 over --echoes round trips.
+
 Usage: /usr/bin/python3 bench/e2e_bench.py --server build/core/spiced-gpu [--seconds 10]
+       [--echoes 2000] [--only echo]
 Prints a table and one JSON line (prefix "json: ") for tooling.
 """
 import argparse
 import json
 import os
+import socket
 import statistics
+import struct
 import sys
 import time
 
@@ -65,13 +73,87 @@ def display_rate(server_binary, compression, seconds, size):
     return rate, updates, cpu
 
 
+CHANNEL_INPUTS, CHANNEL_CURSOR = 3, 4
+MSGC_INPUTS_MOUSE_MOTION, MSG_CURSOR_MOVE = 111, 104
+
+
+def read_message(sock, buffer):
+    """One mini-header message (type, body) from `sock`, keeping leftovers in `buffer`."""
+    while True:
+        if len(buffer) >= 6:
+            mtype, size = struct.unpack_from("<HI", buffer, 0)
+            if len(buffer) >= 6 + size:
+                body = bytes(buffer[6:6 + size])
+                del buffer[:6 + size]
+                return mtype, body
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the channel")
+        buffer.extend(chunk)
+
+
+def input_echo(server_binary, shards, echoes):
+    """Round trips MOUSE_MOTION -> CURSOR_MOVE in microseconds."""
+    args = ["--disable-ticketing", "--mouse-mode", "server", "--shards", str(shards),
+            "--demo-freeze", "0"]
+    times = []
+    with h.ServerProcess(server_binary, args, name="echo-%d" % shards) as server:
+        main = h.RawMainSession(server.port)
+        inputs = h.raw_link_channel(server.port, main.session_id, CHANNEL_INPUTS)
+        cursor = h.raw_link_channel(server.port, main.session_id, CHANNEL_CURSOR)
+        for sock in (inputs, cursor):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        pending = bytearray()
+        time.sleep(0.5)  # past the channels' greetings
+        cursor.setblocking(False)
+        try:
+            while cursor.recv(65536):
+                pass
+        except BlockingIOError:
+            pass
+        cursor.setblocking(True)
+        cursor.settimeout(5.0)
+        for i in range(echoes + 100):
+            dx = 1 if i % 2 == 0 else -1
+            message = struct.pack("<HIiiH", MSGC_INPUTS_MOUSE_MOTION, 10, dx, 0, 0)
+            start = time.perf_counter_ns()
+            inputs.sendall(message)
+            while read_message(cursor, pending)[0] != MSG_CURSOR_MOVE:
+                pass
+            if i >= 100:  # warm-up
+                times.append((time.perf_counter_ns() - start) / 1000.0)
+        for sock in (inputs, cursor):
+            sock.close()
+        main.close()
+        server.stop()
+    return times
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--size", default="1920x1080")
+    parser.add_argument("--echoes", type=int, default=2000)
+    parser.add_argument("--only", choices=["echo"], help="run only this measurement")
     args = parser.parse_args()
+
+    echo = {shards: input_echo(args.server, shards, args.echoes) for shards in (1, 4)}
+    print("input-to-cursor echo (MOUSE_MOTION -> CURSOR_MOVE), %d round trips each:" % args.echoes)
+    for shards, times in echo.items():
+        print("  --shards %d: p50 %7.1f us   p99 %7.1f us" % (shards, percentile(times, 0.5),
+                                                          percentile(times, 0.99)))
+    print("  ratio (4 shards / 1): p50 %.2f, p99 %.2f"
+          % (percentile(echo[4], 0.5) / percentile(echo[1], 0.5),
+             percentile(echo[4], 0.99) / percentile(echo[1], 0.99)))
+    if args.only == "echo":
+        return
 
     ttff = connect_to_first_frame(args.server, args.runs)
     width, height = (int(v) for v in args.size.split("x"))

@@ -963,6 +963,30 @@ class RawMainSession:
             pass
 
 
+def raw_link_channel(port, session_id, channel_type, rcvbuf=None, timeout=10.0):
+    """Links a non-main channel of `session_id` (ticketing disabled) and returns the socket,
+    without reading anything after the link result."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(timeout)
+    s.connect(("127.0.0.1", port))
+    s.sendall(full_link(connection_id=session_id, channel_type=channel_type))
+    data, eof = recv_some(s, LINK_HEADER_SIZE, timeout, pump_glib=False)
+    check(len(data) == LINK_HEADER_SIZE, "channel link: no reply header")
+    size = struct.unpack("<IIII", data)[3]
+    body, eof = recv_some(s, size, timeout, pump_glib=False)
+    check(len(body) == size, "channel link: short reply")
+    check(struct.unpack_from("<I", body, 0)[0] == LINK_ERR_OK, "channel link refused")
+    s.sendall(struct.pack("<I", COMMON_CAP_AUTH_SPICE))
+    n, e = rsa_public_key_from_spki(body[4:4 + 162])
+    s.sendall(rsa_oaep_sha1_encrypt(n, e, b"\0"))
+    result, eof = recv_some(s, 4, timeout, pump_glib=False)
+    check(len(result) == 4 and struct.unpack("<I", result)[0] == LINK_ERR_OK,
+          "channel link: bad link result %r" % result)
+    return s
+
+
 def describe_reply(reply, data):
     if reply is None:
         return "no link reply (got %d bytes: %s)" % (len(data), data[:32].hex())

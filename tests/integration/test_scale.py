@@ -60,30 +60,6 @@ def rss_kib(pid):
     return 0
 
 
-def link_channel(port, session_id, channel_type, rcvbuf=None, timeout=10.0):
-    """Links a non-main channel of `session_id` (ticketing disabled) and returns the socket,
-    without reading anything after the link result."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    if rcvbuf:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    s.settimeout(timeout)
-    s.connect(("127.0.0.1", port))
-    s.sendall(H.full_link(connection_id=session_id, channel_type=channel_type))
-    data, eof = H.recv_some(s, H.LINK_HEADER_SIZE, timeout, pump_glib=False)
-    H.check(len(data) == H.LINK_HEADER_SIZE, "channel link: no reply header")
-    size = struct.unpack("<IIII", data)[3]
-    body, eof = H.recv_some(s, size, timeout, pump_glib=False)
-    H.check(len(body) == size, "channel link: short reply")
-    H.check(struct.unpack_from("<I", body, 0)[0] == H.LINK_ERR_OK, "channel link refused")
-    s.sendall(struct.pack("<I", H.COMMON_CAP_AUTH_SPICE))
-    n, e = H.rsa_public_key_from_spki(body[4:4 + 162])
-    s.sendall(H.rsa_oaep_sha1_encrypt(n, e, b"\0"))
-    result, eof = H.recv_some(s, 4, timeout, pump_glib=False)
-    H.check(len(result) == 4 and struct.unpack("<I", result)[0] == H.LINK_ERR_OK,
-            "channel link: bad link result %r" % result)
-    return s
-
-
 def open_sessions(port, count, threads=8):
     """Opens `count` raw main sessions from `threads` threads; returns (sessions, errors)."""
     sessions, errors = [], []
@@ -247,7 +223,7 @@ def case_stalled_reader(args):
         rss_before = rss_kib(srv.proc.pid)
         main = H.RawMainSession(srv.port)
         # A display channel that never reads, with a tiny receive buffer.
-        stalled = link_channel(srv.port, main.session_id, CHANNEL_DISPLAY, rcvbuf=4096)
+        stalled = H.raw_link_channel(srv.port, main.session_id, CHANNEL_DISPLAY, rcvbuf=4096)
         peak_rss = rss_before
         t0 = time.monotonic()
         rates = []
@@ -310,7 +286,7 @@ def case_shards(args):
             for _ in range(24):
                 main = H.RawMainSession(srv.port, timeout=10.0)
                 mains.append(main)
-                displays.append(link_channel(srv.port, main.session_id, CHANNEL_DISPLAY))
+                displays.append(H.raw_link_channel(srv.port, main.session_id, CHANNEL_DISPLAY))
             for main in mains:
                 main.close()
             for i, sock in enumerate(displays):
