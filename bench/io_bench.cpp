@@ -61,19 +61,33 @@ struct Feed final : StreamIo::Events {
     size_t message_size = kMessageSize;
     bool saturate = false;
     bool failed = false;
+    Reactor* loop = nullptr;
+    bool top_up_posted = false;
 
     void top_up() {
         // Keep a little queued (64 KiB, or four large messages): enough to never let the
         // socket idle, little enough to measure the backend rather than our queue.
         const size_t target = std::max<size_t>(64 * 1024, 4 * message_size);
         const size_t per_write = std::max<size_t>(1, 4096 / message_size);
-        while (saturate && io->queued_bytes() < target) {
+        // A backend may take writes straight into the socket (queue stays empty, no on_sent
+        // follows); write at most `target` per call and come back through the loop, so the
+        // phase timer and the other clients get their turn.
+        size_t written = 0;
+        while (saturate && io->queued_bytes() < target && written < target) {
             std::vector<uint8_t> batch(message_size * per_write);
             for (size_t off = 0; off < batch.size(); off += message_size) {
                 const uint64_t stamp = now_ns();
                 std::memcpy(batch.data() + off, &stamp, sizeof stamp);
             }
+            written += batch.size();
             io->write(std::move(batch));
+        }
+        if (saturate && written >= target && io->queued_bytes() < target && !top_up_posted) {
+            top_up_posted = true;
+            loop->post([this] {
+                top_up_posted = false;
+                top_up();
+            });
         }
     }
     void send_one() {
@@ -199,6 +213,7 @@ Result run(IoBackend backend, size_t zero_copy_min, bool keep_zero_copy, int cli
     (*reactor)->accept_on(*listener, [&](TcpStream stream) {
         auto feed = std::make_unique<Feed>();
         feed->message_size = message_size;
+        feed->loop = reactor->get();
         feed->io = (*reactor)->open_stream(std::move(stream), *feed);
         feeds.push_back(std::move(feed));
     });
