@@ -93,11 +93,13 @@ def read_message(sock, buffer):
 
 
 def input_echo(server_binary, shards, echoes):
-    """Round trips MOUSE_MOTION -> CURSOR_MOVE in microseconds."""
-    args = ["--disable-ticketing", "--mouse-mode", "server", "--shards", str(shards),
-            "--demo-freeze", "0"]
+    """Round trips MOUSE_MOTION -> CURSOR_MOVE in microseconds (shards None: a build that has
+    no --shards option, e.g. a baseline from before the shards)."""
+    args = ["--disable-ticketing", "--mouse-mode", "server", "--demo-freeze", "0"]
+    if shards is not None:
+        args += ["--shards", str(shards)]
     times = []
-    with h.ServerProcess(server_binary, args, name="echo-%d" % shards) as server:
+    with h.ServerProcess(server_binary, args, name="echo-%s" % shards) as server:
         main = h.RawMainSession(server.port)
         inputs = h.raw_link_channel(server.port, main.session_id, CHANNEL_INPUTS)
         cursor = h.raw_link_channel(server.port, main.session_id, CHANNEL_CURSOR)
@@ -142,16 +144,22 @@ def main():
     parser.add_argument("--size", default="1920x1080")
     parser.add_argument("--echoes", type=int, default=2000)
     parser.add_argument("--only", choices=["echo"], help="run only this measurement")
+    parser.add_argument("--baseline-server",
+                        help="also time the echo with this build (no --shards given to it)")
     args = parser.parse_args()
 
     echo = {shards: input_echo(args.server, shards, args.echoes) for shards in (1, 4)}
+    if args.baseline_server:
+        echo["baseline"] = input_echo(args.baseline_server, None, args.echoes)
     print("input-to-cursor echo (MOUSE_MOTION -> CURSOR_MOVE), %d round trips each:" % args.echoes)
     for shards, times in echo.items():
-        print("  --shards %d: p50 %7.1f us   p99 %7.1f us" % (shards, percentile(times, 0.5),
-                                                          percentile(times, 0.99)))
-    print("  ratio (4 shards / 1): p50 %.2f, p99 %.2f"
-          % (percentile(echo[4], 0.5) / percentile(echo[1], 0.5),
-             percentile(echo[4], 0.99) / percentile(echo[1], 0.99)))
+        label = "baseline build" if shards == "baseline" else "--shards %d" % shards
+        print("  %-15s p50 %7.1f us   p99 %7.1f us" % (label, percentile(times, 0.5),
+                                                     percentile(times, 0.99)))
+    for other in [k for k in echo if k != 1]:
+        print("  ratio (%s / 1 shard): p50 %.2f, p99 %.2f"
+              % (other, percentile(echo[other], 0.5) / percentile(echo[1], 0.5),
+                 percentile(echo[other], 0.99) / percentile(echo[1], 0.99)))
     if args.only == "echo":
         return
 

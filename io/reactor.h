@@ -101,10 +101,17 @@ protected:
         }
     }
 
-    // Backends call this whenever their wake-up fires.
+    // Backends call this whenever their wake-up fires. A batch at most, so tasks that post
+    // more tasks cannot keep the loop from its sockets and timers; the rest wake it again.
     void run_posted() {
-        while (auto task = inbox_.pop()) (*task)();
+        for (int i = 0; i < kPostedBatch; ++i) {
+            auto task = inbox_.pop();
+            if (!task) return;
+            (*task)();
+        }
+        wake();
     }
+    static constexpr int kPostedBatch = 256;
 
     std::vector<std::function<void()>> deferred_;
     TaskInbox inbox_;

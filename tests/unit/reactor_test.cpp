@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -170,6 +171,21 @@ TEST_P(ReactorTest, PostedTasksRunOnTheLoopInOrderFromEveryThread) {
     EXPECT_TRUE(all) << ran;
     EXPECT_TRUE(in_order);
     EXPECT_TRUE(on_loop);
+}
+
+TEST_P(ReactorTest, TasksThatPostTasksDoNotStarveTimers) {
+    // A task that always posts itself again (like a sender that keeps finding room).
+    std::function<void()> again;
+    uint64_t spins = 0;
+    again = [&] {
+        ++spins;
+        reactor_->post(again);
+    };
+    reactor_->post(again);
+    int ticks = 0;
+    reactor_->every(std::chrono::milliseconds(1), [&] { ++ticks; });
+    EXPECT_TRUE(run_until([&] { return ticks >= 3; }, std::chrono::seconds(5)));
+    EXPECT_GT(spins, 0u);
 }
 
 TEST_P(ReactorTest, StopFromAnotherThreadEndsRun) {
