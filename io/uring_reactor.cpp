@@ -94,6 +94,9 @@ struct StreamState {
     bool send_was_zero_copy = false;
     bool detached = false;
     bool shutdown_pending = false;  // detached with a flush while a send was in flight
+    // The loop turn of this connection's last inline send: one per turn, the rest of a burst
+    // gathers into one ring send.
+    uint64_t inline_turn = 0;
     msghdr message{};
     std::array<iovec, kMaxIovecs> iov{};
 };
@@ -251,6 +254,7 @@ public:
         while (!stopping_) {
             run_deferred();
             const int rc = io_uring_submit_and_wait(&ring_, 1);
+            ++turn_;
             if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
                 LOG_ERROR("io", "io_uring_submit_and_wait: %s", std::strerror(-rc));
                 return;
@@ -276,8 +280,10 @@ public:
     void write(StreamState& state, std::vector<uint8_t> bytes) {
         if (state.detached || bytes.empty()) return;
         if (inline_first_send_ && state.output.empty() && !state.send_in_flight &&
+            state.inline_turn != turn_ &&
             (zero_copy_min_ == 0 || !state.zero_copy || bytes.size() < zero_copy_min_) &&
             state.zero_copy_notifications_pending == 0) {
+            state.inline_turn = turn_;
             const ssize_t sent =
                 ::send(state.fd.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
             if (sent > 0) {
@@ -651,6 +657,9 @@ private:
     std::vector<uint8_t> buffers_;
     UniqueFd wake_;
     UniqueFd signals_;
+    // Counts loop turns (one per wait for completions); starts at 1 so no connection has
+    // had its inline send in the first turn yet.
+    uint64_t turn_ = 1;
     size_t zero_copy_min_;
     bool keep_zero_copy_;
     bool inline_first_send_;
