@@ -294,15 +294,22 @@ def case_shards(args):
                 H.check(eof, "display channel %d still open 10 s after its session's main "
                         "channel closed" % i)
                 sock.close()
-            H.wait_until(lambda: srv.log().count("(session ended)") >= 24, 5.0)
-            log = srv.log()
-            owner = {int(sid): int(shard) for sid, shard in
-                     re.findall(r"session (\d+) started on shard (\d+)", log)}
-            display_shard = {
-                int(sid): int(shard) for sid, shard in re.findall(
-                    r"session (\d+): display channel closed \(session ended\) after \S+ s "
-                    r"on shard (\d+)", log)}
             ids = [m.session_id for m in mains]
+
+            def shards_of_sessions():
+                log = srv.log()
+                owner = {int(sid): int(shard) for sid, shard in
+                         re.findall(r"session (\d+) started on shard (\d+)", log)}
+                display_shard = {
+                    int(sid): int(shard) for sid, shard in re.findall(
+                        r"session (\d+): display channel closed \(session ended\) after \S+ s "
+                        r"on shard (\d+)", log)}
+                return owner, display_shard
+
+            # The shards log on their own threads: wait for every session's lines.
+            H.wait_until(lambda: all(i in shards_of_sessions()[1] for i in ids), 5.0)
+            owner, display_shard = shards_of_sessions()
+            log = srv.log()
             H.check(all(i in owner and i in display_shard for i in ids),
                     "not every session's start and display end were logged:\n%s" % log[-3000:])
             crossed = sum(1 for i in ids if owner[i] != display_shard[i])
