@@ -16,8 +16,7 @@ Expected<std::unique_ptr<DesktopSource>, std::string> DesktopSource::create(
     options.termination_signals = false;
     auto reactor = create_epoll_reactor(options);
     if (!reactor) return unexpected("desktop event loop: " + reactor.error());
-    return std::unique_ptr<DesktopSource>(
-        new DesktopSource(config, std::move(*reactor), shards));
+    return std::unique_ptr<DesktopSource>(new DesktopSource(config, std::move(*reactor), shards));
 }
 
 DesktopSource::DesktopSource(const ServerConfig& config, std::unique_ptr<Reactor> reactor,
@@ -55,8 +54,12 @@ void DesktopSource::stop() {
 }
 
 DesktopState DesktopSource::snapshot() const {
-    return DesktopState{pipeline_->shared_current(), pipeline_->frame_index(), pointer_,
-                        cursor_shape_,               cursor_hidden_,           client_mouse_mode_,
+    return DesktopState{pipeline_->shared_current(),
+                        pipeline_->frame_index(),
+                        pointer_,
+                        cursor_shape_,
+                        cursor_hidden_,
+                        client_mouse_mode_,
                         pipeline_->desktop().keyboard_leds()};
 }
 
@@ -160,9 +163,8 @@ void DesktopSource::pointer_moved_by(int32_t dx, int32_t dy, uint32_t buttons) {
 }
 
 void DesktopSource::button_event(int button, bool down) {
-    reactor_->post([this, button, down] {
-        pipeline_->desktop().button_event(button, down, pointer_);
-    });
+    reactor_->post(
+        [this, button, down] { pipeline_->desktop().button_event(button, down, pointer_); });
 }
 
 void DesktopSource::request_mouse_mode(bool client) {

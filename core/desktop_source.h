@@ -59,7 +59,9 @@ public:
     // (`wake` is called on the source thread; it should post a drain to the shard's reactor).
     DesktopState initial_state() const { return snapshot(); }
     Feed& feed(size_t shard) { return *feeds_[shard]; }
-    void set_wake(size_t shard, std::function<void()> wake) { feeds_[shard]->wake_ = std::move(wake); }
+    void set_wake(size_t shard, std::function<void()> wake) {
+        feeds_[shard]->wake_ = std::move(wake);
+    }
 
     // Starts the thread (on `cpus` when not empty); stop() ends and joins it.
     void start(std::vector<int> cpus);

@@ -2,8 +2,8 @@
 
 #include "base/log.h"
 #include "core/channels.h"
-#include "core/shard.h"
 #include "core/session.h"
+#include "core/shard.h"
 
 namespace spiced {
 

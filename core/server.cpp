@@ -103,8 +103,7 @@ void Server::shard_main(ShardThread& slot) {
         } else {
             reactor = std::move(*created);
             shard = std::make_unique<Shard>(
-                slot.index, *this, *reactor,
-                listeners_.empty() ? nullptr : &listeners_[slot.index],
+                slot.index, *this, *reactor, listeners_.empty() ? nullptr : &listeners_[slot.index],
                 tls_listeners_.empty() ? nullptr : &tls_listeners_[slot.index]);
             if (auto cpus = shard_cpus(slot.index); !cpus.empty()) {
                 if (auto pinned = pin_current_thread(cpus); !pinned)
@@ -115,8 +114,8 @@ void Server::shard_main(ShardThread& slot) {
             slot.ready.set_value({});
         }
     } catch (const std::exception& error) {
-        slot.ready.set_value(unexpected("shard " + std::to_string(slot.index) + ": " +
-                                        error.what()));
+        slot.ready.set_value(
+            unexpected("shard " + std::to_string(slot.index) + ": " + error.what()));
     }
     slot.go->wait();
     if (shard && !*slot.abort) reactor->run();
@@ -155,9 +154,9 @@ Expected<void, std::string> Server::run(
         auto started = shards_[i]->ready.get_future().get();
         if (!started && failure.empty()) failure = started.error();
     }
-    auto shard0 = std::make_unique<Shard>(
-        0, *this, **main_loop, listeners_.empty() ? nullptr : &listeners_[0],
-        tls_listeners_.empty() ? nullptr : &tls_listeners_[0]);
+    auto shard0 = std::make_unique<Shard>(0, *this, **main_loop,
+                                          listeners_.empty() ? nullptr : &listeners_[0],
+                                          tls_listeners_.empty() ? nullptr : &tls_listeners_[0]);
     first.reactor = main_loop->get();
     first.shard = shard0.get();
     abort = !failure.empty();

@@ -46,7 +46,8 @@ public:
     // Starts the shards and the desktop, calls `on_listening` (with shard 0's backend name)
     // once every shard accepts, and serves until SIGINT or SIGTERM; then says goodbye to
     // every client and stops. Fails when a shard cannot start its event loop.
-    Expected<void, std::string> run(const std::function<void(std::string_view backend)>& on_listening);
+    Expected<void, std::string> run(
+        const std::function<void(std::string_view backend)>& on_listening);
 
     // -- Used by shards ----------------------------------------------------------------------
     DesktopSource& desktop() { return *desktop_; }

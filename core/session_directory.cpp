@@ -20,8 +20,7 @@ SessionDirectory::Lookup SessionDirectory::lookup(uint32_t id, uint8_t channel_t
                                                              : Lookup::kOpen;
 }
 
-std::optional<SessionDirectory::Joined> SessionDirectory::join(uint32_t id,
-                                                               uint8_t channel_type) {
+std::optional<SessionDirectory::Joined> SessionDirectory::join(uint32_t id, uint8_t channel_type) {
     std::lock_guard lock(mutex_);
     auto found = sessions_.find(id);
     if (found == sessions_.end() || (found->second.channels & bit(channel_type)) != 0)

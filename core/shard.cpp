@@ -145,9 +145,8 @@ Shard::Shard(size_t index, Server& server, Reactor& reactor, const TcpListener* 
     }
     housekeeping_timer_ = reactor_.every(std::chrono::seconds(1), [this] { on_housekeeping(); });
     // Called on the desktop's thread: the drain itself runs here, on ours.
-    server.desktop().set_wake(index_, [reactor = &reactor_, this] {
-        reactor->post([this] { drain_desktop(); });
-    });
+    server.desktop().set_wake(
+        index_, [reactor = &reactor_, this] { reactor->post([this] { drain_desktop(); }); });
 }
 
 Shard::~Shard() {
@@ -259,7 +258,8 @@ void Shard::link_finished(PendingLink& link) {
         const uint32_t id = request.connection_id;
         auto joined = directory_.join(id, request.channel_type);
         if (!joined) {
-            LOG_WARN("link", "%s: session %u ended (or got its %s channel) before this link completed",
+            LOG_WARN("link",
+                     "%s: session %u ended (or got its %s channel) before this link completed",
                      peer.c_str(), id, channel_type_name(request.channel_type));
             connection->close("session gone");
             reactor_.defer([held = std::shared_ptr<Connection>(std::move(connection))] {});

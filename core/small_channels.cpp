@@ -3,8 +3,8 @@
 
 #include "base/log.h"
 #include "core/channels.h"
-#include "core/shard.h"
 #include "core/session.h"
+#include "core/shard.h"
 #include "demo/demo_desktop.h"
 
 namespace spiced {
@@ -26,8 +26,8 @@ void MainChannelClient::on_start() {
         .session_id = session().id(),
         .display_channels_hint = 1,
         .supported_mouse_modes = kBothMouseModes,
-        .current_mouse_mode = uint32_t(shard.client_mouse_mode() ? SPICE_MOUSE_MODE_CLIENT
-                                                                  : SPICE_MOUSE_MODE_SERVER),
+        .current_mouse_mode =
+            uint32_t(shard.client_mouse_mode() ? SPICE_MOUSE_MODE_CLIENT : SPICE_MOUSE_MODE_SERVER),
         .agent_connected = 0,
         .agent_tokens = 0,
         .multi_media_time = multimedia_time_ms(),
@@ -155,8 +155,8 @@ Expected<void, ParseError> InputsChannelClient::on_message(uint16_t type,
             if (message->display_id != 0) return {};  // we serve one display
             if (shard.client_mouse_mode()) {
                 shard.input().pointer_moved_to({int32_t(std::min<uint32_t>(message->x, INT32_MAX)),
-                                         int32_t(std::min<uint32_t>(message->y, INT32_MAX))},
-                                        message->buttons_state);
+                                                int32_t(std::min<uint32_t>(message->y, INT32_MAX))},
+                                               message->buttons_state);
             }
             return {};
         }

@@ -53,7 +53,7 @@ public:
 
 private:
     static Expected<TcpListener, std::string> listen_socket(const std::string& address,
-                                                           uint16_t port, bool share_port);
+                                                            uint16_t port, bool share_port);
     TcpListener(UniqueFd fd, uint16_t port) : fd_(std::move(fd)), port_(port) {}
     UniqueFd fd_;
     uint16_t port_ = 0;

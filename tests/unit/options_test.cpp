@@ -97,10 +97,10 @@ TEST(Options, IoAndPlacement) {
     EXPECT_FALSE(defaults->config.numa_node.has_value());
     EXPECT_TRUE(defaults->config.websocket_origins.empty());
 
-    auto cl =
-        parse_args({"--disable-ticketing", "--io-backend", "epoll", "--zero-copy-min", "0",
-                    "--client-memory-limit", "33554432", "--cpus", "0-1,3", "--numa-node", "0", "--shards", "4",
-                    "--websocket-origin", "https://vdi.example.com", "--websocket-origin=*"});
+    auto cl = parse_args({"--disable-ticketing", "--io-backend", "epoll", "--zero-copy-min", "0",
+                          "--client-memory-limit", "33554432", "--cpus", "0-1,3", "--numa-node",
+                          "0", "--shards", "4", "--websocket-origin", "https://vdi.example.com",
+                          "--websocket-origin=*"});
     ASSERT_TRUE(cl.has_value()) << cl.error();
     EXPECT_EQ(cl->config.io.backend, IoBackend::kEpoll);
     EXPECT_EQ(cl->config.io.zero_copy_min_bytes, 0u);

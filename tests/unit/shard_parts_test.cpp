@@ -34,11 +34,11 @@ DesktopUpdate frame_update(std::vector<MoveHint> moves, Rect damage) {
 }
 
 TEST(DesktopUpdateTest, MergeKeepsOlderMovesAndTurnsNewerMovesIntoDamage) {
-    DesktopUpdate older = frame_update({{Rect::MakeXYWH(0, 0, 10, 10), {0, 5}}},
-                                       Rect::MakeXYWH(50, 50, 4, 4));
+    DesktopUpdate older =
+        frame_update({{Rect::MakeXYWH(0, 0, 10, 10), {0, 5}}}, Rect::MakeXYWH(50, 50, 4, 4));
     older.state.frame_index = 1;
-    DesktopUpdate newer = frame_update({{Rect::MakeXYWH(100, 0, 8, 8), {100, 20}}},
-                                       Rect::MakeXYWH(200, 200, 2, 2));
+    DesktopUpdate newer =
+        frame_update({{Rect::MakeXYWH(100, 0, 8, 8), {100, 20}}}, Rect::MakeXYWH(200, 200, 2, 2));
     newer.state.frame_index = 2;
     older.merge(std::move(newer));
     EXPECT_TRUE(older.frame_changed);
