@@ -2,7 +2,7 @@
 // header, as negotiated), enforces the client-message limits, runs the SET_ACK window and
 // pings, and hands each channel-specific message to the subclass.
 //
-// Threading: reactor thread only. Owned by the client's Session.
+// Threading: its shard's thread only. Owned by the client's Session part on that shard.
 #pragma once
 
 #include <chrono>

@@ -62,7 +62,7 @@ public:
     TicketKeySource(const TicketKeySource&) = delete;
     TicketKeySource& operator=(const TicketKeySource&) = delete;
 
-    // One thread only (the reactor's): the pool is a single-consumer queue.
+    // One thread only (its shard's): the pool is a single-consumer queue.
     std::optional<TicketKey> try_take();
 
 private:
