@@ -198,6 +198,11 @@ void LinkHandshake::on_ticket(ByteWriter& out) {
         return fail_with_result(out, SPICE_LINK_ERR_PERMISSION_DENIED,
                                 "authentication failed: " + *refused);
     }
+    if (admit_) {
+        LinkDecision admitted = admit_();
+        if (admitted.error != SPICE_LINK_ERR_OK)
+            return fail_with_result(out, admitted.error, std::move(admitted.reason));
+    }
     out.u32(SPICE_LINK_ERR_OK);
     step_ = Step::kDone;
     need_ = 0;

@@ -63,7 +63,13 @@ public:
     // awaiting_key() until retry_key() finds one).
     using TakeKey = std::function<std::optional<TicketKey>()>;
 
+    // Called once the ticket checks out, just before the OK result is written: the last word
+    // on whether the link completes (a LinkDecision with an error refuses it with that
+    // result). Lets the server claim the session's channel before the client can see "OK".
+    using Admit = std::function<LinkDecision()>;
+
     LinkHandshake(Decide decide, TakeKey take_key, const TicketPolicy& policy);
+    void set_admit(Admit admit) { admit_ = std::move(admit); }
 
     // Consumes bytes from `in` (returns how many) and appends any reply to `out`. Stops
     // consuming at kLinked: the rest belongs to the channel.
@@ -99,6 +105,7 @@ private:
 
     Decide decide_;
     TakeKey take_key_;
+    Admit admit_;
     const TicketPolicy& policy_;
     State state_ = State::kReading;
     Step step_ = Step::kHeader;

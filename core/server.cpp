@@ -29,6 +29,11 @@ struct Server::ShardThread {
 };
 
 Expected<std::unique_ptr<Server>, std::string> Server::create(ServerConfig config) {
+    // Shard 0's loop first, on this thread (which must be the one calling run()): it blocks
+    // SIGINT/SIGTERM here, before any port is open or thread started, so a signal during
+    // start-up is handled rather than killing us, and every later thread inherits the mask.
+    auto main_loop = Reactor::create(config.io);
+    if (!main_loop) return unexpected("cannot start the event loop: " + main_loop.error());
     std::shared_ptr<const TlsContext> tls;
     if (config.tls_port) {
         // Certificate problems are start-up errors, before any port is open.
@@ -61,18 +66,19 @@ Expected<std::unique_ptr<Server>, std::string> Server::create(ServerConfig confi
     if (!desktop) return unexpected(desktop.error());
     return std::unique_ptr<Server>(new Server(std::move(config), shards, std::move(plain),
                                               std::move(secure), std::move(tls),
-                                              std::move(*desktop)));
+                                              std::move(*desktop), std::move(*main_loop)));
 }
 
 Server::Server(ServerConfig config, size_t shards, std::vector<TcpListener> listeners,
                std::vector<TcpListener> tls_listeners, std::shared_ptr<const TlsContext> tls,
-               std::unique_ptr<DesktopSource> desktop)
+               std::unique_ptr<DesktopSource> desktop, std::unique_ptr<Reactor> main_loop)
     : config_(std::move(config)),
       shard_count_(shards),
       listeners_(std::move(listeners)),
       tls_listeners_(std::move(tls_listeners)),
       tls_(std::move(tls)),
-      desktop_(std::move(desktop)) {}
+      desktop_(std::move(desktop)),
+      main_loop_(std::move(main_loop)) {}
 
 Server::~Server() {
     desktop_->stop();
@@ -126,10 +132,6 @@ void Server::shard_main(ShardThread& slot) {
 
 Expected<void, std::string> Server::run(
     const std::function<void(std::string_view backend)>& on_listening) {
-    // Shard 0's loop first, on this thread: it blocks SIGINT/SIGTERM here, so every thread
-    // started afterwards inherits the mask and only this loop sees them.
-    auto main_loop = Reactor::create(config_.io);
-    if (!main_loop) return unexpected("cannot start the event loop: " + main_loop.error());
     const auto everyone = static_cast<std::ptrdiff_t>(shard_count_);
     std::latch go{1};
     std::latch runs_done{everyone};
@@ -154,10 +156,10 @@ Expected<void, std::string> Server::run(
         auto started = shards_[i]->ready.get_future().get();
         if (!started && failure.empty()) failure = started.error();
     }
-    auto shard0 = std::make_unique<Shard>(0, *this, **main_loop,
+    auto shard0 = std::make_unique<Shard>(0, *this, *main_loop_,
                                           listeners_.empty() ? nullptr : &listeners_[0],
                                           tls_listeners_.empty() ? nullptr : &tls_listeners_[0]);
-    first.reactor = main_loop->get();
+    first.reactor = main_loop_.get();
     first.shard = shard0.get();
     abort = !failure.empty();
     go.count_down();
@@ -167,8 +169,8 @@ Expected<void, std::string> Server::run(
             if (auto pinned = pin_current_thread(cpus); !pinned)
                 LOG_WARN("server", "shard 0: %s", pinned.error().c_str());
         }
-        on_listening((*main_loop)->backend_name());
-        (*main_loop)->run();
+        on_listening(main_loop_->backend_name());
+        main_loop_->run();
         desktop_->stop();
         // Every shard says goodbye to its clients on its own thread, then stops.
         for (size_t i = 1; i < shard_count_; ++i) {

@@ -29,8 +29,9 @@ public:
     // Without --shards: one shard per CPU we may run on, at most this many.
     static constexpr size_t kDefaultMaxShards = 8;
 
-    // Checks the certificates, binds every port and renders the first frame; no thread runs
-    // yet. Errors are one sentence for the operator.
+    // Creates shard 0's event loop (call run() on this same thread), checks the certificates,
+    // binds every port and renders the first frame; no thread runs yet. Errors are one
+    // sentence for the operator.
     static Expected<std::unique_ptr<Server>, std::string> create(ServerConfig config);
     ~Server();
     Server(const Server&) = delete;
@@ -60,7 +61,7 @@ private:
     struct ShardThread;
     Server(ServerConfig config, size_t shards, std::vector<TcpListener> listeners,
            std::vector<TcpListener> tls_listeners, std::shared_ptr<const TlsContext> tls,
-           std::unique_ptr<DesktopSource> desktop);
+           std::unique_ptr<DesktopSource> desktop, std::unique_ptr<Reactor> main_loop);
     // The CPUs shard `index` runs on: one of --cpus each, or no pinning without --cpus.
     std::vector<int> shard_cpus(size_t index) const;
     void shard_main(ShardThread& slot);
@@ -72,6 +73,7 @@ private:
     std::shared_ptr<const TlsContext> tls_;
     SessionDirectory directory_;
     std::unique_ptr<DesktopSource> desktop_;
+    std::unique_ptr<Reactor> main_loop_;  // shard 0's, created and run on the main thread
     std::vector<std::unique_ptr<ShardThread>> shards_;
 };
 

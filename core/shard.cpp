@@ -52,6 +52,13 @@ public:
           started_(std::chrono::steady_clock::now()) {}
 
     LinkHandshake& handshake() { return handshake_; }
+    // The session this link was admitted to (the directory already counts the channel).
+    void admitted(uint32_t session_id, SessionDirectory::Joined joined) {
+        session_id_ = session_id;
+        joined_ = joined;
+    }
+    uint32_t session_id() const { return session_id_; }
+    const SessionDirectory::Joined& joined() const { return joined_; }
     std::unique_ptr<Connection> take_connection() { return std::move(connection_); }
     bool expired(std::chrono::steady_clock::time_point now) const {
         return now - started_ > kLinkTimeout;
@@ -121,6 +128,8 @@ private:
     Shard& server_;
     std::unique_ptr<Connection> connection_;
     LinkHandshake handshake_;
+    uint32_t session_id_ = 0;
+    SessionDirectory::Joined joined_{};
     std::chrono::steady_clock::time_point started_;
     size_t received_ = 0;
     bool finished_ = false;
@@ -179,6 +188,7 @@ void Shard::on_accept(TcpStream stream, bool tls) {
         [this, tls](const LinkRequest& request) { return decide(request, tls); },
         [this] { return keys_.try_take(); }, config().ticket, tls ? server_.tls() : nullptr);
     PendingLink* key = link.get();
+    key->handshake().set_admit([this, key] { return admit(*key); });
     pending_.emplace(key, std::move(link));
 }
 
@@ -237,6 +247,27 @@ LinkDecision Shard::decide(const LinkRequest& request, bool tls) const {
     return decision;
 }
 
+LinkDecision Shard::admit(PendingLink& link) {
+    const LinkRequest& request = link.handshake().request();
+    LinkDecision decision;
+    if (request.channel_type == SPICE_CHANNEL_MAIN) {
+        link.admitted(directory_.open(index_), {index_, false});
+        return decision;
+    }
+    // Claimed before the client sees "OK": the session may have ended during the ticket
+    // exchange, or another link of the same channel may have won the race.
+    auto joined = directory_.join(request.connection_id, request.channel_type);
+    if (!joined) {
+        decision.error = SPICE_LINK_ERR_BAD_CONNECTION_ID;
+        decision.reason = "session " + std::to_string(request.connection_id) +
+                          " ended (or got its " + channel_type_name(request.channel_type) +
+                          " channel) before this link completed";
+        return decision;
+    }
+    link.admitted(request.connection_id, *joined);
+    return decision;
+}
+
 void Shard::link_finished(PendingLink& link) {
     const LinkRequest& request = link.handshake().request();
     const bool mini = link.handshake().mini_header();
@@ -245,36 +276,25 @@ void Shard::link_finished(PendingLink& link) {
     reactor_.defer([this, self = &link] { drop_link(self); });
 
     Session* session = nullptr;
+    const uint32_t id = link.session_id();
     if (request.channel_type == SPICE_CHANNEL_MAIN) {
-        const uint32_t id = directory_.open(index_);
         auto created = std::make_unique<Session>(*this, id, /*owner=*/true);
         session = created.get();
         sessions_.emplace(id, std::move(created));
         LOG_INFO("session", "%s: session %u started on shard %zu (%zu active)", peer.c_str(), id,
                  index_, directory_.size());
     } else {
-        // The session may have ended during the ticket exchange, or another link of the same
-        // channel may have won the race.
-        const uint32_t id = request.connection_id;
-        auto joined = directory_.join(id, request.channel_type);
-        if (!joined) {
-            LOG_WARN("link",
-                     "%s: session %u ended (or got its %s channel) before this link completed",
-                     peer.c_str(), id, channel_type_name(request.channel_type));
-            connection->close("session gone");
-            reactor_.defer([held = std::shared_ptr<Connection>(std::move(connection))] {});
-            return;
-        }
+        const SessionDirectory::Joined& joined = link.joined();
         auto& part = sessions_[id];
         if (!part) {
             part = std::make_unique<Session>(*this, id, /*owner=*/false);
-            part->apply_low_bandwidth(joined->low_bandwidth);
+            part->apply_low_bandwidth(joined.low_bandwidth);
         }
         session = part.get();
-        if (joined->owner_shard != index_) {
+        if (joined.owner_shard != index_) {
             LOG_DEBUG("session", "%s: session %u: %s channel on shard %zu, main on shard %zu",
                       peer.c_str(), id, channel_type_name(request.channel_type), index_,
-                      joined->owner_shard);
+                      joined.owner_shard);
         }
     }
 

@@ -64,6 +64,9 @@ public:
     void channel_left(uint32_t id, uint8_t channel_type, bool part_empty);
     // The owning main channel measured the client's bandwidth: every shard's part adapts.
     void session_bandwidth(uint32_t id, bool low);
+    // From a PendingLink whose ticket checked out: claims its place in the session (or
+    // creates the session, for a main channel) before the client is told "OK".
+    LinkDecision admit(PendingLink& link);
     // From a PendingLink: its link succeeded (takes its connection) or it is done for.
     void link_finished(PendingLink& link);
     void drop_link(PendingLink* link);

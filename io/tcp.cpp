@@ -78,7 +78,7 @@ Expected<size_t, IoError> TcpStream::write_gather(
 }
 
 Expected<TcpListener, std::string> TcpListener::listen(const std::string& address, uint16_t port) {
-    return listen_socket(address, port, /*share_port=*/false);
+    return listen_socket(address, port, Binding::kExclusive);
 }
 
 Expected<std::vector<TcpListener>, std::string> TcpListener::listen_group(
@@ -93,14 +93,15 @@ Expected<std::vector<TcpListener>, std::string> TcpListener::listen_group(
     if (port != 0) {
         // SO_REUSEPORT would let us join a group another process of ours already listens
         // with (a stale server), silently splitting its clients. An exclusive bind first
-        // fails as "address in use" in that case, as a single listener would.
-        auto probe = listen(address, port);
+        // fails as "address in use" in that case, as a single listener would. It only binds:
+        // a listening probe could take a client's connection and reset it when closed.
+        auto probe = listen_socket(address, port, Binding::kProbe);
         if (!probe) return unexpected(probe.error());
     }
     for (size_t i = 0; i < count; ++i) {
         // The first one picks the port when 0 was asked for; the rest join it.
         auto member = listen_socket(address, group.empty() ? port : group.front().port(),
-                                    /*share_port=*/true);
+                                    Binding::kShared);
         if (!member) return unexpected(member.error());
         group.push_back(std::move(*member));
     }
@@ -108,7 +109,8 @@ Expected<std::vector<TcpListener>, std::string> TcpListener::listen_group(
 }
 
 Expected<TcpListener, std::string> TcpListener::listen_socket(const std::string& address,
-                                                              uint16_t port, bool share_port) {
+                                                              uint16_t port, Binding binding) {
+    const bool share_port = binding == Binding::kShared;
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -140,6 +142,7 @@ Expected<TcpListener, std::string> TcpListener::listen_socket(const std::string&
             last_error.append(std::strerror(errno));
             continue;
         }
+        if (binding == Binding::kProbe) return TcpListener(std::move(fd), port);
         // Room for a burst of connections (a pool's clients reconnecting at once); the kernel
         // caps it at net.core.somaxconn.
         if (::listen(fd.get(), 4096) != 0) {

@@ -52,8 +52,10 @@ public:
     Expected<TcpStream, IoError> accept();
 
 private:
+    // kProbe binds without listening (nothing can connect to it).
+    enum class Binding : uint8_t { kExclusive, kShared, kProbe };
     static Expected<TcpListener, std::string> listen_socket(const std::string& address,
-                                                            uint16_t port, bool share_port);
+                                                            uint16_t port, Binding binding);
     TcpListener(UniqueFd fd, uint16_t port) : fd_(std::move(fd)), port_(port) {}
     UniqueFd fd_;
     uint16_t port_ = 0;

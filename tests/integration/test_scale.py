@@ -310,8 +310,10 @@ def case_shards(args):
             H.wait_until(lambda: all(i in shards_of_sessions()[1] for i in ids), 5.0)
             owner, display_shard = shards_of_sessions()
             log = srv.log()
-            H.check(all(i in owner and i in display_shard for i in ids),
-                    "not every session's start and display end were logged:\n%s" % log[-3000:])
+            missing = [i for i in ids if i not in owner or i not in display_shard]
+            H.check(not missing, "sessions %s: start or display end not logged; their lines:\n%s"
+                    % (missing, "\n".join(line for line in log.splitlines()
+                                         if any(str(i) in line for i in missing))))
             crossed = sum(1 for i in ids if owner[i] != display_shard[i])
             used = sorted({owner[i] for i in ids} | {display_shard[i] for i in ids})
             print("  24 sessions over shards %s; %d with main and display on different shards"

@@ -85,8 +85,17 @@ constexpr uint32_t kAuthCaps = (1u << SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION) 
                                (1u << SPICE_COMMON_CAP_AUTH_SPICE) |
                                (1u << SPICE_COMMON_CAP_MINI_HEADER);
 
-void run_full_link(bool one_at_a_time, const std::string& password, uint32_t want_result) {
+void run_full_link(bool one_at_a_time, const std::string& password, uint32_t want_result,
+                   uint32_t admit_error = SPICE_LINK_ERR_OK) {
     Harness h;
+    int admit_calls = 0;
+    h.handshake.set_admit([&] {
+        ++admit_calls;
+        LinkDecision admitted;
+        admitted.error = admit_error;
+        admitted.reason = "session gone";
+        return admitted;
+    });
     h.feed(link_bytes(SPICE_MAGIC, 2, SPICE_CHANNEL_MAIN, {kAuthCaps}), one_at_a_time);
     ASSERT_EQ(h.handshake.state(), LinkHandshake::State::kReading);
     ASSERT_EQ(h.out.size(), 16u + 178u + 4u);
@@ -104,6 +113,11 @@ void run_full_link(bool one_at_a_time, const std::string& password, uint32_t wan
     EXPECT_EQ(h.handshake.state(), want_result == SPICE_LINK_ERR_OK
                                        ? LinkHandshake::State::kLinked
                                        : LinkHandshake::State::kFailed);
+    // Admission is asked only once the ticket checked out, and only then.
+    EXPECT_EQ(admit_calls, password == "s3cret" ? 1 : 0);
+    if (admit_error != SPICE_LINK_ERR_OK) {
+        EXPECT_EQ(h.handshake.failure(), "session gone");
+    }
 }
 
 TEST(Link, RightPasswordLinks) {
@@ -111,6 +125,10 @@ TEST(Link, RightPasswordLinks) {
 }
 TEST(Link, ByteAtATime) {
     run_full_link(true, "s3cret", SPICE_LINK_ERR_OK);
+}
+TEST(Link, RefusedAdmissionIsTheLinkResult) {
+    run_full_link(false, "s3cret", SPICE_LINK_ERR_BAD_CONNECTION_ID,
+                  SPICE_LINK_ERR_BAD_CONNECTION_ID);
 }
 TEST(Link, WrongPasswordIsPermissionDenied) {
     run_full_link(false, "guess", SPICE_LINK_ERR_PERMISSION_DENIED);
