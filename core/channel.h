@@ -50,6 +50,8 @@ public:
     // Periodic housekeeping (pings); `now` from steady_clock.
     void tick(std::chrono::steady_clock::time_point now);
     void close(std::string_view reason);
+    // Closed or closing (removal from the session waits for the reactor): sends nothing more.
+    bool closing() const { return closing_ || connection_->closed(); }
 
     // Sends a fixed-layout message, or any message whose body `write` produces.
     template <FixedMessage M>

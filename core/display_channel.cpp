@@ -130,7 +130,7 @@ bool DisplayChannelClient::can_send_bulk() {
 void DisplayChannelClient::flush() {
     // Latest wins: damage stays merged in pending_ until the client has room, and is then
     // encoded from the newest frame. Whatever doesn't fit now stays pending.
-    if (pending_.is_empty() || !can_send_bulk()) return;
+    if (pending_.is_empty() || closing() || !can_send_bulk()) return;
     const Frame& frame = *session().shard().desktop().frame;
     const std::vector<Rect> todo = coalesce_rects(pending_, kCoalesceOverhead);
     pending_.clear();

@@ -395,6 +395,7 @@ void Shard::drain_desktop() {
 void Shard::apply(const DesktopUpdate& update) {
     desktop_ = update.state;
     for_each_channel([&](ChannelClient& channel) {
+        if (channel.closing()) return;  // closed, not yet removed: nothing more to send
         switch (channel.channel_type()) {
             case SPICE_CHANNEL_DISPLAY:
                 if (update.frame_changed)
