@@ -4,8 +4,6 @@
 #include <spice/protocol.h>
 
 #include <algorithm>
-#include <cstring>
-#include <random>
 
 #include "base/log.h"
 #include "core/channels.h"
@@ -275,8 +273,22 @@ void Shard::link_finished(PendingLink& link) {
     const std::string peer = connection->peer();
     reactor_.defer([this, self = &link] { drop_link(self); });
 
-    Session* session = nullptr;
     const uint32_t id = link.session_id();
+    if (connection->closed()) {
+        // The peer went away while the OK was being sent: give back what admit() claimed,
+        // or the session (or its channel slot) would outlive every connection.
+        if (request.channel_type == SPICE_CHANNEL_MAIN) {
+            directory_.close(id);
+        } else {
+            directory_.leave(id, request.channel_type);
+        }
+        LOG_WARN("link", "%s: %s channel of session %u closed as its link completed", peer.c_str(),
+                 channel_type_name(request.channel_type), id);
+        reactor_.defer([held = std::shared_ptr<Connection>(std::move(connection))] {});
+        return;
+    }
+
+    Session* session = nullptr;
     if (request.channel_type == SPICE_CHANNEL_MAIN) {
         auto created = std::make_unique<Session>(*this, id, /*owner=*/true);
         session = created.get();
