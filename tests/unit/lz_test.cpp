@@ -14,97 +14,12 @@
 #include "bench/screen_corpus.h"
 #include "encode/codecs.h"
 #include "encode/lz.h"
+#include "tests/unit/screen_images.h"
 
 namespace spiced {
 namespace {
 
-// ---- Screen-like test images ------------------------------------------------------------
-
-std::unique_ptr<Frame> make_text(Size size, uint32_t seed) {
-    std::mt19937 rng(seed);
-    auto frame = Frame::create(size);
-    frame->fill(frame->rect(), 0xffffff);
-    // 6x10 "glyphs" of random strokes in one ink colour, with anti-aliased edges.
-    for (int32_t y = 1; y + 10 <= size.height; y += 12) {
-        for (int32_t x = 1; x + 6 <= size.width; x += 7) {
-            if (rng() % 6 == 0) continue;  // spaces
-            for (int32_t k = 0; k < 12; ++k) {
-                const int32_t gx = x + int32_t(rng() % 6), gy = y + int32_t(rng() % 10);
-                frame->row(gy)[gx] = k % 4 == 0 ? 0x808080u : 0x202020u;
-            }
-        }
-    }
-    return frame;
-}
-
-std::unique_ptr<Frame> make_ui(Size size, uint32_t seed) {
-    std::mt19937 rng(seed);
-    auto frame = Frame::create(size);
-    frame->fill(frame->rect(), 0xeeeeee);
-    for (int i = 0; i < 12; ++i) {
-        const int32_t w = 1 + int32_t(rng() % uint32_t(std::max(1, size.width / 2)));
-        const int32_t h = 1 + int32_t(rng() % uint32_t(std::max(1, size.height / 2)));
-        const int32_t x = int32_t(rng() % uint32_t(size.width)),
-                      y = int32_t(rng() % uint32_t(size.height));
-        frame->fill(Rect::MakeXYWH(x, y, w, h).intersect(frame->rect()), rng() & 0xffffff);
-    }
-    return frame;
-}
-
-std::unique_ptr<Frame> make_gradient(Size size) {
-    auto frame = Frame::create(size);
-    for (int32_t y = 0; y < size.height; ++y) {
-        for (int32_t x = 0; x < size.width; ++x) {
-            frame->row(y)[x] = uint32_t(x * 255 / std::max(1, size.width - 1)) << 16 |
-                               uint32_t(y * 255 / std::max(1, size.height - 1)) << 8 |
-                               uint32_t((x + y) & 0xff);
-        }
-    }
-    return frame;
-}
-
-// Random colours and random alpha: incompressible.
-std::unique_ptr<Frame> make_noise(Size size, uint32_t seed) {
-    std::mt19937 rng(seed);
-    auto frame = Frame::create(size);
-    for (int32_t y = 0; y < size.height; ++y) {
-        for (int32_t x = 0; x < size.width; ++x) frame->row(y)[x] = uint32_t(rng());
-    }
-    return frame;
-}
-
-std::unique_ptr<Frame> make_cad(Size size, uint32_t seed) {
-    std::mt19937 rng(seed);
-    auto frame = Frame::create(size);
-    frame->fill(frame->rect(), 0x101830);
-    for (int i = 0; i < 40; ++i) {
-        int32_t x0 = int32_t(rng() % uint32_t(size.width)),
-                y0 = int32_t(rng() % uint32_t(size.height));
-        const int32_t x1 = int32_t(rng() % uint32_t(size.width)),
-                      y1 = int32_t(rng() % uint32_t(size.height));
-        const uint32_t colour = i % 2 ? 0x00ff00u : 0xffff00u;
-        const int32_t dx = std::abs(x1 - x0), dy = -std::abs(y1 - y0);
-        const int32_t sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1;
-        for (int32_t err = dx + dy;;) {  // Bresenham
-            frame->row(y0)[x0] = colour;
-            if (x0 == x1 && y0 == y1) break;
-            const int32_t e2 = 2 * err;
-            if (e2 >= dy) err += dy, x0 += sx;
-            if (e2 <= dx) err += dx, y0 += sy;
-        }
-    }
-    return frame;
-}
-
-// Gives every pixel an alpha pattern (varied, partly constant) so RGBA/XXXA have work to do.
-void add_alpha(Frame& frame) {
-    for (int32_t y = 0; y < frame.height(); ++y) {
-        for (int32_t x = 0; x < frame.width(); ++x) {
-            const uint32_t alpha = x < frame.width() / 2 ? 0xff : uint32_t(x * 3 + y) & 0xff;
-            frame.row(y)[x] = (frame.row(y)[x] & 0x00ffffffu) | alpha << 24;
-        }
-    }
-}
+using namespace test_images;
 
 // `count` distinct colours and a frame using all of them (as far as it has pixels).
 struct PaletteImage {
@@ -140,11 +55,9 @@ std::vector<Named> screen_images() {
     for (Size size :
          {Size{1, 1}, Size{17, 13}, Size{1023, 3}, Size{3, 1}, Size{64, 48}, Size{257, 129}}) {
         const std::string tag = std::to_string(size.width) + "x" + std::to_string(size.height);
-        images.push_back({"text" + tag, make_text(size, 1)});
-        images.push_back({"ui" + tag, make_ui(size, 2)});
-        images.push_back({"gradient" + tag, make_gradient(size)});
-        images.push_back({"noise" + tag, make_noise(size, 3)});
-        images.push_back({"cad" + tag, make_cad(size, 4)});
+        uint32_t seed = 1;
+        for (const auto& [kind, generate] : kGenerators)
+            images.push_back({kind + tag, generate(size, seed++)});
     }
     for (auto& image : images) add_alpha(*image.frame);
     return images;
@@ -238,7 +151,7 @@ TEST(LzTest, PaletteTypesRoundTrip) {
 }
 
 TEST(LzTest, SubAreaOfAFrameRoundTrips) {
-    auto frame = make_ui({300, 200}, 9);
+    auto frame = ui_image({300, 200}, 9);
     add_alpha(*frame);
     const Rect area = Rect::MakeXYWH(37, 11, 101, 77);
     for (const LzImageType type : kRgbTypes) {
@@ -284,7 +197,7 @@ TEST(LzTest, AutoPicksTheTightestType) {
         EXPECT_TRUE(
             frames_match(*image.frame, image.frame->rect(), **decoded, LzImageType::kRgb32));
     }
-    auto gradient = make_gradient({300, 200});  // far more than 256 colours
+    auto gradient = gradient_image({300, 200}, 0);  // far more than 256 colours
     ByteWriter out;
     auto type = compressor.encode_auto(*gradient, gradient->rect(), out, palette);
     ASSERT_TRUE(type);
@@ -293,10 +206,10 @@ TEST(LzTest, AutoPicksTheTightestType) {
 }
 
 TEST(LzTest, AlphaDecodesIntoAnExistingFrame) {
-    auto source = make_text({77, 31}, 3);
+    auto source = text_image({77, 31}, 3);
     add_alpha(*source);
     const auto stream = encode_stream(*source, LzImageType::kXxxa);
-    auto target = make_ui({77, 31}, 4);
+    auto target = ui_image({77, 31}, 4);
     auto before = Frame::create(target->size());
     before->copy_from(*target, target->rect(), {0, 0});
     ASSERT_TRUE(lz_decode_alpha(stream, *target));
@@ -312,7 +225,7 @@ TEST(LzTest, AlphaDecodesIntoAnExistingFrame) {
 }
 
 TEST(LzTest, BottomUpStreamsAreFlipped) {
-    auto frame = make_gradient({23, 9});
+    auto frame = gradient_image({23, 9}, 0);
     auto stream = encode_stream(*frame, LzImageType::kRgb32);
     stream[27] = 0;  // top_down = 0: the stream's first row is the image's last
     auto decoded = lz_decode(stream);
@@ -398,9 +311,9 @@ TEST(LzTest, ImageEncoderPicksPaletteOrRgbAndDecodes) {
 
 TEST(LzTest, ImageEncoderUsesPaletteForFewColoursOnly) {
     auto encoder = make_lz_encoder();
-    auto text = make_text({200, 60}, 1);
+    auto text = text_image({200, 60}, 1);
     EXPECT_EQ(encode_message(*encoder, *text, text->rect()).type, SPICE_IMAGE_TYPE_LZ_PLT);
-    auto gradient = make_gradient({200, 60});
+    auto gradient = gradient_image({200, 60}, 0);
     EXPECT_EQ(encode_message(*encoder, *gradient, gradient->rect()).type, SPICE_IMAGE_TYPE_LZ_RGB);
     auto rgb_only = make_lz_encoder(LzEncoderOptions{false});
     EXPECT_EQ(encode_message(*rgb_only, *text, text->rect()).type, SPICE_IMAGE_TYPE_LZ_RGB);
@@ -408,7 +321,7 @@ TEST(LzTest, ImageEncoderUsesPaletteForFewColoursOnly) {
 
 TEST(LzTest, ImageEncoderEncodesSubAreas) {
     auto encoder = make_lz_encoder();
-    auto frame = make_cad({320, 240}, 2);
+    auto frame = cad_image({320, 240}, 2);
     const Rect area = Rect::MakeXYWH(100, 50, 33, 17);
     const Encoded e = encode_message(*encoder, *frame, area);
     auto decoded = decode_lz_body(e.type, area.size(), e.message, e.body_offset);
@@ -437,7 +350,7 @@ std::vector<uint8_t> lz_rgb_body(std::span<const uint8_t> stream) {
 }
 
 TEST(LzTest, MalformedHeadersAreErrors) {
-    auto frame = make_ui({8, 4}, 1);
+    auto frame = ui_image({8, 4}, 1);
     auto good = encode_stream(*frame, LzImageType::kRgb32);
     ASSERT_TRUE(lz_decode(good));
     auto with = [&](size_t at, uint8_t value) {
@@ -487,7 +400,7 @@ TEST(LzTest, MalformedOpsAreErrors) {
 }
 
 TEST(LzTest, TruncationsAndCorruptionsNeverCrash) {
-    auto frame = make_text({61, 23}, 5);
+    auto frame = text_image({61, 23}, 5);
     add_alpha(*frame);
     for (const LzImageType type : kRgbTypes) {
         const auto good = encode_stream(*frame, type);
@@ -547,7 +460,7 @@ TEST(LzTest, MalformedBodiesAreErrors) {
                                     std::min(cut, plt.body_offset)));
     }
 
-    auto noise = make_noise({9, 9}, 1);
+    auto noise = noise_image({9, 9}, 1);
     const auto xxxa = lz_rgb_body(encode_stream(*noise, LzImageType::kXxxa));
     EXPECT_FALSE(decode_lz_body(SPICE_IMAGE_TYPE_LZ_RGB, {9, 9}, xxxa, 0));
     const auto rgba = lz_rgb_body(encode_stream(*noise, LzImageType::kRgba));

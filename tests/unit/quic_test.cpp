@@ -10,6 +10,7 @@
 #include "bench/screen_corpus.h"
 #include "encode/codecs.h"
 #include "encode/quic.h"
+#include "tests/unit/screen_images.h"
 
 namespace spiced {
 namespace {
@@ -17,96 +18,7 @@ namespace {
 constexpr QuicType kAllTypes[] = {QuicType::kRgb32, QuicType::kRgb24, QuicType::kRgba,
                                   QuicType::kGray};
 
-// ---- Image generators ---------------------------------------------------------------------
-// Each fills the X byte too, so RGB types prove they ignore it and RGBA that it survives.
-
-std::unique_ptr<Frame> text_image(Size size, uint32_t seed) {
-    std::mt19937 rng(seed);
-    auto f = Frame::create(size);
-    f->fill(f->rect(), 0xf4f4f4);
-    // Glyph-like strokes: short dark runs on a light background, in lines of "text".
-    for (int32_t y = 2; y + 9 < size.height; y += 12) {
-        for (int32_t x = 1; x + 6 < size.width; x += 7) {
-            if (rng() % 6 == 0) continue;  // a space
-            for (int32_t dy = 0; dy < 9; ++dy) {
-                const uint32_t bits = rng();
-                for (int32_t dx = 0; dx < 5; ++dx) {
-                    if (bits >> dx & 1) f->row(y + dy)[x + dx] = 0x202020 + (rng() % 3) * 0x101010;
-                }
-            }
-        }
-    }
-    for (int32_t y = 0; y < size.height; ++y) {
-        for (int32_t x = 0; x < size.width; ++x) f->row(y)[x] |= 0xff000000u;
-    }
-    return f;
-}
-
-std::unique_ptr<Frame> gradient_image(Size size, uint32_t /*seed*/) {
-    auto f = Frame::create(size);
-    for (int32_t y = 0; y < size.height; ++y) {
-        for (int32_t x = 0; x < size.width; ++x) {
-            const uint32_t r = uint32_t(40 + 150 * y / std::max(1, size.height));
-            const uint32_t g = uint32_t(90 + 100 * x / std::max(1, size.width));
-            const uint32_t b = (x / 64 + y / 32) % 2 ? 200u : 180u;  // panels
-            const uint32_t a = uint32_t(255 * x / std::max(1, size.width));
-            f->row(y)[x] = a << 24 | r << 16 | g << 8 | b;
-        }
-    }
-    return f;
-}
-
-std::unique_ptr<Frame> noise_image(Size size, uint32_t seed) {
-    std::mt19937 rng(seed);
-    auto f = Frame::create(size);
-    for (int32_t y = 0; y < size.height; ++y) {
-        for (int32_t x = 0; x < size.width; ++x) f->row(y)[x] = uint32_t(rng());
-    }
-    return f;
-}
-
-std::unique_ptr<Frame> cad_image(Size size, uint32_t seed) {
-    std::mt19937 rng(seed);
-    auto f = Frame::create(size);
-    f->fill(f->rect(), 0x101828);
-    for (int i = 0; i < 40; ++i) {
-        const int32_t x0 = int32_t(rng() % uint32_t(size.width));
-        const int32_t y0 = int32_t(rng() % uint32_t(size.height));
-        const uint32_t colour = 0x40ff80 + uint32_t(i) * 0x030507;
-        if (i % 2) {
-            for (int32_t x = x0; x < size.width; ++x) f->row(y0)[x] = colour;
-        } else {
-            for (int32_t y = y0; y < size.height; ++y) f->row(y)[x0] = colour;
-        }
-        const int32_t n = std::min(size.width - x0, size.height - y0);
-        for (int32_t d = 0; d < n; ++d) f->row(y0 + d)[x0 + d] = 0xe0e0e0;  // diagonal
-    }
-    for (int32_t y = 0; y < size.height; ++y) {
-        for (int32_t x = 0; x < size.width; ++x) f->row(y)[x] |= uint32_t(x & 1) << 24;
-    }
-    return f;
-}
-
-std::unique_ptr<Frame> natural_image(Size size, uint32_t seed) {
-    std::mt19937 rng(seed);
-    auto f = Frame::create(size);
-    for (int32_t y = 0; y < size.height; ++y) {
-        for (int32_t x = 0; x < size.width; ++x) {
-            const double v = std::sin(x * 0.031 + y * 0.017) * std::cos(y * 0.043 - x * 0.011);
-            const uint32_t r = uint32_t(std::clamp(128 + 90 * v + int(rng() % 7), 0.0, 255.0));
-            const uint32_t g = uint32_t(std::clamp(110 + 70 * v + int(rng() % 5), 0.0, 255.0));
-            const uint32_t b = uint32_t(std::clamp(100 - 60 * v + int(rng() % 9), 0.0, 255.0));
-            f->row(y)[x] = uint32_t(rng() % 4) << 24 | r << 16 | g << 8 | b;
-        }
-    }
-    return f;
-}
-
-using Generator = std::unique_ptr<Frame> (*)(Size, uint32_t);
-const std::pair<const char*, Generator> kGenerators[] = {
-    {"text", text_image}, {"gradient", gradient_image}, {"noise", noise_image},
-    {"cad", cad_image},   {"natural", natural_image},
-};
+using namespace test_images;
 
 // ---- Helpers --------------------------------------------------------------------------------
 
@@ -231,6 +143,33 @@ TEST(Quic, ReusedEncoderGivesTheSameStreams) {
                 std::vector<uint8_t> tail(out.buffer().begin() + 4, out.buffer().end());
                 EXPECT_EQ(tail, encode(*f, f->rect(), type));
             }
+        }
+    }
+}
+
+// The AVX2 + BMI2 row coder, the SSE2 baseline and the portable C++ one must write the same
+// bits (the client cannot tell which ran); on a CPU without AVX2 kBest is the baseline again.
+TEST(Quic, EverySimdLevelWritesTheSameStreams) {
+    QuicEncoder best(QuicEncoder::Simd::kBest), baseline(QuicEncoder::Simd::kBaseline),
+        portable(QuicEncoder::Simd::kNone);
+    auto stream = [](QuicEncoder& encoder, const Frame& f, QuicType type) {
+        ByteWriter out;
+        EXPECT_TRUE(encoder.encode(f, f.rect(), type, out).has_value());
+        return out.take();
+    };
+    std::vector<std::unique_ptr<Frame>> images;
+    for (Size size : {Size{1, 1}, Size{7, 5}, Size{17, 9}, Size{65, 6}, Size{333, 41}}) {
+        uint32_t seed = 1;
+        for (const auto& [name, generate] : kGenerators) images.push_back(generate(size, seed++));
+    }
+    for (auto& image : make_screen_corpus()) images.push_back(std::move(image.frame));
+    for (const auto& f : images) {
+        for (QuicType type : kAllTypes) {
+            SCOPED_TRACE(testing::Message()
+                         << f->width() << "x" << f->height() << " type " << int(type));
+            const auto expected = stream(portable, *f, type);
+            EXPECT_EQ(stream(baseline, *f, type), expected);
+            EXPECT_EQ(stream(best, *f, type), expected);
         }
     }
 }
