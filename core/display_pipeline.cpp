@@ -1,5 +1,8 @@
 #include "core/display_pipeline.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "base/log.h"
 #include "gpu/ppm.h"
 
@@ -25,15 +28,8 @@ bool DisplayPipeline::tick() {
     moves_.clear();
     std::unique_ptr<Frame> rendered = pool_.take();
     desktop_->render(next, *rendered, moves_);
-    // Bring the old picture to where a client that applied the moves would be, then diff.
-    for (const MoveHint& move : moves_)
-        reference_->copy_from(
-            *reference_,
-            Rect::MakeXYWH(move.src.x, move.src.y, move.dest.width(), move.dest.height()),
-            move.dest.origin());
-    damage_ = index_ < 0 ? Region(rendered->rect()) : detector_->detect(*reference_, *rendered);
-    // The damage covers every pixel that differs: copying it makes the reference current.
-    for (const Rect& rect : damage_.rects()) reference_->copy_from(*rendered, rect, rect.origin());
+    damage_ =
+        index_ < 0 ? Region(rendered->rect()) : detector_->detect_rows(previous_rows(), *rendered);
     shown_ = pool_.publish(std::move(rendered));
     index_ = next;
     ++produced_;
@@ -46,6 +42,40 @@ bool DisplayPipeline::tick() {
     }
     if (just_froze || (input_changed && !options_.dump_path.empty())) dump();
     return true;
+}
+
+std::span<const uint32_t* const> DisplayPipeline::previous_rows() {
+    const Frame& previous = *shown_;
+    const int32_t height = previous.height();
+    rows_.resize(size_t(height));
+    for (int32_t y = 0; y < height; ++y) rows_[size_t(y)] = previous.row(y);
+    if (moves_.empty()) return rows_;
+    // The old picture where a client that applied the moves (as COPY_BITS, in order) would
+    // be: every row a move reads or writes comes from a private copy with the moves applied,
+    // the rest straight from the published frame. Rows, not rectangles, because the detector
+    // reads whole rows.
+    touched_.assign(size_t(height), 0);
+    auto touch = [&](int32_t top, int32_t rows) {
+        for (int32_t y = std::max(top, 0); y < std::min(top + rows, height); ++y)
+            touched_[size_t(y)] = 1;
+    };
+    for (const MoveHint& move : moves_) {
+        touch(move.src.y, move.dest.height());
+        touch(move.dest.top(), move.dest.height());
+    }
+    const size_t row_bytes = size_t(previous.width()) * sizeof(uint32_t);
+    for (int32_t y = 0; y < height; ++y) {
+        if (touched_[size_t(y)]) std::memcpy(reference_->row(y), previous.row(y), row_bytes);
+    }
+    for (const MoveHint& move : moves_)
+        reference_->copy_from(
+            *reference_,
+            Rect::MakeXYWH(move.src.x, move.src.y, move.dest.width(), move.dest.height()),
+            move.dest.origin());
+    for (int32_t y = 0; y < height; ++y) {
+        if (touched_[size_t(y)]) rows_[size_t(y)] = reference_->row(y);
+    }
+    return rows_;
 }
 
 void DisplayPipeline::dump() {

@@ -1,15 +1,17 @@
 // DisplayPipeline: turns the demo desktop into a stream of frames with damage and move hints.
 //
-// Per tick it renders the next frame into a pooled buffer, applies the source's move hints to
-// a private reference copy of the previous frame and diffs the two, so the damage is exactly
-// what a client that applied the moves (as COPY_BITS) still needs; then it publishes the new
-// frame as an immutable shared_ptr that shards read on their own threads. The desktop
+// Per tick it renders the next frame into a pooled buffer and diffs it against the previous
+// frame as a client that applied the source's move hints (as COPY_BITS) sees it, so the damage
+// is exactly what that client still needs; then it publishes the new frame as an immutable
+// shared_ptr that shards read on their own threads. The previous frame is read in place; only
+// the rows a move reads or writes are copied (and moved) in a private frame. The desktop
 // source's thread only.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,8 @@ public:
     DemoDesktop& desktop() { return *desktop_; }
 
 private:
+    // The previous frame's rows, with the moves applied (see above).
+    std::span<const uint32_t* const> previous_rows();
     void dump();
 
     std::unique_ptr<DemoDesktop> desktop_;
@@ -50,8 +54,10 @@ private:
     std::unique_ptr<DamageDetector> detector_;
     FramePool pool_;
     std::shared_ptr<const Frame> shown_;
-    // Equal to *shown_ after every tick; the next tick applies its moves here in place.
+    // Rows of *shown_ that this tick's moves read or write, with the moves applied.
     std::unique_ptr<Frame> reference_;
+    std::vector<const uint32_t*> rows_;
+    std::vector<uint8_t> touched_;  // per row: taken from reference_
     Region damage_;
     std::vector<MoveHint> moves_;
     int64_t index_ = -1;

@@ -13,6 +13,13 @@ namespace spiced {
 
 DamageDetector::~DamageDetector() = default;
 
+Region DamageDetector::detect(const Frame& previous, const Frame& current) {
+    if (previous.size() != current.size()) return Region(current.rect());
+    std::vector<const uint32_t*> rows(size_t(previous.height()));
+    for (int32_t y = 0; y < previous.height(); ++y) rows[size_t(y)] = previous.row(y);
+    return detect_rows(rows, current);
+}
+
 namespace {
 
 constexpr int32_t kTile = kDamageTileSize;
@@ -28,8 +35,8 @@ bool pixels_differ(const uint32_t* a, const uint32_t* b, int32_t count) {
 
 class ReferenceDamageDetector final : public DamageDetector {
 public:
-    Region detect(const Frame& previous, const Frame& current) override {
-        if (previous.size() != current.size()) return Region(current.rect());
+    Region detect_rows(std::span<const uint32_t* const> previous, const Frame& current) override {
+        if (previous.size() != size_t(current.height())) return Region(current.rect());
         Region damage;
         for (int32_t y = 0; y < current.height(); y += kTile) {
             for (int32_t x = 0; x < current.width(); x += kTile) {
@@ -41,9 +48,10 @@ public:
     }
 
 private:
-    static bool tile_differs(const Frame& previous, const Frame& current, const Rect& tile) {
+    static bool tile_differs(std::span<const uint32_t* const> previous, const Frame& current,
+                             const Rect& tile) {
         for (int32_t y = tile.top(); y < tile.bottom(); ++y) {
-            const uint32_t* a = previous.row(y) + tile.left();
+            const uint32_t* a = previous[size_t(y)] + tile.left();
             const uint32_t* b = current.row(y) + tile.left();
             // Bitwise-equal rows cannot differ in RGB; only unequal ones need the masked look.
             if (std::memcmp(a, b, size_t(tile.width()) * 4) == 0) continue;
@@ -178,8 +186,8 @@ class FastDamageDetector final : public DamageDetector {
 public:
     explicit FastDamageDetector(RowKernel kernel) : kernel_(kernel) {}
 
-    Region detect(const Frame& previous, const Frame& current) override {
-        if (previous.size() != current.size()) return Region(current.rect());
+    Region detect_rows(std::span<const uint32_t* const> previous, const Frame& current) override {
+        if (previous.size() != size_t(current.height())) return Region(current.rect());
         Region damage;
         const int32_t width = current.width();
         const int32_t full_tiles = width / kTile;
@@ -191,7 +199,7 @@ public:
             std::fill(dirty_.begin(), dirty_.end(), uint8_t{0});
             int32_t clean = tiles;
             for (int32_t y = top; y < bottom; ++y) {
-                const uint32_t* a = previous.row(y);
+                const uint32_t* a = previous[size_t(y)];
                 const uint32_t* b = current.row(y);
                 clean -= kernel_(a, b, full_tiles, dirty_.data());
                 if (tail != 0 && !dirty_[size_t(full_tiles)]) {

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 
 #include "gpu/frame.h"
 #include "gpu/region.h"
@@ -27,7 +28,13 @@ inline constexpr int32_t kDamageTileSize = 16;
 class DamageDetector {
 public:
     virtual ~DamageDetector();
-    virtual Region detect(const Frame& previous, const Frame& current) = 0;
+    Region detect(const Frame& previous, const Frame& current);
+    // The previous picture given as one pointer per row of `current` (each row at least
+    // current.width() pixels): a pipeline can then compare against its last published frame
+    // with only the rows that moves rewrote taken from a private copy, instead of keeping a
+    // whole private copy of the previous frame current.
+    virtual Region detect_rows(std::span<const uint32_t* const> previous_rows,
+                               const Frame& current) = 0;
 };
 
 // Instruction sets the fast detector can use; kBest picks the widest the CPU supports at run
