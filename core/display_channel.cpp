@@ -230,6 +230,10 @@ Expected<void, ParseError> DisplayChannelClient::on_message(uint16_t type,
             cache_.set_capacity(init->pixmap_cache_size);
             image_caps_.glz_window_pixels = init->glz_dictionary_window_size;
             policy_.set_client(image_caps_);
+            LOG_INFO("display",
+                     "%s: client caches %lld pixels of images, a GLZ window of %lld pixels",
+                     peer().c_str(), static_cast<long long>(init->pixmap_cache_size),
+                     static_cast<long long>(init->glz_dictionary_window_size));
             return {};
         }
         case SPICE_MSGC_DISPLAY_PREFERRED_COMPRESSION: {

@@ -448,7 +448,7 @@ class SpiceClient:
     WANTED = ("main", "display", "inputs", "cursor")
 
     def __init__(self, host="127.0.0.1", port=None, password=None, name="client",
-                 channels=WANTED):
+                 channels=WANTED, session_props=None):
         self.name = name
         self.host = host
         self.port = port
@@ -458,6 +458,7 @@ class SpiceClient:
         props = {"host": host, "port": str(port)}
         if password is not None:
             props["password"] = password
+        props.update(session_props or {})
         for k, v in props.items():
             self.session.set_property(k, v)
         for k, v in (("enable-audio", False), ("enable-usbredir", False),

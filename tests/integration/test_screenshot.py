@@ -74,7 +74,7 @@ def jpeg_case(args):
             H.check(not H.same_picture(got, ref), "expected a lossy (JPEG) picture")
 
 
-def animation_case(compression, reconnect=False, extra_args=()):
+def animation_case(compression, reconnect=False, extra_args=(), session_props=None):
     """A client connected from frame 0 follows 200 frames of animation (terminal scrolls and
     an editor glide as COPY_BITS, fills, cached and fresh images), then must equal the frozen
     frame pixel for pixel: every incremental path agrees with the real client."""
@@ -84,7 +84,8 @@ def animation_case(compression, reconnect=False, extra_args=()):
             extra = ["--disable-ticketing", "--demo-seed", "11", "--demo-freeze", "200",
                      "--dump-frame", dump, "--image-compression", compression] + list(extra_args)
             with H.ServerProcess(args.server, extra, workdir=d) as srv:
-                client = H.SpiceClient(port=srv.port, name="anim").connect()
+                client = H.SpiceClient(port=srv.port, name="anim",
+                                       session_props=session_props).connect()
                 client.wait_first_invalidate(15.0)
                 H.check(not os.path.exists(dump), "the demo froze before the client connected")
                 # Keep the client's main loop running meanwhile: it must follow every frame.
@@ -116,6 +117,9 @@ def animation_case(compression, reconnect=False, extra_args=()):
             H.check(stats, "no display statistics line in the server log")
             images, fills, copy_bits, hits = (int(v) for v in stats.group(1, 3, 4, 5))
             codecs = stats.group(2)
+            if session_props and "glz-window-size" in session_props:
+                want_window = "a GLZ window of %d pixels" % (session_props["glz-window-size"] // 4)
+                H.check(want_window in log, "the client's window size did not reach the server")
             print("  %d invalidates; server sent %d images (%s), %d fills, %d copy_bits, "
                   "%d cache hits" % (updates, images, codecs, fills, copy_bits, hits))
             # The codec under test must have carried the animation (the first full picture
@@ -154,6 +158,11 @@ def main():
         ("animation_then_freeze_glz_and_reconnect", animation_case("glz", reconnect=True)),
         ("animation_then_freeze_auto_glz_and_reconnect",
          animation_case("auto_glz", reconnect=True)),
+        # spice-gtk's smallest default window is 12 MiB; a 1 MiB one (262 144 pixels, less than
+        # two video frames) makes the client evict all the time, so the server's model of its
+        # window must drop exactly what the client drops.
+        ("animation_then_freeze_glz_small_client_window",
+         animation_case("glz", session_props={"glz-window-size": 1 << 20})),
         ("animation_then_freeze_zlib_glz",
          animation_case("glz", extra_args=("--zlib-glz-wan-compression", "always"))),
         ("jpeg_wan_always_is_close", jpeg_case),
