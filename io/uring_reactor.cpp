@@ -36,8 +36,12 @@ namespace {
 
 constexpr unsigned kRingEntries = 1024;
 // Provided receive buffers, shared by every connection of the reactor: memory for reads is
-// bounded by this, not by the number of clients.
-constexpr unsigned kBufferCount = 512;  // a power of two (buffer-ring requirement)
+// bounded by this, not by the number of clients. SPICE clients send little (input, acks,
+// pongs, agent messages), and a buffer is handed back as soon as its completion is processed,
+// so 2 MiB a shard is plenty; a burst that finds none free costs one re-armed receive
+// (-ENOBUFS below), not data. 16 KiB holds a whole TLS record. (One process serves one
+// desktop, so this is paid per desktop on a VDI host: 512 buffers were 16 MiB a desktop.)
+constexpr unsigned kBufferCount = 128;  // a power of two (buffer-ring requirement)
 constexpr size_t kBufferSize = size_t{16} * 1024;
 constexpr uint16_t kBufferGroup = 0;
 // Most iovecs one sendmsg gathers.
@@ -176,9 +180,10 @@ public:
                               std::strerror(-rc));
         }
         io_uring_buf_ring_init(buffer_ring_);
-        buffers_.resize(kBufferCount * kBufferSize);
+        // Not zero-filled: pages stay untouched until the kernel first receives into them.
+        buffers_ = std::make_unique_for_overwrite<uint8_t[]>(kBufferCount * kBufferSize);
         for (unsigned i = 0; i < kBufferCount; ++i) {
-            io_uring_buf_ring_add(buffer_ring_, buffers_.data() + size_t(i) * kBufferSize,
+            io_uring_buf_ring_add(buffer_ring_, buffers_.get() + size_t(i) * kBufferSize,
                                   kBufferSize, uint16_t(i), io_uring_buf_ring_mask(kBufferCount),
                                   int(i));
         }
@@ -387,7 +392,7 @@ private:
 
     // Gives a receive buffer back to the kernel.
     void recycle_buffer(uint16_t id) {
-        io_uring_buf_ring_add(buffer_ring_, buffers_.data() + size_t(id) * kBufferSize, kBufferSize,
+        io_uring_buf_ring_add(buffer_ring_, buffers_.get() + size_t(id) * kBufferSize, kBufferSize,
                               id, io_uring_buf_ring_mask(kBufferCount), 0);
         io_uring_buf_ring_advance(buffer_ring_, 1);
     }
@@ -564,7 +569,7 @@ private:
         const bool more = done.flags & IORING_CQE_F_MORE;
         if (!more) state->recv_armed = false;
         if (done.res > 0 && has_buffer) {
-            const auto* data = buffers_.data() + size_t(buffer_id) * kBufferSize;
+            const auto* data = buffers_.get() + size_t(buffer_id) * kBufferSize;
             if (state->events != nullptr) {
                 state->handle->count_received(size_t(done.res));
                 state->events->on_received(std::span<const uint8_t>(data, size_t(done.res)));
@@ -654,7 +659,7 @@ private:
     io_uring_sqe* last_sqe_ = nullptr;
     io_uring_buf_ring* buffer_ring_ = nullptr;
     size_t buffer_ring_bytes_ = 0;
-    std::vector<uint8_t> buffers_;
+    std::unique_ptr<uint8_t[]> buffers_;  // kBufferCount buffers of kBufferSize
     UniqueFd wake_;
     UniqueFd signals_;
     // Counts loop turns (one per wait for completions); starts at 1 so no connection has
