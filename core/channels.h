@@ -23,7 +23,7 @@ public:
 
     // The bandwidth test at connect, as spice-server does it: a small ping then a large one
     // back to back; the gap between their pongs is the large one's transfer time.
-    static constexpr size_t kNetTestBytes = 256 * 1024;
+    static constexpr size_t kNetTestBytes = size_t{256} * 1024;
     // Below this the session counts as low-bandwidth (JPEG / zlib-GLZ in the auto modes).
     static constexpr double kLowBandwidthMbps = 10.0;
 

@@ -33,7 +33,7 @@ struct ReactorOptions {
     // io_uring: messages (or batches of queued messages) at least this large go out with
     // zero-copy send; a connection whose zero-copy sends the kernel reports as copied (e.g.
     // loopback) goes back to plain sends. 0 disables zero-copy.
-    size_t zero_copy_min_bytes = 64 * 1024;
+    size_t zero_copy_min_bytes = size_t{64} * 1024;
     // Benchmarks only: keep zero-copy on even where the kernel reports copying.
     bool zero_copy_even_if_copied = false;
     // io_uring: the first write of a loop turn to an idle connection (nothing queued, nothing

@@ -20,7 +20,7 @@ namespace spiced {
 
 // Largest request head (request line + headers + blank line) we read; browsers send well
 // under 2 KiB, and the bound keeps a hostile peer from growing our buffer.
-inline constexpr size_t kMaxHttpHead = 8 * 1024;
+inline constexpr size_t kMaxHttpHead = size_t{8} * 1024;
 
 struct HttpRequest {
     std::string method;   // "GET"
