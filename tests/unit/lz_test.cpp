@@ -30,7 +30,7 @@ PaletteImage make_palette_image(Size size, int count, uint32_t seed) {
     std::mt19937 rng(seed);
     PaletteImage image;
     for (int i = 0; i < count; ++i)
-        image.palette.push_back(uint32_t(i) * 0x010101u ^ (rng() & 0xff0000u));
+        image.palette.push_back(uint32_t(i) * 0x010101u ^ (uint32_t(rng()) & 0xff0000u));
     image.frame = Frame::create(size);
     for (int32_t y = 0; y < size.height; ++y) {
         for (int32_t x = 0; x < size.width; ++x) {
