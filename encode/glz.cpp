@@ -25,9 +25,11 @@
 #include <new>
 #include <vector>
 
-#if defined(__x86_64__)
+#include "encode/simd_level.h"
+
+#if SPICED_CODEC_X86_DISPATCH
 #include <immintrin.h>
-#elif defined(__SSE2__)
+#elif SPICED_CODEC_SSE2
 #include <emmintrin.h>
 #endif
 
@@ -117,7 +119,7 @@ struct PixelOps {
 };
 
 uint32_t equal_run_generic(const uint32_t* a, const uint32_t* b, uint32_t n, uint32_t limit) {
-#if defined(__SSE2__)
+#if SPICED_CODEC_SSE2
     while (n + 8 <= limit) {
         const auto* pa = reinterpret_cast<const __m128i*>(a + n);
         const auto* pb = reinterpret_cast<const __m128i*>(b + n);
@@ -143,7 +145,7 @@ void copy_row_generic(uint32_t* dest, const uint32_t* src, uint32_t count) {
     for (uint32_t x = 0; x < count; ++x) dest[x] = src[x] & 0x00ffffffu;
 }
 
-#if defined(__x86_64__)
+#if SPICED_CODEC_X86_DISPATCH
 __attribute__((target("avx2"))) uint32_t equal_run_avx2(const uint32_t* a, const uint32_t* b,
                                                         uint32_t n, uint32_t limit) {
     // 16 pixels a step (long runs, scrolled rows), then 8.
@@ -174,7 +176,7 @@ __attribute__((target("avx2"))) void copy_row_avx2(uint32_t* dest, const uint32_
 #endif
 
 PixelOps pick_pixel_ops() {
-#if defined(__x86_64__)
+#if SPICED_CODEC_X86_DISPATCH
     if (__builtin_cpu_supports("avx2")) return {equal_run_avx2, copy_row_avx2};
 #endif
     return {equal_run_generic, copy_row_generic};

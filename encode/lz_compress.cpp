@@ -13,7 +13,9 @@
 #include <bit>
 #include <cstring>
 
-#if defined(__SSE2__)
+#include "encode/simd_level.h"
+
+#if SPICED_CODEC_SSE2
 #include <emmintrin.h>
 #endif
 
@@ -94,7 +96,7 @@ size_t extend(const Sym* s, size_t from, size_t at, size_t limit) {
         a += 8;
         b += 8;
     }
-#if defined(__SSE2__)
+#if SPICED_CODEC_SSE2
     while (b + 32 <= end) {
         auto eq = [](const uint8_t* x, const uint8_t* y) {
             return _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x)),
@@ -364,11 +366,11 @@ bool LzCompressor::Tables::map_colours(const Frame& frame, const Rect& area, int
         last = c;
         return true;
     };
-    const uint32_t* above = nullptr;  // the previous source row
+    [[maybe_unused]] const uint32_t* above = nullptr;  // the previous source row (SIMD path)
     for (int32_t y = area.top(); y < area.bottom(); ++y, dest += w) {
         const uint32_t* src = frame.row(y) + area.left();
         size_t x = 0;
-#if defined(__SSE2__)
+#if SPICED_CODEC_SSE2
         // Screens are mostly runs of one colour and rows that repeat the row above: eight
         // pixels equal to the last colour, or to the eight above, take no lookups.
         const __m128i mask = _mm_set1_epi32(0x00ffffff);
@@ -425,7 +427,7 @@ namespace {
 template <bool kBe>
 void pack4_row(const uint8_t* src, size_t w, uint8_t* dest) {
     size_t x = 0;
-#if defined(__SSE2__)
+#if SPICED_CODEC_SSE2
     // 32 indices -> 16 bytes: each 16-bit lane holds a pair (first index in the low byte).
     const __m128i low = _mm_set1_epi16(0x00ff);
     auto pairs = [&](__m128i v) {
@@ -459,7 +461,7 @@ constexpr auto kReverseBits = [] {
 template <bool kBe>
 void pack1_row(const uint8_t* src, size_t w, size_t stride, uint8_t* dest) {
     size_t b = 0;
-#if defined(__SSE2__)
+#if SPICED_CODEC_SSE2
     // 16 indices -> 2 bytes: bit 0 of each index moved to bit 7 of its byte for movemask.
     for (; 8 * b + 16 <= w; b += 2) {
         const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 8 * b));
