@@ -1,6 +1,7 @@
-// The epoll backend: readiness notification, then read()/writev() until the kernel says
+// The epoll backend: readiness notification, then recv()/sendmsg() until the kernel says
 // EAGAIN. Level-triggered, so a connection that stops early (its read budget spent) is
-// simply offered again on the next wait.
+// simply offered again on the next wait. Writes go through TcpStream, whose sendmsg carries
+// MSG_NOSIGNAL: a closed peer is an error value, never a SIGPIPE.
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
@@ -41,9 +42,11 @@ public:
 
 private:
     void read_available();
-    // Writes until EAGAIN; false when the stream failed (and reported it). on_sent is only
-    // reported for writes the reactor drove (`notify`), never from inside write().
-    bool write_queued(bool notify);
+    enum class Written : uint8_t { kWaiting, kFailed, kShut };
+    // Writes until EAGAIN (kWaiting, or kShut when an on_sent handler shut the stream);
+    // kFailed: the socket failed, which the caller reports (or not, when shutting). on_sent is
+    // only reported for writes the reactor drove (`notify`), never from inside write().
+    Written write_queued(bool notify);
     void update_interest();
     void fail(std::string_view reason);
 
@@ -68,8 +71,11 @@ public:
     std::string_view backend_name() const override { return "epoll"; }
 
     Id accept_on(const TcpListener& listener, std::function<void(TcpStream)> on_stream) override {
-        // The listener is non-blocking: accept everything pending, then wait again.
-        return watch(listener.fd(), kReadable,
+        // The listener is non-blocking: accept everything pending, then wait again. Several
+        // reactors (shards) may watch one listener: EPOLLEXCLUSIVE wakes one of them per
+        // connection rather than all, and one that finds the backlog already empty
+        // (kWouldBlock) has simply nothing to do.
+        return watch(listener.fd(), kReadable | EPOLLEXCLUSIVE,
                      [this, &listener, on_stream = std::move(on_stream)](uint32_t) {
                          for (int i = 0; i < 256 && !stopping_; ++i) {
                              auto stream = const_cast<TcpListener&>(listener).accept();
@@ -173,6 +179,11 @@ private:
         epoll_event event{};
         event.events = events;
         event.data.u64 = id;
+        if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) == 0) return true;
+        // Kernels before 4.5 refuse EPOLLEXCLUSIVE: then every sharer wakes, which is only
+        // slower.
+        if (errno != EINVAL || !(events & EPOLLEXCLUSIVE)) return false;
+        event.events = events & ~uint32_t{EPOLLEXCLUSIVE};
         return epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) == 0;
     }
 
@@ -224,11 +235,14 @@ void EpollStream::write(std::vector<uint8_t> bytes) {
     queued_bytes_ += bytes.size();
     output_.push_back(std::move(bytes));
     // Try right away: most messages fit in the socket buffer and never wait for EPOLLOUT.
-    if (was_idle && write_queued(/*notify=*/false)) update_interest();
+    if (!was_idle) return;
+    if (write_queued(/*notify=*/false) == Written::kFailed) return fail("socket write error");
+    update_interest();
 }
 
 void EpollStream::shut(bool flush) {
     if (done_) return;
+    // A failure here is not reported: the owner is closing, and no events follow shut().
     if (flush) write_queued(/*notify=*/false);
     done_ = true;
     // The peer sees the end now, not when the owner gets round to destroying us.
@@ -243,7 +257,11 @@ void EpollStream::shut(bool flush) {
 
 void EpollStream::on_ready(uint32_t ready) {
     if (done_) return;
-    if ((ready & kWritable) && !write_queued(/*notify=*/true)) return;
+    if (ready & kWritable) {
+        const Written written = write_queued(/*notify=*/true);
+        if (written == Written::kFailed) return fail("socket write error");
+        if (written == Written::kShut) return;
+    }
     if (ready & (kReadable | EPOLLERR | EPOLLHUP)) read_available();
     if (!done_) update_interest();
 }
@@ -264,7 +282,7 @@ void EpollStream::read_available() {
     }
 }
 
-bool EpollStream::write_queued(bool notify) {
+EpollStream::Written EpollStream::write_queued(bool notify) {
     bool progressed = false;
     while (!output_.empty() && !done_) {
         std::array<std::span<const uint8_t>, 32> pieces;
@@ -277,8 +295,7 @@ bool EpollStream::write_queued(bool notify) {
         auto wrote = stream_.write_gather(std::span(pieces.data(), count));
         if (!wrote) {
             if (wrote.error() == IoError::kWouldBlock) break;
-            fail("socket write error");
-            return false;
+            return Written::kFailed;
         }
         size_t left = *wrote;
         bytes_sent_ += left;
@@ -296,9 +313,9 @@ bool EpollStream::write_queued(bool notify) {
             }
         }
     }
-    if (done_) return false;
+    if (done_) return Written::kShut;
     if (progressed && notify) events_.on_sent(queued_bytes_);
-    return !done_;
+    return done_ ? Written::kShut : Written::kWaiting;
 }
 
 void EpollStream::update_interest() {

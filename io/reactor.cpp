@@ -18,8 +18,8 @@ Expected<UniqueFd, std::string> open_termination_signalfd() {
     pthread_sigmask(SIG_BLOCK, &mask, nullptr);
     UniqueFd signals(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!signals.valid()) return unexpected(std::string("signalfd: ") + std::strerror(errno));
-    // A peer that resets while we write must be an error value, not a dead process.
-    std::signal(SIGPIPE, SIG_IGN);
+    // SIGPIPE is left alone: its disposition belongs to the process's owner (a host embedding
+    // us), and no write of ours can raise it (MSG_NOSIGNAL on every send).
     return signals;
 }
 

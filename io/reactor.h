@@ -1,12 +1,16 @@
 // Reactor: the event loop one thread runs. It owns the sockets' I/O (accepting, reading,
-// writing), periodic timers and signal-driven shutdown. Everything registered with a Reactor
-// is called on the thread that runs run(); only stop() and post() may be called from another
-// thread.
+// writing), periodic timers and posted tasks. Everything registered with a Reactor is called
+// on the thread that runs run(); only stop() and post() may be called from another thread.
 //
 // Two backends present the same interface: io_uring (completions: multishot accept and
 // receive into provided buffers, batched submission, timers as ring timeouts, zero-copy sends
-// for large messages) and epoll (readiness plus read/writev). create() picks io_uring unless
+// for large messages) and epoll (readiness plus recv/sendmsg). create() picks io_uring unless
 // asked for epoll or the kernel refuses it, and says so in one log line.
+//
+// Embeddable: a reactor changes no process-wide state (no signal dispositions, no signal mask
+// unless termination_signals asks for it), never raises SIGPIPE (every send carries
+// MSG_NOSIGNAL), and can be created, run, stopped and destroyed any number of times in one
+// process, handing back every descriptor it opened or accepted.
 #pragma once
 
 #include <atomic>
@@ -43,16 +47,17 @@ struct ReactorOptions {
     // (input echoes, cursor, small updates) without a system call per message in bursts;
     // io_bench measures it against ring-only and epoll.
     bool inline_first_send = true;
-    // SIGINT/SIGTERM stop this reactor's run(). Exactly one reactor per process (the main
-    // thread's) should take them; the others are stopped by their owner.
-    bool termination_signals = true;
+    // Deprecated, for the standalone executable only: SIGINT/SIGTERM stop this reactor's run(),
+    // through a signalfd, which blocks both in the creating thread (and the threads it starts
+    // later) for good. Embedded, signals belong to the host: leave it off and call stop().
+    bool termination_signals = false;
 };
 
 class Reactor {
 public:
     using Id = uint64_t;
 
-    // Creates the loop; SIGINT and SIGTERM make run() return.
+    // Creates the loop on the calling thread, which is the one that must run it.
     static Expected<std::unique_ptr<Reactor>, std::string> create(ReactorOptions options = {});
     virtual ~Reactor() = default;
     Reactor(const Reactor&) = delete;
@@ -62,7 +67,8 @@ public:
     virtual std::string_view backend_name() const = 0;
 
     // Hands each connection accepted on `listener` (which must outlive the watch) to
-    // `on_stream` until cancel().
+    // `on_stream` until cancel(). Reactors on other threads may accept on the same listener
+    // at the same time; each connection goes to exactly one of them.
     virtual Id accept_on(const TcpListener& listener, std::function<void(TcpStream)> on_stream) = 0;
     // Starts I/O on a connected stream; `events` must outlive the returned object.
     virtual std::unique_ptr<StreamIo> open_stream(TcpStream stream, StreamIo::Events& events) = 0;
@@ -83,7 +89,8 @@ public:
         wake();
     }
 
-    // Runs until stop() or a termination signal; run() may be called again afterwards.
+    // Runs until stop() (or a termination signal, if asked for); run() may be called again
+    // afterwards.
     virtual void run() = 0;
     void stop() {
         stopping_ = true;
@@ -120,8 +127,9 @@ protected:
     std::atomic<bool> stopping_ = false;
 };
 
-// The signal mask both backends use: SIGINT and SIGTERM blocked in the calling thread (and
-// threads it creates later) so they arrive only through the returned signalfd.
+// For ReactorOptions::termination_signals only: SIGINT and SIGTERM blocked in the calling
+// thread (and threads it creates later) so they arrive only through the returned signalfd.
+// The mask stays changed after the signalfd is closed.
 Expected<UniqueFd, std::string> open_termination_signalfd();
 
 Expected<std::unique_ptr<Reactor>, std::string> create_epoll_reactor(

@@ -1,7 +1,7 @@
 // StreamIo: the socket half of a connection. It reads everything the peer sends and writes
 // queued byte buffers in order; the layers above (TLS, WebSocket, SPICE) see only bytes.
 //
-// Each Reactor backend has its own: readiness plus read/writev for epoll, completions with
+// Each Reactor backend has its own: readiness plus recv/sendmsg for epoll, completions with
 // provided buffers and (zero-copy) sends for io_uring. Events arrive on the reactor's thread;
 // on_sent never comes from inside write() (so an on_sent handler may write() again), but
 // on_failed may, when the socket is already broken.

@@ -1,15 +1,18 @@
 #include "io/tcp.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <memory>
 
@@ -22,29 +25,108 @@ IoError classify(int error) {
     return IoError::kFailed;
 }
 
-std::string describe(const sockaddr_storage& address) {
+std::string errno_text(const char* what) {
+    return std::string(what) + ": " + std::strerror(errno);
+}
+
+Expected<int, std::string> int_option(int fd, int name, const char* label) {
+    int value = 0;
+    socklen_t length = sizeof value;
+    if (getsockopt(fd, SOL_SOCKET, name, &value, &length) != 0) {
+        return unexpected(errno_text(label));
+    }
+    return value;
+}
+
+// What both adopt()s check first. A host could hand us any descriptor; a datagram or
+// seqpacket socket would half-work and fail in confusing ways later.
+Expected<void, std::string> check_stream_socket(const UniqueFd& fd) {
+    if (!fd.valid()) return unexpected(std::string("not a file descriptor"));
+    auto type = int_option(fd.get(), SO_TYPE, "not a socket (getsockopt SO_TYPE)");
+    if (!type) return unexpected(type.error());
+    if (*type != SOCK_STREAM) {
+        return unexpected("not a stream socket (SO_TYPE " + std::to_string(*type) + ")");
+    }
+    return {};
+}
+
+// Host descriptors come with the host's flags. Both backends need non-blocking sockets (epoll
+// reads and writes until EAGAIN), and a child the host forks and executes must not inherit
+// our clients. Both flags live in the host's copies of the descriptor too.
+Expected<void, std::string> make_nonblocking_cloexec(int fd) {
+    const int status = fcntl(fd, F_GETFL);
+    if (status < 0 || fcntl(fd, F_SETFL, status | O_NONBLOCK) != 0) {
+        return unexpected(errno_text("fcntl(O_NONBLOCK)"));
+    }
+    const int descriptor = fcntl(fd, F_GETFD);
+    if (descriptor < 0 || fcntl(fd, F_SETFD, descriptor | FD_CLOEXEC) != 0) {
+        return unexpected(errno_text("fcntl(FD_CLOEXEC)"));
+    }
+    return {};
+}
+
+uint16_t port_of(const sockaddr_storage& address) {
+    if (address.ss_family == AF_INET) {
+        return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
+    }
+    if (address.ss_family == AF_INET6) {
+        return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
+    }
+    return 0;  // unix sockets have no port
+}
+
+// A unix socket's path; empty when unnamed. Abstract names (leading NUL) show as "@name".
+std::string unix_path(const sockaddr_storage& address, socklen_t length) {
+    constexpr size_t kPathOffset = offsetof(sockaddr_un, sun_path);
+    if (address.ss_family != AF_UNIX || length <= kPathOffset) return {};
+    const auto* un = reinterpret_cast<const sockaddr_un*>(&address);
+    std::string path(un->sun_path, length - kPathOffset);
+    if (path.front() == '\0') {
+        path.front() = '@';
+        return path;
+    }
+    return std::string(path.c_str());  // up to the terminating NUL
+}
+
+std::string describe(int fd, const sockaddr_storage& address, socklen_t length) {
     char host[INET6_ADDRSTRLEN] = "?";
-    uint16_t port = 0;
     if (address.ss_family == AF_INET) {
         const auto* in = reinterpret_cast<const sockaddr_in*>(&address);
         inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-        port = ntohs(in->sin_port);
         std::string text(host);
-        text += ':';
-        text += std::to_string(port);
+        text.append(":").append(std::to_string(port_of(address)));
         return text;
     }
     if (address.ss_family == AF_INET6) {
         const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address);
         inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        port = ntohs(in6->sin6_port);
         std::string text = "[";
-        text += host;
-        text += "]:";
-        text += std::to_string(port);
+        text.append(host).append("]:").append(std::to_string(port_of(address)));
         return text;
     }
+    if (address.ss_family == AF_UNIX) {
+        if (auto path = unix_path(address, length); !path.empty()) return "unix:" + path;
+        // Unnamed peers: a client of a unix listener has the listener's name on our end; a
+        // socketpair (what a host hands over most often) has no name on either end.
+        sockaddr_storage local{};
+        socklen_t local_length = sizeof local;
+        const bool named =
+            getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) == 0 &&
+            !unix_path(local, local_length).empty();
+        return named ? "unix" : "socketpair";
+    }
     return "unknown";
+}
+
+// What accepted and adopted streams share once the peer's address is known.
+TcpStream configure(UniqueFd fd, const sockaddr_storage& peer, socklen_t length) {
+    if (peer.ss_family == AF_INET || peer.ss_family == AF_INET6) {
+        int one = 1;
+        // Display updates and input acks are latency-sensitive; we batch writes ourselves.
+        setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    std::string name = describe(fd.get(), peer, length);
+    return TcpStream(std::move(fd), std::move(name));
 }
 }  // namespace
 
@@ -100,8 +182,8 @@ Expected<std::vector<TcpListener>, std::string> TcpListener::listen_group(
     }
     for (size_t i = 0; i < count; ++i) {
         // The first one picks the port when 0 was asked for; the rest join it.
-        auto member = listen_socket(address, group.empty() ? port : group.front().port(),
-                                    Binding::kShared);
+        auto member =
+            listen_socket(address, group.empty() ? port : group.front().port(), Binding::kShared);
         if (!member) return unexpected(member.error());
         group.push_back(std::move(*member));
     }
@@ -152,30 +234,57 @@ Expected<TcpListener, std::string> TcpListener::listen_socket(const std::string&
         sockaddr_storage bound{};
         socklen_t length = sizeof bound;
         getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &length);
-        uint16_t bound_port = bound.ss_family == AF_INET6
-                                  ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
-                                  : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-        return TcpListener(std::move(fd), bound_port);
+        return TcpListener(std::move(fd), port_of(bound));
     }
     return unexpected(last_error);
+}
+
+Expected<TcpListener, std::string> TcpListener::adopt(UniqueFd fd) {
+    if (auto checked = check_stream_socket(fd); !checked) return unexpected(checked.error());
+    auto listening = int_option(fd.get(), SO_ACCEPTCONN, "getsockopt(SO_ACCEPTCONN)");
+    if (!listening) return unexpected(listening.error());
+    if (*listening != 1) return unexpected(std::string("not listening (no listen() call)"));
+    sockaddr_storage bound{};
+    socklen_t length = sizeof bound;
+    if (getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &length) != 0) {
+        return unexpected(errno_text("getsockname"));
+    }
+    if (bound.ss_family != AF_INET && bound.ss_family != AF_INET6 && bound.ss_family != AF_UNIX) {
+        return unexpected("address family " + std::to_string(bound.ss_family) +
+                          " is not AF_INET, AF_INET6 or AF_UNIX");
+    }
+    if (auto flags = make_nonblocking_cloexec(fd.get()); !flags) {
+        return unexpected(flags.error());
+    }
+    return TcpListener(std::move(fd), port_of(bound));
 }
 
 Expected<TcpStream, IoError> TcpListener::accept() {
     UniqueFd fd(::accept4(fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd.valid()) return unexpected(classify(errno));
-    return TcpStream::adopt(std::move(fd));
+    return TcpStream::accepted(std::move(fd));
 }
 
-TcpStream TcpStream::adopt(UniqueFd fd) {
-    int one = 1;
-    // Display updates and input acks are latency-sensitive; we batch writes ourselves.
-    setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+TcpStream TcpStream::accepted(UniqueFd fd) {
     sockaddr_storage peer{};
     socklen_t length = sizeof peer;
     if (getpeername(fd.get(), reinterpret_cast<sockaddr*>(&peer), &length) != 0) {
         peer.ss_family = AF_UNSPEC;  // reset already: the first read reports it
     }
-    return TcpStream(std::move(fd), describe(peer));
+    return configure(std::move(fd), peer, length);
+}
+
+Expected<TcpStream, std::string> TcpStream::adopt(UniqueFd fd) {
+    if (auto checked = check_stream_socket(fd); !checked) return unexpected(checked.error());
+    sockaddr_storage peer{};
+    socklen_t length = sizeof peer;
+    if (getpeername(fd.get(), reinterpret_cast<sockaddr*>(&peer), &length) != 0) {
+        return unexpected(errno_text("not a connected socket (getpeername)"));
+    }
+    if (auto flags = make_nonblocking_cloexec(fd.get()); !flags) {
+        return unexpected(flags.error());
+    }
+    return configure(std::move(fd), peer, length);
 }
 
 }  // namespace spiced

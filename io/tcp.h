@@ -1,5 +1,7 @@
-// Non-blocking TCP: a listener and a connected stream. The stream's read/write never block;
-// they report kWouldBlock instead, and the reactor says when to try again.
+// Non-blocking stream sockets: a listener and a connected stream. Despite the names, both also
+// take AF_UNIX sockets a host process hands us (a listener it created, or a client connection
+// such as one end of a socketpair). The stream's read/write never block; they report
+// kWouldBlock instead, and the reactor says when to try again.
 #pragma once
 
 #include <cstdint>
@@ -17,17 +19,24 @@ enum class IoError { kWouldBlock, kClosed, kFailed };
 class TcpStream {
 public:
     TcpStream(UniqueFd fd, std::string peer) : fd_(std::move(fd)), peer_(std::move(peer)) {}
-    // A freshly accepted socket (already non-blocking): sets TCP_NODELAY and names the peer.
-    static TcpStream adopt(UniqueFd fd);
+    // A connected stream socket handed over by a host (TCP, or AF_UNIX such as a socketpair
+    // end). Fails, naming the reason, unless it is a connected SOCK_STREAM socket; makes it
+    // non-blocking and close-on-exec (which also affects the host's copies of the descriptor).
+    static Expected<TcpStream, std::string> adopt(UniqueFd fd);
+    // A socket accept()/multishot accept just returned: no checks, it cannot be anything else.
+    static TcpStream accepted(UniqueFd fd);
     int fd() const { return fd_.get(); }
     // Gives up the socket (a backend that drives it by itself).
     UniqueFd release_fd() && { return std::move(fd_); }
-    // "address:port" of the other end, for log lines.
+    // The other end for log lines: "address:port", "unix:PATH", "unix" (an unnamed client of a
+    // unix listener) or "socketpair".
     const std::string& peer() const { return peer_; }
 
     Expected<size_t, IoError> read_some(std::span<uint8_t> into);
+    // Writes never raise SIGPIPE (MSG_NOSIGNAL): a closed peer is kClosed, whatever the
+    // process's SIGPIPE disposition, which belongs to the host.
     Expected<size_t, IoError> write_some(std::span<const uint8_t> from);
-    // Writes several buffers with one system call (writev).
+    // Writes several buffers with one system call (sendmsg).
     Expected<size_t, IoError> write_gather(std::span<const std::span<const uint8_t>> buffers);
 
 private:
@@ -45,10 +54,16 @@ public:
     static Expected<std::vector<TcpListener>, std::string> listen_group(const std::string& address,
                                                                         uint16_t port,
                                                                         size_t count);
+    // A listening socket a host created (AF_INET, AF_INET6 or AF_UNIX, SOCK_STREAM, listen()
+    // already called). Made non-blocking and close-on-exec. Several reactors may accept on
+    // the one listener at once.
+    static Expected<TcpListener, std::string> adopt(UniqueFd fd);
 
     int fd() const { return fd_.get(); }
+    // The bound port; 0 for a unix socket.
     uint16_t port() const { return port_; }
-    // The next pending connection, non-blocking with TCP_NODELAY set; kWouldBlock when none.
+    // The next pending connection, non-blocking with TCP_NODELAY set; kWouldBlock when none
+    // (also when another thread took it first).
     Expected<TcpStream, IoError> accept();
 
 private:

@@ -4,6 +4,11 @@
 // zero-copy sendmsg for large batches while the kernel reports it really avoided the copy.
 // Timers are ring timeouts; everything prepared during a batch of callbacks is submitted
 // with one io_uring_enter that also waits for the next completion.
+//
+// Every send carries MSG_NOSIGNAL: a send to a closed peer must not raise SIGPIPE, whose
+// disposition belongs to the host we may be embedded in. The direct send()/sendmsg() calls (the
+// inline first send, a closing connection's goodbye) depend on it; the kernels we run on
+// (6.0+) add it to ring sends themselves, and the SQEs carry it anyway so nothing rests on that.
 #include <liburing.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -130,7 +135,10 @@ public:
           keep_zero_copy_(options.zero_copy_even_if_copied),
           inline_first_send_(options.inline_first_send) {}
     ~UringReactor() override {
-        if (ring_ready_) io_uring_queue_exit(&ring_);
+        if (ring_ready_) {
+            close_unreaped_accepts();
+            io_uring_queue_exit(&ring_);
+        }
         if (buffer_ring_ != nullptr) munmap(buffer_ring_, buffer_ring_bytes_);
     }
 
@@ -216,7 +224,14 @@ public:
         std::string peer = stream.peer();
         state->fd = std::move(stream).release_fd();
         state->events = &events;
-        state->zero_copy = zero_copy_min_ > 0;
+        // Zero-copy sends are TCP's: the kernel refuses them on unix sockets (a host's
+        // socketpair) with EOPNOTSUPP.
+        int protocol = 0;
+        socklen_t length = sizeof protocol;
+        const bool tcp =
+            getsockopt(state->fd.get(), SOL_SOCKET, SO_PROTOCOL, &protocol, &length) == 0 &&
+            protocol == IPPROTO_TCP;
+        state->zero_copy = zero_copy_min_ > 0 && tcp;
         auto handle = std::make_unique<UringStream>(*this, state, std::move(peer));
         state->handle = handle.get();
         streams_.emplace(state->id, state);
@@ -380,6 +395,7 @@ private:
         if (it == acceptors_.end()) return;
         io_uring_prep_multishot_accept(sqe(), it->second->fd, nullptr, nullptr, SOCK_CLOEXEC);
         io_uring_sqe_set_data64(last_sqe_, tag(id, Op::kAccept));
+        ++accepts_armed_;
     }
 
     void arm_recv(StreamState& state) {
@@ -536,6 +552,8 @@ private:
     }
 
     void on_accept(Id id, const Completion& done) {
+        const bool more = done.flags & IORING_CQE_F_MORE;
+        if (!more) --accepts_armed_;
         auto it = acceptors_.find(id);
         if (it == acceptors_.end()) {
             if (done.res >= 0) ::close(done.res);  // raced with cancel()
@@ -543,11 +561,13 @@ private:
         }
         std::shared_ptr<Acceptor> acceptor = it->second;
         if (done.res >= 0) {
-            acceptor->on_stream(TcpStream::adopt(UniqueFd(done.res)));
-        } else if (done.res != -ECANCELED) {
+            acceptor->on_stream(TcpStream::accepted(UniqueFd(done.res)));
+        } else if (done.res != -ECANCELED && done.res != -EAGAIN) {
+            // -EAGAIN (== -EWOULDBLOCK) is no error: another ring (another shard's reactor on a
+            // listener they share) or the host took the connection first.
             LOG_WARN("io", "accept failed: %s", std::strerror(-done.res));
         }
-        if (!(done.flags & IORING_CQE_F_MORE) && acceptors_.count(id) > 0) {
+        if (!more && acceptors_.count(id) > 0) {
             if (done.res == -EMFILE || done.res == -ENFILE || done.res == -ENOMEM) {
                 // Out of descriptors: retry when the loop comes round, not in a tight spin.
                 defer([this, id] { arm_accept(id); });
@@ -638,7 +658,7 @@ private:
         last_sqe_->buf_group = kBufferGroup;
         io_uring_sqe_set_data64(last_sqe_, tag(0, Op::kIgnored));
         const char probe = 'x';
-        [[maybe_unused]] auto sent = ::write(b.get(), &probe, 1);
+        [[maybe_unused]] auto sent = ::send(b.get(), &probe, 1, MSG_NOSIGNAL);
         io_uring_submit(&ring_);
         io_uring_cqe* cqe = nullptr;
         if (io_uring_wait_cqe(&ring_, &cqe) != 0) return unexpected(std::string("wait_cqe failed"));
@@ -652,6 +672,31 @@ private:
         }
         ::shutdown(a.get(), SHUT_RDWR);  // ends the probe's receive; its completion is ignored
         return true;
+    }
+
+    // Multishot accept installs each connection's descriptor in our table as it posts the
+    // completion: completions nobody reaps would leak those when the ring goes, and a host
+    // that stops and starts us must get back every descriptor. Cancels the accepts and closes
+    // what they still bring, waiting a bounded time for the kernel's last completion of each.
+    void close_unreaped_accepts() {
+        for (const auto& [id, acceptor] : acceptors_) {
+            io_uring_prep_cancel64(sqe(), tag(id, Op::kAccept), 0);
+            io_uring_sqe_set_data64(last_sqe_, tag(0, Op::kIgnored));
+        }
+        acceptors_.clear();
+        if (accepts_armed_ == 0) return;
+        io_uring_submit(&ring_);
+        __kernel_timespec limit{};
+        limit.tv_sec = 1;  // cancellation is immediate; this only bounds a misbehaving kernel
+        while (accepts_armed_ > 0) {
+            io_uring_cqe* cqe = nullptr;
+            if (io_uring_wait_cqe_timeout(&ring_, &cqe, &limit) != 0) return;
+            const Completion done{cqe->user_data, cqe->res, cqe->flags};
+            io_uring_cqe_seen(&ring_, cqe);
+            if (Op(done.user_data & 0xff) != Op::kAccept) continue;
+            if (done.res >= 0) ::close(done.res);
+            if (!(done.flags & IORING_CQE_F_MORE)) --accepts_armed_;
+        }
     }
 
     io_uring ring_{};
@@ -674,6 +719,8 @@ private:
     std::unordered_map<Id, std::shared_ptr<Timer>> timers_;
     std::unordered_map<Id, std::shared_ptr<Timer>> retired_timers_;  // cancelled, CQE pending
     std::unordered_map<Id, std::shared_ptr<Acceptor>> acceptors_;
+    // Multishot accepts the kernel may still complete (armed, final completion not seen).
+    unsigned accepts_armed_ = 0;
     std::unordered_map<Id, std::shared_ptr<StreamState>> streams_;
 };
 
