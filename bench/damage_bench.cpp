@@ -7,7 +7,7 @@
 #include <memory>
 #include <random>
 
-#include "gpu/damage.h"
+#include "pixels/damage.h"
 
 namespace spiced {
 namespace {

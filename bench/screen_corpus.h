@@ -9,7 +9,7 @@
 
 #include "demo/demo_desktop.h"
 #include "demo/layout.h"
-#include "gpu/frame.h"
+#include "pixels/frame.h"
 
 namespace spiced {
 

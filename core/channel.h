@@ -22,6 +22,7 @@
 namespace spiced {
 
 class Session;
+struct DesktopUpdate;
 
 class ChannelClient : public Connection::Handler {
 public:
@@ -47,6 +48,8 @@ public:
 
     // Called once after the link succeeded and the channel took over the connection.
     void start();
+    // A desktop update reached this channel's shard; each kind takes what concerns it.
+    virtual void on_update(const DesktopUpdate& /*update*/) {}
     // Periodic housekeeping (pings); `now` from steady_clock.
     void tick(std::chrono::steady_clock::time_point now);
     void close(std::string_view reason);

@@ -1,51 +1,99 @@
-// The four channel kinds we serve. Each is a ChannelClient with its channel's messages.
+// The channel kinds we serve. Each is a ChannelClient with its channel's messages; which kind
+// a link gets, with which capabilities, is in the channel table (core/channel_kinds.h).
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <optional>
+#include <vector>
 
+#include "agent/agent_stream.h"
+#include "base/log_limiter.h"
 #include "core/channel.h"
 #include "core/pixmap_cache.h"
-#include "core/server_config.h"
-#include "demo/demo_desktop.h"
+#include "display/state.h"
 #include "encode/image_encoder.h"
 #include "encode/image_policy.h"
-#include "gpu/region.h"
+#include "pixels/region.h"
 
 namespace spiced {
 
-struct DesktopUpdate;
-
 class MainChannelClient final : public ChannelClient {
 public:
-    using ChannelClient::ChannelClient;
-    void send_mouse_mode(bool client_mode);
+    MainChannelClient(Session& session, std::unique_ptr<Connection> connection,
+                      const LinkRequest& link, bool mini_header);
+    void on_update(const DesktopUpdate& update) override;
+    // A VDAgent message from the source's agent for this client; it goes out as the client's
+    // agent tokens allow.
+    void send_agent_message(uint32_t type, std::shared_ptr<const std::vector<uint8_t>> data);
+    // The desktop took `bytes` of this client's agent messages: more tokens may go back.
+    void agent_consumed(size_t bytes);
 
     // The bandwidth test at connect, as spice-server does it: a small ping then a large one
     // back to back; the gap between their pongs is the large one's transfer time.
     static constexpr size_t kNetTestBytes = size_t{256} * 1024;
     // Below this the session counts as low-bandwidth (JPEG / zlib-GLZ in the auto modes).
     static constexpr double kLowBandwidthMbps = 10.0;
+    // AGENT_DATA messages a client may send before we hand tokens back (spice-server's
+    // REDS_AGENT_WINDOW_SIZE, which spice-gtk is used to), returned in batches of half of it.
+    static constexpr uint32_t kAgentWindow = 10;
+    // Largest VDAgent message a client may send (clipboard contents, a file chunk is 64 KiB);
+    // a bigger one is refused at its header, so it never costs memory.
+    static constexpr size_t kMaxAgentMessage = size_t{16} << 20;
+    // Client agent data handed to the desktop and not yet taken: beyond this, tokens stay
+    // with us, so a client cannot make the desktop queue more.
+    static constexpr size_t kMaxAgentInFlight = size_t{256} << 10;
+    // Agent data queued for a client that gives no tokens; beyond this messages are dropped.
+    static constexpr size_t kMaxAgentQueued = size_t{16} << 20;
 
 private:
     void on_start() override;
     void on_pong(uint32_t id) override;
+    void on_closing() override;
     Expected<void, ParseError> on_message(uint16_t type, std::span<const uint8_t> body) override;
+    void send_mouse_mode(bool client_mode, bool client_allowed);
+    void on_agent_data(std::span<const uint8_t> payload);
+    void route_agent_message(vdagent::AgentRecord record);
+    void return_agent_tokens();
+    void flush_agent_output();
+    void agent_connected(bool connected);
+    // One line per second at most for what a client does wrong with the agent; the rest is
+    // counted and reported with the next line (and at close).
+    void agent_problem(const char* format, const std::string& detail);
 
     uint32_t warmup_ping_ = 0;
     uint32_t test_ping_ = 0;
     std::chrono::steady_clock::time_point warmup_pong_{};
+
+    // Client -> agent.
+    vdagent::AgentRecordAssembler assembler_{kMaxAgentMessage};
+    bool agent_started_ = false;  // the client sent AGENT_START
+    uint32_t client_tokens_ = 0;  // AGENT_DATA the client may still send
+    uint32_t owed_tokens_ = 0;    // spent by the client, not yet given back
+    size_t in_flight_bytes_ = 0;  // handed to the desktop, not yet taken
+    // Agent -> client.
+    struct Outgoing {
+        std::shared_ptr<const std::vector<uint8_t>> data;
+        vdagent::AgentRecordSplitter splitter;
+    };
+    std::deque<Outgoing> agent_out_;
+    size_t agent_out_bytes_ = 0;
+    uint64_t server_tokens_ = 0;  // AGENT_DATA we may still send (the client's AGENT_START)
+    LogLimiter problems_;
+    bool viewer_logged_ = false;
 };
 
 class DisplayChannelClient final : public ChannelClient {
 public:
     DisplayChannelClient(Session& session, std::unique_ptr<Connection> connection,
                          const LinkRequest& link, bool mini_header);
+    ~DisplayChannelClient() override;
     // The session's bandwidth estimate arrived (or changed).
     void set_low_bandwidth(bool low);
-    // A new frame from the desktop: apply its moves and merge its damage, then send what
-    // the client's budget allows (encoding from the shard's newest frame).
-    void on_frame(const DesktopUpdate& update);
+    // A new update from the desktop: replace the surface, apply moves and merge damage, then
+    // send what the client's budget allows (encoding from the shard's newest frame).
+    void on_update(const DesktopUpdate& update) override;
     const Region& pending() const { return pending_; }
     // SURFACE_DESTROY for the primary surface, before the server goes away.
     void send_goodbye();
@@ -56,11 +104,17 @@ private:
     Expected<void, ParseError> on_message(uint16_t type, std::span<const uint8_t> body) override;
     void on_can_send() override { flush(); }
     void on_closing() override;
+    const DisplayState& shown();
+    // SURFACE_CREATE and MONITORS_CONFIG for the display's current surface, if it has one.
+    void create_surface();
     void flush();
     // Room for display data: the ACK window is open and the socket queue is under budget.
     bool can_send_bulk();
     void send_area(const Frame& frame, const Rect& area);
 
+    uint32_t display_;  // which display channel (= link channel id)
+    bool watching_ = false;
+    bool has_surface_ = false;
     ImagePolicy policy_;
     ClientImageCaps image_caps_;
     PixmapCacheModel cache_;
@@ -70,7 +124,7 @@ private:
     // What went out, for the close line (operators and tests read it).
     struct Counts {
         uint64_t images = 0, image_bytes = 0, fills = 0, copy_bits = 0, cache_hits = 0,
-                 deferred_moves = 0;
+                 deferred_moves = 0, surfaces = 0;
         uint64_t by_codec[7] = {};  // indexed by ImageCodec
     } counts_;
 };
@@ -78,30 +132,33 @@ private:
 class InputsChannelClient final : public ChannelClient {
 public:
     using ChannelClient::ChannelClient;
-    void send_leds(uint32_t leds);
+    void on_update(const DesktopUpdate& update) override;
 
 private:
     void on_start() override;
     Expected<void, ParseError> on_message(uint16_t type, std::span<const uint8_t> body) override;
     void count_motion();
+    // Whether this session may drive the desktop (--multi-client view); logs once when not.
+    bool may_drive();
     uint32_t motions_ = 0;
+    bool viewer_logged_ = false;
 };
 
 class CursorChannelClient final : public ChannelClient {
 public:
     using ChannelClient::ChannelClient;
-    void send_position(Point position);
-    // Shows `shape` at `position`: CURSOR_SET, with the pixels the first time (CACHE_ME) and
-    // by cache id afterwards (FROM_CACHE).
-    void send_shape(DemoCursor shape, Point position);
-    void send_hide();
+    void on_update(const DesktopUpdate& update) override;
 
 private:
     void on_start() override;
     Expected<void, ParseError> on_message(uint16_t type, std::span<const uint8_t> body) override;
-    CursorShape shape_message(DemoCursor shape, uint16_t& flags);
+    const CursorState& cursor();
+    // CURSOR_SET / CURSOR_INIT's shape: the pixels the first time (CACHE_ME), by cache id
+    // afterwards (FROM_CACHE).
+    CursorShape shape_message(const PointerShape& shape, uint16_t& flags);
 
-    uint32_t cached_ = 0;  // bit per DemoCursor the client holds in its cursor cache
+    // Cursor cache ids the client holds (we never send more than a handful of shapes).
+    std::vector<uint64_t> cached_;
 };
 
 }  // namespace spiced

@@ -4,6 +4,7 @@
 #include "core/channels.h"
 #include "core/session.h"
 #include "core/shard.h"
+#include "display/desktop.h"
 
 namespace spiced {
 
@@ -46,6 +47,7 @@ std::optional<uint32_t> solid_colour(const Frame& frame, const Rect& area) {
 DisplayChannelClient::DisplayChannelClient(Session& session, std::unique_ptr<Connection> connection,
                                            const LinkRequest& link, bool mini_header)
     : ChannelClient(session, std::move(connection), link, mini_header),
+      display_(link.channel_id),
       policy_(session.shard().config().images) {
     image_caps_.lz4 = client_caps().has(SPICE_DISPLAY_CAP_LZ4_COMPRESSION);
     image_caps_.low_bandwidth = session.low_bandwidth();
@@ -79,21 +81,46 @@ std::optional<ImageCompression> from_wire(uint8_t compression) {
 }
 }  // namespace
 
-void DisplayChannelClient::on_start() {
-    const Frame& frame = *session().shard().desktop().frame;
-    send(MsgDisplaySurfaceCreate{kPrimarySurfaceId, uint32_t(frame.width()),
-                                 uint32_t(frame.height()), SPICE_SURFACE_FMT_32_xRGB,
-                                 SPICE_SURFACE_FLAGS_PRIMARY});
+DisplayChannelClient::~DisplayChannelClient() {
+    if (watching_) session().shard().desktop().watch(display_, -1);
+}
+
+const DisplayState& DisplayChannelClient::shown() {
+    // The link stage admits only ids the desktop has.
+    return session().shard().state().displays.at(display_);
+}
+
+void DisplayChannelClient::create_surface() {
+    const DisplayState& display = shown();
+    if (display.layout.surface.is_empty()) return;
+    const Size size = display.layout.surface;
+    send(MsgDisplaySurfaceCreate{kPrimarySurfaceId, uint32_t(size.width), uint32_t(size.height),
+                                 SPICE_SURFACE_FMT_32_xRGB, SPICE_SURFACE_FLAGS_PRIMARY});
+    has_surface_ = true;
+    ++counts_.surfaces;
     if (client_caps().has(SPICE_DISPLAY_CAP_MONITORS_CONFIG)) {
-        send(MsgDisplayMonitorsConfig{
-            1,
-            {{0, kPrimarySurfaceId, uint32_t(frame.width()), uint32_t(frame.height()), 0, 0, 0}}});
+        MsgDisplayMonitorsConfig config;
+        config.max_allowed = uint16_t(session().shard().desktop().max_heads());
+        for (const Head& head : display.layout.heads) {
+            config.heads.push_back({head.monitor, kPrimarySurfaceId, uint32_t(head.rect.width()),
+                                    uint32_t(head.rect.height()), uint32_t(head.rect.left()),
+                                    uint32_t(head.rect.top()), 0});
+        }
+        send(config);
     }
-    // The whole first picture goes as one image so the client's first invalidate already
-    // shows a complete frame (spicy-screenshot saves at the first one).
-    send_area(frame, frame.rect());
+    // The whole picture goes as one image so the client's first invalidate already shows a
+    // complete frame (spicy-screenshot saves at the first one).
+    if (display.frame) send_area(*display.frame, display.frame->rect());
     send_empty(SPICE_MSG_DISPLAY_MARK);
     pending_.clear();
+}
+
+void DisplayChannelClient::on_start() {
+    // Someone watches this display now: the source renders for it (and stops when the last
+    // watcher leaves).
+    session().shard().desktop().watch(display_, +1);
+    watching_ = true;
+    create_surface();
 }
 
 void DisplayChannelClient::set_low_bandwidth(bool low) {
@@ -102,11 +129,23 @@ void DisplayChannelClient::set_low_bandwidth(bool low) {
 }
 
 void DisplayChannelClient::send_goodbye() {
-    send(MsgDisplaySurfaceDestroy{kPrimarySurfaceId});
+    if (has_surface_) send(MsgDisplaySurfaceDestroy{kPrimarySurfaceId});
 }
 
-void DisplayChannelClient::on_frame(const DesktopUpdate& update) {
-    for (const MoveHint& move : update.moves) {
+void DisplayChannelClient::on_update(const DesktopUpdate& update) {
+    if (display_ >= update.displays.size()) return;
+    const DisplayChange& change = update.displays[display_];
+    if (change.surface_replaced) {
+        // A resize or a head switched on or off: the client drops the old surface and gets
+        // the new one whole, so what it had pending is moot.
+        pending_.clear();
+        if (has_surface_) send(MsgDisplaySurfaceDestroy{kPrimarySurfaceId});
+        has_surface_ = false;
+        create_surface();
+        return;
+    }
+    if (!change.frame_changed || !has_surface_) return;
+    for (const MoveHint& move : change.moves) {
         const Rect source =
             Rect::MakeXYWH(move.src.x, move.src.y, move.dest.width(), move.dest.height());
         if (can_send_bulk() && !pending_.intersects(source)) {
@@ -118,7 +157,7 @@ void DisplayChannelClient::on_frame(const DesktopUpdate& update) {
             ++counts_.deferred_moves;
         }
     }
-    pending_.add_region(update.damage);
+    pending_.add_region(change.damage);
     flush();
 }
 
@@ -131,7 +170,8 @@ void DisplayChannelClient::flush() {
     // Latest wins: damage stays merged in pending_ until the client has room, and is then
     // encoded from the newest frame. Whatever doesn't fit now stays pending.
     if (pending_.is_empty() || closing() || !can_send_bulk()) return;
-    const Frame& frame = *session().shard().desktop().frame;
+    if (!shown().frame) return;
+    const Frame& frame = *shown().frame;
     const std::vector<Rect> todo = coalesce_rects(pending_, kCoalesceOverhead);
     pending_.clear();
     for (size_t i = 0; i < todo.size(); ++i) {
@@ -202,6 +242,10 @@ void DisplayChannelClient::send_area(const Frame& frame, const Rect& area) {
 }
 
 void DisplayChannelClient::on_closing() {
+    if (watching_) {
+        watching_ = false;
+        session().shard().desktop().watch(display_, -1);
+    }
     std::string codecs;
     for (size_t i = 0; i < std::size(counts_.by_codec); ++i) {
         if (counts_.by_codec[i] == 0) continue;
@@ -209,9 +253,10 @@ void DisplayChannelClient::on_closing() {
         codecs += std::string(to_string(ImageCodec(i))) + '=' + std::to_string(counts_.by_codec[i]);
     }
     LOG_INFO("display",
-             "%s: sent %llu images (%llu B; %s), %llu fills, %llu copy_bits, %llu cache hits "
-             "(cache %lld of %lld px); %llu moves deferred to pixels",
-             peer().c_str(), static_cast<unsigned long long>(counts_.images),
+             "%s: display %u: sent %llu surfaces, %llu images (%llu B; %s), %llu fills, %llu "
+             "copy_bits, %llu cache hits (cache %lld of %lld px); %llu moves deferred to pixels",
+             peer().c_str(), display_, static_cast<unsigned long long>(counts_.surfaces),
+             static_cast<unsigned long long>(counts_.images),
              static_cast<unsigned long long>(counts_.image_bytes),
              codecs.empty() ? "none" : codecs.c_str(),
              static_cast<unsigned long long>(counts_.fills),
@@ -231,8 +276,9 @@ Expected<void, ParseError> DisplayChannelClient::on_message(uint16_t type,
             image_caps_.glz_window_pixels = init->glz_dictionary_window_size;
             policy_.set_client(image_caps_);
             LOG_INFO("display",
-                     "%s: client caches %lld pixels of images, a GLZ window of %lld pixels",
-                     peer().c_str(), static_cast<long long>(init->pixmap_cache_size),
+                     "%s: display %u: client caches %lld pixels of images, a GLZ window of %lld "
+                     "pixels",
+                     peer().c_str(), display_, static_cast<long long>(init->pixmap_cache_size),
                      static_cast<long long>(init->glz_dictionary_window_size));
             return {};
         }

@@ -20,7 +20,7 @@
 
 #include "base/bytes.h"
 #include "base/expected.h"
-#include "gpu/geometry.h"
+#include "pixels/geometry.h"
 
 namespace spiced {
 
@@ -190,6 +190,26 @@ struct MsgcMainClientInfo {
 };
 struct MsgcMainAgentStart {
     static constexpr uint16_t kType = SPICE_MSGC_MAIN_AGENT_START;
+    uint32_t num_tokens;
+    auto fields() { return std::tie(num_tokens); }
+};
+struct MsgcMainAgentToken {
+    static constexpr uint16_t kType = SPICE_MSGC_MAIN_AGENT_TOKEN;
+    uint32_t num_tokens;
+    auto fields() { return std::tie(num_tokens); }
+};
+struct MsgMainAgentConnectedTokens {
+    static constexpr uint16_t kType = SPICE_MSG_MAIN_AGENT_CONNECTED_TOKENS;
+    uint32_t num_tokens;
+    auto fields() { return std::tie(num_tokens); }
+};
+struct MsgMainAgentDisconnected {
+    static constexpr uint16_t kType = SPICE_MSG_MAIN_AGENT_DISCONNECTED;
+    uint32_t error_code;
+    auto fields() { return std::tie(error_code); }
+};
+struct MsgMainAgentToken {
+    static constexpr uint16_t kType = SPICE_MSG_MAIN_AGENT_TOKEN;
     uint32_t num_tokens;
     auto fields() { return std::tie(num_tokens); }
 };

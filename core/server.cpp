@@ -10,6 +10,7 @@
 #include "core/channels.h"
 #include "core/shard.h"
 #include "io/cpu_placement.h"
+#include "io/service_thread.h"
 
 namespace spiced {
 
@@ -21,19 +22,22 @@ struct Server::ShardThread {
     Reactor* reactor = nullptr;
     Shard* shard = nullptr;
     std::promise<Expected<void, std::string>> ready;
-    // Shared by all shards of one run().
-    std::latch* go = nullptr;
-    std::latch* runs_done = nullptr;
-    std::latch* shards_gone = nullptr;
-    const bool* abort = nullptr;
 };
 
-Expected<std::unique_ptr<Server>, std::string> Server::create(ServerConfig config) {
-    // Shard 0's loop first, on this thread (which must be the one calling run()): it blocks
-    // SIGINT/SIGTERM here, before any port is open or thread started, so a signal during
-    // start-up is handled rather than killing us, and every later thread inherits the mask.
-    auto main_loop = Reactor::create(config.io);
-    if (!main_loop) return unexpected("cannot start the event loop: " + main_loop.error());
+// What the shard threads of one start() meet at.
+struct Server::Run {
+    explicit Run(size_t shards)
+        : runs_done(static_cast<std::ptrdiff_t>(shards)),
+          shards_gone(static_cast<std::ptrdiff_t>(shards)) {}
+    std::latch go{1};
+    std::latch runs_done;    // every loop has returned: no shard runs another's posts now
+    std::latch shards_gone;  // every shard is destroyed: reactors may go
+    bool abort = false;      // written before `go`
+};
+
+Expected<std::unique_ptr<Server>, std::string> Server::create(
+    ServerConfig config, std::unique_ptr<DisplaySource> source,
+    std::vector<std::unique_ptr<FrameTap>> taps) {
     std::shared_ptr<const TlsContext> tls;
     if (config.tls_port) {
         // Certificate problems are start-up errors, before any port is open.
@@ -62,31 +66,52 @@ Expected<std::unique_ptr<Server>, std::string> Server::create(ServerConfig confi
                               group.error());
         secure = std::move(*group);
     }
-    auto desktop = DesktopSource::create(config, shards);
+    DesktopOptions options;
+    options.client_mouse_mode = config.client_mouse_mode;
+    auto desktop = Desktop::create(std::move(source), options, shards, std::move(taps));
     if (!desktop) return unexpected(desktop.error());
     return std::unique_ptr<Server>(new Server(std::move(config), shards, std::move(plain),
                                               std::move(secure), std::move(tls),
-                                              std::move(*desktop), std::move(*main_loop)));
+                                              std::move(*desktop)));
 }
 
 Server::Server(ServerConfig config, size_t shards, std::vector<TcpListener> listeners,
                std::vector<TcpListener> tls_listeners, std::shared_ptr<const TlsContext> tls,
-               std::unique_ptr<DesktopSource> desktop, std::unique_ptr<Reactor> main_loop)
+               std::unique_ptr<Desktop> desktop)
     : config_(std::move(config)),
       shard_count_(shards),
       listeners_(std::move(listeners)),
       tls_listeners_(std::move(tls_listeners)),
       tls_(std::move(tls)),
-      desktop_(std::move(desktop)),
-      main_loop_(std::move(main_loop)) {}
+      directory_(config_.multi_client),
+      desktop_(std::move(desktop)) {
+    desktop_->set_agent_output([this](ClientId to, uint32_t type, std::vector<uint8_t> data) {
+        route_agent_message(to, type, std::move(data));
+    });
+}
 
 Server::~Server() {
-    desktop_->stop();
+    stop();
+}
+
+Expected<void, std::string> Server::add_listener(UniqueFd listening, bool tls) {
+    if (started_) return unexpected(std::string("listeners are added before start()"));
+    if (tls && !tls_)
+        return unexpected(std::string("a TLS listener needs the TLS identity (--x509-dir)"));
+    auto listener = TcpListener::adopt(std::move(listening));
+    if (!listener) return unexpected(listener.error());
+    (tls ? host_tls_listeners_ : host_listeners_).push_back(std::move(*listener));
+    return {};
 }
 
 std::vector<int> Server::shard_cpus(size_t index) const {
     if (config_.cpus.empty()) return {};
     return {config_.cpus[index % config_.cpus.size()]};
+}
+
+std::string_view Server::backend_name() const {
+    if (shards_.empty() || shards_.front()->reactor == nullptr) return "not started";
+    return shards_.front()->reactor->backend_name();
 }
 
 void Server::post_to_shards(const std::function<void(Shard&)>& task) {
@@ -96,21 +121,43 @@ void Server::post_to_shards(const std::function<void(Shard&)>& task) {
     }
 }
 
+void Server::post_to_shard(size_t index, std::function<void(Shard&)> task) {
+    ShardThread& slot = *shards_.at(index);
+    Shard* shard = slot.shard;
+    slot.reactor->post([task = std::move(task), shard] { task(*shard); });
+}
+
+void Server::route_agent_message(ClientId to, uint32_t type, std::vector<uint8_t> data) {
+    // Shared and immutable: one copy however many sessions it goes to.
+    auto shared = std::make_shared<const std::vector<uint8_t>>(std::move(data));
+    auto deliver = [to, type, shared](Shard& shard) {
+        shard.deliver_agent_message(to, type, shared);
+    };
+    if (to == 0) {
+        post_to_shards(deliver);
+    } else if (auto owner = directory_.owner_shard(to)) {
+        post_to_shard(*owner, deliver);
+    }
+}
+
 void Server::shard_main(ShardThread& slot) {
     std::unique_ptr<Reactor> reactor;
     std::unique_ptr<Shard> shard;
     try {
-        ReactorOptions options = config_.io;
-        options.termination_signals = false;  // shard 0 takes them and stops the others
-        auto created = Reactor::create(options);
+        auto created = Reactor::create(config_.io);
         if (!created) {
             slot.ready.set_value(unexpected("shard " + std::to_string(slot.index) +
                                             ": cannot start the event loop: " + created.error()));
         } else {
             reactor = std::move(*created);
-            shard = std::make_unique<Shard>(
-                slot.index, *this, *reactor, listeners_.empty() ? nullptr : &listeners_[slot.index],
-                tls_listeners_.empty() ? nullptr : &tls_listeners_[slot.index]);
+            std::vector<const TcpListener*> plain;
+            std::vector<const TcpListener*> secure;
+            if (!listeners_.empty()) plain.push_back(&listeners_[slot.index]);
+            if (!tls_listeners_.empty()) secure.push_back(&tls_listeners_[slot.index]);
+            for (const TcpListener& listener : host_listeners_) plain.push_back(&listener);
+            for (const TcpListener& listener : host_tls_listeners_) secure.push_back(&listener);
+            shard = std::make_unique<Shard>(slot.index, *this, *reactor, std::move(plain),
+                                            std::move(secure));
             if (auto cpus = shard_cpus(slot.index); !cpus.empty()) {
                 if (auto pinned = pin_current_thread(cpus); !pinned)
                     LOG_WARN("server", "shard %zu: %s", slot.index, pinned.error().c_str());
@@ -123,73 +170,71 @@ void Server::shard_main(ShardThread& slot) {
         slot.ready.set_value(
             unexpected("shard " + std::to_string(slot.index) + ": " + error.what()));
     }
-    slot.go->wait();
-    if (shard && !*slot.abort) reactor->run();
-    slot.runs_done->arrive_and_wait();
+    Run& run = *run_;
+    run.go.wait();
+    if (shard && !run.abort) reactor->run();
+    run.runs_done.arrive_and_wait();
     shard.reset();  // may still post to other shards' reactors: all are alive until below
-    slot.shards_gone->arrive_and_wait();
+    run.shards_gone.arrive_and_wait();
 }
 
-Expected<void, std::string> Server::run(
-    const std::function<void(std::string_view backend)>& on_listening) {
-    const auto everyone = static_cast<std::ptrdiff_t>(shard_count_);
-    std::latch go{1};
-    std::latch runs_done{everyone};
-    std::latch shards_gone{everyone};
-    bool abort = false;
+Expected<void, std::string> Server::start() {
+    if (started_) return unexpected(std::string("the server was started already"));
+    started_ = true;
+    run_ = std::make_unique<Run>(shard_count_);
     for (size_t i = 0; i < shard_count_; ++i) {
         auto slot = std::make_unique<ShardThread>();
         slot->index = i;
-        slot->go = &go;
-        slot->runs_done = &runs_done;
-        slot->shards_gone = &shards_gone;
-        slot->abort = &abort;
         shards_.push_back(std::move(slot));
     }
-    ShardThread& first = *shards_.front();
-    for (size_t i = 1; i < shard_count_; ++i) {
-        ShardThread& slot = *shards_[i];
-        slot.thread = std::thread([this, &slot] { shard_main(slot); });
+    for (auto& slot : shards_) {
+        ShardThread* shard = slot.get();
+        slot->thread = start_service_thread("spiced-shard" + std::to_string(slot->index),
+                                            [this, shard] { shard_main(*shard); });
     }
     std::string failure;
-    for (size_t i = 1; i < shard_count_; ++i) {
-        auto started = shards_[i]->ready.get_future().get();
+    for (auto& slot : shards_) {
+        auto started = slot->ready.get_future().get();
         if (!started && failure.empty()) failure = started.error();
     }
-    auto shard0 = std::make_unique<Shard>(0, *this, *main_loop_,
-                                          listeners_.empty() ? nullptr : &listeners_[0],
-                                          tls_listeners_.empty() ? nullptr : &tls_listeners_[0]);
-    first.reactor = main_loop_.get();
-    first.shard = shard0.get();
-    abort = !failure.empty();
-    go.count_down();
-    if (!abort) {
-        desktop_->start(config_.cpus);
-        if (auto cpus = shard_cpus(0); !cpus.empty()) {
-            if (auto pinned = pin_current_thread(cpus); !pinned)
-                LOG_WARN("server", "shard 0: %s", pinned.error().c_str());
-        }
-        on_listening(main_loop_->backend_name());
-        main_loop_->run();
-        desktop_->stop();
-        // Every shard says goodbye to its clients on its own thread, then stops.
-        for (size_t i = 1; i < shard_count_; ++i) {
-            ShardThread& slot = *shards_[i];
-            slot.reactor->post([&slot] {
-                slot.shard->shutdown();
-                slot.reactor->stop();
-            });
-        }
-        shard0->shutdown();
+    run_->abort = !failure.empty();
+    if (run_->abort) {
+        run_->go.count_down();
+        for (auto& slot : shards_) slot->thread.join();
+        shards_.clear();
+        stopped_ = true;
+        return unexpected(failure);
     }
-    runs_done.arrive_and_wait();
-    shard0.reset();
-    shards_gone.arrive_and_wait();
+    desktop_->start(config_.cpus);
+    run_->go.count_down();
+    return {};
+}
+
+void Server::stop() {
+    if (!started_ || stopped_) return;
+    stopped_ = true;
+    desktop_->stop();
+    // Every shard says goodbye to its clients on its own thread, then stops.
     for (auto& slot : shards_) {
-        if (slot->thread.joinable()) slot->thread.join();
+        ShardThread* shard = slot.get();
+        shard->reactor->post([shard] {
+            shard->shard->shutdown();
+            shard->reactor->stop();
+        });
     }
+    for (auto& slot : shards_) slot->thread.join();
     shards_.clear();
-    if (abort) return unexpected(failure);
+}
+
+Expected<void, std::string> Server::add_client(UniqueFd connected, bool tls) {
+    if (!started_ || stopped_) return unexpected(std::string("the server is not running"));
+    if (tls && !tls_) return unexpected(std::string("a TLS client needs the TLS identity"));
+    auto stream = TcpStream::adopt(std::move(connected));
+    if (!stream) return unexpected(stream.error());
+    const size_t index = next_client_shard_.fetch_add(1) % shard_count_;
+    // Tasks are copyable functions; the stream rides in a shared holder.
+    auto held = std::make_shared<TcpStream>(std::move(*stream));
+    post_to_shard(index, [held, tls](Shard& shard) { shard.adopt(std::move(*held), tls); });
     return {};
 }
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "core/session_directory.h"
 #include "core/ticket.h"
 #include "encode/image_policy.h"
-#include "gpu/geometry.h"
 #include "io/reactor.h"
 
 namespace spiced {
@@ -24,21 +24,19 @@ struct ServerConfig {
     bool plain_port_enabled = true;
     std::optional<uint16_t> tls_port;  // --tls-port
     std::string x509_dir;              // --x509-dir: ca-cert.pem, server-cert.pem, server-key.pem
-    // --tls-channel / --plaintext-channel by SPICE channel type (main, display, inputs, cursor);
+    // --tls-channel / --plaintext-channel by SPICE channel type (every type, main .. webdav);
     // channels not listed follow `default_security` ("default" in those options).
-    std::array<std::optional<ChannelSecurity>, 8> channel_security{};
+    std::array<std::optional<ChannelSecurity>, 16> channel_security{};
     ChannelSecurity default_security = ChannelSecurity::kAny;
     TicketPolicy ticket = TicketPolicy::disabled();
     ImagePolicyConfig images;       // --image-compression, --jpeg-wan-compression, ...
-    bool client_mouse_mode = true;  // --mouse-mode client|server (client also needs the client)
+    // --mouse-mode: client offers SPICE's client mouse mode (when the source takes absolute
+    // positions) and starts in it; server offers server mode only.
+    bool client_mouse_mode = true;
+    // --multi-client: what a second client gets.
+    MultiClient multi_client = MultiClient::kOff;
     std::string name = "spiced-gpu demo";
     std::array<uint8_t, 16> uuid{};
-    // Demo desktop.
-    Size demo_size{1920, 1080};
-    uint64_t demo_seed = 1;
-    std::optional<int64_t> demo_freeze;
-    std::string dump_frame;
-    int fps = 30;
     // Per-client bulk-output budget: display updates wait (and merge) while more than this
     // many bytes are queued for the client's display socket.
     size_t display_budget_bytes = 4 << 20;

@@ -50,14 +50,15 @@ void Session::channel_closed(ChannelClient& channel, std::string_view reason) {
     // Destruction waits until the reactor is out of this channel's callbacks.
     ChannelClient* closed = &channel;
     const uint8_t type = channel.channel_type();
+    const uint8_t channel_id = channel.channel_id();
     const bool leaving = !main && !ending_;
-    shard_.reactor().defer([this, closed, type, leaving] {
+    shard_.reactor().defer([this, closed, type, channel_id, leaving] {
         auto it = std::find_if(channels_.begin(), channels_.end(),
                                [&](const auto& c) { return c.get() == closed; });
         if (it != channels_.end()) channels_.erase(it);
         // Last: this may destroy the session part.
         if (leaving || (!owner_ && channels_.empty()))
-            shard_.channel_left(id_, type, channels_.empty());
+            shard_.channel_left(id_, type, channel_id, channels_.empty());
     });
     if (main && !ending_) {
         ending_ = true;

@@ -6,9 +6,9 @@
 #include <algorithm>
 
 #include "base/log.h"
+#include "core/channel_kinds.h"
 #include "core/channels.h"
 #include "core/server.h"
-#include "demo/keymap.h"
 
 namespace spiced {
 
@@ -18,20 +18,6 @@ constexpr auto kLinkTimeout = std::chrono::seconds(10);
 // How often links waiting for a ticket key look again (only while some wait).
 constexpr auto kKeyRetryPeriod = std::chrono::milliseconds(5);
 
-Capabilities channel_caps_for(uint8_t type) {
-    switch (type) {
-        case SPICE_CHANNEL_MAIN:
-            return Capabilities::of({SPICE_MAIN_CAP_NAME_AND_UUID});
-        case SPICE_CHANNEL_DISPLAY:
-            return Capabilities::of({SPICE_DISPLAY_CAP_MONITORS_CONFIG,
-                                     SPICE_DISPLAY_CAP_LZ4_COMPRESSION,
-                                     SPICE_DISPLAY_CAP_PREF_COMPRESSION});
-        case SPICE_CHANNEL_INPUTS:
-            return Capabilities::of({SPICE_INPUTS_CAP_KEY_SCANCODE});
-        default:
-            return Capabilities();
-    }
-}
 }  // namespace
 
 // A connection between accept and the end of the link stage.
@@ -133,22 +119,23 @@ private:
     bool finished_ = false;
 };
 
-Shard::Shard(size_t index, Server& server, Reactor& reactor, const TcpListener* listener,
-             const TcpListener* tls_listener)
+Shard::Shard(size_t index, Server& server, Reactor& reactor,
+             std::vector<const TcpListener*> listeners,
+             std::vector<const TcpListener*> tls_listeners)
     : index_(index),
       server_(server),
       reactor_(reactor),
-      source_(server.desktop()),
+      desktop_(server.desktop()),
       directory_(server.sessions()),
       feed_(server.desktop().feed(index)),
-      desktop_(server.desktop().initial_state()) {
-    if (listener != nullptr) {
-        accept_watch_ = reactor_.accept_on(
-            *listener, [this](TcpStream stream) { on_accept(std::move(stream), false); });
+      state_(server.desktop().initial_state()) {
+    for (const TcpListener* listener : listeners) {
+        accept_watches_.push_back(reactor_.accept_on(
+            *listener, [this](TcpStream stream) { on_accept(std::move(stream), false); }));
     }
-    if (tls_listener != nullptr) {
-        tls_accept_watch_ = reactor_.accept_on(
-            *tls_listener, [this](TcpStream stream) { on_accept(std::move(stream), true); });
+    for (const TcpListener* listener : tls_listeners) {
+        accept_watches_.push_back(reactor_.accept_on(
+            *listener, [this](TcpStream stream) { on_accept(std::move(stream), true); }));
     }
     housekeeping_timer_ = reactor_.every(std::chrono::seconds(1), [this] { on_housekeeping(); });
     // Called on the desktop's thread: the drain itself runs here, on ours.
@@ -157,8 +144,7 @@ Shard::Shard(size_t index, Server& server, Reactor& reactor, const TcpListener* 
 }
 
 Shard::~Shard() {
-    if (accept_watch_ != 0) reactor_.cancel(accept_watch_);
-    if (tls_accept_watch_ != 0) reactor_.cancel(tls_accept_watch_);
+    for (Reactor::Id watch : accept_watches_) reactor_.cancel(watch);
     reactor_.cancel(housekeeping_timer_);
     if (key_retry_timer_ != 0) reactor_.cancel(key_retry_timer_);
     // Channels and links hold Connections registered with the reactor; drop them first.
@@ -195,51 +181,50 @@ LinkDecision Shard::decide(const LinkRequest& request, bool tls) const {
     decision.common_caps =
         Capabilities::of({SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION, SPICE_COMMON_CAP_AUTH_SPICE,
                           SPICE_COMMON_CAP_MINI_HEADER});
-    decision.channel_caps = channel_caps_for(request.channel_type);
-    const char* type_name = channel_type_name(request.channel_type);
     auto refuse = [&](uint32_t error, std::string reason) {
         decision.error = error;
         decision.reason = std::move(reason);
         return decision;
     };
-    if (type_name == nullptr) {
+    const ChannelKind* kind = find_channel_kind(request.channel_type);
+    if (kind == nullptr) {
         return refuse(SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE,
                       "unknown channel type " + std::to_string(request.channel_type));
     }
-    const bool served = request.channel_type == SPICE_CHANNEL_MAIN ||
-                        request.channel_type == SPICE_CHANNEL_DISPLAY ||
-                        request.channel_type == SPICE_CHANNEL_INPUTS ||
-                        request.channel_type == SPICE_CHANNEL_CURSOR;
-    if (!served || request.channel_id != 0) {
+    decision.channel_caps = kind->caps();
+    const std::string type_name = channel_type_name(request.channel_type);
+    const uint32_t ids = kind->per_display ? desktop_.display_channels() : 1;
+    if (kind->make == nullptr || request.channel_id >= ids) {
         return refuse(SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE,
-                      std::string("channel ") + type_name + ":" +
-                          std::to_string(request.channel_id) + " is not available");
+                      "channel " + type_name + ":" + std::to_string(request.channel_id) +
+                          " is not available");
     }
     // QEMU's tls-channel / plaintext-channel: spice-gtk answers NEED_SECURED by reconnecting
     // to the TLS port (and NEED_UNSECURED by going back to the plain one).
     const ChannelSecurity security =
         config().channel_security[request.channel_type].value_or(config().default_security);
     if (!tls && security == ChannelSecurity::kSecureOnly) {
-        return refuse(SPICE_LINK_ERR_NEED_SECURED, std::string(type_name) +
-                                                       " channel is TLS-only (--tls-channel); "
-                                                       "refused on the plain port");
+        return refuse(SPICE_LINK_ERR_NEED_SECURED,
+                      type_name + " channel is TLS-only (--tls-channel); refused on the plain port");
     }
     if (tls && security == ChannelSecurity::kPlainOnly) {
         return refuse(SPICE_LINK_ERR_NEED_UNSECURED,
-                      std::string(type_name) +
-                          " channel is plaintext-only "
-                          "(--plaintext-channel); refused on the TLS port");
+                      type_name +
+                          " channel is plaintext-only (--plaintext-channel); refused on the TLS "
+                          "port");
     }
     if (request.channel_type == SPICE_CHANNEL_MAIN) return decision;
-    const auto lookup = directory_.lookup(request.connection_id, request.channel_type);
+    const auto lookup =
+        directory_.lookup(request.connection_id, request.channel_type, request.channel_id);
     if (lookup == SessionDirectory::Lookup::kUnknown) {
-        return refuse(SPICE_LINK_ERR_BAD_CONNECTION_ID, std::string(type_name) +
-                                                            " channel names unknown session " +
-                                                            std::to_string(request.connection_id));
+        return refuse(SPICE_LINK_ERR_BAD_CONNECTION_ID,
+                      type_name + " channel names unknown session " +
+                          std::to_string(request.connection_id));
     }
     if (lookup == SessionDirectory::Lookup::kChannelTaken) {
         return refuse(SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE,
-                      std::string(type_name) + " channel already linked in session " +
+                      type_name + ":" + std::to_string(request.channel_id) +
+                          " channel already linked in session " +
                           std::to_string(request.connection_id));
     }
     return decision;
@@ -249,12 +234,20 @@ LinkDecision Shard::admit(PendingLink& link) {
     const LinkRequest& request = link.handshake().request();
     LinkDecision decision;
     if (request.channel_type == SPICE_CHANNEL_MAIN) {
-        link.admitted(directory_.open(index_), {index_, false});
+        SessionDirectory::Opened opened = directory_.open(index_);
+        link.admitted(opened.id, {index_, false});
+        // --multi-client off: the newcomer wins, as with spice-server; the sessions it
+        // replaces end on their own shards.
+        for (const auto& replaced : opened.replaced) {
+            server_.post_to_shard(replaced.owner_shard,
+                                  [id = replaced.id](Shard& shard) { shard.replace_session(id); });
+        }
         return decision;
     }
     // Claimed before the client sees "OK": the session may have ended during the ticket
     // exchange, or another link of the same channel may have won the race.
-    auto joined = directory_.join(request.connection_id, request.channel_type);
+    auto joined =
+        directory_.join(request.connection_id, request.channel_type, request.channel_id);
     if (!joined) {
         decision.error = SPICE_LINK_ERR_BAD_CONNECTION_ID;
         decision.reason = "session " + std::to_string(request.connection_id) +
@@ -280,7 +273,7 @@ void Shard::link_finished(PendingLink& link) {
         if (request.channel_type == SPICE_CHANNEL_MAIN) {
             directory_.close(id);
         } else {
-            directory_.leave(id, request.channel_type);
+            directory_.leave(id, request.channel_type, request.channel_id);
         }
         LOG_WARN("link", "%s: %s channel of session %u closed as its link completed", peer.c_str(),
                  channel_type_name(request.channel_type), id);
@@ -310,28 +303,11 @@ void Shard::link_finished(PendingLink& link) {
         }
     }
 
-    std::unique_ptr<ChannelClient> channel;
-    switch (request.channel_type) {
-        case SPICE_CHANNEL_MAIN:
-            channel =
-                std::make_unique<MainChannelClient>(*session, std::move(connection), request, mini);
-            break;
-        case SPICE_CHANNEL_DISPLAY:
-            channel = std::make_unique<DisplayChannelClient>(*session, std::move(connection),
-                                                             request, mini);
-            break;
-        case SPICE_CHANNEL_INPUTS:
-            channel = std::make_unique<InputsChannelClient>(*session, std::move(connection),
-                                                            request, mini);
-            break;
-        default:
-            channel = std::make_unique<CursorChannelClient>(*session, std::move(connection),
-                                                            request, mini);
-            break;
-    }
-    LOG_DEBUG("session", "%s: session %u: %s channel linked", peer.c_str(), session->id(),
-              channel_type_name(request.channel_type));
-    session->add_channel(std::move(channel));
+    // decide() admitted only kinds we serve.
+    const ChannelKind& kind = *find_channel_kind(request.channel_type);
+    LOG_DEBUG("session", "%s: session %u: %s:%u channel linked", peer.c_str(), session->id(),
+              channel_type_name(request.channel_type), unsigned(request.channel_id));
+    session->add_channel(kind.make(*session, std::move(connection), request, mini));
 }
 
 void Shard::drop_link(PendingLink* link) {
@@ -363,6 +339,7 @@ void Shard::retry_key_waiters() {
 
 void Shard::session_ended(uint32_t id) {
     directory_.close(id);
+    desktop_.client_gone(id);
     const size_t self = index_;
     server_.post_to_shards([id, self](Shard& shard) {
         if (shard.index() != self) shard.end_session_part(id);
@@ -378,8 +355,9 @@ void Shard::end_session_part(uint32_t id) {
     if (found != sessions_.end()) found->second->end("session ended");
 }
 
-void Shard::channel_left(uint32_t id, uint8_t channel_type, bool part_empty) {
-    directory_.leave(id, channel_type);
+void Shard::channel_left(uint32_t id, uint8_t channel_type, uint8_t channel_id,
+                         bool part_empty) {
+    directory_.leave(id, channel_type, channel_id);
     if (!part_empty) return;
     auto found = sessions_.find(id);
     if (found != sessions_.end() && !found->second->owner()) sessions_.erase(found);
@@ -405,38 +383,44 @@ void Shard::drain_desktop() {
 }
 
 void Shard::apply(const DesktopUpdate& update) {
-    desktop_ = update.state;
+    state_ = update.state;
     for_each_channel([&](ChannelClient& channel) {
         if (channel.closing()) return;  // closed, not yet removed: nothing more to send
-        switch (channel.channel_type()) {
-            case SPICE_CHANNEL_DISPLAY:
-                if (update.frame_changed)
-                    static_cast<DisplayChannelClient&>(channel).on_frame(update);
-                break;
-            case SPICE_CHANNEL_CURSOR: {
-                auto& cursor = static_cast<CursorChannelClient&>(channel);
-                if (desktop_.cursor_hidden) {
-                    if (update.cursor_hid) cursor.send_hide();
-                } else if (update.cursor_reshaped) {
-                    cursor.send_shape(desktop_.cursor_shape, desktop_.pointer);
-                } else if (update.cursor_moved) {
-                    cursor.send_position(desktop_.pointer);
-                }
-                break;
-            }
-            case SPICE_CHANNEL_MAIN:
-                if (update.mouse_mode_announced)
-                    static_cast<MainChannelClient&>(channel).send_mouse_mode(
-                        desktop_.client_mouse_mode);
-                break;
-            case SPICE_CHANNEL_INPUTS:
-                if (update.leds_changed)
-                    static_cast<InputsChannelClient&>(channel).send_leds(desktop_.keyboard_leds);
-                break;
-            default:
-                break;
-        }
+        channel.on_update(update);
     });
+}
+
+void Shard::replace_session(uint32_t id) {
+    auto found = sessions_.find(id);
+    if (found == sessions_.end() || !found->second->owner()) return;
+    LOG_INFO("session",
+             "session %u disconnected: a new client connected (--multi-client off; 'shared' or "
+             "'view' keep both)",
+             id);
+    // Closing the main channel ends the session everywhere, as when the client leaves.
+    found->second->for_each_channel([](ChannelClient& channel) {
+        if (channel.channel_type() == SPICE_CHANNEL_MAIN) channel.close("replaced by a new client");
+    });
+}
+
+void Shard::agent_consumed(uint32_t id, size_t bytes) {
+    auto found = sessions_.find(id);
+    if (found == sessions_.end() || !found->second->owner()) return;
+    found->second->for_each_channel([&](ChannelClient& channel) {
+        if (auto* main = dynamic_cast<MainChannelClient*>(&channel)) main->agent_consumed(bytes);
+    });
+}
+
+void Shard::deliver_agent_message(uint32_t to, uint32_t type,
+                                  const std::shared_ptr<const std::vector<uint8_t>>& data) {
+    for (auto& [id, session] : sessions_) {
+        if (!session->owner() || (to != 0 && id != to)) continue;
+        session->for_each_channel([&](ChannelClient& channel) {
+            if (channel.closing()) return;
+            if (auto* main = dynamic_cast<MainChannelClient*>(&channel))
+                main->send_agent_message(type, data);
+        });
+    }
 }
 
 void Shard::on_housekeeping() {

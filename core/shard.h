@@ -15,14 +15,15 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
-#include "core/desktop_source.h"
-#include "core/desktop_update.h"
 #include "core/link.h"
 #include "core/server_config.h"
 #include "core/session.h"
 #include "core/session_directory.h"
 #include "core/ticket.h"
+#include "display/desktop.h"
+#include "display/state.h"
 #include "io/reactor.h"
 #include "io/tcp.h"
 #include "io/tls.h"
@@ -34,9 +35,9 @@ class Server;
 
 class Shard {
 public:
-    // Starts accepting on `listener` / `tls_listener` (either may be null).
-    Shard(size_t index, Server& server, Reactor& reactor, const TcpListener* listener,
-          const TcpListener* tls_listener);
+    // Starts accepting on every listener given (plain SPICE ports, then TLS ones).
+    Shard(size_t index, Server& server, Reactor& reactor,
+          std::vector<const TcpListener*> listeners, std::vector<const TcpListener*> tls_listeners);
     ~Shard();
     Shard(const Shard&) = delete;
     Shard& operator=(const Shard&) = delete;
@@ -48,20 +49,16 @@ public:
     void shutdown();
 
     // -- Used by channels ------------------------------------------------------------------
-    // The desktop as this shard last heard of it (newest frame, pointer, cursor, modes).
-    const DesktopState& desktop() const { return desktop_; }
-    bool client_mouse_mode() const { return desktop_.client_mouse_mode; }
-    Point pointer() const { return desktop_.pointer; }
-    DemoCursor cursor_shape() const { return desktop_.cursor_shape; }
-    bool cursor_hidden() const { return desktop_.cursor_hidden; }
-    uint32_t keyboard_leds() const { return desktop_.keyboard_leds; }
-    // Input goes to the desktop's thread; its effects come back as updates.
-    DesktopSource& input() { return source_; }
+    // The desktop as this shard last heard of it (displays, cursors, modes, agent).
+    const DesktopState& state() const { return state_; }
+    // Input and requests go to the desktop's thread; their effects come back as updates.
+    Desktop& desktop() { return desktop_; }
+    SessionDirectory& sessions() { return directory_; }
 
     // The session's main channel closed here: the session is over on every shard.
     void session_ended(uint32_t id);
     // A non-main channel of session `id` closed here.
-    void channel_left(uint32_t id, uint8_t channel_type, bool part_empty);
+    void channel_left(uint32_t id, uint8_t channel_type, uint8_t channel_id, bool part_empty);
     // The owning main channel measured the client's bandwidth: every shard's part adapts.
     void session_bandwidth(uint32_t id, bool low);
     // From a PendingLink whose ticket checked out: claims its place in the session (or
@@ -73,9 +70,18 @@ public:
     // The link found the ticket key pool empty; it is retried until a key is ready.
     void wait_for_key(PendingLink* link);
 
-    // -- From other shards (posted) ----------------------------------------------------------
+    // -- From other shards and the desktop (posted) ------------------------------------------
     void end_session_part(uint32_t id);
     void apply_bandwidth(uint32_t id, bool low);
+    // --multi-client off: a new client replaced session `id`, whose main channel is here.
+    void replace_session(uint32_t id);
+    // The desktop took `bytes` of session `id`'s agent messages.
+    void agent_consumed(uint32_t id, size_t bytes);
+    // A message from the source's agent for session `to` (0: every session here).
+    void deliver_agent_message(uint32_t to, uint32_t type,
+                               const std::shared_ptr<const std::vector<uint8_t>>& data);
+    // A connection the host handed over (Server::add_client).
+    void adopt(TcpStream stream, bool tls) { on_accept(std::move(stream), tls); }
 
     template <typename F>
     void for_each_channel(F&& f) {
@@ -97,12 +103,11 @@ private:
     size_t index_;
     Server& server_;
     Reactor& reactor_;
-    DesktopSource& source_;
+    Desktop& desktop_;
     SessionDirectory& directory_;
-    DesktopSource::Feed& feed_;
-    DesktopState desktop_;
-    Reactor::Id accept_watch_ = 0;
-    Reactor::Id tls_accept_watch_ = 0;
+    Desktop::Feed& feed_;
+    DesktopState state_;
+    std::vector<Reactor::Id> accept_watches_;
     Reactor::Id housekeeping_timer_ = 0;
     TicketKeySource keys_;
     std::map<PendingLink*, std::unique_ptr<PendingLink>> pending_;

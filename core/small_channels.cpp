@@ -1,111 +1,22 @@
-// Main, inputs and cursor channels: small state machines around the server's shared state.
-#include <chrono>
+// Inputs and cursor channels: small state machines around the desktop's shared state.
+#include <algorithm>
 
 #include "base/log.h"
 #include "core/channels.h"
 #include "core/session.h"
 #include "core/shard.h"
-#include "demo/demo_desktop.h"
+#include "display/desktop.h"
 
 namespace spiced {
-
-namespace {
-uint32_t multimedia_time_ms() {
-    return uint32_t(std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now().time_since_epoch())
-                        .count());
-}
-constexpr uint16_t kBothMouseModes = SPICE_MOUSE_MODE_SERVER | SPICE_MOUSE_MODE_CLIENT;
-}  // namespace
-
-// ---- main ----------------------------------------------------------------------------------
-
-void MainChannelClient::on_start() {
-    Shard& shard = session().shard();
-    send(MsgMainInit{
-        .session_id = session().id(),
-        .display_channels_hint = 1,
-        .supported_mouse_modes = kBothMouseModes,
-        .current_mouse_mode =
-            uint32_t(shard.client_mouse_mode() ? SPICE_MOUSE_MODE_CLIENT : SPICE_MOUSE_MODE_SERVER),
-        .agent_connected = 0,
-        .agent_tokens = 0,
-        .multi_media_time = multimedia_time_ms(),
-        .ram_hint = 0,
-    });
-    if (client_caps().has(SPICE_MAIN_CAP_NAME_AND_UUID)) {
-        send(MsgMainName{shard.config().name});
-        send(MsgMainUuid{shard.config().uuid});
-    }
-    warmup_ping_ = send_ping();
-    test_ping_ = send_ping(kNetTestBytes);
-}
-
-void MainChannelClient::on_pong(uint32_t id) {
-    const auto now = std::chrono::steady_clock::now();
-    if (id == warmup_ping_) {
-        warmup_pong_ = now;
-    } else if (id == test_ping_ && warmup_pong_.time_since_epoch().count() != 0) {
-        const double seconds = std::chrono::duration<double>(now - warmup_pong_).count();
-        // A gap below timer resolution means "faster than we can tell".
-        const double mbps = seconds > 1e-6 ? double(kNetTestBytes) * 8 / seconds / 1e6 : 1e6;
-        session().set_bandwidth(mbps, mbps < kLowBandwidthMbps);
-    }
-}
-
-void MainChannelClient::send_mouse_mode(bool client_mode) {
-    send(MsgMainMouseMode{kBothMouseModes, uint16_t(client_mode ? SPICE_MOUSE_MODE_CLIENT
-                                                                : SPICE_MOUSE_MODE_SERVER)});
-}
-
-Expected<void, ParseError> MainChannelClient::on_message(uint16_t type,
-                                                         std::span<const uint8_t> body) {
-    switch (type) {
-        case SPICE_MSGC_MAIN_ATTACH_CHANNELS:
-            send(MsgMainChannelsList{{{SPICE_CHANNEL_DISPLAY, 0},
-                                      {SPICE_CHANNEL_INPUTS, 0},
-                                      {SPICE_CHANNEL_CURSOR, 0}}});
-            return {};
-        case SPICE_MSGC_MAIN_MOUSE_MODE_REQUEST: {
-            auto request = parse<MsgcMainMouseModeRequest>(body);
-            if (!request) return unexpected(request.error());
-            session().shard().input().request_mouse_mode(request->mode == SPICE_MOUSE_MODE_CLIENT);
-            return {};
-        }
-        case SPICE_MSGC_MAIN_CLIENT_INFO: {
-            auto info = parse<MsgcMainClientInfo>(body);
-            if (!info) return unexpected(info.error());
-            return {};
-        }
-        case SPICE_MSGC_MAIN_AGENT_START:
-        case SPICE_MSGC_MAIN_AGENT_TOKEN: {
-            auto tokens = parse<MsgcMainAgentStart>(body);
-            if (!tokens) return unexpected(tokens.error());
-            return {};
-        }
-        // No guest agent behind the demo desktop: agent data has nowhere to go; and no
-        // migration support, so its notifications need no action.
-        case SPICE_MSGC_MAIN_AGENT_DATA:
-        case SPICE_MSGC_MAIN_MIGRATE_CONNECTED:
-        case SPICE_MSGC_MAIN_MIGRATE_CONNECT_ERROR:
-        case SPICE_MSGC_MAIN_MIGRATE_END:
-        case SPICE_MSGC_MAIN_MIGRATE_CONNECTED_SEAMLESS:
-        case SPICE_MSGC_MAIN_MIGRATE_DST_DO_SEAMLESS:
-        case SPICE_MSGC_MAIN_QUALITY_INDICATOR:
-            return {};
-        default:
-            return unexpected(ParseError::kUnknownType);
-    }
-}
 
 // ---- inputs --------------------------------------------------------------------------------
 
 void InputsChannelClient::on_start() {
-    send(MsgInputsInit{uint16_t(session().shard().keyboard_leds())});
+    send(MsgInputsInit{uint16_t(session().shard().state().keyboard_leds)});
 }
 
-void InputsChannelClient::send_leds(uint32_t leds) {
-    send(MsgInputsKeyModifiers{uint16_t(leds)});
+void InputsChannelClient::on_update(const DesktopUpdate& update) {
+    if (update.leds_changed) send(MsgInputsKeyModifiers{uint16_t(update.state.keyboard_leds)});
 }
 
 void InputsChannelClient::count_motion() {
@@ -114,9 +25,22 @@ void InputsChannelClient::count_motion() {
         send_empty(SPICE_MSG_INPUTS_MOUSE_MOTION_ACK);
 }
 
+bool InputsChannelClient::may_drive() {
+    if (session().shard().sessions().may_drive(session().id())) return true;
+    if (!viewer_logged_) {
+        viewer_logged_ = true;
+        LOG_INFO("input", "%s: session %u watches (--multi-client view): its input is ignored",
+                 peer().c_str(), session().id());
+    }
+    return false;
+}
+
 Expected<void, ParseError> InputsChannelClient::on_message(uint16_t type,
                                                            std::span<const uint8_t> body) {
     Shard& shard = session().shard();
+    Desktop& desktop = shard.desktop();
+    // Every message is parsed (a malformed one closes the channel whoever sends it); only a
+    // session that drives has its input reach the desktop.
     switch (type) {
         case SPICE_MSGC_INPUTS_KEY_DOWN:
         case SPICE_MSGC_INPUTS_KEY_UP: {
@@ -124,39 +48,40 @@ Expected<void, ParseError> InputsChannelClient::on_message(uint16_t type,
             if (!message) return unexpected(message.error());
             auto key = decode_key_code(message->code, type == SPICE_MSGC_INPUTS_KEY_UP);
             if (!key) return unexpected(key.error());
-            shard.input().key_event(key->scancode, key->down);
+            if (may_drive()) desktop.key_event(key->scancode, key->down);
             return {};
         }
         case SPICE_MSGC_INPUTS_KEY_SCANCODE: {
             auto keys = decode_scancode_bytes(body);
             if (!keys) return unexpected(keys.error());
-            for (const KeyCode& key : *keys) shard.input().key_event(key.scancode, key.down);
+            if (!may_drive()) return {};
+            for (const KeyCode& key : *keys) desktop.key_event(key.scancode, key.down);
             return {};
         }
         case SPICE_MSGC_INPUTS_KEY_MODIFIERS: {
             auto message = parse<MsgcKeyModifiers>(body);
             if (!message) return unexpected(message.error());
-            shard.input().sync_keyboard_leds(message->modifiers);
+            if (may_drive()) desktop.sync_keyboard_leds(message->modifiers);
             return {};
         }
         case SPICE_MSGC_INPUTS_MOUSE_MOTION: {
             auto message = parse<MsgcMouseMotion>(body);
             if (!message) return unexpected(message.error());
             count_motion();
-            if (!shard.client_mouse_mode()) {
-                shard.input().pointer_moved_by(message->dx, message->dy, message->buttons_state);
-            }
+            if (!shard.state().client_mouse_mode && may_drive())
+                desktop.pointer_motion(message->dx, message->dy, message->buttons_state);
             return {};
         }
         case SPICE_MSGC_INPUTS_MOUSE_POSITION: {
             auto message = parse<MsgcMousePosition>(body);
             if (!message) return unexpected(message.error());
             count_motion();
-            if (message->display_id != 0) return {};  // we serve one display
-            if (shard.client_mouse_mode()) {
-                shard.input().pointer_moved_to({int32_t(std::min<uint32_t>(message->x, INT32_MAX)),
-                                                int32_t(std::min<uint32_t>(message->y, INT32_MAX))},
-                                               message->buttons_state);
+            // The display id is the monitor the position is on, relative to that monitor.
+            if (shard.state().client_mouse_mode && may_drive()) {
+                desktop.pointer_position(message->display_id,
+                                         {int32_t(std::min<uint32_t>(message->x, INT32_MAX)),
+                                          int32_t(std::min<uint32_t>(message->y, INT32_MAX))},
+                                         message->buttons_state);
             }
             return {};
         }
@@ -164,7 +89,8 @@ Expected<void, ParseError> InputsChannelClient::on_message(uint16_t type,
         case SPICE_MSGC_INPUTS_MOUSE_RELEASE: {
             auto message = parse<MsgcMousePress>(body);  // same layout for release
             if (!message) return unexpected(message.error());
-            shard.input().button_event(message->button, type == SPICE_MSGC_INPUTS_MOUSE_PRESS);
+            if (may_drive())
+                desktop.button_event(message->button, type == SPICE_MSGC_INPUTS_MOUSE_PRESS);
             return {};
         }
         default:
@@ -174,47 +100,65 @@ Expected<void, ParseError> InputsChannelClient::on_message(uint16_t type,
 
 // ---- cursor --------------------------------------------------------------------------------
 
-CursorShape CursorChannelClient::shape_message(DemoCursor shape, uint16_t& flags) {
-    const uint32_t bit = 1u << unsigned(shape);
-    // Cache ids are the shape number + 1 (0 is not used as an id).
-    CursorShape message{
-        .unique = uint64_t(shape) + 1, .width = 0, .height = 0, .hot_x = 0, .hot_y = 0, .argb = {}};
-    const CursorImage image = DemoDesktop::cursor_image(shape);
-    message.width = uint16_t(image.width);
-    message.height = uint16_t(image.height);
-    message.hot_x = uint16_t(image.hotspot.x);
-    message.hot_y = uint16_t(image.hotspot.y);
-    if (cached_ & bit) {
+namespace {
+// Shapes a client's cursor cache holds for us before we start over with INVAL_ALL; sources
+// use a handful.
+constexpr size_t kCursorCacheEntries = 64;
+}  // namespace
+
+const CursorState& CursorChannelClient::cursor() {
+    // The link stage admits only ids the desktop has.
+    return session().shard().state().displays.at(channel_id()).cursor;
+}
+
+CursorShape CursorChannelClient::shape_message(const PointerShape& shape, uint16_t& flags) {
+    CursorShape message{.unique = shape.id,
+                        .width = uint16_t(shape.image.width),
+                        .height = uint16_t(shape.image.height),
+                        .hot_x = uint16_t(shape.image.hotspot.x),
+                        .hot_y = uint16_t(shape.image.hotspot.y),
+                        .argb = {}};
+    if (std::find(cached_.begin(), cached_.end(), shape.id) != cached_.end()) {
         flags = SPICE_CURSOR_FLAGS_FROM_CACHE;
-    } else {
-        flags = SPICE_CURSOR_FLAGS_CACHE_ME;
-        message.argb = image.argb;
-        cached_ |= bit;
+        return message;
     }
+    if (cached_.size() >= kCursorCacheEntries) {
+        send_empty(SPICE_MSG_CURSOR_INVAL_ALL);
+        cached_.clear();
+    }
+    flags = SPICE_CURSOR_FLAGS_CACHE_ME;
+    message.argb = shape.image.argb;
+    cached_.push_back(shape.id);
     return message;
 }
 
 void CursorChannelClient::on_start() {
     // Our model of the client's cursor cache starts empty; make the client's agree.
     send_empty(SPICE_MSG_CURSOR_INVAL_ALL);
-    Shard& shard = session().shard();
+    const CursorState& state = cursor();
+    if (!state.shape) {
+        send(MsgCursorInit{state.position, false, SPICE_CURSOR_FLAGS_NONE, {}});
+        return;
+    }
     uint16_t flags = 0;
-    CursorShape shape = shape_message(shard.cursor_shape(), flags);
-    send(MsgCursorInit{shard.pointer(), !shard.cursor_hidden(), flags, std::move(shape)});
+    CursorShape shape = shape_message(*state.shape, flags);
+    send(MsgCursorInit{state.position, state.visible, flags, std::move(shape)});
 }
 
-void CursorChannelClient::send_shape(DemoCursor shape, Point position) {
-    uint16_t flags = 0;
-    CursorShape message = shape_message(shape, flags);
-    send(MsgCursorSet{position, true, flags, std::move(message)});
-}
-
-void CursorChannelClient::send_hide() {
-    send_empty(SPICE_MSG_CURSOR_HIDE);
-}
-
-void CursorChannelClient::send_position(Point position) {
-    send(MsgCursorMove{int16_t(position.x), int16_t(position.y)});
+void CursorChannelClient::on_update(const DesktopUpdate& update) {
+    if (channel_id() >= update.displays.size()) return;
+    const DisplayChange& change = update.displays[channel_id()];
+    const CursorState& state = update.state.displays[channel_id()].cursor;
+    if (!state.visible) {
+        if (change.cursor_hid) send_empty(SPICE_MSG_CURSOR_HIDE);
+    } else if (change.cursor_reshaped && state.shape) {
+        uint16_t flags = 0;
+        CursorShape shape = shape_message(*state.shape, flags);
+        send(MsgCursorSet{state.position, true, flags, std::move(shape)});
+    } else if (change.cursor_moved) {
+        send(MsgCursorMove{int16_t(std::clamp(state.position.x, -32768, 32767)),
+                           int16_t(std::clamp(state.position.y, -32768, 32767))});
+    }
 }
 
 Expected<void, ParseError> CursorChannelClient::on_message(uint16_t, std::span<const uint8_t>) {

@@ -119,6 +119,18 @@ std::unique_ptr<Frame> draw_background(const DemoLayout& l, size_t cad_edges) {
     return f;
 }
 
+void draw_files_window(Frame& frame, const DemoLayout& l, std::span<const std::string> lines) {
+    draw_drop_shadow(frame, l.files.outer, 10);
+    draw_window_chrome(frame, l.files, "Received files", false);
+    const Rect& c = l.files.content;
+    frame.fill(c, rgb(0xf4, 0xf6, 0xf8));
+    int32_t y = c.top() + 6;
+    for (const std::string& line : lines) {
+        draw_text(frame, {c.left() + 8, y}, line, rgb(0x20, 0x24, 0x28), c);
+        y += kGlyphHeight + 2;
+    }
+}
+
 void draw_leds(Frame& frame, const Rect& area, uint32_t leds) {
     // Left to right: Caps (bit 2), Num (bit 1), Scroll (bit 0), as on most keyboards.
     constexpr struct {

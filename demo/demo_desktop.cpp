@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bitset>
+#include <deque>
 #include <cmath>
 #include <cstdio>
 #include <numbers>
@@ -87,6 +88,8 @@ struct DemoDesktop::Scene {
     EditorWindow editor;
     InkLayer ink;
 
+    // Received files, oldest first; the background is redrawn with them when one arrives.
+    std::deque<std::string> received;
     // Input state.
     std::bitset<512> keys_down;
     uint32_t leds = 0;
@@ -235,16 +238,17 @@ void DemoDesktop::render(int64_t index, Frame& frame, std::vector<MoveHint>& mov
     s.last_lines = lines;
 }
 
-void DemoDesktop::key_event(uint16_t scancode, bool down) {
+DemoShortcut DemoDesktop::key_event(uint16_t scancode, bool down) {
     Scene& s = *scene_;
-    if (scancode >= s.keys_down.size()) return;
+    if (scancode >= s.keys_down.size()) return DemoShortcut::kNone;
     const bool was_down = s.keys_down[scancode];
     s.keys_down[scancode] = down;
-    if (!down) return;
+    if (!down) return DemoShortcut::kNone;
     const auto toggle = [&](uint32_t led) {
-        if (was_down) return;  // auto-repeat of a held lock key does not toggle again
+        if (was_down) return DemoShortcut::kNone;  // a held lock key's repeat does not toggle
         s.leds ^= led;
         s.input_changed = true;  // the LEDs are drawn on the taskbar
+        return DemoShortcut::kNone;
     };
     switch (scancode) {
         case scancode::kCapsLock:
@@ -258,10 +262,13 @@ void DemoDesktop::key_event(uint16_t scancode, bool down) {
     }
     const auto held = [&](uint16_t a, uint16_t b) { return s.keys_down[a] || s.keys_down[b]; };
     // Shortcuts are not text.
-    if (held(scancode::kLeftCtrl, scancode::kRightCtrl) ||
-        held(scancode::kLeftAlt, scancode::kRightAlt)) {
-        return;
+    if (held(scancode::kLeftCtrl, scancode::kRightCtrl)) {
+        if (was_down) return DemoShortcut::kNone;  // one copy or paste per press
+        if (scancode == scancode::kC) return DemoShortcut::kCopy;
+        if (scancode == scancode::kV) return DemoShortcut::kPaste;
+        return DemoShortcut::kNone;
     }
+    if (held(scancode::kLeftAlt, scancode::kRightAlt)) return DemoShortcut::kNone;
     const bool shift = held(scancode::kLeftShift, scancode::kRightShift);
     bool changed = false;
     if (scancode == scancode::kEnter || scancode == scancode::kKeypadEnter) {
@@ -276,6 +283,46 @@ void DemoDesktop::key_event(uint16_t scancode, bool down) {
         if (c != 0) changed = s.editor.type(c);
     }
     s.input_changed |= changed;
+    return DemoShortcut::kNone;
+}
+
+size_t DemoDesktop::type_text(std::string_view text) {
+    Scene& s = *scene_;
+    size_t typed = 0;
+    for (char c : text) {
+        if (c == '\r') continue;  // CRLF line ends from Windows clients
+        if (c == '\t') c = ' ';
+        if (c != '\n' && (c < 32 || c > 126)) continue;
+        typed += s.editor.type(c) ? 1 : 0;
+    }
+    s.input_changed |= typed > 0;
+    return typed;
+}
+
+std::string DemoDesktop::editor_last_line() const {
+    const std::string& text = scene_->editor.text();
+    const size_t start = text.rfind('\n');
+    return text.substr(start == std::string::npos ? 0 : start + 1);
+}
+
+const std::string& DemoDesktop::editor_text() const {
+    return scene_->editor.text();
+}
+
+void DemoDesktop::set_editor_text(std::string text) {
+    scene_->editor.set_text(std::move(text));
+    scene_->input_changed = true;
+}
+
+void DemoDesktop::add_received_file(std::string_view line) {
+    Scene& s = *scene_;
+    constexpr size_t kShownFiles = 8;
+    s.received.emplace_back(line);
+    while (s.received.size() > kShownFiles) s.received.pop_front();
+    s.base = draw_background(s.layout, s.cad.edge_count());
+    const std::vector<std::string> lines(s.received.begin(), s.received.end());
+    draw_files_window(*s.base, s.layout, lines);
+    s.input_changed = true;
 }
 
 void DemoDesktop::pointer_moved(Point position, uint32_t buttons_mask) {
@@ -313,6 +360,10 @@ bool DemoDesktop::take_input_changed() {
     const bool changed = scene_->input_changed;
     scene_->input_changed = false;
     return changed;
+}
+
+bool DemoDesktop::input_pending() const {
+    return scene_->input_changed;
 }
 
 uint32_t DemoDesktop::keyboard_leds() const {

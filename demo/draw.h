@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "gpu/frame.h"
+#include "pixels/frame.h"
 
 namespace spiced {
 

@@ -41,6 +41,12 @@ EditorWindow::EditorWindow(Size size, int32_t title_height)
       text_(kInitialText),
       picture_(Frame::create(size)) {}
 
+void EditorWindow::set_text(std::string text) {
+    if (text.size() > kMaxText) text.erase(0, text.size() - kMaxText);
+    text_ = std::move(text);
+    dirty_ = true;
+}
+
 bool EditorWindow::type(char c) {
     if (c == '\b') {
         if (text_.empty()) return false;

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "gpu/frame.h"
+#include "pixels/frame.h"
 
 namespace spiced {
 
@@ -19,6 +19,8 @@ public:
     // Returns whether the text changed.
     bool type(char c);
     const std::string& text() const { return text_; }
+    // Replaces the whole text (a desktop of a new size takes over the old one's text).
+    void set_text(std::string text);
 
     // The window picture for the current text (redrawn here if the text changed).
     const Frame& picture();

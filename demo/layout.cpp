@@ -86,6 +86,9 @@ DemoLayout make_layout(Size screen) {
         l.cad_view = l.cad.content;
     }
 
+    // Received files, below the terminal (drawn only once a file arrived).
+    l.files = window_geometry(scaled(d, 70, 540, 420, 200), l.title_height);
+
     // Editor: 720x400 at 1080p; it may wander anywhere on the desktop with a small margin.
     {
         const Rect e = scaled(d, 0, 0, 375, 382);

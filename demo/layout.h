@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "demo/draw.h"
-#include "gpu/geometry.h"
+#include "pixels/geometry.h"
 
 namespace spiced {
 
@@ -31,6 +31,8 @@ struct DemoLayout {
 
     WindowGeometry cad;
     Rect cad_view;  // wireframe viewport
+
+    WindowGeometry files;  // "Received files", shown once a file arrived
 
     Size editor_size;  // the editor window moves; its outer rect is this size
     Rect editor_area;  // where the editor window may be (it never covers the taskbar)

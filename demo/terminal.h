@@ -8,7 +8,7 @@
 #include <string>
 
 #include "demo/layout.h"
-#include "gpu/frame.h"
+#include "pixels/frame.h"
 
 namespace spiced {
 

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "base/expected.h"
-#include "gpu/frame.h"
+#include "pixels/frame.h"
 
 namespace spiced {
 

@@ -17,7 +17,7 @@
 
 #include "base/bytes.h"
 #include "base/expected.h"
-#include "gpu/frame.h"
+#include "pixels/frame.h"
 
 namespace spiced {
 

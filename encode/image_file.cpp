@@ -9,7 +9,7 @@
 #include <fstream>
 #include <vector>
 
-#include "gpu/ppm.h"
+#include "pixels/ppm.h"
 
 namespace spiced {
 namespace {

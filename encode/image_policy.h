@@ -12,7 +12,7 @@
 #include <string_view>
 
 #include "encode/image_encoder.h"
-#include "gpu/frame.h"
+#include "pixels/frame.h"
 
 namespace spiced {
 

@@ -17,7 +17,7 @@
 #include "base/expected.h"
 #include "encode/image_decoder.h"
 #include "encode/image_encoder.h"
-#include "gpu/frame.h"
+#include "pixels/frame.h"
 
 namespace spiced {
 

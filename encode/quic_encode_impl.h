@@ -32,7 +32,7 @@
 #endif
 
 #include "encode/quic_model.h"
-#include "gpu/frame.h"
+#include "pixels/frame.h"
 
 namespace spiced::quic_enc {
 

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <string>
 
-#include "gpu/ppm.h"
+#include "pixels/ppm.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static const std::string path = "/tmp/spiced-ppm-fuzz-" + std::to_string(getpid()) + ".ppm";

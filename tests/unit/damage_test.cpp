@@ -1,4 +1,4 @@
-#include "gpu/damage.h"
+#include "pixels/damage.h"
 
 #include <gtest/gtest.h>
 

@@ -8,7 +8,7 @@
 
 #include "demo/keymap.h"
 #include "demo/layout.h"
-#include "gpu/ppm.h"
+#include "pixels/ppm.h"
 
 namespace spiced {
 namespace {

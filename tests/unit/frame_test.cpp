@@ -1,4 +1,4 @@
-#include "gpu/frame.h"
+#include "pixels/frame.h"
 
 #include <gtest/gtest.h>
 

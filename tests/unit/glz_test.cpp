@@ -13,7 +13,7 @@
 #include "encode/codecs.h"
 #include "encode/glz_format.h"
 #include "encode/glz_window.h"
-#include "gpu/damage.h"
+#include "pixels/damage.h"
 
 namespace spiced {
 namespace {

@@ -1,4 +1,6 @@
-#include "core/options.h"
+#include "host/options.h"
+
+#include <spice/enums.h>
 
 #include <gtest/gtest.h>
 
@@ -15,7 +17,11 @@ TEST(Options, Defaults) {
     ASSERT_TRUE(cl.has_value()) << cl.error();
     EXPECT_EQ(cl->config.port, 5900);
     EXPECT_EQ(cl->config.address, "127.0.0.1");
-    EXPECT_EQ(cl->config.demo_size, (Size{1920, 1080}));
+    EXPECT_EQ(cl->demo.head_size, (Size{1920, 1080}));
+    EXPECT_EQ(cl->demo.heads, 1u);
+    EXPECT_EQ(cl->demo.model, MonitorModel::kOneSurface);
+    EXPECT_EQ(cl->config.multi_client, MultiClient::kOff);
+    EXPECT_TRUE(cl->config.client_mouse_mode);
     EXPECT_FALSE(cl->config.ticket.ticketing_enabled());
 }
 
@@ -28,13 +34,39 @@ TEST(Options, QemuStyleValues) {
     EXPECT_EQ(cl->config.port, 5999);
     EXPECT_EQ(cl->config.address, "::");
     EXPECT_EQ(cl->config.images.mode, ImageCompression::kLz4);
-    EXPECT_EQ(cl->config.demo_size, (Size{1024, 768}));
-    EXPECT_EQ(cl->config.demo_seed, 9u);
-    EXPECT_EQ(cl->config.demo_freeze, 0);
+    EXPECT_EQ(cl->demo.head_size, (Size{1024, 768}));
+    EXPECT_EQ(cl->demo.seed, 9u);
+    EXPECT_EQ(cl->demo.freeze_at, 0);
+    EXPECT_EQ(cl->dump_frame, "/tmp/x.ppm");
     EXPECT_FALSE(cl->config.client_mouse_mode);
     EXPECT_EQ(cl->config.uuid[0], 0x12);
     EXPECT_EQ(cl->config.uuid[15], 0xbc);
     EXPECT_TRUE(cl->config.ticket.ticketing_enabled());
+}
+
+TEST(Options, MonitorsAndClients) {
+    auto cl = parse_args({"--disable-ticketing", "--demo-monitors", "16",
+                          "--demo-monitor-model", "channel-per-head", "--multi-client", "view"});
+    ASSERT_TRUE(cl.has_value()) << cl.error();
+    EXPECT_EQ(cl->demo.heads, 16u);
+    EXPECT_EQ(cl->demo.model, MonitorModel::kChannelPerHead);
+    EXPECT_EQ(cl->config.multi_client, MultiClient::kView);
+    auto shared = parse_args({"--disable-ticketing", "--multi-client=shared"});
+    ASSERT_TRUE(shared.has_value()) << shared.error();
+    EXPECT_EQ(shared->config.multi_client, MultiClient::kShared);
+}
+
+TEST(Options, EveryChannelTypeHasATlsPolicy) {
+    // QEMU's names for all of SPICE's channel types, usbredir, port and webdav included.
+    auto cl = parse_args({"--disable-ticketing", "--port", "5900", "--tls-port", "5901",
+                          "--x509-dir", "/tmp", "--tls-channel", "usbredir", "--tls-channel", "webdav",
+                          "--plaintext-channel", "port", "--tls-channel", "playback"});
+    ASSERT_TRUE(cl.has_value()) << cl.error();
+    EXPECT_EQ(cl->config.channel_security[SPICE_CHANNEL_USBREDIR], ChannelSecurity::kSecureOnly);
+    EXPECT_EQ(cl->config.channel_security[SPICE_CHANNEL_WEBDAV], ChannelSecurity::kSecureOnly);
+    EXPECT_EQ(cl->config.channel_security[SPICE_CHANNEL_PORT], ChannelSecurity::kPlainOnly);
+    EXPECT_EQ(cl->config.channel_security[SPICE_CHANNEL_PLAYBACK], ChannelSecurity::kSecureOnly);
+    EXPECT_FALSE(cl->config.channel_security[SPICE_CHANNEL_MAIN].has_value());
 }
 
 TEST(Options, PasswordFromEnvironment) {
@@ -78,6 +110,12 @@ TEST(Options, ClearErrors) {
         {{"--shards", "0", "--disable-ticketing"}, "--shards"},
         {{"--shards", "257", "--disable-ticketing"}, "--shards"},
         {{"--websocket-origin", "example.com", "--disable-ticketing"}, "--websocket-origin"},
+        {{"--demo-monitors", "0", "--disable-ticketing"}, "--demo-monitors"},
+        {{"--demo-monitors", "17", "--disable-ticketing"}, "--demo-monitors"},
+        {{"--demo-monitor-model", "grid", "--disable-ticketing"}, "--demo-monitor-model"},
+        {{"--multi-client", "yes", "--disable-ticketing"}, "--multi-client"},
+        {{"--demo-monitors", "16", "--demo-size", "4096x2160", "--disable-ticketing"},
+         "more than"},
     };
     for (const auto& c : cases) {
         auto cl = parse_args(c.args);

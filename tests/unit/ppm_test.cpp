@@ -1,4 +1,4 @@
-#include "gpu/ppm.h"
+#include "pixels/ppm.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

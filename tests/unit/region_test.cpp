@@ -1,4 +1,4 @@
-#include "gpu/region.h"
+#include "pixels/region.h"
 
 #include <gtest/gtest.h>
 

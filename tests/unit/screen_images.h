@@ -11,7 +11,7 @@
 #include <random>
 #include <utility>
 
-#include "gpu/frame.h"
+#include "pixels/frame.h"
 
 namespace spiced::test_images {
 

@@ -1,4 +1,4 @@
-#include "gpu/damage.h"
+#include "pixels/damage.h"
 
 #include <algorithm>
 #include <cstring>
@@ -35,13 +35,15 @@ bool pixels_differ(const uint32_t* a, const uint32_t* b, int32_t count) {
 
 class ReferenceDamageDetector final : public DamageDetector {
 public:
-    Region detect_rows(std::span<const uint32_t* const> previous, const Frame& current) override {
+    Region detect_rows_in(std::span<const uint32_t* const> previous, const Frame& current,
+                          const Region& hint) override {
         if (previous.size() != size_t(current.height())) return Region(current.rect());
         Region damage;
         for (int32_t y = 0; y < current.height(); y += kTile) {
             for (int32_t x = 0; x < current.width(); x += kTile) {
                 const Rect tile = Rect::MakeXYWH(x, y, kTile, kTile).intersect(current.rect());
-                if (tile_differs(previous, current, tile)) damage.add_rect(tile);
+                if (hint.intersects(tile) && tile_differs(previous, current, tile))
+                    damage.add_rect(tile);
             }
         }
         return damage;
@@ -186,28 +188,51 @@ class FastDamageDetector final : public DamageDetector {
 public:
     explicit FastDamageDetector(RowKernel kernel) : kernel_(kernel) {}
 
-    Region detect_rows(std::span<const uint32_t* const> previous, const Frame& current) override {
+    Region detect_rows_in(std::span<const uint32_t* const> previous, const Frame& current,
+                          const Region& hint) override {
         if (previous.size() != size_t(current.height())) return Region(current.rect());
         Region damage;
         const int32_t width = current.width();
         const int32_t full_tiles = width / kTile;
         const int32_t tail = width % kTile;
         const int32_t tiles = full_tiles + (tail != 0 ? 1 : 0);
+        const int32_t tile_rows = (current.height() + kTile - 1) / kTile;
+        mark_hinted_tiles(hint, current.rect(), tiles, tile_rows);
         dirty_.resize(size_t(tiles));
-        for (int32_t top = 0; top < current.height(); top += kTile) {
+        for (int32_t top = 0, tile_row = 0; top < current.height(); top += kTile, ++tile_row) {
+            const uint8_t* hinted = hinted_.data() + size_t(tile_row) * size_t(tiles);
+            runs_.clear();
+            for (int32_t t = 0; t < tiles;) {
+                if (!hinted[t]) {
+                    ++t;
+                    continue;
+                }
+                int32_t end = t + 1;
+                while (end < tiles && hinted[end]) ++end;
+                runs_.push_back({t, end});
+                t = end;
+            }
+            if (runs_.empty()) continue;
             const int32_t bottom = std::min(top + kTile, current.height());
             std::fill(dirty_.begin(), dirty_.end(), uint8_t{0});
-            int32_t clean = tiles;
-            for (int32_t y = top; y < bottom; ++y) {
+            int32_t clean = 0;
+            for (const Run& run : runs_) clean += run.end - run.begin;
+            for (int32_t y = top; y < bottom && clean > 0; ++y) {
                 const uint32_t* a = previous[size_t(y)];
                 const uint32_t* b = current.row(y);
-                clean -= kernel_(a, b, full_tiles, dirty_.data());
-                if (tail != 0 && !dirty_[size_t(full_tiles)]) {
-                    const size_t x = size_t(full_tiles) * kTile;
-                    dirty_[size_t(full_tiles)] = pixels_differ(a + x, b + x, tail);
-                    clean -= dirty_[size_t(full_tiles)];
+                for (const Run& run : runs_) {
+                    const int32_t full_end = std::min(run.end, full_tiles);
+                    if (full_end > run.begin) {
+                        const size_t x = size_t(run.begin) * kTile;
+                        clean -= kernel_(a + x, b + x, full_end - run.begin,
+                                         dirty_.data() + run.begin);
+                    }
+                    if (tail != 0 && run.end == tiles && !dirty_[size_t(full_tiles)]) {
+                        const size_t x = size_t(full_tiles) * kTile;
+                        dirty_[size_t(full_tiles)] = pixels_differ(a + x, b + x, tail);
+                        clean -= dirty_[size_t(full_tiles)];
+                    }
                 }
-                if (clean == 0) break;
             }
             add_dirty_runs(damage, top, bottom, width);
         }
@@ -215,6 +240,25 @@ public:
     }
 
 private:
+    struct Run {
+        int32_t begin;
+        int32_t end;
+    };
+
+    // One flag per tile: does the hint touch it.
+    void mark_hinted_tiles(const Region& hint, const Rect& frame, int32_t tiles,
+                           int32_t tile_rows) {
+        hinted_.assign(size_t(tiles) * size_t(tile_rows), 0);
+        for (const Rect& rect : hint.rects()) {
+            const Rect r = rect.intersect(frame);
+            if (r.is_empty()) continue;
+            for (int32_t ty = r.top() / kTile; ty <= (r.bottom() - 1) / kTile; ++ty) {
+                uint8_t* row = hinted_.data() + size_t(ty) * size_t(tiles);
+                std::fill(row + r.left() / kTile, row + (r.right() - 1) / kTile + 1, uint8_t{1});
+            }
+        }
+    }
+
     // Whole runs of dirty tiles, left to right, keep Region::add_rect on its append path.
     void add_dirty_runs(Region& damage, int32_t top, int32_t bottom, int32_t width) const {
         const int32_t tiles = int32_t(dirty_.size());
@@ -231,7 +275,9 @@ private:
     }
 
     RowKernel kernel_;
-    std::vector<uint8_t> dirty_;  // one flag per tile column of the tile row being scanned
+    std::vector<uint8_t> dirty_;   // one flag per tile column of the tile row being scanned
+    std::vector<uint8_t> hinted_;  // one flag per tile of the frame
+    std::vector<Run> runs_;        // hinted tile columns of the tile row being scanned
 };
 
 }  // namespace

@@ -1,4 +1,6 @@
-#include "core/options.h"
+#include "host/options.h"
+
+#include "core/channel_kinds.h"
 #include "io/cpu_placement.h"
 
 #include <spice/protocol.h>
@@ -41,11 +43,7 @@ std::optional<std::array<uint8_t, 16>> to_uuid(std::string_view text) {
 // --tls-channel / --plaintext-channel names (QEMU's); 0 stands for "default".
 std::optional<uint8_t> to_channel(std::string_view name) {
     if (name == "default") return uint8_t{0};
-    if (name == "main") return uint8_t{SPICE_CHANNEL_MAIN};
-    if (name == "display") return uint8_t{SPICE_CHANNEL_DISPLAY};
-    if (name == "inputs") return uint8_t{SPICE_CHANNEL_INPUTS};
-    if (name == "cursor") return uint8_t{SPICE_CHANNEL_CURSOR};
-    return std::nullopt;
+    return channel_type_by_name(name);
 }
 
 // Options that take a value; everything else is a flag.
@@ -70,6 +68,9 @@ constexpr std::string_view kValued[] = {"--addr",
                                         "--demo-freeze",
                                         "--dump-frame",
                                         "--fps",
+                                        "--demo-monitors",
+                                        "--demo-monitor-model",
+                                        "--multi-client",
                                         "--display-budget",
                                         "--web-root",
                                         "--websocket-origin",
@@ -92,8 +93,9 @@ Network:
                             there is no plaintext port
   --x509-dir DIR            TLS identity: DIR/ca-cert.pem, DIR/server-cert.pem and
                             DIR/server-key.pem (QEMU's and libvirt's layout)
-  --tls-channel NAME        channel NAME (main, display, inputs, cursor, or default for
-                            all not named) links over TLS only; repeatable
+  --tls-channel NAME        channel NAME (main, display, inputs, cursor, playback,
+                            record, tunnel, smartcard, usbredir, port, webdav, or
+                            default for all not named) links over TLS only; repeatable
   --plaintext-channel NAME  channel NAME links over the plain port only; repeatable.
                             With neither, every channel may use either port
   --web-root DIR            serve DIR's files over HTTP on the same port (e.g.
@@ -128,19 +130,29 @@ Display:
                             natural content, in auto only for low-bandwidth clients
   --zlib-glz-wan-compression W  auto|never|always (default auto): zlib over GLZ, in auto
                             only for low-bandwidth clients
-  --mouse-mode MODE         client|server (default client)
+  --mouse-mode MODE         client|server (default client): client offers both modes
+                            and starts in client mode; server offers server mode only
+  --multi-client MODE       off|shared|view (default off): what a second client gets.
+                            off: it replaces the connected one (as spice-server);
+                            shared: every client drives; view: the first client drives,
+                            later ones watch (their input is ignored)
   --name NAME               VM name shown by clients
   --uuid UUID               VM UUID (32 hex digits, dashes allowed)
   --display-budget BYTES    queued display bytes per client before updates merge
                             (default 4194304)
 Source:
   --source demo             the embedded demo desktop (default; the only source so far)
-  --demo-size WxH           demo resolution (default 1920x1080)
+  --demo-size WxH           demo resolution of each head (default 1920x1080)
+  --demo-monitors N         demo heads (1-16, default 1)
+  --demo-monitor-model M    one-surface|channel-per-head (default one-surface): all heads
+                            on one display channel with a monitors config (QXL's way), or
+                            one display channel per head (QEMU's other multihead devices)
   --demo-seed S             the same seed gives the same pictures (default 1)
   --demo-freeze N           animate frames 0..N at the frame rate, then hold frame N
-  --dump-frame FILE         write the served frame as PPM whenever the demo freezes or
-                            input changes it
-  --fps N                   frame rate of the demo pipeline (default 30)
+  --dump-frame FILE         write head 0 of the served picture as PPM whenever the demo
+                            freezes, input changes it or the monitors change (renders
+                            even with no client connected)
+  --fps N                   frame rate of the demo (default 30)
   --help, --version
 Log verbosity: SPICED_LOG_LEVEL=debug|info|warning|error (default info).
 )";
@@ -200,7 +212,9 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
         } else if (option == "--tls-channel" || option == "--plaintext-channel") {
             auto channel = to_channel(value);
             if (!channel) {
-                return bad("is not a channel name (main, display, inputs, cursor, default)");
+                return bad(
+                    "is not a channel name (main, display, inputs, cursor, playback, record, "
+                    "tunnel, smartcard, usbredir, port, webdav, default)");
             }
             const ChannelSecurity want = option == "--tls-channel" ? ChannelSecurity::kSecureOnly
                                                                    : ChannelSecurity::kPlainOnly;
@@ -238,6 +252,16 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
         } else if (option == "--mouse-mode") {
             if (value != "client" && value != "server") return bad("is not client or server");
             config.client_mouse_mode = value == "client";
+        } else if (option == "--multi-client") {
+            if (value == "off") {
+                config.multi_client = MultiClient::kOff;
+            } else if (value == "shared") {
+                config.multi_client = MultiClient::kShared;
+            } else if (value == "view") {
+                config.multi_client = MultiClient::kView;
+            } else {
+                return bad("is not off, shared or view");
+            }
         } else if (option == "--name") {
             config.name = std::string(value);
         } else if (option == "--uuid") {
@@ -254,22 +278,34 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
             if (!w || !h || *w < 320 || *h < 240 || *w > 8192 || *h > 8192) {
                 return bad("is not WIDTHxHEIGHT between 320x240 and 8192x8192");
             }
-            config.demo_size = {*w, *h};
+            result.demo.head_size = {*w, *h};
         } else if (option == "--demo-seed") {
             auto seed = to_number<uint64_t>(value);
             if (!seed) return bad("is not a non-negative integer");
-            config.demo_seed = *seed;
+            result.demo.seed = *seed;
         } else if (option == "--demo-freeze") {
             auto frame = to_number<int64_t>(value);
             if (!frame || *frame < 0) return bad("is not a frame number (0 or more)");
-            config.demo_freeze = *frame;
+            result.demo.freeze_at = *frame;
         } else if (option == "--dump-frame") {
             if (value.empty()) return bad("is not a file name");
-            config.dump_frame = std::string(value);
+            result.dump_frame = std::string(value);
         } else if (option == "--fps") {
             auto fps = to_number<int>(value);
             if (!fps || *fps < 1 || *fps > 240) return bad("is not a frame rate (1-240)");
-            config.fps = *fps;
+            result.demo.fps = *fps;
+        } else if (option == "--demo-monitors") {
+            auto heads = to_number<uint32_t>(value);
+            if (!heads || *heads < 1 || *heads > kMaxHeads) return bad("is not a head count (1-16)");
+            result.demo.heads = *heads;
+        } else if (option == "--demo-monitor-model") {
+            if (value == "one-surface") {
+                result.demo.model = MonitorModel::kOneSurface;
+            } else if (value == "channel-per-head") {
+                result.demo.model = MonitorModel::kChannelPerHead;
+            } else {
+                return bad("is not one-surface or channel-per-head");
+            }
         } else if (option == "--display-budget") {
             auto bytes = to_number<uint64_t>(value);
             if (!bytes || *bytes < 65536) return bad("is not a byte count (at least 65536)");
@@ -351,6 +387,14 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
         }
     }
 
+    if (int64_t{result.demo.head_size.width} * result.demo.head_size.height *
+            result.demo.heads >
+        kMaxSurfacePixels) {
+        return unexpected("--demo-monitors " + std::to_string(result.demo.heads) +
+                          " of --demo-size " + std::to_string(result.demo.head_size.width) + "x" +
+                          std::to_string(result.demo.head_size.height) + " need more than " +
+                          std::to_string(kMaxSurfacePixels) + " pixels");
+    }
     if (config.client_memory_limit_bytes < 2 * config.display_budget_bytes) {
         return unexpected("--client-memory-limit (" +
                           std::to_string(config.client_memory_limit_bytes) +

@@ -1,5 +1,7 @@
 // Command-line parsing for spiced-gpu. Option names and values follow QEMU's -spice where
 // they overlap (port, addr, tls-port, password, disable-ticketing, image-compression, ...).
+// The result has three parts: the server core's settings, the demo source's, and the host's
+// own (the --dump-frame hook).
 #pragma once
 
 #include <span>
@@ -8,11 +10,14 @@
 
 #include "base/expected.h"
 #include "core/server_config.h"
+#include "demo/demo_source.h"
 
 namespace spiced {
 
 struct CommandLine {
     ServerConfig config;
+    DemoSourceConfig demo;
+    std::string dump_frame;  // --dump-frame FILE ("" = off)
     bool show_help = false;
     bool show_version = false;
 };

@@ -1,4 +1,4 @@
-#include "gpu/ppm.h"
+#include "pixels/ppm.h"
 
 #include <sys/stat.h>
 
@@ -75,16 +75,22 @@ constexpr size_t kMaxHeader = 4096;
 }  // namespace
 
 Expected<void, std::string> write_ppm(const Frame& frame, const std::string& path) {
-    if (frame.size().is_empty()) return unexpected(std::string("cannot write an empty frame"));
+    return write_ppm(frame, frame.rect(), path);
+}
+
+Expected<void, std::string> write_ppm(const Frame& frame, const Rect& area,
+                                      const std::string& path) {
+    const Rect part = area.intersect(frame.rect());
+    if (part.is_empty()) return unexpected(std::string("cannot write an empty frame"));
     const std::string tmp = path + ".tmp";
     {
         File f(std::fopen(tmp.c_str(), "wb"));
         if (!f) return unexpected(errno_text("cannot create", tmp));
-        bool ok = std::fprintf(f.get(), "P6\n%d %d\n255\n", frame.width(), frame.height()) > 0;
-        std::vector<uint8_t> line(static_cast<size_t>(frame.width()) * 3);
-        for (int32_t y = 0; ok && y < frame.height(); ++y) {
-            const uint32_t* in = frame.row(y);
-            for (int32_t x = 0; x < frame.width(); ++x) {
+        bool ok = std::fprintf(f.get(), "P6\n%d %d\n255\n", part.width(), part.height()) > 0;
+        std::vector<uint8_t> line(static_cast<size_t>(part.width()) * 3);
+        for (int32_t y = part.top(); ok && y < part.bottom(); ++y) {
+            const uint32_t* in = frame.row(y) + part.left();
+            for (int32_t x = 0; x < part.width(); ++x) {
                 line[3 * x] = static_cast<uint8_t>(in[x] >> 16);
                 line[3 * x + 1] = static_cast<uint8_t>(in[x] >> 8);
                 line[3 * x + 2] = static_cast<uint8_t>(in[x]);

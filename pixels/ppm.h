@@ -5,7 +5,7 @@
 #include <string>
 
 #include "base/expected.h"
-#include "gpu/frame.h"
+#include "pixels/frame.h"
 
 namespace spiced {
 
@@ -16,6 +16,9 @@ inline constexpr int32_t kMaxPpmDimension = 16384;
 // Writes `frame` as P6 to `path` atomically: the data goes to `path` + ".tmp", which is then
 // renamed over `path`, so a concurrent reader sees the old file or the new one, never a part.
 Expected<void, std::string> write_ppm(const Frame& frame, const std::string& path);
+// The same for the part of `frame` inside `area` (one head of a multi-head surface).
+Expected<void, std::string> write_ppm(const Frame& frame, const Rect& area,
+                                      const std::string& path);
 
 // Reads a P6 file (maxval 255; '#' comments allowed in the header). Malformed, truncated or
 // oversized files are rejected with a message naming the problem; nothing is trusted.

@@ -5,7 +5,8 @@
 // pixel (B, G, R) are compared: the X byte of SPICE's 32_xRGB format is undefined, guests
 // leave garbage in it, and treating that as damage would re-encode pixels nobody can see.
 // Frames of different sizes make the whole current frame damage. Strides may differ: rows
-// are read through Frame::row.
+// are read through Frame::row. A source that knows roughly where it drew passes that as a
+// hint, and only tiles touching the hint are compared (the rest is taken as unchanged).
 //
 // The reference detector is the obviously-correct oracle; the fast one must return exactly
 // the same Region for every input. One detector instance serves one frame stream: detect()
@@ -16,8 +17,8 @@
 #include <memory>
 #include <span>
 
-#include "gpu/frame.h"
-#include "gpu/region.h"
+#include "pixels/frame.h"
+#include "pixels/region.h"
 
 namespace spiced {
 
@@ -33,8 +34,12 @@ public:
     // current.width() pixels): a pipeline can then compare against its last published frame
     // with only the rows that moves rewrote taken from a private copy, instead of keeping a
     // whole private copy of the previous frame current.
-    virtual Region detect_rows(std::span<const uint32_t* const> previous_rows,
-                               const Frame& current) = 0;
+    Region detect_rows(std::span<const uint32_t* const> previous_rows, const Frame& current) {
+        return detect_rows_in(previous_rows, current, Region(current.rect()));
+    }
+    // The same, comparing only the tiles that `hint` touches.
+    virtual Region detect_rows_in(std::span<const uint32_t* const> previous_rows,
+                                  const Frame& current, const Region& hint) = 0;
 };
 
 // Instruction sets the fast detector can use; kBest picks the widest the CPU supports at run

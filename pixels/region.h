@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "gpu/geometry.h"
+#include "pixels/geometry.h"
 
 namespace spiced {
 

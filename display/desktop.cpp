@@ -1,0 +1,359 @@
+#include "display/desktop.h"
+
+#include "display/frame_differ.h"
+
+#include <algorithm>
+
+#include "base/log.h"
+#include "io/cpu_placement.h"
+#include "io/service_thread.h"
+#include "pixels/ppm.h"
+
+namespace spiced {
+
+namespace {
+// While a consumer's ring is full, the desktop offers its waiting update again this often.
+constexpr auto kFeedRetryPeriod = std::chrono::milliseconds(5);
+
+bool layout_is_valid(const DisplayLayout& layout, std::string& why) {
+    const Rect surface = Rect::MakeSize(layout.surface);
+    if (layout.surface.width < 0 || layout.surface.height < 0) {
+        why = "negative surface size";
+        return false;
+    }
+    if (layout.surface.area() > kMaxSurfacePixels) {
+        why = "surface larger than " + std::to_string(kMaxSurfacePixels) + " pixels";
+        return false;
+    }
+    if (layout.heads.size() > kMaxHeads) {
+        why = "more than " + std::to_string(kMaxHeads) + " heads";
+        return false;
+    }
+    for (const Head& head : layout.heads) {
+        if (head.rect.is_empty() || !surface.contains(head.rect)) {
+            why = "a head outside its surface";
+            return false;
+        }
+    }
+    return true;
+}
+}  // namespace
+
+// One display's diffing state.
+struct Desktop::Screen {
+    FrameDiffer differ;
+    // The next frame is all damage: nothing was shown yet, or the surface was replaced.
+    bool needs_full = true;
+};
+
+Expected<std::unique_ptr<Desktop>, std::string> Desktop::create(
+    std::unique_ptr<DisplaySource> source, DesktopOptions options, size_t consumers,
+    std::vector<std::unique_ptr<FrameTap>> taps) {
+    const uint32_t displays = source->display_channels();
+    if (displays == 0 || displays > kMaxHeads)
+        return unexpected("a source with " + std::to_string(displays) + " display channels");
+    // Timers and posted tasks only: epoll serves that on any thread, so the loop can be
+    // built here and run on the desktop's own thread.
+    auto reactor = create_epoll_reactor({});
+    if (!reactor) return unexpected("desktop event loop: " + reactor.error());
+    auto desktop = std::unique_ptr<Desktop>(
+        new Desktop(std::move(source), std::move(*reactor), options, consumers));
+    // Taps watch for as long as they are installed (from the first frame on).
+    desktop->taps_ = std::move(taps);
+    desktop->watchers_ = int(desktop->taps_.size());
+    // The source publishes its first layouts and frames now: that is the state consumers
+    // start from, not an update.
+    desktop->source_->start(*desktop);
+    if (desktop->watchers_ > 0) desktop->source_->set_watched(true);
+    desktop->next_ = DesktopUpdate{};
+    desktop->next_.displays.resize(displays);
+    return desktop;
+}
+
+Desktop::Desktop(std::unique_ptr<DisplaySource> source, std::unique_ptr<Reactor> reactor,
+                 DesktopOptions options, size_t consumers)
+    : reactor_(std::move(reactor)),
+      source_(std::move(source)),
+      options_(options),
+      model_(source_->monitor_model()),
+      max_heads_(std::clamp<uint32_t>(source_->max_heads(), 1, kMaxHeads)) {
+    for (size_t i = 0; i < consumers; ++i) feeds_.push_back(std::make_unique<Feed>());
+    const uint32_t displays = source_->display_channels();
+    for (uint32_t i = 0; i < displays; ++i) screens_.push_back(std::make_unique<Screen>());
+    state_.displays.resize(displays);
+    state_.client_mouse_allowed = client_mouse_allowed();
+    state_.client_mouse_mode = state_.client_mouse_allowed;
+    state_.agent_connected = source_->has_agent();
+    next_.displays.resize(displays);
+}
+
+Desktop::~Desktop() {
+    stop();
+}
+
+void Desktop::start(std::vector<int> cpus) {
+    // A service thread takes no signals: they belong to the host's threads.
+    thread_ = start_service_thread("spiced-desktop", [this, cpus = std::move(cpus)] {
+        if (!cpus.empty()) {
+            if (auto pinned = pin_current_thread(cpus); !pinned)
+                LOG_WARN("display", "desktop thread: %s", pinned.error().c_str());
+        }
+        reactor_->run();
+    });
+}
+
+void Desktop::stop() {
+    if (!thread_.joinable()) return;
+    reactor_->stop();
+    thread_.join();
+}
+
+void Desktop::run_on_loop(std::function<void()> task) {
+    reactor_->post(std::move(task));
+}
+
+bool Desktop::client_mouse_allowed() const {
+    return options_.client_mouse_mode && source_->absolute_pointer();
+}
+
+// ---- DisplaySink ---------------------------------------------------------------------------
+
+void Desktop::set_layout(uint32_t display, DisplayLayout layout) {
+    if (display >= screens_.size()) return;
+    std::string why;
+    if (!layout_is_valid(layout, why)) {
+        LOG_ERROR("display", "display %u: the source's layout is refused: %s", display,
+                  why.c_str());
+        return;
+    }
+    DisplayState& shown = state_.displays[display];
+    shown.layout = std::move(layout);
+    shown.frame = nullptr;
+    ++shown.surface_generation;
+    screens_[display]->needs_full = true;
+    DisplayChange replaced;
+    replaced.surface_replaced = true;
+    next_.displays[display].merge(std::move(replaced));
+    schedule_publish();
+}
+
+void Desktop::submit_frame(uint32_t display, FrameSubmission submission) {
+    if (display >= screens_.size() || !submission.frame) return;
+    Screen& screen = *screens_[display];
+    DisplayState& shown = state_.displays[display];
+    const Frame& frame = *submission.frame;
+    if (frame.size() != shown.layout.surface) {
+        LOG_ERROR("display", "display %u: a %dx%d frame for a %dx%d surface is dropped", display,
+                  frame.width(), frame.height(), shown.layout.surface.width,
+                  shown.layout.surface.height);
+        return;
+    }
+    const bool full = screen.needs_full || !shown.frame;
+    DisplayChange change;
+    change.frame_changed = true;
+    if (full) {
+        change.damage = Region(frame.rect());
+    } else if (submission.exact) {
+        change.damage = std::move(submission.changed);
+        change.damage.intersect_with(frame.rect());
+        change.moves = std::move(submission.moves);
+    } else {
+        change.damage =
+            screen.differ.diff(*shown.frame, submission.moves, frame, submission.changed);
+        change.moves = std::move(submission.moves);
+    }
+    const FrameNote note{submission.still, submission.input_changed, screen.needs_full};
+    screen.needs_full = false;
+    shown.frame = std::move(submission.frame);
+    next_.displays[display].merge(std::move(change));
+    if (display == 0) {
+        for (auto& tap : taps_) tap->on_frame(*shown.frame, shown.layout, note);
+    }
+    schedule_publish();
+}
+
+void Desktop::set_cursor_shape(uint32_t display, std::shared_ptr<const PointerShape> shape) {
+    if (display >= screens_.size() || !shape) return;
+    CursorState& cursor = state_.displays[display].cursor;
+    if (cursor.visible && cursor.shape && cursor.shape->id == shape->id) return;
+    cursor.shape = std::move(shape);
+    cursor.visible = true;
+    next_.displays[display].cursor_reshaped = true;
+    schedule_publish();
+}
+
+void Desktop::move_cursor(uint32_t display, Point position) {
+    if (display >= screens_.size()) return;
+    CursorState& cursor = state_.displays[display].cursor;
+    if (cursor.visible && cursor.position == position) return;
+    cursor.position = position;
+    if (!cursor.visible) {
+        // A hidden pointer that moves shows itself again, as desktops do.
+        cursor.visible = cursor.shape != nullptr;
+        next_.displays[display].cursor_reshaped = cursor.visible;
+    } else if (!state_.client_mouse_mode) {
+        // In client mode the client draws the pointer where its user put it.
+        next_.displays[display].cursor_moved = true;
+    }
+    schedule_publish();
+}
+
+void Desktop::hide_cursor(uint32_t display) {
+    if (display >= screens_.size()) return;
+    CursorState& cursor = state_.displays[display].cursor;
+    if (!cursor.visible) return;
+    cursor.visible = false;
+    next_.displays[display].cursor_hid = true;
+    schedule_publish();
+}
+
+void Desktop::set_keyboard_leds(uint32_t leds) {
+    if (leds == state_.keyboard_leds) return;
+    state_.keyboard_leds = leds;
+    next_.leds_changed = true;
+    schedule_publish();
+}
+
+void Desktop::agent_changed() {
+    const bool connected = source_->has_agent();
+    if (connected == state_.agent_connected) return;
+    state_.agent_connected = connected;
+    next_.agent_changed = true;
+    schedule_publish();
+}
+
+void Desktop::send_agent_message(ClientId to, uint32_t type, std::vector<uint8_t> data) {
+    if (agent_output_) agent_output_(to, type, std::move(data));
+}
+
+// ---- Publishing ----------------------------------------------------------------------------
+
+void Desktop::schedule_publish() {
+    if (publish_scheduled_) return;
+    publish_scheduled_ = true;
+    reactor_->defer([this] { publish(); });
+}
+
+void Desktop::publish() {
+    publish_scheduled_ = false;
+    const bool fresh = next_.changes_anything();
+    if (fresh) next_.state = state_;
+    bool still_waiting = false;
+    for (size_t i = 0; i < feeds_.size(); ++i) {
+        std::optional<DesktopUpdate> update;
+        if (fresh) update = i + 1 < feeds_.size() ? next_ : std::move(next_);
+        offer(*feeds_[i], std::move(update));
+        still_waiting |= feeds_[i]->waiting_.has_value();
+    }
+    if (fresh) {
+        next_ = DesktopUpdate{};
+        next_.displays.resize(screens_.size());
+    }
+    // A consumer that was full gets its merged update as soon as it has room, even when the
+    // source publishes nothing more.
+    if (still_waiting && retry_timer_ == 0) {
+        retry_timer_ = reactor_->every(kFeedRetryPeriod, [this] {
+            reactor_->cancel(retry_timer_);
+            retry_timer_ = 0;
+            publish();
+        });
+    }
+}
+
+void Desktop::offer(Feed& feed, std::optional<DesktopUpdate> update) {
+    if (update) {
+        if (feed.waiting_) {
+            feed.waiting_->merge(std::move(*update));
+        } else {
+            feed.waiting_ = std::move(update);
+        }
+    }
+    if (!feed.waiting_ || !feed.ring_.try_push(std::move(*feed.waiting_))) return;
+    feed.waiting_.reset();
+    if (!feed.wake_pending_.exchange(true) && feed.wake_) feed.wake_();
+}
+
+// ---- From other threads --------------------------------------------------------------------
+
+void Desktop::watch(uint32_t display, int delta) {
+    (void)display;  // every display is rendered by one source; any watcher wakes it
+    run_on_loop([this, delta] {
+        const int before = watchers_;
+        watchers_ = std::max(0, watchers_ + delta);
+        if (before == 0 && watchers_ > 0) source_->set_watched(true);
+        if (before > 0 && watchers_ == 0) source_->set_watched(false);
+    });
+}
+
+void Desktop::key_event(uint16_t scancode, bool down) {
+    run_on_loop([this, scancode, down] { source_->key_event(scancode, down); });
+}
+
+void Desktop::sync_keyboard_leds(uint32_t leds) {
+    run_on_loop([this, leds] { source_->sync_keyboard_leds(leds); });
+}
+
+void Desktop::pointer_position(uint32_t monitor, Point position, uint32_t buttons_mask) {
+    run_on_loop([this, monitor, position, buttons_mask] {
+        if (monitor < max_heads_) source_->pointer_position(monitor, position, buttons_mask);
+    });
+}
+
+void Desktop::pointer_motion(int32_t dx, int32_t dy, uint32_t buttons_mask) {
+    run_on_loop([this, dx, dy, buttons_mask] { source_->pointer_motion(dx, dy, buttons_mask); });
+}
+
+void Desktop::button_event(int button, bool down) {
+    run_on_loop([this, button, down] { source_->button_event(button, down); });
+}
+
+void Desktop::request_mouse_mode(bool client) {
+    run_on_loop([this, client] {
+        state_.client_mouse_mode = client && state_.client_mouse_allowed;
+        // Announced even when unchanged, so the requesting client learns the mode it has.
+        next_.mouse_mode_announced = true;
+        schedule_publish();
+    });
+}
+
+void Desktop::request_monitors(ClientId from, std::vector<MonitorRequest> monitors) {
+    run_on_loop([this, from, monitors = std::move(monitors)] {
+        source_->request_monitors(from, monitors);
+    });
+}
+
+void Desktop::agent_message(ClientId from, uint32_t type, std::vector<uint8_t> data,
+                            std::function<void()> consumed) {
+    run_on_loop([this, from, type, data = std::move(data), consumed = std::move(consumed)] {
+        if (source_->has_agent()) source_->agent_message(from, type, data);
+        if (consumed) consumed();
+    });
+}
+
+void Desktop::client_gone(ClientId id) {
+    run_on_loop([this, id] { source_->client_gone(id); });
+}
+
+// ---- The --dump-frame tap --------------------------------------------------------------------
+
+namespace {
+class PpmDumpTap final : public FrameTap {
+public:
+    explicit PpmDumpTap(std::string path) : path_(std::move(path)) {}
+    void on_frame(const Frame& frame, const DisplayLayout& layout, FrameNote note) override {
+        if (!note.still && !note.input_changed && !note.layout_changed) return;
+        const Rect head = layout.heads.empty() ? frame.rect() : layout.heads.front().rect;
+        if (auto written = write_ppm(frame, head, path_); !written)
+            LOG_WARN("display", "--dump-frame: %s", written.error().c_str());
+    }
+
+private:
+    std::string path_;
+};
+}  // namespace
+
+std::unique_ptr<FrameTap> make_ppm_dump_tap(std::string path) {
+    return std::make_unique<PpmDumpTap>(std::move(path));
+}
+
+}  // namespace spiced

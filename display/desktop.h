@@ -1,0 +1,151 @@
+// Desktop: the desktop thread. It runs one DisplaySource, turns what the source submits into
+// DesktopUpdates (damage diffed inside the source's hint, moves kept exact), and publishes them
+// to every consumer (shard) through its own bounded SPSC feed. Input, monitor requests and
+// agent messages come in from any thread as tasks posted to its loop.
+//
+// Threads meet only at queues: tasks in (an unbounded lock-free inbox), updates out (one SPSC
+// ring per consumer). A consumer that falls behind never stalls the desktop: when its ring is
+// full, further updates merge into one waiting update (display damage is latest-wins, the rest
+// is state), which goes as soon as the consumer makes room.
+//
+// Nothing is rendered while nobody watches: consumers report display channels coming and
+// going (watch()), and the source is told when the count reaches or leaves zero. A frame tap
+// (--dump-frame) watches display 0 for as long as it is installed.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/expected.h"
+#include "display/frame_tap.h"
+#include "display/source.h"
+#include "display/state.h"
+#include "io/reactor.h"
+#include "io/spsc_ring.h"
+
+namespace spiced {
+
+struct DesktopOptions {
+    // --mouse-mode: client mode is offered at all (it also needs a source that takes
+    // absolute positions), and is the mode to start in.
+    bool client_mouse_mode = true;
+};
+
+class Desktop final : private DisplaySink {
+public:
+    // Updates a consumer has not taken yet; beyond this they merge (each holds frames).
+    static constexpr size_t kFeedDepth = 4;
+
+    // One consumer's stream of updates: the desktop produces, the consumer takes.
+    class Feed {
+    public:
+        // Consumer thread: the oldest update not taken yet. Call until empty after each wake.
+        std::optional<DesktopUpdate> take() { return ring_.try_pop(); }
+        // Consumer thread, before draining: later updates will wake the consumer again.
+        void rearm() { wake_pending_.store(false); }
+
+    private:
+        friend class Desktop;
+        SpscRing<DesktopUpdate> ring_{kFeedDepth};
+        std::atomic<bool> wake_pending_{false};
+        std::function<void()> wake_;            // set before start(); runs on the desktop
+        std::optional<DesktopUpdate> waiting_;  // desktop thread only: merged while full
+    };
+
+    // Where the source's agent messages for clients go: called on the desktop thread.
+    using AgentOutput = std::function<void(ClientId to, uint32_t type, std::vector<uint8_t> data)>;
+
+    // Starts `source` (it publishes its layouts and first frames here, on the calling thread,
+    // already seen by `taps`); no thread runs until start().
+    static Expected<std::unique_ptr<Desktop>, std::string> create(
+        std::unique_ptr<DisplaySource> source, DesktopOptions options, size_t consumers,
+        std::vector<std::unique_ptr<FrameTap>> taps = {});
+    ~Desktop();
+    Desktop(const Desktop&) = delete;
+    Desktop& operator=(const Desktop&) = delete;
+
+    // -- Before start() ----------------------------------------------------------------------
+    DesktopState initial_state() const { return state_; }
+    MonitorModel monitor_model() const { return model_; }
+    uint32_t display_channels() const { return uint32_t(screens_.size()); }
+    uint32_t max_heads() const { return max_heads_; }
+    Feed& feed(size_t consumer) { return *feeds_[consumer]; }
+    // `wake` runs on the desktop thread; it should post a drain to the consumer's loop.
+    void set_wake(size_t consumer, std::function<void()> wake) {
+        feeds_[consumer]->wake_ = std::move(wake);
+    }
+    void set_agent_output(AgentOutput output) { agent_output_ = std::move(output); }
+
+    // Starts the thread (on `cpus` when not empty, all signals blocked); stop() ends it.
+    void start(std::vector<int> cpus);
+    void stop();
+
+    // -- Any thread --------------------------------------------------------------------------
+    // A display channel of `display` started (+1) or closed (-1).
+    void watch(uint32_t display, int delta);
+    void key_event(uint16_t scancode, bool down);
+    void sync_keyboard_leds(uint32_t leds);
+    void pointer_position(uint32_t monitor, Point position, uint32_t buttons_mask);
+    void pointer_motion(int32_t dx, int32_t dy, uint32_t buttons_mask);
+    void button_event(int button, bool down);
+    void request_mouse_mode(bool client);
+    void request_monitors(ClientId from, std::vector<MonitorRequest> monitors);
+    // `consumed` runs on the desktop thread once the source has taken the message (the
+    // caller returns the client's agent tokens then: backpressure up to the client).
+    void agent_message(ClientId from, uint32_t type, std::vector<uint8_t> data,
+                       std::function<void()> consumed);
+    void client_gone(ClientId id);
+
+private:
+    struct Screen;
+
+    Desktop(std::unique_ptr<DisplaySource> source, std::unique_ptr<Reactor> reactor,
+            DesktopOptions options, size_t consumers);
+
+    // DisplaySink (the source calls these on the desktop thread).
+    void set_layout(uint32_t display, DisplayLayout layout) override;
+    void submit_frame(uint32_t display, FrameSubmission submission) override;
+    void set_cursor_shape(uint32_t display, std::shared_ptr<const PointerShape> shape) override;
+    void move_cursor(uint32_t display, Point position) override;
+    void hide_cursor(uint32_t display) override;
+    void set_keyboard_leds(uint32_t leds) override;
+    void agent_changed() override;
+    void send_agent_message(ClientId to, uint32_t type, std::vector<uint8_t> data) override;
+    Reactor& loop() override { return *reactor_; }
+
+    // Runs `task` on the desktop thread.
+    void run_on_loop(std::function<void()> task);
+    // Publishes the pending change once the current batch of callbacks is over, so what one
+    // source call does reaches the consumers as one update.
+    void schedule_publish();
+    void publish();
+    void offer(Feed& feed, std::optional<DesktopUpdate> update);
+    bool client_mouse_allowed() const;
+
+    // The loop outlives the source: a source cancels its timers on it when destroyed.
+    std::unique_ptr<Reactor> reactor_;
+    std::unique_ptr<DisplaySource> source_;
+    DesktopOptions options_;
+    MonitorModel model_;
+    uint32_t max_heads_;
+    std::vector<std::unique_ptr<Feed>> feeds_;
+    std::thread thread_;
+    AgentOutput agent_output_;
+    std::vector<std::unique_ptr<FrameTap>> taps_;
+    // Desktop thread only (and the constructing thread before start()).
+    std::vector<std::unique_ptr<Screen>> screens_;
+    DesktopState state_;
+    DesktopUpdate next_;
+    bool publish_scheduled_ = false;
+    Reactor::Id retry_timer_ = 0;  // while a consumer's ring is full
+    int watchers_ = 0;
+};
+
+}  // namespace spiced

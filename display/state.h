@@ -1,0 +1,123 @@
+// What the desktop thread publishes to the shards: the state every channel reads (each
+// display's layout, newest frame and cursor; mouse mode, LEDs, agent) and what changed since
+// the previous update.
+//
+// Updates are values, and the frames inside are immutable (shared_ptr<const Frame>), so a
+// shard reads them with no lock. Consecutive updates can be merged into one (when a shard falls
+// behind its ring) without losing anything a client needs: display damage is "latest wins" and
+// the rest is state.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "display/types.h"
+#include "pixels/frame.h"
+#include "pixels/region.h"
+
+namespace spiced {
+
+struct CursorState {
+    std::shared_ptr<const PointerShape> shape;  // null until the source sets one
+    Point position{};
+    bool visible = false;
+};
+
+// One display channel's screen.
+struct DisplayState {
+    DisplayLayout layout;
+    // Null while the display has no surface (layout.surface empty).
+    std::shared_ptr<const Frame> frame;
+    // Counts set_layout() calls: a client that saw another generation recreates its surface.
+    uint64_t surface_generation = 0;
+    CursorState cursor;
+};
+
+struct DesktopState {
+    std::vector<DisplayState> displays;  // index = display channel id
+    // Client mouse mode is possible (the source takes absolute positions and the
+    // configuration allows it) and whether it is the current mode.
+    bool client_mouse_allowed = true;
+    bool client_mouse_mode = true;
+    uint32_t keyboard_leds = 0;
+    bool agent_connected = false;
+};
+
+// What changed on one display since the previous update.
+struct DisplayChange {
+    // The surface was replaced (resize, head switched on or off): clients destroy and create
+    // it, get its monitors config and its whole picture; moves and damage are moot.
+    bool surface_replaced = false;
+    // A client showing the previous update's frame applies `moves` (as COPY_BITS, in order)
+    // and then repaints `damage` from the state's frame.
+    bool frame_changed = false;
+    std::vector<MoveHint> moves;
+    Region damage;
+    // Cursor channels: when the state's cursor is hidden and `cursor_hid`, hide; otherwise
+    // show the shape again when `cursor_reshaped` (new shape, or it was hidden), or just move
+    // it when `cursor_moved` (server mouse mode: the server owns the pointer).
+    bool cursor_hid = false;
+    bool cursor_reshaped = false;
+    bool cursor_moved = false;
+
+    bool changes_anything() const {
+        return surface_replaced || frame_changed || cursor_hid || cursor_reshaped || cursor_moved;
+    }
+
+    // Folds `newer` (the change right after this one) into this one. This change's moves
+    // stay; the newer moves become damage at their destinations, which a client repaints from
+    // the newest frame anyway.
+    void merge(DisplayChange&& newer) {
+        if (newer.surface_replaced) {
+            surface_replaced = true;
+            frame_changed = false;
+            moves.clear();
+            damage.clear();
+        } else if (newer.frame_changed && !surface_replaced && !frame_changed) {
+            // Nothing to fold into: the newer frame's change is this change.
+            frame_changed = true;
+            moves = std::move(newer.moves);
+            damage = std::move(newer.damage);
+        } else if (newer.frame_changed && !surface_replaced) {
+            for (const MoveHint& move : newer.moves) damage.add_rect(move.dest);
+            damage.add_region(newer.damage);
+            frame_changed = true;
+        }
+        cursor_hid |= newer.cursor_hid;
+        cursor_reshaped |= newer.cursor_reshaped;
+        cursor_moved |= newer.cursor_moved;
+    }
+};
+
+struct DesktopUpdate {
+    DesktopState state;
+    std::vector<DisplayChange> displays;  // one per state.displays entry
+    // Main channels: a client asked for a mouse mode (all hear the maybe unchanged mode).
+    bool mouse_mode_announced = false;
+    // Inputs channels: the lock-key LEDs changed.
+    bool leds_changed = false;
+    // Main channels: the guest agent connected or disconnected.
+    bool agent_changed = false;
+
+    bool changes_anything() const {
+        if (mouse_mode_announced || leds_changed || agent_changed) return true;
+        for (const DisplayChange& change : displays) {
+            if (change.changes_anything()) return true;
+        }
+        return false;
+    }
+
+    // Folds `newer` (the update published right after this one) into this one.
+    void merge(DesktopUpdate&& newer) {
+        if (displays.size() < newer.displays.size()) displays.resize(newer.displays.size());
+        for (size_t i = 0; i < newer.displays.size(); ++i)
+            displays[i].merge(std::move(newer.displays[i]));
+        mouse_mode_announced |= newer.mouse_mode_announced;
+        leds_changed |= newer.leds_changed;
+        agent_changed |= newer.agent_changed;
+        state = std::move(newer.state);
+    }
+};
+
+}  // namespace spiced

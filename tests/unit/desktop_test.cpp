@@ -1,0 +1,367 @@
+// Desktop (display/desktop.h): the desktop thread between a source and the shards.
+//  - With the demo source: a client that applies each update's moves (as COPY_BITS, in order)
+//    and then its damage holds exactly the published frame after every update, and the moves
+//    save damage. (The diff's exactness is FrameDiffer's, tested in frame_differ_test.)
+//  - With a scripted source: exact damage is taken as given, a hint limits the diff, a new
+//    layout replaces the surface, watchers wake and idle the source, a tap sees display 0,
+//    a full feed merges and still delivers once the consumer makes room, mouse modes follow
+//    the source and the configuration.
+#include "display/desktop.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+
+#include "demo/demo_source.h"
+#include "display/frame_pool.h"
+#include "pixels/damage.h"
+
+namespace spiced {
+namespace {
+
+using namespace std::chrono_literals;
+
+// First pixel whose B, G, R differ (the X byte is not compared: damage ignores it too).
+std::string first_difference(const Frame& a, const Frame& b) {
+    if (a.size() != b.size()) return "size";
+    for (int32_t y = 0; y < a.height(); ++y) {
+        for (int32_t x = 0; x < a.width(); ++x) {
+            if ((a.row(y)[x] ^ b.row(y)[x]) & 0x00ffffffu)
+                return std::to_string(x) + "," + std::to_string(y);
+        }
+    }
+    return "";
+}
+
+// The consumer side of one feed: waits for updates the desktop publishes.
+class Consumer {
+public:
+    explicit Consumer(Desktop& desktop) : feed_(desktop.feed(0)) {
+        desktop.set_wake(0, [this] {
+            std::lock_guard lock(mutex_);
+            woken_ = true;
+            wake_.notify_one();
+        });
+    }
+    // The next update, or nothing after `timeout`.
+    std::optional<DesktopUpdate> next(std::chrono::milliseconds timeout = 5000ms) {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (true) {
+            feed_.rearm();
+            if (auto update = feed_.take()) return update;
+            std::unique_lock lock(mutex_);
+            if (!wake_.wait_until(lock, deadline, [&] { return woken_; })) return std::nullopt;
+            woken_ = false;
+        }
+    }
+    Desktop::Feed& feed() { return feed_; }
+
+private:
+    Desktop::Feed& feed_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool woken_ = false;
+};
+
+void expect_client_follows(Size size, int updates) {
+    DemoSourceConfig config;
+    config.head_size = size;
+    // Four times the demo's pace: the editor glides and the terminal scrolls sooner.
+    config.fps = 120;
+    auto desktop = Desktop::create(std::make_unique<DemoSource>(config), {}, 1);
+    ASSERT_TRUE(desktop.has_value()) << desktop.error();
+    Consumer consumer(**desktop);
+    const DesktopState initial = (*desktop)->initial_state();
+    ASSERT_EQ(initial.displays.size(), 1u);
+    ASSERT_TRUE(initial.displays[0].frame);
+    auto client = Frame::create(size);
+    client->copy_from(*initial.displays[0].frame, client->rect(), {0, 0});
+    (*desktop)->start({});
+    (*desktop)->watch(0, +1);
+    auto plain_detector = make_reference_damage_detector();
+    int with_moves = 0;
+    int64_t moved_damage = 0, plain_damage = 0;  // over the updates with moves
+    for (int i = 0; i < updates; ++i) {
+        auto update = consumer.next();
+        ASSERT_TRUE(update.has_value()) << "update " << i << " never came";
+        const DisplayChange& change = update->displays[0];
+        if (!change.frame_changed) continue;
+        const Frame& current = *update->state.displays[0].frame;
+        if (!change.moves.empty()) {
+            for (const Rect& rect : plain_detector->detect(*client, current).rects())
+                plain_damage += rect.area();
+            for (const Rect& rect : change.damage.rects()) moved_damage += rect.area();
+            ++with_moves;
+        }
+        for (const MoveHint& move : change.moves) {
+            client->copy_from(
+                *client,
+                Rect::MakeXYWH(move.src.x, move.src.y, move.dest.width(), move.dest.height()),
+                move.dest.origin());
+        }
+        // Every tile where the client's picture differs from the new frame (exactly those,
+        // unless the consumer fell behind and updates merged: then newer moves became damage).
+        Region missed = plain_detector->detect(*client, current);
+        missed.subtract(change.damage);
+        ASSERT_TRUE(missed.is_empty())
+            << "update " << i << ": missed " << missed.bounds().left() << ","
+            << missed.bounds().top() << " " << missed.bounds().width() << "x"
+            << missed.bounds().height() << " moves " << change.moves.size() << " damage "
+            << change.damage.bounds().width() << "x" << change.damage.bounds().height();
+        for (const Rect& rect : change.damage.rects())
+            client->copy_from(current, rect, rect.origin());
+        ASSERT_EQ(first_difference(*client, current), "") << "update " << i;
+    }
+    (*desktop)->stop();
+    // The demo scrolls its terminal and drags windows: the move path must have been taken,
+    // and it must have saved damage.
+    EXPECT_GT(with_moves, updates / 10);
+    EXPECT_LT(moved_damage, plain_damage);
+}
+
+TEST(DesktopDemoTest, ClientApplyingMovesAndDamageHoldsEveryFrame) {
+    expect_client_follows({1920, 1080}, 240);
+}
+
+TEST(DesktopDemoTest, SmallDesktopToo) {
+    expect_client_follows({320, 240}, 240);
+}
+
+// A source the test scripts: what it does on each call runs on the desktop thread.
+class ScriptedSource final : public DisplaySource {
+public:
+    std::function<void(DisplaySink&)> on_start;
+    std::function<void(DisplaySink&, std::span<const MonitorRequest>)> on_request;
+    std::atomic<int> watched_calls{0};
+    std::atomic<bool> watched{false};
+    bool absolute = true;
+
+    MonitorModel monitor_model() const override { return MonitorModel::kOneSurface; }
+    uint32_t display_channels() const override { return 1; }
+    uint32_t max_heads() const override { return 4; }
+    void start(DisplaySink& sink) override {
+        sink_ = &sink;
+        if (on_start) on_start(sink);
+    }
+    void set_watched(bool value) override {
+        watched = value;
+        ++watched_calls;
+    }
+    bool absolute_pointer() const override { return absolute; }
+    void key_event(uint16_t, bool) override {}
+    void sync_keyboard_leds(uint32_t) override {}
+    void pointer_position(uint32_t, Point, uint32_t) override {}
+    void pointer_motion(int32_t, int32_t, uint32_t) override {}
+    void button_event(int, bool) override {}
+    void request_monitors(ClientId, std::span<const MonitorRequest> monitors) override {
+        if (on_request) on_request(*sink_, monitors);
+    }
+    bool has_agent() const override { return false; }
+    void agent_message(ClientId, uint32_t, std::span<const uint8_t>) override {}
+    void client_gone(ClientId) override {}
+
+private:
+    DisplaySink* sink_ = nullptr;
+};
+
+constexpr Size kSize{64, 48};
+
+std::shared_ptr<const Frame> solid(Size size, uint32_t colour) {
+    std::shared_ptr<Frame> frame = Frame::create(size);
+    frame->fill(frame->rect(), colour);
+    return frame;
+}
+
+std::shared_ptr<const Frame> with_dots(Size size, uint32_t colour, std::vector<Point> dots) {
+    std::shared_ptr<Frame> frame = Frame::create(size);
+    frame->fill(frame->rect(), colour);
+    for (Point dot : dots) frame->row(dot.y)[dot.x] = 0xffffff;
+    return frame;
+}
+
+FrameSubmission submission(std::shared_ptr<const Frame> frame, Region changed,
+                           bool exact = false) {
+    FrameSubmission result;
+    result.frame = std::move(frame);
+    result.changed = std::move(changed);
+    result.exact = exact;
+    return result;
+}
+
+// The scripted source starts with a one-head kSize surface in black.
+std::unique_ptr<ScriptedSource> black_source() {
+    auto source = std::make_unique<ScriptedSource>();
+    source->on_start = [](DisplaySink& sink) {
+        sink.set_layout(0, {kSize, {{0, Rect::MakeSize(kSize)}}});
+        sink.submit_frame(0, submission(solid(kSize, 0), Region(Rect::MakeSize(kSize))));
+    };
+    return source;
+}
+
+// Runs `step` on the desktop thread (through a monitors request) and returns the update.
+std::optional<DesktopUpdate> after(Desktop& desktop, ScriptedSource& source, Consumer& consumer,
+                                   std::function<void(DisplaySink&)> step) {
+    source.on_request = [step](DisplaySink& sink, std::span<const MonitorRequest>) { step(sink); };
+    desktop.request_monitors(1, {});
+    return consumer.next();
+}
+
+TEST(DesktopTest, ExactDamageIsTakenAsGivenAndAHintLimitsTheDiff) {
+    auto owned = black_source();
+    ScriptedSource& source = *owned;
+    auto desktop = Desktop::create(std::move(owned), {}, 1);
+    ASSERT_TRUE(desktop.has_value()) << desktop.error();
+    Consumer consumer(**desktop);
+    (*desktop)->start({});
+    // Dots in two far-apart tiles; the exact damage names one of them only.
+    auto update = after(**desktop, source, consumer, [](DisplaySink& sink) {
+        sink.submit_frame(0, submission(with_dots(kSize, 0, {{1, 1}, {60, 40}}),
+                                        Region(Rect::MakeXYWH(0, 0, 5, 5)), true));
+    });
+    ASSERT_TRUE(update.has_value());
+    EXPECT_EQ(update->displays[0].damage, Region(Rect::MakeXYWH(0, 0, 5, 5)));
+    // Not exact: only tiles the hint touches are compared, and the damage is whole tiles.
+    update = after(**desktop, source, consumer, [](DisplaySink& sink) {
+        sink.submit_frame(0, submission(with_dots(kSize, 0, {{2, 2}, {61, 41}}),
+                                        Region(Rect::MakeXYWH(56, 36, 8, 8))));
+    });
+    ASSERT_TRUE(update.has_value());
+    EXPECT_EQ(update->displays[0].damage, Region(Rect::MakeXYWH(48, 32, 16, 16)));
+    (*desktop)->stop();
+}
+
+TEST(DesktopTest, ANewLayoutReplacesTheSurfaceAndItsFirstFrameIsWhole) {
+    auto owned = black_source();
+    ScriptedSource& source = *owned;
+    auto desktop = Desktop::create(std::move(owned), {}, 1);
+    ASSERT_TRUE(desktop.has_value());
+    Consumer consumer(**desktop);
+    EXPECT_EQ((*desktop)->initial_state().displays[0].surface_generation, 1u);
+    (*desktop)->start({});
+    const Size wide{128, 48};
+    auto update = after(**desktop, source, consumer, [&](DisplaySink& sink) {
+        sink.set_layout(0, {wide, {{0, Rect::MakeXYWH(0, 0, 64, 48)}, {1, Rect::MakeXYWH(64, 0, 64, 48)}}});
+        sink.submit_frame(0, submission(solid(wide, 0x123456), Region()));
+    });
+    ASSERT_TRUE(update.has_value());
+    const DisplayState& shown = update->state.displays[0];
+    EXPECT_TRUE(update->displays[0].surface_replaced);
+    EXPECT_EQ(shown.layout.surface, wide);
+    EXPECT_EQ(shown.layout.heads.size(), 2u);
+    EXPECT_EQ(shown.surface_generation, 2u);
+    ASSERT_TRUE(shown.frame);
+    EXPECT_EQ(shown.frame->pixel(100, 10), 0x123456u);
+    // A frame of the wrong size is a source bug: dropped, nothing published.
+    source.on_request = [](DisplaySink& sink, std::span<const MonitorRequest>) {
+        sink.submit_frame(0, submission(solid(kSize, 0), Region(Rect::MakeSize(kSize))));
+    };
+    (*desktop)->request_monitors(1, {});
+    EXPECT_FALSE(consumer.next(300ms).has_value());
+    (*desktop)->stop();
+}
+
+TEST(DesktopTest, WatchersWakeAndIdleTheSourceAndATapWatchesForever) {
+    {
+        auto owned = black_source();
+        ScriptedSource& source = *owned;
+        auto desktop = Desktop::create(std::move(owned), {}, 1);
+        ASSERT_TRUE(desktop.has_value());
+        (*desktop)->start({});
+        EXPECT_FALSE(source.watched);
+        (*desktop)->watch(0, +1);
+        (*desktop)->watch(0, +1);
+        (*desktop)->watch(0, -1);
+        (*desktop)->watch(0, -1);
+        const auto deadline = std::chrono::steady_clock::now() + 5s;
+        while (source.watched_calls < 2 && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(1ms);
+        EXPECT_EQ(source.watched_calls.load(), 2);  // on at the first, off at the last
+        EXPECT_FALSE(source.watched);
+        (*desktop)->stop();
+    }
+    struct Tap final : FrameTap {
+        std::vector<std::pair<Size, FrameNote>>* seen;
+        void on_frame(const Frame& frame, const DisplayLayout&, FrameNote note) override {
+            seen->push_back({frame.size(), note});
+        }
+    };
+    std::vector<std::pair<Size, FrameNote>> seen;
+    auto tap = std::make_unique<Tap>();
+    tap->seen = &seen;
+    std::vector<std::unique_ptr<FrameTap>> taps;
+    taps.push_back(std::move(tap));
+    auto owned = black_source();
+    ScriptedSource& source = *owned;
+    auto desktop = Desktop::create(std::move(owned), {}, 1, std::move(taps));
+    ASSERT_TRUE(desktop.has_value());
+    // The tap saw the first frame (the first after a layout) and keeps the source watched.
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0].first, kSize);
+    EXPECT_TRUE(seen[0].second.layout_changed);
+    EXPECT_TRUE(source.watched);
+}
+
+TEST(DesktopTest, AFullFeedMergesAndStillDeliversWhenTheConsumerCatchesUp) {
+    auto owned = black_source();
+    ScriptedSource& source = *owned;
+    auto desktop = Desktop::create(std::move(owned), {}, 1);
+    ASSERT_TRUE(desktop.has_value());
+    Consumer consumer(**desktop);
+    (*desktop)->start({});
+    // Ten frames, each with one new dot, while the consumer takes nothing.
+    std::vector<Point> dots;
+    for (int i = 0; i < 10; ++i) {
+        dots.push_back({i * 6, i * 4});
+        source.on_request = [frame = with_dots(kSize, 0, dots)](DisplaySink& sink,
+                                                                 std::span<const MonitorRequest>) {
+            sink.submit_frame(0, submission(frame, Region(Rect::MakeSize(kSize))));
+        };
+        (*desktop)->request_monitors(1, {});
+        std::this_thread::sleep_for(10ms);
+    }
+    // The ring holds kFeedDepth updates; the rest waited, merged, and arrives after them
+    // without the source publishing anything more.
+    Region damage;
+    std::shared_ptr<const Frame> last;
+    int received = 0;
+    while (auto update = consumer.next(500ms)) {
+        damage.add_region(update->displays[0].damage);
+        last = update->state.displays[0].frame;
+        ++received;
+    }
+    EXPECT_LE(received, int(Desktop::kFeedDepth) + 1);
+    ASSERT_TRUE(last);
+    EXPECT_EQ(first_difference(*last, *with_dots(kSize, 0, dots)), "");
+    for (Point dot : dots) EXPECT_TRUE(damage.contains(dot)) << dot.x << "," << dot.y;
+    (*desktop)->stop();
+}
+
+TEST(DesktopTest, ClientMouseModeNeedsAnAbsolutePointerAndTheConfiguration) {
+    for (bool absolute : {true, false}) {
+        for (bool configured : {true, false}) {
+            auto source = black_source();
+            source->absolute = absolute;
+            DesktopOptions options;
+            options.client_mouse_mode = configured;
+            auto desktop = Desktop::create(std::move(source), options, 1);
+            ASSERT_TRUE(desktop.has_value());
+            const DesktopState state = (*desktop)->initial_state();
+            EXPECT_EQ(state.client_mouse_allowed, absolute && configured);
+            EXPECT_EQ(state.client_mouse_mode, absolute && configured);
+            Consumer consumer(**desktop);
+            (*desktop)->start({});
+            (*desktop)->request_mouse_mode(true);
+            auto update = consumer.next();
+            ASSERT_TRUE(update.has_value());
+            EXPECT_TRUE(update->mouse_mode_announced);
+            EXPECT_EQ(update->state.client_mouse_mode, absolute && configured);
+            (*desktop)->stop();
+        }
+    }
+}
+
+}  // namespace
+}  // namespace spiced
