@@ -13,7 +13,7 @@
     crosses to the desktop thread and the update back to the shard(s)), with --shards 1 and
     --shards 4 in the same run; p50/p99 over --echoes round trips.
 
-Usage: /usr/bin/python3 bench/e2e_bench.py --server build/core/spiced-gpu [--seconds 10]
+Usage: /usr/bin/python3 bench/e2e_bench.py --server build/host/spiced-gpu [--seconds 10]
        [--echoes 2000] [--only echo]
 Prints a table and one JSON line (prefix "json: ") for tooling.
 """

@@ -253,17 +253,17 @@ void DisplayChannelClient::on_closing() {
         codecs += std::string(to_string(ImageCodec(i))) + '=' + std::to_string(counts_.by_codec[i]);
     }
     LOG_INFO("display",
-             "%s: display %u: sent %llu surfaces, %llu images (%llu B; %s), %llu fills, %llu "
-             "copy_bits, %llu cache hits (cache %lld of %lld px); %llu moves deferred to pixels",
-             peer().c_str(), display_, static_cast<unsigned long long>(counts_.surfaces),
-             static_cast<unsigned long long>(counts_.images),
+             "%s: sent %llu images (%llu B; %s), %llu fills, %llu copy_bits, %llu cache hits "
+             "(cache %lld of %lld px); %llu moves deferred to pixels; display %u, %llu surfaces",
+             peer().c_str(), static_cast<unsigned long long>(counts_.images),
              static_cast<unsigned long long>(counts_.image_bytes),
              codecs.empty() ? "none" : codecs.c_str(),
              static_cast<unsigned long long>(counts_.fills),
              static_cast<unsigned long long>(counts_.copy_bits),
              static_cast<unsigned long long>(counts_.cache_hits),
              static_cast<long long>(cache_.used()), static_cast<long long>(cache_.capacity()),
-             static_cast<unsigned long long>(counts_.deferred_moves));
+             static_cast<unsigned long long>(counts_.deferred_moves), display_,
+             static_cast<unsigned long long>(counts_.surfaces));
 }
 
 Expected<void, ParseError> DisplayChannelClient::on_message(uint16_t type,

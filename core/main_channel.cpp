@@ -205,20 +205,22 @@ void MainChannelClient::route_agent_message(vdagent::AgentRecord record) {
             agent_problem("bad monitors config", config.error());
             return;
         }
-        if (config->monitors.size() > kMaxHeads) {
-            agent_problem("monitors config", std::to_string(config->monitors.size()) +
-                                                 " monitors, at most " +
-                                                 std::to_string(kMaxHeads));
-            return;
-        }
         // Entry i is monitor i (spice-gtk packs the enabled ones in order, or lists all 16
         // with zeros for the disabled ones); monitors not listed are off.
         std::vector<MonitorRequest> monitors;
         for (size_t i = 0; i < config->monitors.size(); ++i) {
             const vdagent::MonConfig& mon = config->monitors[i];
+            const bool enabled = mon.width > 0 && mon.height > 0;
+            if (i >= kMaxHeads) {
+                if (!enabled) continue;  // listed as off: nothing to refuse
+                agent_problem("monitors config refused",
+                              "monitor " + std::to_string(i) + " is on; at most " +
+                                  std::to_string(kMaxHeads) + " monitors exist");
+                return;
+            }
             MonitorRequest request;
             request.index = uint32_t(i);
-            request.enabled = mon.width > 0 && mon.height > 0;
+            request.enabled = enabled;
             const auto side = [](uint32_t v) { return int32_t(std::min<uint32_t>(v, 65535)); };
             request.rect = Rect::MakeXYWH(std::clamp(mon.x, -65535, 65535),
                                           std::clamp(mon.y, -65535, 65535), side(mon.width),

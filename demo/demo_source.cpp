@@ -111,13 +111,11 @@ void DemoSource::lay_out(bool publish_all) {
 }
 
 void DemoSource::request_monitors(ClientId from, std::span<const MonitorRequest> monitors) {
-    // Apply on a copy, so a refused request changes nothing.
-    std::vector<bool> enabled(heads_.size());
+    // Apply on a copy, so a refused request changes nothing. A monitors config is the whole
+    // wanted layout (as a guest agent applies it): heads it does not list are switched off.
+    std::vector<bool> enabled(heads_.size(), false);
     std::vector<Size> sizes(heads_.size());
-    for (size_t i = 0; i < heads_.size(); ++i) {
-        enabled[i] = heads_[i].enabled;
-        sizes[i] = heads_[i].size;
-    }
+    for (size_t i = 0; i < heads_.size(); ++i) sizes[i] = heads_[i].size;
     std::string refused;
     for (const MonitorRequest& monitor : monitors) {
         if (monitor.index >= max_heads()) {

@@ -162,12 +162,20 @@ void Desktop::submit_frame(uint32_t display, FrameSubmission submission) {
             screen.differ.diff(*shown.frame, submission.moves, frame, submission.changed);
         change.moves = std::move(submission.moves);
     }
-    const FrameNote note{submission.still, submission.input_changed, screen.needs_full};
+    // The first frame of a replaced surface (not of the first one: that is start-up).
+    const FrameNote note{submission.still, submission.input_changed,
+                         screen.needs_full && shown.surface_generation > 1};
     screen.needs_full = false;
     shown.frame = std::move(submission.frame);
     next_.displays[display].merge(std::move(change));
-    if (display == 0) {
-        for (auto& tap : taps_) tap->on_frame(*shown.frame, shown.layout, note);
+    if (!taps_.empty()) {
+        std::vector<TappedHead> heads;
+        for (const Head& head : shown.layout.heads) {
+            // Clients number heads by monitor id on one surface, by channel otherwise.
+            heads.push_back({model_ == MonitorModel::kOneSurface ? head.monitor : display,
+                             head.rect});
+        }
+        for (auto& tap : taps_) tap->on_frame(*shown.frame, heads, note);
     }
     schedule_publish();
 }
@@ -340,14 +348,25 @@ namespace {
 class PpmDumpTap final : public FrameTap {
 public:
     explicit PpmDumpTap(std::string path) : path_(std::move(path)) {}
-    void on_frame(const Frame& frame, const DisplayLayout& layout, FrameNote note) override {
+    void on_frame(const Frame& frame, std::span<const TappedHead> heads, FrameNote note) override {
         if (!note.still && !note.input_changed && !note.layout_changed) return;
-        const Rect head = layout.heads.empty() ? frame.rect() : layout.heads.front().rect;
-        if (auto written = write_ppm(frame, head, path_); !written)
-            LOG_WARN("display", "--dump-frame: %s", written.error().c_str());
+        for (const TappedHead& head : heads) {
+            if (auto written = write_ppm(frame, head.rect, path_for(head.number)); !written)
+                LOG_WARN("display", "--dump-frame: %s", written.error().c_str());
+        }
     }
 
 private:
+    std::string path_for(uint32_t head) const {
+        if (head == 0) return path_;
+        const std::string suffix = "-head" + std::to_string(head);
+        const size_t slash = path_.rfind('/');
+        const size_t dot = path_.rfind('.');
+        if (dot == std::string::npos || (slash != std::string::npos && dot < slash))
+            return path_ + suffix;
+        return path_.substr(0, dot) + suffix + path_.substr(dot);
+    }
+
     std::string path_;
 };
 }  // namespace

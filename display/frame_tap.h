@@ -1,10 +1,11 @@
-// FrameTap: a hook on the frames display 0 publishes, outside the pipeline: tests and
+// FrameTap: a hook on the frames the displays publish, outside the pipeline: tests and
 // diagnostics read the served picture through it (--dump-frame). A tap counts as a watcher
-// of display 0 for as long as it is installed, so the source renders for it even with no
-// client connected. Called on the desktop thread.
+// for as long as it is installed, so the source renders for it even with no client
+// connected. Called on the desktop thread.
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 
 #include "display/types.h"
@@ -19,14 +20,22 @@ struct FrameNote {
     bool layout_changed = false;  // the first frame after a resize or head change
 };
 
+// One head in a published frame, numbered as clients number monitors (the head number).
+struct TappedHead {
+    uint32_t number = 0;
+    Rect rect;
+};
+
 class FrameTap {
 public:
     virtual ~FrameTap() = default;
-    virtual void on_frame(const Frame& frame, const DisplayLayout& layout, FrameNote note) = 0;
+    virtual void on_frame(const Frame& frame, std::span<const TappedHead> heads,
+                          FrameNote note) = 0;
 };
 
-// --dump-frame FILE: writes head 0 of display 0 as PPM (atomically) whenever the source goes
-// still, input changes the picture, or the layout changes.
+// --dump-frame FILE: writes every head as PPM (atomically) whenever the source goes still,
+// input changes the picture, or the layout changes: head 0 to FILE, head N to FILE with
+// "-headN" before its extension (dump.ppm -> dump-head1.ppm).
 std::unique_ptr<FrameTap> make_ppm_dump_tap(std::string path);
 
 }  // namespace spiced

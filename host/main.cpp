@@ -52,6 +52,9 @@ int run(int argc, char** argv) {
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    // This host owns the process: a log line to a closed stderr pipe must not kill the
+    // server. (The core needs nothing of the kind: its sends never raise SIGPIPE.)
+    std::signal(SIGPIPE, SIG_IGN);
 
     // Before any thread starts: they all inherit the main thread's CPUs and memory policy.
     const auto& wanted = command_line->config;

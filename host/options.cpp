@@ -149,9 +149,10 @@ Source:
                             one display channel per head (QEMU's other multihead devices)
   --demo-seed S             the same seed gives the same pictures (default 1)
   --demo-freeze N           animate frames 0..N at the frame rate, then hold frame N
-  --dump-frame FILE         write head 0 of the served picture as PPM whenever the demo
-                            freezes, input changes it or the monitors change (renders
-                            even with no client connected)
+  --dump-frame FILE         write each head of the served picture as PPM whenever the
+                            demo freezes, input changes it or the monitors change: head 0
+                            to FILE, head N to FILE-headN (before the extension); the
+                            demo renders for it even with no client connected
   --fps N                   frame rate of the demo (default 30)
   --help, --version
 Log verbosity: SPICED_LOG_LEVEL=debug|info|warning|error (default info).

@@ -4,7 +4,6 @@
 // MSG_NOSIGNAL: a closed peer is an error value, never a SIGPIPE.
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 
@@ -65,8 +64,8 @@ class EpollReactor final : public Reactor {
 public:
     using FdCallback = std::function<void(uint32_t ready)>;
 
-    EpollReactor(UniqueFd epoll, UniqueFd wake, UniqueFd signals)
-        : epoll_(std::move(epoll)), wake_(std::move(wake)), signals_(std::move(signals)) {}
+    EpollReactor(UniqueFd epoll, UniqueFd wake)
+        : epoll_(std::move(epoll)), wake_(std::move(wake)) {}
 
     std::string_view backend_name() const override { return "epoll"; }
 
@@ -160,7 +159,6 @@ public:
     }
 
     static constexpr Id kWakeId = ~Id{0};
-    static constexpr Id kSignalId = ~Id{0} - 1;
 
 protected:
     void wake() override {
@@ -196,14 +194,6 @@ private:
             run_posted();
             return;
         }
-        if (id == kSignalId) {
-            signalfd_siginfo info{};
-            while (::read(signals_.get(), &info, sizeof info) == sizeof info) {
-                LOG_INFO("server", "received signal %u, shutting down", info.ssi_signo);
-                stopping_ = true;
-            }
-            return;
-        }
         // A callback earlier in this batch may have removed this watch.
         auto it = watches_.find(id);
         if (it == watches_.end()) return;
@@ -214,7 +204,6 @@ private:
 
     UniqueFd epoll_;
     UniqueFd wake_;
-    UniqueFd signals_;
     std::unordered_map<Id, std::shared_ptr<Watch>> watches_;
     Id next_id_ = 1;
 };
@@ -334,23 +323,14 @@ void EpollStream::fail(std::string_view reason) {
 }  // namespace
 
 Expected<std::unique_ptr<Reactor>, std::string> create_epoll_reactor(
-    const ReactorOptions& options) {
+    const ReactorOptions& /*options: none concern epoll*/) {
     UniqueFd epoll(epoll_create1(EPOLL_CLOEXEC));
     if (!epoll.valid()) return unexpected(std::string("epoll_create1: ") + std::strerror(errno));
     UniqueFd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!wake.valid()) return unexpected(std::string("eventfd: ") + std::strerror(errno));
-    UniqueFd signals;
-    if (options.termination_signals) {
-        auto opened = open_termination_signalfd();
-        if (!opened) return unexpected(opened.error());
-        signals = std::move(*opened);
-    }
     const int wake_fd = wake.get();
-    const int signal_fd = signals.get();
-    auto reactor =
-        std::make_unique<EpollReactor>(std::move(epoll), std::move(wake), std::move(signals));
-    if (!reactor->add_fixed(wake_fd, EpollReactor::kWakeId) ||
-        (signal_fd >= 0 && !reactor->add_fixed(signal_fd, EpollReactor::kSignalId))) {
+    auto reactor = std::make_unique<EpollReactor>(std::move(epoll), std::move(wake));
+    if (!reactor->add_fixed(wake_fd, EpollReactor::kWakeId)) {
         return unexpected(std::string("epoll_ctl: ") + std::strerror(errno));
     }
     return std::unique_ptr<Reactor>(std::move(reactor));

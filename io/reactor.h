@@ -7,8 +7,9 @@
 // for large messages) and epoll (readiness plus recv/sendmsg). create() picks io_uring unless
 // asked for epoll or the kernel refuses it, and says so in one log line.
 //
-// Embeddable: a reactor changes no process-wide state (no signal dispositions, no signal mask
-// unless termination_signals asks for it), never raises SIGPIPE (every send carries
+// Embeddable: a reactor changes no process-wide state (no signal dispositions, no signal
+// mask: signals belong to the host, which stops a reactor with stop()), never raises SIGPIPE
+// (every send carries
 // MSG_NOSIGNAL), and can be created, run, stopped and destroyed any number of times in one
 // process, handing back every descriptor it opened or accepted.
 #pragma once
@@ -47,10 +48,6 @@ struct ReactorOptions {
     // (input echoes, cursor, small updates) without a system call per message in bursts;
     // io_bench measures it against ring-only and epoll.
     bool inline_first_send = true;
-    // Deprecated, for the standalone executable only: SIGINT/SIGTERM stop this reactor's run(),
-    // through a signalfd, which blocks both in the creating thread (and the threads it starts
-    // later) for good. Embedded, signals belong to the host: leave it off and call stop().
-    bool termination_signals = false;
 };
 
 class Reactor {
@@ -89,8 +86,7 @@ public:
         wake();
     }
 
-    // Runs until stop() (or a termination signal, if asked for); run() may be called again
-    // afterwards.
+    // Runs until stop(); run() may be called again afterwards.
     virtual void run() = 0;
     void stop() {
         stopping_ = true;
@@ -126,11 +122,6 @@ protected:
     TaskInbox inbox_;
     std::atomic<bool> stopping_ = false;
 };
-
-// For ReactorOptions::termination_signals only: SIGINT and SIGTERM blocked in the calling
-// thread (and threads it creates later) so they arrive only through the returned signalfd.
-// The mask stays changed after the signalfd is closed.
-Expected<UniqueFd, std::string> open_termination_signalfd();
 
 Expected<std::unique_ptr<Reactor>, std::string> create_epoll_reactor(
     const ReactorOptions& options = {});

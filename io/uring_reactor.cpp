@@ -14,7 +14,6 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -54,7 +53,7 @@ constexpr size_t kMaxIovecs = 64;
 // How long a closing connection's last send may take before the socket is shut anyway.
 constexpr std::chrono::seconds kFlushLinger{2};
 
-enum class Op : uint8_t { kWake = 1, kSignal, kTimer, kAccept, kRecv, kSend, kIgnored };
+enum class Op : uint8_t { kWake = 1, kTimer, kAccept, kRecv, kSend, kIgnored };
 
 uint64_t tag(uint64_t id, Op op) {
     return (id << 8) | uint64_t(op);
@@ -142,7 +141,7 @@ public:
         if (buffer_ring_ != nullptr) munmap(buffer_ring_, buffer_ring_bytes_);
     }
 
-    Expected<bool, std::string> init(UniqueFd signals) {
+    Expected<bool, std::string> init() {
         io_uring_params params{};
         // One thread submits and reaps: let the kernel skip the cross-thread machinery.
         params.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
@@ -199,9 +198,7 @@ public:
 
         wake_ = UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
         if (!wake_.valid()) return unexpected(std::string("eventfd: ") + std::strerror(errno));
-        signals_ = std::move(signals);
         arm_poll(wake_.get(), Op::kWake);
-        if (signals_.valid()) arm_poll(signals_.get(), Op::kSignal);
         // Multishot receive is the one feature the probe cannot show: try it on a socket pair
         // now rather than finding out on the first client.
         if (auto checked = check_multishot_receive(); !checked) return unexpected(checked.error());
@@ -504,15 +501,6 @@ private:
                 run_posted();
                 return;
             }
-            case Op::kSignal: {
-                signalfd_siginfo info{};
-                while (::read(signals_.get(), &info, sizeof info) == sizeof info) {
-                    LOG_INFO("server", "received signal %u, shutting down", info.ssi_signo);
-                    stopping_ = true;
-                }
-                if (!(done.flags & IORING_CQE_F_MORE)) arm_poll(signals_.get(), Op::kSignal);
-                return;
-            }
             case Op::kTimer:
                 return on_timer(id, done.res);
             case Op::kAccept:
@@ -740,14 +728,8 @@ void UringStream::shut(bool flush) {
 
 Expected<std::unique_ptr<Reactor>, std::string> create_uring_reactor(
     const ReactorOptions& options) {
-    UniqueFd signals;
-    if (options.termination_signals) {
-        auto opened = open_termination_signalfd();
-        if (!opened) return unexpected(opened.error());
-        signals = std::move(*opened);
-    }
     auto reactor = std::make_unique<UringReactor>(options);
-    auto ready = reactor->init(std::move(signals));
+    auto ready = reactor->init();
     if (!ready) return unexpected(ready.error());
     return std::unique_ptr<Reactor>(std::move(reactor));
 }

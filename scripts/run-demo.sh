@@ -10,4 +10,4 @@ cmake --build build --target spiced-gpu
 if [[ " $* " != *" --password"* ]]; then
   set -- --disable-ticketing "$@"
 fi
-exec build/core/spiced-gpu --addr 127.0.0.1 --port 5900 "$@"
+exec build/host/spiced-gpu --addr 127.0.0.1 --port 5900 "$@"

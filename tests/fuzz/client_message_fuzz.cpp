@@ -28,6 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             break;
         case 5:
             (void)parse<MsgcMainAgentStart>(body);
+            (void)parse<MsgcMainAgentToken>(body);
             break;
         case 6:
             (void)parse<MsgcDisplayInit>(body);

@@ -955,6 +955,9 @@ class RawMainSession:
             check(len(msg) == msize, "raw main link: short message body")
             if mtype == SPICE_MSG_MAIN_INIT:
                 self.session_id, = struct.unpack_from("<I", msg, 0)
+                # session_id, display_channels_hint, supported_mouse_modes, current_mouse_mode,
+                # agent_connected, agent_tokens, multi_media_time, ram_hint
+                self.init = struct.unpack_from("<8I", msg, 0)
         check(self.session_id is not None, "raw main link: no MAIN_INIT")
 
     def close(self):

@@ -356,14 +356,17 @@ def canvas_pixels(browser, session):
 
 
 def wait_canvas_equals(browser, session, ref, timeout, srv):
-    """Polls the canvas until its RGB equals `ref`; returns (rgba, report of the last diff)."""
+    """Polls the canvas until its RGB equals `ref` (a picture, or a function giving the
+    current one: spice-html5 asks the built-in agent to fit the desktop to its window, and the
+    dump is rewritten at the new size); returns (rgba, report of the last diff)."""
     deadline = time.monotonic() + timeout
     rgba, report = None, "canvas never appeared"
     while time.monotonic() < deadline:
         H.check(srv.alive(), "server exited\n" + srv.log())
         rgba = canvas_pixels(browser, session)
-        if rgba is not None:
-            report = H.diff_report(rgba[..., :3], ref, "canvas", "dump")
+        want = ref() if callable(ref) else ref
+        if rgba is not None and want is not None:
+            report = H.diff_report(rgba[..., :3], want, "canvas", "dump")
             if not report:
                 return rgba, ""
         time.sleep(0.3)
@@ -452,7 +455,12 @@ def case_browser(args):
                 url = "http://127.0.0.1:%d/spice_auto.html?host=127.0.0.1&port=%d" % (
                     srv.port, srv.port)
                 session = browser.open_page(url)
-                rgba, report = wait_canvas_equals(browser, session, first, 30.0, srv)
+                rgba, report = wait_canvas_equals(browser, session,
+                                                  lambda: H.try_read_ppm(dump), 30.0, srv)
+                if rgba is not None and rgba.shape[:2] != first.shape[:2]:
+                    print("  spice-html5 fitted the desktop to its window: %dx%d"
+                          % (rgba.shape[1], rgba.shape[0]))
+                first = H.try_read_ppm(dump)
                 shot = browser.call("Page.captureScreenshot", {"format": "png"}, session=session)
                 path = os.path.join(artifacts_dir(), "html5_screenshot.png")
                 with open(path, "wb") as f:
@@ -503,7 +511,7 @@ def case_browser(args):
             finally:
                 browser.kill()
             # Which channels spice-html5 linked, for the record.
-            linked = sorted(set(re.findall(r"(\w+) channel linked", srv.log())))
+            linked = sorted(set(re.findall(r"(\w+):\d+ channel linked", srv.log())))
             if linked:
                 print("  linked: %s" % ", ".join(linked))
 
@@ -592,7 +600,8 @@ def case_browser_tls(args):
                 url = "https://127.0.0.1:%d/spice_auto.html?host=127.0.0.1&port=%d" % (
                     tls_port, tls_port)
                 session = browser.open_page(url)
-                rgba, report = wait_canvas_equals(browser, session, first, 30.0, srv)
+                rgba, report = wait_canvas_equals(browser, session,
+                                                  lambda: H.try_read_ppm(dump), 30.0, srv)
                 H.check(rgba is not None, "no spice-html5 canvas over wss:// within 30 s\n"
                         "--- console ---\n%s" % browser.console_text())
                 H.check(not report, "wss:// canvas differs from the dump: %s" % report)

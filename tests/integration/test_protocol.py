@@ -158,7 +158,8 @@ def case_link_errors_for_sessions_and_ids(args):
 
 
 def case_hostile_messages(args):
-    with H.ServerProcess(args.server, ["--disable-ticketing"]) as srv:
+    # The hostile session and the watcher are two clients: both must be served.
+    with H.ServerProcess(args.server, ["--disable-ticketing", "--multi-client", "shared"]) as srv:
         watcher = H.SpiceClient(port=srv.port, name="watcher").connect()
         watcher.wait_first_invalidate(15.0)
         main = RawChannel(srv.port)

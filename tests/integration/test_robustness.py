@@ -53,7 +53,7 @@ def local_port(sock):
 
 def case_abuse(args):
     with tempfile.TemporaryDirectory(prefix="spiced-robust-") as d:
-        with H.ServerProcess(args.server, ["--disable-ticketing", "--demo-seed", "5"],
+        with H.ServerProcess(args.server, ["--disable-ticketing", "--demo-seed", "5", "--multi-client", "shared"],
                              workdir=d) as srv:
             port = srv.port
             client = H.SpiceClient(port=port, name="watcher").connect()
@@ -174,7 +174,8 @@ def case_two_clients(args):
     with tempfile.TemporaryDirectory(prefix="spiced-two-") as d:
         dump = os.path.join(d, "frame.ppm")
         with H.ServerProcess(args.server, ["--disable-ticketing", "--demo-seed", "7",
-                                           "--demo-freeze", "0", "--dump-frame", dump],
+                                           "--demo-freeze", "0", "--dump-frame", dump,
+                                           "--multi-client", "shared"],
                              workdir=d) as srv:
             H.wait_for_ppm(dump, 20.0, srv)
             a = H.SpiceClient(port=srv.port, name="A").connect()

@@ -87,7 +87,7 @@ def open_sessions(port, count, threads=8):
 
 def with_watcher(args, extra_args, body, env=None):
     with tempfile.TemporaryDirectory(prefix="spiced-scale-") as d:
-        with H.ServerProcess(args.server, ["--disable-ticketing"] + extra_args,
+        with H.ServerProcess(args.server, ["--disable-ticketing", "--multi-client", "shared"] + extra_args,
                              workdir=d, env=env) as srv:
             watcher = H.SpiceClient(port=srv.port, name="watcher").connect()
             try:
@@ -267,7 +267,7 @@ def case_shards(args):
     with tempfile.TemporaryDirectory(prefix="spiced-shards-") as d:
         dump = os.path.join(d, "frame.ppm")
         extra = ["--disable-ticketing", "--shards", "4", "--demo-freeze", "2",
-                 "--dump-frame", dump]
+                 "--dump-frame", dump, "--multi-client", "shared"]
         with H.ServerProcess(args.server, extra, workdir=d) as srv:
             ref = H.wait_for_ppm(dump, 20.0, srv)
             H.wait_until(lambda: "4 shards)" in srv.log(), 5.0)
