@@ -185,7 +185,8 @@ void DisplayChannelClient::flush() {
 }
 
 void DisplayChannelClient::send_area(const Frame& frame, const Rect& area) {
-    if (area.is_empty()) return;
+    // A connection that failed earlier in this turn takes nothing more (and counts nothing).
+    if (area.is_empty() || closing()) return;
     const DisplayBase base{kPrimarySurfaceId, area};
     if (auto colour = solid_colour(frame, area)) {
         send(MsgDisplayDrawFill{base, *colour});

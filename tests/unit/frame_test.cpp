@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <climits>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -101,6 +103,53 @@ TEST(FrameTest, RandomSelfCopiesMatchModel) {
         ASSERT_EQ(snapshot(*frame), model_copy(before, size, before, size, src_rect, to))
             << "round " << round;
     }
+}
+
+TEST(FrameTest, WrapsMemoryItDoesNotOwnWithAnyStride) {
+    // Guest memory or a mapped dmabuf: rows 40 bytes apart for 7 pixels (28 bytes), with
+    // bytes between rows that must never be touched.
+    auto memory = std::make_shared<std::vector<uint32_t>>(10 * 5, 0xdeadbeefu);
+    std::weak_ptr<std::vector<uint32_t>> watch = memory;
+    auto wrapped = Frame::wrap(reinterpret_cast<uint8_t*>(memory->data()), {7, 5}, 40, memory);
+    ASSERT_TRUE(wrapped.has_value()) << wrapped.error();
+    Frame& frame = **wrapped;
+    memory.reset();  // the frame holds the owner
+    ASSERT_FALSE(watch.expired());
+    EXPECT_FALSE(frame.owns_pixels());
+    EXPECT_EQ(frame.stride(), 40);
+    frame.fill(frame.rect(), 0x123456);
+    frame.copy_from(frame, Rect::MakeXYWH(0, 0, 3, 3), {4, 2});
+    const auto& words = *watch.lock();
+    for (int32_t y = 0; y < 5; ++y) {
+        for (int32_t x = 0; x < 10; ++x) {
+            EXPECT_EQ(words[size_t(y) * 10 + size_t(x)], x < 7 ? 0x123456u : 0xdeadbeefu)
+                << x << "," << y;
+        }
+    }
+    EXPECT_EQ(frame.pixel(6, 4), 0x123456u);
+    wrapped->reset();
+    EXPECT_TRUE(watch.expired());  // released with the frame
+}
+
+TEST(FrameTest, WrapRefusesWhatCannotBeAFrame) {
+    std::vector<uint32_t> memory(64);
+    auto* base = reinterpret_cast<uint8_t*>(memory.data());
+    EXPECT_FALSE(Frame::wrap(base, {8, 2}, 28, nullptr).has_value());      // stride < 4 * w
+    EXPECT_FALSE(Frame::wrap(base, {8, 2}, 34, nullptr).has_value());      // not a multiple of 4
+    EXPECT_FALSE(Frame::wrap(base + 2, {8, 2}, 32, nullptr).has_value());  // misaligned
+    EXPECT_FALSE(Frame::wrap(nullptr, {8, 2}, 32, nullptr).has_value());
+    EXPECT_FALSE(Frame::wrap(base, {-1, 2}, 32, nullptr).has_value());
+    EXPECT_FALSE(Frame::wrap(base, {INT32_MAX / 2, 1}, INT32_MAX - 3, nullptr).has_value());
+    EXPECT_TRUE(Frame::wrap(base, {8, 2}, 32, nullptr).has_value());
+}
+
+TEST(FrameTest, PaddedFramesReadThroughTheirStride) {
+    auto padded = Frame::create_padded({5, 3}, 37);  // rounded up to a multiple of 4
+    EXPECT_EQ(padded->stride(), 40);
+    auto tight = numbered_frame({5, 3}, 7);
+    padded->copy_from(*tight, tight->rect(), {0, 0});
+    EXPECT_EQ(snapshot(*padded), snapshot(*tight));
+    EXPECT_TRUE(padded->owns_pixels());
 }
 
 }  // namespace
