@@ -222,9 +222,9 @@ void MainChannelClient::route_agent_message(vdagent::AgentRecord record) {
             request.index = uint32_t(i);
             request.enabled = enabled;
             const auto side = [](uint32_t v) { return int32_t(std::min<uint32_t>(v, 65535)); };
-            request.rect = Rect::MakeXYWH(std::clamp(mon.x, -65535, 65535),
-                                          std::clamp(mon.y, -65535, 65535), side(mon.width),
-                                          side(mon.height));
+            request.rect =
+                Rect::MakeXYWH(std::clamp(mon.x, -65535, 65535), std::clamp(mon.y, -65535, 65535),
+                               side(mon.width), side(mon.height));
             monitors.push_back(request);
         }
         shard.desktop().request_monitors(id, std::move(monitors));
@@ -234,12 +234,10 @@ void MainChannelClient::route_agent_message(vdagent::AgentRecord record) {
     in_flight_bytes_ += bytes;
     Reactor* reactor = &shard.reactor();
     Shard* home = &shard;
-    shard.desktop().agent_message(id, record.type, std::move(record.data),
-                                  [reactor, home, id, bytes] {
-                                      reactor->post([home, id, bytes] {
-                                          home->agent_consumed(id, bytes);
-                                      });
-                                  });
+    shard.desktop().agent_message(
+        id, record.type, std::move(record.data), [reactor, home, id, bytes] {
+            reactor->post([home, id, bytes] { home->agent_consumed(id, bytes); });
+        });
 }
 
 void MainChannelClient::agent_consumed(size_t bytes) {
@@ -296,9 +294,10 @@ void MainChannelClient::flush_agent_output() {
     // Nothing goes before the client's AGENT_START (it has not set up its side yet).
     while (agent_started_ && server_tokens_ > 0 && !agent_out_.empty() && !closing()) {
         Outgoing& next = agent_out_.front();
-        send_with(SPICE_MSG_MAIN_AGENT_DATA,
-                  [&](ByteWriter& out, size_t) { next.splitter.write_next(out); },
-                  VD_AGENT_MAX_DATA_SIZE);
+        send_with(
+            SPICE_MSG_MAIN_AGENT_DATA,
+            [&](ByteWriter& out, size_t) { next.splitter.write_next(out); },
+            VD_AGENT_MAX_DATA_SIZE);
         --server_tokens_;
         if (next.splitter.done()) {
             agent_out_bytes_ -= next.data->size();

@@ -94,9 +94,9 @@ private:
 
     ServerConfig config_;
     size_t shard_count_;
-    std::vector<TcpListener> listeners_;      // one per shard: plain SPICE (and HTTP/WebSocket)
-    std::vector<TcpListener> tls_listeners_;  // the same, under TLS
-    std::vector<TcpListener> host_listeners_;      // handed over: every shard accepts on each
+    std::vector<TcpListener> listeners_;       // one per shard: plain SPICE (and HTTP/WebSocket)
+    std::vector<TcpListener> tls_listeners_;   // the same, under TLS
+    std::vector<TcpListener> host_listeners_;  // handed over: every shard accepts on each
     std::vector<TcpListener> host_tls_listeners_;  // the same, under TLS
     std::shared_ptr<const TlsContext> tls_;
     SessionDirectory directory_;

@@ -29,7 +29,7 @@ struct ServerConfig {
     std::array<std::optional<ChannelSecurity>, 16> channel_security{};
     ChannelSecurity default_security = ChannelSecurity::kAny;
     TicketPolicy ticket = TicketPolicy::disabled();
-    ImagePolicyConfig images;       // --image-compression, --jpeg-wan-compression, ...
+    ImagePolicyConfig images;  // --image-compression, --jpeg-wan-compression, ...
     // --mouse-mode: client offers SPICE's client mouse mode (when the source takes absolute
     // positions) and starts in it; server offers server mode only.
     bool client_mouse_mode = true;

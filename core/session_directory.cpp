@@ -23,7 +23,8 @@ SessionDirectory::Opened SessionDirectory::open(size_t owner_shard) {
     std::lock_guard lock(mutex_);
     Opened opened;
     if (policy_ == MultiClient::kOff) {
-        for (const auto& [id, entry] : sessions_) opened.replaced.push_back({id, entry.owner_shard});
+        for (const auto& [id, entry] : sessions_)
+            opened.replaced.push_back({id, entry.owner_shard});
         sessions_.clear();
     }
     uint32_t id = random_id();
@@ -48,8 +49,7 @@ std::optional<SessionDirectory::Joined> SessionDirectory::join(uint32_t session,
                                                                uint8_t id) {
     std::lock_guard lock(mutex_);
     auto found = sessions_.find(session);
-    if (found == sessions_.end() || found->second.channels.test(bit(type, id)))
-        return std::nullopt;
+    if (found == sessions_.end() || found->second.channels.test(bit(type, id))) return std::nullopt;
     found->second.channels.set(bit(type, id));
     return Joined{found->second.owner_shard, found->second.low_bandwidth};
 }

@@ -195,17 +195,18 @@ LinkDecision Shard::decide(const LinkRequest& request, bool tls) const {
     const std::string type_name = channel_type_name(request.channel_type);
     const uint32_t ids = kind->per_display ? desktop_.display_channels() : 1;
     if (kind->make == nullptr || request.channel_id >= ids) {
-        return refuse(SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE,
-                      "channel " + type_name + ":" + std::to_string(request.channel_id) +
-                          " is not available");
+        return refuse(SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE, "channel " + type_name + ":" +
+                                                                std::to_string(request.channel_id) +
+                                                                " is not available");
     }
     // QEMU's tls-channel / plaintext-channel: spice-gtk answers NEED_SECURED by reconnecting
     // to the TLS port (and NEED_UNSECURED by going back to the plain one).
     const ChannelSecurity security =
         config().channel_security[request.channel_type].value_or(config().default_security);
     if (!tls && security == ChannelSecurity::kSecureOnly) {
-        return refuse(SPICE_LINK_ERR_NEED_SECURED,
-                      type_name + " channel is TLS-only (--tls-channel); refused on the plain port");
+        return refuse(
+            SPICE_LINK_ERR_NEED_SECURED,
+            type_name + " channel is TLS-only (--tls-channel); refused on the plain port");
     }
     if (tls && security == ChannelSecurity::kPlainOnly) {
         return refuse(SPICE_LINK_ERR_NEED_UNSECURED,
@@ -217,9 +218,9 @@ LinkDecision Shard::decide(const LinkRequest& request, bool tls) const {
     const auto lookup =
         directory_.lookup(request.connection_id, request.channel_type, request.channel_id);
     if (lookup == SessionDirectory::Lookup::kUnknown) {
-        return refuse(SPICE_LINK_ERR_BAD_CONNECTION_ID,
-                      type_name + " channel names unknown session " +
-                          std::to_string(request.connection_id));
+        return refuse(
+            SPICE_LINK_ERR_BAD_CONNECTION_ID,
+            type_name + " channel names unknown session " + std::to_string(request.connection_id));
     }
     if (lookup == SessionDirectory::Lookup::kChannelTaken) {
         return refuse(SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE,
@@ -246,8 +247,7 @@ LinkDecision Shard::admit(PendingLink& link) {
     }
     // Claimed before the client sees "OK": the session may have ended during the ticket
     // exchange, or another link of the same channel may have won the race.
-    auto joined =
-        directory_.join(request.connection_id, request.channel_type, request.channel_id);
+    auto joined = directory_.join(request.connection_id, request.channel_type, request.channel_id);
     if (!joined) {
         decision.error = SPICE_LINK_ERR_BAD_CONNECTION_ID;
         decision.reason = "session " + std::to_string(request.connection_id) +
@@ -355,8 +355,7 @@ void Shard::end_session_part(uint32_t id) {
     if (found != sessions_.end()) found->second->end("session ended");
 }
 
-void Shard::channel_left(uint32_t id, uint8_t channel_type, uint8_t channel_id,
-                         bool part_empty) {
+void Shard::channel_left(uint32_t id, uint8_t channel_type, uint8_t channel_id, bool part_empty) {
     directory_.leave(id, channel_type, channel_id);
     if (!part_empty) return;
     auto found = sessions_.find(id);

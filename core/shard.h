@@ -36,8 +36,8 @@ class Server;
 class Shard {
 public:
     // Starts accepting on every listener given (plain SPICE ports, then TLS ones).
-    Shard(size_t index, Server& server, Reactor& reactor,
-          std::vector<const TcpListener*> listeners, std::vector<const TcpListener*> tls_listeners);
+    Shard(size_t index, Server& server, Reactor& reactor, std::vector<const TcpListener*> listeners,
+          std::vector<const TcpListener*> tls_listeners);
     ~Shard();
     Shard(const Shard&) = delete;
     Shard& operator=(const Shard&) = delete;

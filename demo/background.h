@@ -15,8 +15,7 @@ std::unique_ptr<Frame> draw_background(const DemoLayout& layout, size_t cad_edge
 
 // The "Received files" window with `lines` (oldest first), drawn into the background once a
 // file arrived.
-void draw_files_window(Frame& frame, const DemoLayout& layout,
-                       std::span<const std::string> lines);
+void draw_files_window(Frame& frame, const DemoLayout& layout, std::span<const std::string> lines);
 
 // Keyboard LED boxes (Caps, Num, Scroll from left to right); drawn per frame.
 void draw_leds(Frame& frame, const Rect& area, uint32_t leds);

@@ -24,11 +24,11 @@ constexpr size_t kMaxPaste = 64 * 1024;
 // detailed errors.
 vdagent::AgentCaps our_caps() {
     vdagent::AgentCaps caps;
-    for (uint32_t cap : {VD_AGENT_CAP_MONITORS_CONFIG, VD_AGENT_CAP_REPLY,
-                         VD_AGENT_CAP_CLIPBOARD_BY_DEMAND, VD_AGENT_CAP_CLIPBOARD_SELECTION,
-                         VD_AGENT_CAP_SPARSE_MONITORS_CONFIG, VD_AGENT_CAP_GUEST_LINEEND_LF,
-                         VD_AGENT_CAP_MONITORS_CONFIG_POSITION,
-                         VD_AGENT_CAP_FILE_XFER_DETAILED_ERRORS}) {
+    for (uint32_t cap :
+         {VD_AGENT_CAP_MONITORS_CONFIG, VD_AGENT_CAP_REPLY, VD_AGENT_CAP_CLIPBOARD_BY_DEMAND,
+          VD_AGENT_CAP_CLIPBOARD_SELECTION, VD_AGENT_CAP_SPARSE_MONITORS_CONFIG,
+          VD_AGENT_CAP_GUEST_LINEEND_LF, VD_AGENT_CAP_MONITORS_CONFIG_POSITION,
+          VD_AGENT_CAP_FILE_XFER_DETAILED_ERRORS}) {
         caps.set(cap);
     }
     return caps;
@@ -85,8 +85,8 @@ void DemoAgent::on_message(ClientId from, uint32_t type, std::span<const uint8_t
     auto message = vdagent::parse_message(type, data, peer.framing);
     if (!message) {
         const char* name = vdagent::message_type_name(type);
-        problem(from, std::string("bad ") + (name ? name : "agent message") + ": " +
-                          message.error());
+        problem(from,
+                std::string("bad ") + (name ? name : "agent message") + ": " + message.error());
         return;
     }
     std::visit([&](auto& parsed) { handle(from, peer, parsed); }, *message);
@@ -114,8 +114,8 @@ void DemoAgent::handle(ClientId from, Client& peer, const vdagent::ClipboardRequ
     reply.selection = m.selection;
     if (clipboard_owner_ == 0 && m.type == VD_AGENT_CLIPBOARD_UTF8_TEXT && !clipboard_.empty()) {
         reply.type = VD_AGENT_CLIPBOARD_UTF8_TEXT;
-        reply.data = std::span(reinterpret_cast<const uint8_t*>(clipboard_.data()),
-                               clipboard_.size());
+        reply.data =
+            std::span(reinterpret_cast<const uint8_t*>(clipboard_.data()), clipboard_.size());
     } else {
         reply.type = VD_AGENT_CLIPBOARD_NONE;  // what guest agents answer when they have none
     }
@@ -145,7 +145,8 @@ void DemoAgent::handle(ClientId from, Client&, const vdagent::ClipboardRelease& 
 
 void DemoAgent::handle(ClientId from, Client& peer, const vdagent::FileXferStart& m) {
     auto status = [&](uint32_t result) {
-        send(from, VD_AGENT_FILE_XFER_STATUS, vdagent::build(vdagent::FileXferStatus{m.id, result, {}}));
+        send(from, VD_AGENT_FILE_XFER_STATUS,
+             vdagent::build(vdagent::FileXferStatus{m.id, result, {}}));
     };
     auto info = vdagent::parse_file_xfer_keyfile(m.keyfile);
     if (!info) {
@@ -202,7 +203,8 @@ void DemoAgent::handle(ClientId from, Client& peer, const vdagent::FileXferData&
     unsigned int length = 0;
     EVP_DigestFinal_ex(transfer.sha256.get(), digest, &length);
     char hex[65] = {};
-    for (unsigned i = 0; i < length && i < 32; ++i) std::snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    for (unsigned i = 0; i < length && i < 32; ++i)
+        std::snprintf(hex + 2 * i, 3, "%02x", digest[i]);
     LOG_INFO("demo", "agent: file received from client %u: %s, %" PRIu64 " bytes, sha256 %s", from,
              transfer.name.c_str(), transfer.size, hex);
     if (hooks_.file_received) {

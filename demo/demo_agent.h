@@ -69,7 +69,7 @@ private:
     DisplaySink& sink_;
     Hooks hooks_;
     std::map<ClientId, std::unique_ptr<Client>> clients_;
-    std::string clipboard_;     // what Ctrl+C copied (the demo owns the clipboard)
+    std::string clipboard_;         // what Ctrl+C copied (the demo owns the clipboard)
     ClientId clipboard_owner_ = 0;  // the client that grabbed last (0: the demo or nobody)
 };
 

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <bitset>
-#include <deque>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <numbers>
 
 #include "demo/background.h"

@@ -36,7 +36,8 @@ DemoSource::DemoSource(DemoSourceConfig config)
         heads_.push_back(std::move(head));
     }
     layouts_.resize(display_channels());
-    for (size_t i = 0; i < layouts_.size(); ++i) pools_.push_back(std::make_unique<FramePool>(Size{}));
+    for (size_t i = 0; i < layouts_.size(); ++i)
+        pools_.push_back(std::make_unique<FramePool>(Size{}));
     cursor_shapes_[0] = make_shape(DemoCursor::kArrow);
     cursor_shapes_[1] = make_shape(DemoCursor::kText);
     pointer_ = {heads_[0].size.width / 2, heads_[0].size.height / 2};
@@ -174,8 +175,7 @@ void DemoSource::request_monitors(ClientId from, std::span<const MonitorRequest>
             Head head;
             head.size = sizes[i];
             head.enabled = enabled[i];
-            head.desktop =
-                std::make_unique<DemoDesktop>(DemoConfig{head.size, config_.seed + i});
+            head.desktop = std::make_unique<DemoDesktop>(DemoConfig{head.size, config_.seed + i});
             head.desktop->set_keyboard_leds(focused().desktop->keyboard_leds());
             heads_.push_back(std::move(head));
             changed = true;

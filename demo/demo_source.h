@@ -27,7 +27,7 @@ struct DemoSourceConfig {
     Size head_size{1920, 1080};  // every head starts at this size (at least 320x240)
     uint32_t heads = 1;          // --demo-monitors (1..16)
     MonitorModel model = MonitorModel::kOneSurface;
-    uint64_t seed = 1;  // head i uses seed + i
+    uint64_t seed = 1;                 // head i uses seed + i
     std::optional<int64_t> freeze_at;  // --demo-freeze N
     int fps = 30;
     // The demo's clock (frame i shows at i / fps seconds after start); benchmarks inject one

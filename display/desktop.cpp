@@ -172,8 +172,8 @@ void Desktop::submit_frame(uint32_t display, FrameSubmission submission) {
         std::vector<TappedHead> heads;
         for (const Head& head : shown.layout.heads) {
             // Clients number heads by monitor id on one surface, by channel otherwise.
-            heads.push_back({model_ == MonitorModel::kOneSurface ? head.monitor : display,
-                             head.rect});
+            heads.push_back(
+                {model_ == MonitorModel::kOneSurface ? head.monitor : display, head.rect});
         }
         for (auto& tap : taps_) tap->on_frame(*shown.frame, heads, note);
     }

@@ -7,8 +7,8 @@ namespace spiced {
 
 FrameDiffer::FrameDiffer() : detector_(make_fast_damage_detector()) {}
 
-Region FrameDiffer::diff(const Frame& previous, std::span<const MoveHint> moves,
-                         const Frame& next, const Region& hint) {
+Region FrameDiffer::diff(const Frame& previous, std::span<const MoveHint> moves, const Frame& next,
+                         const Region& hint) {
     if (previous.size() != next.size()) return Region(next.rect());
     return detector_->detect_rows_in(previous_rows(previous, moves), next, hint);
 }

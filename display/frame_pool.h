@@ -9,9 +9,9 @@
 #include <memory>
 #include <utility>
 
+#include "io/mpsc_queue.h"
 #include "pixels/frame.h"
 #include "pixels/geometry.h"
-#include "io/mpsc_queue.h"
 
 namespace spiced {
 

@@ -70,9 +70,9 @@ int run(int argc, char** argv) {
     std::vector<std::unique_ptr<spiced::FrameTap>> taps;
     if (!command_line->dump_frame.empty())
         taps.push_back(spiced::make_ppm_dump_tap(command_line->dump_frame));
-    auto server = spiced::Server::create(std::move(command_line->config),
-                                         std::make_unique<spiced::DemoSource>(demo),
-                                         std::move(taps));
+    auto server =
+        spiced::Server::create(std::move(command_line->config),
+                               std::make_unique<spiced::DemoSource>(demo), std::move(taps));
     if (!server) {
         LOG_ERROR("server", "cannot start: %s", server.error().c_str());
         return 1;
@@ -81,15 +81,13 @@ int run(int argc, char** argv) {
         LOG_ERROR("server", "cannot start: %s", started.error().c_str());
         return 1;
     }
-    LOG_INFO("server",
-             "listening on %s (demo desktop %u x %dx%d %s, seed %llu, %s, %s, %zu shards)",
-             listening_on(**server).c_str(), demo.heads, demo.head_size.width,
-             demo.head_size.height,
-             demo.model == spiced::MonitorModel::kOneSurface ? "on one surface"
-                                                             : "one channel each",
-             static_cast<unsigned long long>(demo.seed),
-             (*server)->config().ticket.ticketing_enabled() ? "password required" : "no password",
-             std::string((*server)->backend_name()).c_str(), (*server)->shard_count());
+    LOG_INFO(
+        "server", "listening on %s (demo desktop %u x %dx%d %s, seed %llu, %s, %s, %zu shards)",
+        listening_on(**server).c_str(), demo.heads, demo.head_size.width, demo.head_size.height,
+        demo.model == spiced::MonitorModel::kOneSurface ? "on one surface" : "one channel each",
+        static_cast<unsigned long long>(demo.seed),
+        (*server)->config().ticket.ticketing_enabled() ? "password required" : "no password",
+        std::string((*server)->backend_name()).c_str(), (*server)->shard_count());
     int signal = 0;
     sigwait(&stop_signals, &signal);
     LOG_INFO("server", "received signal %d, shutting down", signal);

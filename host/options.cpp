@@ -297,7 +297,8 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
             result.demo.fps = *fps;
         } else if (option == "--demo-monitors") {
             auto heads = to_number<uint32_t>(value);
-            if (!heads || *heads < 1 || *heads > kMaxHeads) return bad("is not a head count (1-16)");
+            if (!heads || *heads < 1 || *heads > kMaxHeads)
+                return bad("is not a head count (1-16)");
             result.demo.heads = *heads;
         } else if (option == "--demo-monitor-model") {
             if (value == "one-surface") {
@@ -388,8 +389,7 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
         }
     }
 
-    if (int64_t{result.demo.head_size.width} * result.demo.head_size.height *
-            result.demo.heads >
+    if (int64_t{result.demo.head_size.width} * result.demo.head_size.height * result.demo.heads >
         kMaxSurfacePixels) {
         return unexpected("--demo-monitors " + std::to_string(result.demo.heads) +
                           " of --demo-size " + std::to_string(result.demo.head_size.width) + "x" +

@@ -224,8 +224,8 @@ public:
                     const int32_t full_end = std::min(run.end, full_tiles);
                     if (full_end > run.begin) {
                         const size_t x = size_t(run.begin) * kTile;
-                        clean -= kernel_(a + x, b + x, full_end - run.begin,
-                                         dirty_.data() + run.begin);
+                        clean -=
+                            kernel_(a + x, b + x, full_end - run.begin, dirty_.data() + run.begin);
                     }
                     if (tail != 0 && run.end == tiles && !dirty_[size_t(full_tiles)]) {
                         const size_t x = size_t(full_tiles) * kTile;

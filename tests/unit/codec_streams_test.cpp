@@ -128,8 +128,8 @@ TEST(CodecStreams, EveryCodecReadsRowsThroughTheStride) {
                 auto from_tight = tight_encoder->encode(*tight, area, a, 0);
                 auto from_padded = padded_encoder->encode(*padded, area, b, 0);
                 ASSERT_EQ(from_tight.has_value(), from_padded.has_value()) << to_string(codec);
-                EXPECT_EQ(a.buffer(), b.buffer()) << to_string(codec) << " " << tight->width()
-                                                  << "x" << tight->height();
+                EXPECT_EQ(a.buffer(), b.buffer())
+                    << to_string(codec) << " " << tight->width() << "x" << tight->height();
             }
         }
     }

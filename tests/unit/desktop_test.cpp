@@ -18,23 +18,16 @@
 #include "demo/demo_source.h"
 #include "display/frame_pool.h"
 #include "pixels/damage.h"
+#include "tests/unit/client_picture.h"
 
 namespace spiced {
 namespace {
 
 using namespace std::chrono_literals;
 
-// First pixel whose B, G, R differ (the X byte is not compared: damage ignores it too).
-std::string first_difference(const Frame& a, const Frame& b) {
-    if (a.size() != b.size()) return "size";
-    for (int32_t y = 0; y < a.height(); ++y) {
-        for (int32_t x = 0; x < a.width(); ++x) {
-            if ((a.row(y)[x] ^ b.row(y)[x]) & 0x00ffffffu)
-                return std::to_string(x) + "," + std::to_string(y);
-        }
-    }
-    return "";
-}
+using testing_support::apply_moves;
+using testing_support::first_difference;
+using testing_support::repaint;
 
 // The consumer side of one feed: waits for updates the desktop publishes.
 class Consumer {
@@ -96,12 +89,7 @@ void expect_client_follows(Size size, int updates) {
             for (const Rect& rect : change.damage.rects()) moved_damage += rect.area();
             ++with_moves;
         }
-        for (const MoveHint& move : change.moves) {
-            client->copy_from(
-                *client,
-                Rect::MakeXYWH(move.src.x, move.src.y, move.dest.width(), move.dest.height()),
-                move.dest.origin());
-        }
+        apply_moves(*client, change.moves);
         // Every tile where the client's picture differs from the new frame (exactly those,
         // unless the consumer fell behind and updates merged: then newer moves became damage).
         Region missed = plain_detector->detect(*client, current);
@@ -111,8 +99,7 @@ void expect_client_follows(Size size, int updates) {
             << missed.bounds().top() << " " << missed.bounds().width() << "x"
             << missed.bounds().height() << " moves " << change.moves.size() << " damage "
             << change.damage.bounds().width() << "x" << change.damage.bounds().height();
-        for (const Rect& rect : change.damage.rects())
-            client->copy_from(current, rect, rect.origin());
+        repaint(*client, current, change.damage);
         ASSERT_EQ(first_difference(*client, current), "") << "update " << i;
     }
     (*desktop)->stop();
@@ -182,8 +169,7 @@ std::shared_ptr<const Frame> with_dots(Size size, uint32_t colour, std::vector<P
     return frame;
 }
 
-FrameSubmission submission(std::shared_ptr<const Frame> frame, Region changed,
-                           bool exact = false) {
+FrameSubmission submission(std::shared_ptr<const Frame> frame, Region changed, bool exact = false) {
     FrameSubmission result;
     result.frame = std::move(frame);
     result.changed = std::move(changed);
@@ -243,7 +229,8 @@ TEST(DesktopTest, ANewLayoutReplacesTheSurfaceAndItsFirstFrameIsWhole) {
     (*desktop)->start({});
     const Size wide{128, 48};
     auto update = after(**desktop, source, consumer, [&](DisplaySink& sink) {
-        sink.set_layout(0, {wide, {{0, Rect::MakeXYWH(0, 0, 64, 48)}, {1, Rect::MakeXYWH(64, 0, 64, 48)}}});
+        sink.set_layout(
+            0, {wide, {{0, Rect::MakeXYWH(0, 0, 64, 48)}, {1, Rect::MakeXYWH(64, 0, 64, 48)}}});
         sink.submit_frame(0, submission(solid(wide, 0x123456), Region()));
     });
     ASSERT_TRUE(update.has_value());
@@ -317,7 +304,7 @@ TEST(DesktopTest, AFullFeedMergesAndStillDeliversWhenTheConsumerCatchesUp) {
     for (int i = 0; i < 10; ++i) {
         dots.push_back({i * 6, i * 4});
         source.on_request = [frame = with_dots(kSize, 0, dots)](DisplaySink& sink,
-                                                                 std::span<const MonitorRequest>) {
+                                                                std::span<const MonitorRequest>) {
             sink.submit_frame(0, submission(frame, Region(Rect::MakeSize(kSize))));
         };
         (*desktop)->request_monitors(1, {});

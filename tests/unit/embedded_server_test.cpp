@@ -39,6 +39,7 @@
 #include "base/bytes.h"
 #include "core/ticket.h"
 #include "demo/demo_source.h"
+#include "tests/unit/default_sigpipe.h"
 
 namespace spiced {
 namespace {
@@ -815,31 +816,7 @@ TEST_P(EmbeddedServer, ServesAClientTheHostAccepted) {
 // up in the server's queue, so it is still sending when the client goes.
 constexpr int kTinyBuffer = 4096;
 
-// SIGPIPE at its default action (it kills the process) and deliverable to this thread, as a
-// host may leave it.
-class DefaultSigpipe {
-public:
-    DefaultSigpipe() {
-        struct sigaction action {};
-        action.sa_handler = SIG_DFL;
-        sigemptyset(&action.sa_mask);
-        sigaction(SIGPIPE, &action, &previous_action_);
-        sigset_t pipe;
-        sigemptyset(&pipe);
-        sigaddset(&pipe, SIGPIPE);
-        pthread_sigmask(SIG_UNBLOCK, &pipe, &previous_mask_);
-    }
-    ~DefaultSigpipe() {
-        sigaction(SIGPIPE, &previous_action_, nullptr);
-        pthread_sigmask(SIG_SETMASK, &previous_mask_, nullptr);
-    }
-    DefaultSigpipe(const DefaultSigpipe&) = delete;
-    DefaultSigpipe& operator=(const DefaultSigpipe&) = delete;
-
-private:
-    struct sigaction previous_action_ {};
-    sigset_t previous_mask_{};
-};
+using testing_support::DefaultSigpipe;
 
 // The server's threads block SIGPIPE (every asynchronous signal), so a send without
 // MSG_NOSIGNAL would not kill the process from there: the SIGPIPE, directed at the sending

@@ -10,20 +10,14 @@
 #include <memory>
 
 #include "demo/demo_desktop.h"
+#include "tests/unit/client_picture.h"
 
 namespace spiced {
 namespace {
 
-// First pixel whose B, G, R differ (the X byte is not compared: damage ignores it too).
-std::string first_difference(const Frame& a, const Frame& b) {
-    for (int32_t y = 0; y < a.height(); ++y) {
-        for (int32_t x = 0; x < a.width(); ++x) {
-            if ((a.row(y)[x] ^ b.row(y)[x]) & 0x00ffffffu)
-                return std::to_string(x) + "," + std::to_string(y);
-        }
-    }
-    return "";
-}
+using testing_support::apply_moves;
+using testing_support::first_difference;
+using testing_support::repaint;
 
 void expect_client_follows(Size size, int frames) {
     DemoDesktop desktop(DemoConfig{size, 1});
@@ -48,15 +42,10 @@ void expect_client_follows(Size size, int frames) {
             for (const Rect& rect : damage.rects()) moved_damage += rect.area();
             ++frames_with_moves;
         }
-        for (const MoveHint& move : moves) {
-            client->copy_from(
-                *client,
-                Rect::MakeXYWH(move.src.x, move.src.y, move.dest.width(), move.dest.height()),
-                move.dest.origin());
-        }
+        apply_moves(*client, moves);
         // Exactly the tiles where the client's picture differs from the new frame.
         ASSERT_EQ(plain_detector->detect(*client, *next), damage) << "frame " << i;
-        for (const Rect& rect : damage.rects()) client->copy_from(*next, rect, rect.origin());
+        repaint(*client, *next, damage);
         ASSERT_EQ(first_difference(*client, *next), "") << "frame " << i;
         previous = std::move(next);
     }
@@ -85,8 +74,8 @@ TEST(FrameDifferTest, OnlyTilesTheHintTouchesAreCompared) {
               Region(Rect::MakeLTRB(96, 64, 100, 70)));
     EXPECT_EQ(differ.diff(*previous, {}, *next, Region(Rect::MakeXYWH(0, 0, 16, 16))),
               Region(Rect::MakeXYWH(0, 0, 16, 16)));
-    EXPECT_TRUE(differ.diff(*previous, {}, *next, Region(Rect::MakeXYWH(40, 20, 30, 30)))
-                    .is_empty());
+    EXPECT_TRUE(
+        differ.diff(*previous, {}, *next, Region(Rect::MakeXYWH(40, 20, 30, 30))).is_empty());
     EXPECT_TRUE(differ.diff(*previous, {}, *next, Region()).is_empty());
     // A different size is all damage whatever the hint.
     auto small = Frame::create({10, 10});

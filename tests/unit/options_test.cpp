@@ -45,8 +45,8 @@ TEST(Options, QemuStyleValues) {
 }
 
 TEST(Options, MonitorsAndClients) {
-    auto cl = parse_args({"--disable-ticketing", "--demo-monitors", "16",
-                          "--demo-monitor-model", "channel-per-head", "--multi-client", "view"});
+    auto cl = parse_args({"--disable-ticketing", "--demo-monitors", "16", "--demo-monitor-model",
+                          "channel-per-head", "--multi-client", "view"});
     ASSERT_TRUE(cl.has_value()) << cl.error();
     EXPECT_EQ(cl->demo.heads, 16u);
     EXPECT_EQ(cl->demo.model, MonitorModel::kChannelPerHead);
@@ -59,8 +59,8 @@ TEST(Options, MonitorsAndClients) {
 TEST(Options, EveryChannelTypeHasATlsPolicy) {
     // QEMU's names for all of SPICE's channel types, usbredir, port and webdav included.
     auto cl = parse_args({"--disable-ticketing", "--port", "5900", "--tls-port", "5901",
-                          "--x509-dir", "/tmp", "--tls-channel", "usbredir", "--tls-channel", "webdav",
-                          "--plaintext-channel", "port", "--tls-channel", "playback"});
+                          "--x509-dir", "/tmp", "--tls-channel", "usbredir", "--tls-channel",
+                          "webdav", "--plaintext-channel", "port", "--tls-channel", "playback"});
     ASSERT_TRUE(cl.has_value()) << cl.error();
     EXPECT_EQ(cl->config.channel_security[SPICE_CHANNEL_USBREDIR], ChannelSecurity::kSecureOnly);
     EXPECT_EQ(cl->config.channel_security[SPICE_CHANNEL_WEBDAV], ChannelSecurity::kSecureOnly);
@@ -114,8 +114,7 @@ TEST(Options, ClearErrors) {
         {{"--demo-monitors", "17", "--disable-ticketing"}, "--demo-monitors"},
         {{"--demo-monitor-model", "grid", "--disable-ticketing"}, "--demo-monitor-model"},
         {{"--multi-client", "yes", "--disable-ticketing"}, "--multi-client"},
-        {{"--demo-monitors", "16", "--demo-size", "4096x2160", "--disable-ticketing"},
-         "more than"},
+        {{"--demo-monitors", "16", "--demo-size", "4096x2160", "--disable-ticketing"}, "more than"},
     };
     for (const auto& c : cases) {
         auto cl = parse_args(c.args);

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "io/service_thread.h"
+#include "tests/unit/default_sigpipe.h"
 
 namespace spiced {
 namespace {
@@ -288,31 +289,7 @@ TEST_P(ReactorTest, StopFromAnotherThreadEndsRun) {
     stopper.join();
 }
 
-// SIGPIPE at its default action (the process dies) and deliverable to this thread, as a host
-// may leave it; the previous disposition and mask come back afterwards.
-class DefaultSigpipe {
-public:
-    DefaultSigpipe() {
-        struct sigaction action {};
-        action.sa_handler = SIG_DFL;
-        sigemptyset(&action.sa_mask);
-        sigaction(SIGPIPE, &action, &previous_action_);
-        sigset_t pipe;
-        sigemptyset(&pipe);
-        sigaddset(&pipe, SIGPIPE);
-        pthread_sigmask(SIG_UNBLOCK, &pipe, &previous_mask_);
-    }
-    ~DefaultSigpipe() {
-        sigaction(SIGPIPE, &previous_action_, nullptr);
-        pthread_sigmask(SIG_SETMASK, &previous_mask_, nullptr);
-    }
-    DefaultSigpipe(const DefaultSigpipe&) = delete;
-    DefaultSigpipe& operator=(const DefaultSigpipe&) = delete;
-
-private:
-    struct sigaction previous_action_ {};
-    sigset_t previous_mask_{};
-};
+using testing_support::DefaultSigpipe;
 
 enum class Breakage { kOurSendSideShut, kPeerReset, kSocketpairPeerClosed };
 

@@ -40,8 +40,8 @@ TEST(DesktopUpdateTest, MergeKeepsOlderMovesAndTurnsNewerMovesIntoDamage) {
         frame_change({{Rect::MakeXYWH(0, 0, 10, 10), {0, 5}}}, Rect::MakeXYWH(50, 50, 4, 4)));
     older.state.keyboard_leds = 1;
     DesktopUpdate newer;
-    newer.displays.push_back(frame_change({{Rect::MakeXYWH(100, 0, 8, 8), {100, 20}}},
-                                          Rect::MakeXYWH(200, 200, 2, 2)));
+    newer.displays.push_back(
+        frame_change({{Rect::MakeXYWH(100, 0, 8, 8), {100, 20}}}, Rect::MakeXYWH(200, 200, 2, 2)));
     newer.state.keyboard_leds = 2;
     older.merge(std::move(newer));
     const DisplayChange& merged = older.displays[0];
@@ -77,7 +77,8 @@ TEST(DesktopUpdateTest, MergeKeepsEveryEventAndTheNewestState) {
 }
 
 TEST(DesktopUpdateTest, AReplacedSurfaceSupersedesFrameChangesAroundIt) {
-    DisplayChange change = frame_change({{Rect::MakeXYWH(0, 0, 4, 4), {4, 0}}}, Rect::MakeXYWH(8, 8, 2, 2));
+    DisplayChange change =
+        frame_change({{Rect::MakeXYWH(0, 0, 4, 4), {4, 0}}}, Rect::MakeXYWH(8, 8, 2, 2));
     DisplayChange replaced;
     replaced.surface_replaced = true;
     change.merge(std::move(replaced));
