@@ -162,15 +162,19 @@ void MainChannelClient::agent_problem(const char* what, const std::string& detai
 
 void MainChannelClient::on_agent_data(std::span<const uint8_t> payload) {
     const DesktopState& state = session().shard().state();
+    // A dropped payload may have been the middle of a record: the next one starts afresh
+    // (spice-gtk starts every record on a payload, so an honest client is in step again).
     if (!state.agent_connected || !agent_started_) {
         // spice-server drops these too: there is nobody to give them to.
         agent_problem("agent data without a connected, started agent", "");
+        assembler_.reset();
         return;
     }
     if (client_tokens_ == 0) {
         // spice-server disconnects the client here; one misbehaving client message is not
         // worth a user's session, so the data is dropped and the session goes on.
         agent_problem("agent data beyond the client's tokens", "");
+        assembler_.reset();
         return;
     }
     --client_tokens_;

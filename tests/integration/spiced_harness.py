@@ -1056,6 +1056,9 @@ def parse_args(description):
     ap.add_argument("--watchdog", type=float, default=280.0,
                     help="abort the whole script after this many seconds")
     args = ap.parse_args()
+    # ServerProcess runs the binary from a temporary directory: a relative path must not
+    # depend on that.
+    args.server = os.path.abspath(args.server)
     if not os.access(args.server, os.X_OK):
         print("server binary %r is not executable" % args.server)
         sys.exit(2)
