@@ -156,8 +156,7 @@ void Server::shard_main(ShardThread& slot) {
             if (!tls_listeners_.empty()) secure.push_back(&tls_listeners_[slot.index]);
             for (const TcpListener& listener : host_listeners_) plain.push_back(&listener);
             for (const TcpListener& listener : host_tls_listeners_) secure.push_back(&listener);
-            shard = std::make_unique<Shard>(slot.index, *this, *reactor, std::move(plain),
-                                            std::move(secure));
+            shard = std::make_unique<Shard>(slot.index, *this, *reactor, plain, secure);
             if (auto cpus = shard_cpus(slot.index); !cpus.empty()) {
                 if (auto pinned = pin_current_thread(cpus); !pinned)
                     LOG_WARN("server", "shard %zu: %s", slot.index, pinned.error().c_str());

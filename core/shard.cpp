@@ -120,8 +120,8 @@ private:
 };
 
 Shard::Shard(size_t index, Server& server, Reactor& reactor,
-             std::vector<const TcpListener*> listeners,
-             std::vector<const TcpListener*> tls_listeners)
+             std::span<const TcpListener* const> listeners,
+             std::span<const TcpListener* const> tls_listeners)
     : index_(index),
       server_(server),
       reactor_(reactor),

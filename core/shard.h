@@ -14,6 +14,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -36,8 +37,9 @@ class Server;
 class Shard {
 public:
     // Starts accepting on every listener given (plain SPICE ports, then TLS ones).
-    Shard(size_t index, Server& server, Reactor& reactor, std::vector<const TcpListener*> listeners,
-          std::vector<const TcpListener*> tls_listeners);
+    Shard(size_t index, Server& server, Reactor& reactor,
+          std::span<const TcpListener* const> listeners,
+          std::span<const TcpListener* const> tls_listeners);
     ~Shard();
     Shard(const Shard&) = delete;
     Shard& operator=(const Shard&) = delete;

@@ -17,7 +17,7 @@ namespace {
 // Files one client may be sending at once (spice-gtk starts every file of a drop together).
 constexpr size_t kMaxTransfersPerClient = 16;
 // Pasted text beyond this is cut (the editor keeps 16 KiB anyway).
-constexpr size_t kMaxPaste = 64 * 1024;
+constexpr size_t kMaxPaste = size_t{64} * 1024;
 
 // What the demo's agent can do: monitors configs with positions and sparse lists (so monitor
 // i always means head i), replies, clipboard by demand with selections, file transfer with
@@ -203,8 +203,7 @@ void DemoAgent::handle(ClientId from, Client& peer, const vdagent::FileXferData&
     unsigned int length = 0;
     EVP_DigestFinal_ex(transfer.sha256.get(), digest, &length);
     char hex[65] = {};
-    for (unsigned i = 0; i < length && i < 32; ++i)
-        std::snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    for (size_t i = 0; i < length && i < 32; ++i) std::snprintf(hex + 2 * i, 3, "%02x", digest[i]);
     LOG_INFO("demo", "agent: file received from client %u: %s, %" PRIu64 " bytes, sha256 %s", from,
              transfer.name.c_str(), transfer.size, hex);
     if (hooks_.file_received) {
