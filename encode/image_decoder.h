@@ -26,8 +26,8 @@ public:
     // starts in it (SPICE pointers inside bodies are offsets from the message start).
     // Decoders for stateful codecs (GLZ) remember what they decoded, as a client does.
     virtual Expected<std::unique_ptr<Frame>, std::string> decode(uint8_t image_type, Size size,
-                                                                std::span<const uint8_t> message,
-                                                                size_t body_offset) = 0;
+                                                                 std::span<const uint8_t> message,
+                                                                 size_t body_offset) = 0;
 };
 
 }  // namespace spiced
