@@ -222,11 +222,20 @@ void Desktop::set_keyboard_leds(uint32_t leds) {
     schedule_publish();
 }
 
-void Desktop::agent_changed() {
+void Desktop::capabilities_changed() {
     const bool connected = source_->has_agent();
-    if (connected == state_.agent_connected) return;
-    state_.agent_connected = connected;
-    next_.agent_changed = true;
+    if (connected != state_.agent_connected) {
+        state_.agent_connected = connected;
+        next_.agent_changed = true;
+    }
+    const bool allowed = client_mouse_allowed();
+    if (allowed != state_.client_mouse_allowed) {
+        // Without absolute positions everyone is in server mode; when they come back, clients
+        // hear client mode is offered and ask for it (spice-gtk does so by itself).
+        state_.client_mouse_allowed = allowed;
+        if (!allowed) state_.client_mouse_mode = false;
+        next_.mouse_mode_announced = true;
+    }
     schedule_publish();
 }
 

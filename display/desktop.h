@@ -116,7 +116,7 @@ private:
     void move_cursor(uint32_t display, Point position) override;
     void hide_cursor(uint32_t display) override;
     void set_keyboard_leds(uint32_t leds) override;
-    void agent_changed() override;
+    void capabilities_changed() override;
     void send_agent_message(ClientId to, uint32_t type, std::vector<uint8_t> data) override;
     Reactor& loop() override { return *reactor_; }
 

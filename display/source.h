@@ -51,8 +51,9 @@ public:
     virtual void hide_cursor(uint32_t display) = 0;
     // Lock-key LEDs (bit0 scroll, bit1 num, bit2 caps).
     virtual void set_keyboard_leds(uint32_t leds) = 0;
-    // The guest agent appeared or went away (DisplaySource::has_agent() changed).
-    virtual void agent_changed() = 0;
+    // has_agent() or absolute_pointer() changed: a guest agent appeared or went away, a
+    // tablet was plugged in or out. Clients hear of it (agent connected, mouse modes).
+    virtual void capabilities_changed() = 0;
     // A VDAgent message (`type`, data without the record header) for client `to` (0: every
     // client with the agent).
     virtual void send_agent_message(ClientId to, uint32_t type, std::vector<uint8_t> data) = 0;
@@ -82,7 +83,8 @@ public:
     virtual void set_watched(bool watched) = 0;
 
     // Whether the pointer can be put at absolute positions (a tablet, an agent, the demo):
-    // SPICE's client mouse mode needs it.
+    // SPICE's client mouse mode needs it. A change is announced through
+    // sink.capabilities_changed().
     virtual bool absolute_pointer() const = 0;
     // Input. Scancodes are PC XT set 1 (extended keys 0x100 + code); buttons_mask bit0 left,
     // bit1 middle, bit2 right; button 1 left, 2 middle, 3 right, 4/5 wheel up/down.
@@ -99,7 +101,8 @@ public:
     // A client asks for this monitor layout (already checked against max_heads()).
     virtual void request_monitors(ClientId from, std::span<const MonitorRequest> monitors) = 0;
 
-    // The guest agent: present or not (a change is announced through sink.agent_changed()),
+    // The guest agent: present or not (a change is announced through
+    // sink.capabilities_changed()),
     // and the VDAgent messages clients send it (clipboard, file transfer, capabilities; the
     // monitors config arrives as request_monitors()). `data` excludes the record header.
     virtual bool has_agent() const = 0;

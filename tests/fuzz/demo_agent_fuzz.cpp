@@ -25,7 +25,7 @@ public:
     void move_cursor(uint32_t, Point) override {}
     void hide_cursor(uint32_t) override {}
     void set_keyboard_leds(uint32_t) override {}
-    void agent_changed() override {}
+    void capabilities_changed() override {}
     void send_agent_message(ClientId, uint32_t, std::vector<uint8_t> data) override {
         sent_bytes += data.size();
     }
