@@ -147,6 +147,10 @@ def main():
     parser.add_argument("--baseline-server",
                         help="also time the echo with this build (no --shards given to it)")
     args = parser.parse_args()
+    # The servers run from temporary directories: relative paths must not depend on that.
+    args.server = os.path.abspath(args.server)
+    if args.baseline_server:
+        args.baseline_server = os.path.abspath(args.baseline_server)
 
     echo = {shards: input_echo(args.server, shards, args.echoes) for shards in (1, 4)}
     if args.baseline_server:
