@@ -84,11 +84,12 @@ void DemoSource::lay_out(bool publish_all) {
         // Side by side, left to right in monitor order, tops aligned (what spice-gtk shows
         // as the layout of a QXL guest's monitors).
         int32_t x = 0;
-        for (Head& head : heads_) {
+        for (uint32_t i = 0; i < heads_.size(); ++i) {
+            Head& head = heads_[i];
             if (!head.enabled) continue;
             head.display = 0;
             head.rect = Rect::MakeXYWH(x, 0, head.size.width, head.size.height);
-            next[0].heads.push_back({uint32_t(&head - heads_.data()), head.rect});
+            next[0].heads.push_back({i, head.rect});  // the monitor id is the head number
             next[0].surface.width = x + head.size.width;
             next[0].surface.height = std::max(next[0].surface.height, head.size.height);
             x += head.size.width;
