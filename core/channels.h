@@ -24,8 +24,8 @@ public:
     MainChannelClient(Session& session, std::unique_ptr<Connection> connection,
                       const LinkRequest& link, bool mini_header);
     void on_update(const DesktopUpdate& update) override;
-    // A VDAgent message from the source's agent for this client; it goes out as the client's
-    // agent tokens allow.
+    // A VDAgent message from the source's agent for this client (from the update stream); it
+    // goes out as the client's agent tokens allow.
     void send_agent_message(uint32_t type, std::shared_ptr<const std::vector<uint8_t>> data);
     // The desktop took `bytes` of this client's agent messages: more tokens may go back.
     void agent_consumed(size_t bytes);

@@ -77,6 +77,10 @@ void MainChannelClient::on_update(const DesktopUpdate& update) {
     if (update.mouse_mode_announced)
         send_mouse_mode(update.state.client_mouse_mode, update.state.client_mouse_allowed);
     if (update.agent_changed) agent_connected(update.state.agent_connected);
+    for (const AgentMessage& message : update.agent_messages) {
+        if (message.to == 0 || message.to == session().id())
+            send_agent_message(message.type, message.data);
+    }
 }
 
 void MainChannelClient::on_closing() {
@@ -122,6 +126,9 @@ Expected<void, ParseError> MainChannelClient::on_message(uint16_t type,
         case SPICE_MSGC_MAIN_AGENT_START: {
             auto start = parse<MsgcMainAgentStart>(body);
             if (!start) return unexpected(start.error());
+            // As spice-server: without an agent there is nothing to start (the client starts
+            // again when it hears AGENT_CONNECTED).
+            if (!shard.state().agent_connected) return {};
             agent_started_ = true;
             server_tokens_ = start->num_tokens;
             flush_agent_output();
@@ -282,6 +289,7 @@ void MainChannelClient::agent_connected(bool connected) {
 
 void MainChannelClient::send_agent_message(uint32_t type,
                                            std::shared_ptr<const std::vector<uint8_t>> data) {
+    // The agent's messages come in the update stream, after the update that connected it.
     if (!session().shard().state().agent_connected) return;
     if (agent_out_bytes_ + data->size() > kMaxAgentQueued) {
         agent_problem("agent output dropped: the client takes none",

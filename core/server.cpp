@@ -84,11 +84,7 @@ Server::Server(ServerConfig config, size_t shards, std::vector<TcpListener> list
       tls_listeners_(std::move(tls_listeners)),
       tls_(std::move(tls)),
       directory_(config_.multi_client),
-      desktop_(std::move(desktop)) {
-    desktop_->set_agent_output([this](ClientId to, uint32_t type, std::vector<uint8_t> data) {
-        route_agent_message(to, type, std::move(data));
-    });
-}
+      desktop_(std::move(desktop)) {}
 
 Server::~Server() {
     stop();
@@ -125,19 +121,6 @@ void Server::post_to_shard(size_t index, std::function<void(Shard&)> task) {
     ShardThread& slot = *shards_.at(index);
     Shard* shard = slot.shard;
     slot.reactor->post([task = std::move(task), shard] { task(*shard); });
-}
-
-void Server::route_agent_message(ClientId to, uint32_t type, std::vector<uint8_t> data) {
-    // Shared and immutable: one copy however many sessions it goes to.
-    auto shared = std::make_shared<const std::vector<uint8_t>>(std::move(data));
-    auto deliver = [to, type, shared](Shard& shard) {
-        shard.deliver_agent_message(to, type, shared);
-    };
-    if (to == 0) {
-        post_to_shards(deliver);
-    } else if (auto owner = directory_.owner_shard(to)) {
-        post_to_shard(*owner, deliver);
-    }
 }
 
 void Server::shard_main(ShardThread& slot) {

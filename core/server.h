@@ -89,8 +89,6 @@ private:
     // The CPUs shard `index` runs on: one of --cpus each, or no pinning without --cpus.
     std::vector<int> shard_cpus(size_t index) const;
     void shard_main(ShardThread& slot);
-    // The source's agent messages for clients, from the desktop thread.
-    void route_agent_message(ClientId to, uint32_t type, std::vector<uint8_t> data);
 
     ServerConfig config_;
     size_t shard_count_;

@@ -410,18 +410,6 @@ void Shard::agent_consumed(uint32_t id, size_t bytes) {
     });
 }
 
-void Shard::deliver_agent_message(uint32_t to, uint32_t type,
-                                  const std::shared_ptr<const std::vector<uint8_t>>& data) {
-    for (auto& [id, session] : sessions_) {
-        if (!session->owner() || (to != 0 && id != to)) continue;
-        session->for_each_channel([&](ChannelClient& channel) {
-            if (channel.closing()) return;
-            if (auto* main = dynamic_cast<MainChannelClient*>(&channel))
-                main->send_agent_message(type, data);
-        });
-    }
-}
-
 void Shard::on_housekeeping() {
     const auto now = std::chrono::steady_clock::now();
     for (auto& [key, link] : pending_) {

@@ -79,9 +79,6 @@ public:
     void replace_session(uint32_t id);
     // The desktop took `bytes` of session `id`'s agent messages.
     void agent_consumed(uint32_t id, size_t bytes);
-    // A message from the source's agent for session `to` (0: every session here).
-    void deliver_agent_message(uint32_t to, uint32_t type,
-                               const std::shared_ptr<const std::vector<uint8_t>>& data);
     // A connection the host handed over (Server::add_client).
     void adopt(TcpStream stream, bool tls) { on_accept(std::move(stream), tls); }
 

@@ -240,7 +240,9 @@ void Desktop::capabilities_changed() {
 }
 
 void Desktop::send_agent_message(ClientId to, uint32_t type, std::vector<uint8_t> data) {
-    if (agent_output_) agent_output_(to, type, std::move(data));
+    next_.agent_messages.push_back(
+        {to, type, std::make_shared<const std::vector<uint8_t>>(std::move(data))});
+    schedule_publish();
 }
 
 // ---- Publishing ----------------------------------------------------------------------------
@@ -281,6 +283,7 @@ void Desktop::offer(Feed& feed, std::optional<DesktopUpdate> update) {
     if (update) {
         if (feed.waiting_) {
             feed.waiting_->merge(std::move(*update));
+            trim_agent_backlog(*feed.waiting_);
         } else {
             feed.waiting_ = std::move(update);
         }
@@ -288,6 +291,23 @@ void Desktop::offer(Feed& feed, std::optional<DesktopUpdate> update) {
     if (!feed.waiting_ || !feed.ring_.try_push(std::move(*feed.waiting_))) return;
     feed.waiting_.reset();
     if (!feed.wake_pending_.exchange(true) && feed.wake_) feed.wake_();
+}
+
+void Desktop::trim_agent_backlog(DesktopUpdate& waiting) {
+    size_t bytes = waiting.agent_bytes();
+    size_t dropped = 0;
+    auto& messages = waiting.agent_messages;
+    auto keep = messages.begin();
+    while (bytes > kMaxAgentBacklog && keep != messages.end()) {
+        bytes -= keep->data->size();
+        ++keep;
+        ++dropped;
+    }
+    if (dropped == 0) return;
+    messages.erase(messages.begin(), keep);
+    LOG_WARN("display",
+             "a shard takes no updates: %zu agent messages dropped (over %zu bytes waiting)",
+             dropped, kMaxAgentBacklog);
 }
 
 // ---- From other threads --------------------------------------------------------------------

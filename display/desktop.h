@@ -42,6 +42,9 @@ class Desktop final : private DisplaySink {
 public:
     // Updates a consumer has not taken yet; beyond this they merge (each holds frames).
     static constexpr size_t kFeedDepth = 4;
+    // Agent messages a lagging consumer's merged update may hold; beyond this the oldest go
+    // (with one log line): a consumer that stalls cannot make the desktop keep everything.
+    static constexpr size_t kMaxAgentBacklog = size_t{32} << 20;
 
     // One consumer's stream of updates: the desktop produces, the consumer takes.
     class Feed {
@@ -58,9 +61,6 @@ public:
         std::function<void()> wake_;            // set before start(); runs on the desktop
         std::optional<DesktopUpdate> waiting_;  // desktop thread only: merged while full
     };
-
-    // Where the source's agent messages for clients go: called on the desktop thread.
-    using AgentOutput = std::function<void(ClientId to, uint32_t type, std::vector<uint8_t> data)>;
 
     // Starts `source` (it publishes its layouts and first frames here, on the calling thread,
     // already seen by `taps`); no thread runs until start().
@@ -81,7 +81,6 @@ public:
     void set_wake(size_t consumer, std::function<void()> wake) {
         feeds_[consumer]->wake_ = std::move(wake);
     }
-    void set_agent_output(AgentOutput output) { agent_output_ = std::move(output); }
 
     // Starts the thread (on `cpus` when not empty, all signals blocked); stop() ends it.
     void start(std::vector<int> cpus);
@@ -127,6 +126,7 @@ private:
     void schedule_publish();
     void publish();
     void offer(Feed& feed, std::optional<DesktopUpdate> update);
+    void trim_agent_backlog(DesktopUpdate& waiting);
     bool client_mouse_allowed() const;
 
     // The loop outlives the source: a source cancels its timers on it when destroyed.
@@ -137,7 +137,6 @@ private:
     uint32_t max_heads_;
     std::vector<std::unique_ptr<Feed>> feeds_;
     std::thread thread_;
-    AgentOutput agent_output_;
     std::vector<std::unique_ptr<FrameTap>> taps_;
     // Desktop thread only (and the constructing thread before start()).
     std::vector<std::unique_ptr<Screen>> screens_;

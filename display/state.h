@@ -90,6 +90,14 @@ struct DisplayChange {
     }
 };
 
+// A VDAgent message from the source's agent for client `to` (0: every client with the agent).
+// Immutable and shared: one copy however many shards and sessions it goes to.
+struct AgentMessage {
+    ClientId to = 0;
+    uint32_t type = 0;
+    std::shared_ptr<const std::vector<uint8_t>> data;
+};
+
 struct DesktopUpdate {
     DesktopState state;
     std::vector<DisplayChange> displays;  // one per state.displays entry
@@ -99,9 +107,13 @@ struct DesktopUpdate {
     bool leds_changed = false;
     // Main channels: the guest agent connected or disconnected.
     bool agent_changed = false;
+    // Main channels: the agent's messages, in order. They travel with the updates so a
+    // client hears "agent connected" before what the agent says first.
+    std::vector<AgentMessage> agent_messages;
 
     bool changes_anything() const {
-        if (mouse_mode_announced || leds_changed || agent_changed) return true;
+        if (mouse_mode_announced || leds_changed || agent_changed || !agent_messages.empty())
+            return true;
         for (const DisplayChange& change : displays) {
             if (change.changes_anything()) return true;
         }
@@ -116,7 +128,16 @@ struct DesktopUpdate {
         mouse_mode_announced |= newer.mouse_mode_announced;
         leds_changed |= newer.leds_changed;
         agent_changed |= newer.agent_changed;
+        for (AgentMessage& message : newer.agent_messages)
+            agent_messages.push_back(std::move(message));
         state = std::move(newer.state);
+    }
+
+    // Bytes of agent messages carried (for the bound on a lagging consumer's backlog).
+    size_t agent_bytes() const {
+        size_t bytes = 0;
+        for (const AgentMessage& message : agent_messages) bytes += message.data->size();
+        return bytes;
     }
 };
 

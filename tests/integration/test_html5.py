@@ -445,7 +445,11 @@ def case_browser(args):
     with tempfile.TemporaryDirectory(prefix="spiced-html5-") as d:
         dump = os.path.join(d, "frame.ppm")
         extra = ["--disable-ticketing", "--demo-freeze", "0", "--dump-frame", dump,
-                 "--web-root", WEB_ROOT, "--demo-size", DEMO_SIZE] + EXTRA_SERVER_ARGS
+                 "--web-root", WEB_ROOT, "--demo-size", DEMO_SIZE,
+                 # Pixel-exact means lossless: a loaded CI machine can make the connect-time
+                 # bandwidth test say "WAN", and the auto modes would then send JPEG (the
+                 # resize to the browser's window re-sends the whole picture after that test).
+                 "--jpeg-wan-compression", "never"] + EXTRA_SERVER_ARGS
         env = {k: v for k, v in os.environ.items() if k != "SPICED_PASSWORD"}
         env["SPICED_LOG_LEVEL"] = "debug"
         with H.ServerProcess(args.server, extra, workdir=d, env=env) as srv:
@@ -590,7 +594,7 @@ def case_browser_tls(args):
         tls_port = H.free_port()
         extra = ["--disable-ticketing", "--demo-freeze", "0", "--dump-frame", dump,
                  "--web-root", WEB_ROOT, "--demo-size", DEMO_SIZE, "--tls-port", str(tls_port),
-                 "--x509-dir", x509]
+                 "--x509-dir", x509, "--jpeg-wan-compression", "never"]  # lossless: see above
         with H.ServerProcess(args.server, extra, workdir=d) as srv:
             first = H.wait_for_ppm(dump, 20.0, srv)
             # The test CA is not in Chromium's store; the certificate itself is checked by

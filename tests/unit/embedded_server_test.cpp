@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <spice/enums.h>
 #include <spice/protocol.h>
+#include <spice/vd_agent.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -29,7 +30,9 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -37,8 +40,10 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "base/log.h"
 #include "core/ticket.h"
 #include "demo/demo_source.h"
+#include "display/source.h"
 #include "tests/unit/default_sigpipe.h"
 
 namespace spiced {
@@ -302,11 +307,18 @@ std::vector<uint8_t> encrypt_empty_ticket(std::span<const uint8_t> der) {
 
 // One channel's connection, linked by hand: link header + message out; reply in; auth
 // mechanism + encrypted empty ticket out; link result in; then the channel's messages (the
-// main channel's are parsed up to SPICE_MSG_MAIN_INIT, any other's only counted). Non-blocking:
-// the host's loop calls on_ready() when poll() says the socket is ready.
+// main channel's are parsed and kept, SPICE_MSG_MAIN_INIT's session id read; any other
+// channel's only counted). `channel_caps` is the link's first word of channel capabilities.
+// Non-blocking: the host's loop calls on_ready() when poll() says the socket is ready.
 class RawLink {
 public:
-    RawLink(UniqueFd socket, uint8_t channel_type, uint32_t connection_id = 0)
+    struct Message {
+        uint16_t type = 0;
+        std::vector<uint8_t> body;
+    };
+
+    RawLink(UniqueFd socket, uint8_t channel_type, uint32_t connection_id = 0,
+            uint32_t channel_caps = 0)
         : socket_(std::move(socket)), channel_type_(channel_type) {
         if (!socket_.valid() || !set_nonblocking(socket_.get())) {
             fail("no socket to link over");
@@ -318,11 +330,12 @@ public:
         ByteWriter mess;
         mess.u32(connection_id);
         mess.u8(channel_type);
-        mess.u8(0);   // channel id
-        mess.u32(1);  // common caps words
-        mess.u32(0);  // channel caps words
+        mess.u8(0);                        // channel id
+        mess.u32(1);                       // common caps words
+        mess.u32(channel_caps ? 1u : 0u);  // channel caps words
         mess.u32(uint32_t(sizeof(SpiceLinkMess)));
         mess.u32(caps);
+        if (channel_caps) mess.u32(channel_caps);
         out_.u32(SPICE_MAGIC);
         out_.u32(SPICE_VERSION_MAJOR);
         out_.u32(SPICE_VERSION_MINOR);
@@ -337,6 +350,37 @@ public:
     bool linked() const { return phase_ == Phase::kMessages; }
     std::optional<uint32_t> session_id() const { return session_id_; }
     size_t bytes_after_link() const { return bytes_after_link_; }
+    // The main channel's first message of `type` not taken yet (the ones before it of other
+    // types stay), or nothing.
+    std::optional<Message> take(uint16_t type) {
+        const auto found =
+            std::find_if(messages_.begin(), messages_.end(),
+                         [&](const Message& message) { return message.type == type; });
+        if (found == messages_.end()) return std::nullopt;
+        Message message = std::move(*found);
+        messages_.erase(found);
+        return message;
+    }
+    bool has(uint16_t type) const {
+        return std::any_of(messages_.begin(), messages_.end(),
+                           [&](const Message& message) { return message.type == type; });
+    }
+    // After the link: queues one message with the header the link agreed on and sends what
+    // the socket takes now (the host's loop sends the rest).
+    void send_message(uint16_t type, std::span<const uint8_t> body) {
+        if (!linked()) return fail("a message to send before the link completed");
+        if (mini_header_) {
+            out_.u16(type);
+            out_.u32(uint32_t(body.size()));
+        } else {
+            out_.u64(++serial_);
+            out_.u16(type);
+            out_.u32(uint32_t(body.size()));
+            out_.u32(0);  // no sub-messages
+        }
+        out_.bytes(body);
+        flush();
+    }
     const char* phase_name() const {
         static const char* const kNames[] = {"link reply header", "link reply", "link result",
                                              "channel messages", "failed"};
@@ -463,6 +507,9 @@ private:
                         session_id_ = load_u32_le(in_.data() + header);
                     }
                     bytes_after_link_ += header + size;
+                    messages_.push_back(
+                        {type, std::vector<uint8_t>(in_.begin() + long(header),
+                                                    in_.begin() + long(header + size))});
                     consume(header + size);
                     break;
                 }
@@ -480,7 +527,9 @@ private:
     std::vector<uint8_t> in_;
     uint32_t reply_size_ = 0;
     bool mini_header_ = false;
+    uint64_t serial_ = 0;
     std::optional<uint32_t> session_id_;
+    std::vector<Message> messages_;
     size_t bytes_after_link_ = 0;
     std::string failure_;
 };
@@ -871,6 +920,295 @@ TEST_P(EmbeddedServer, WritesToAGoneClientDoNotRaiseSigpipe) {
     RawLink next(connect_tcp(server->port()), SPICE_CHANNEL_MAIN);
     ASSERT_TRUE(host.link_main(next)) << "a client after the ones that went";
     EXPECT_NE(*next.session_id(), 0u);
+    server->stop();
+}
+
+// ---- The guest agent ---------------------------------------------------------------------------
+
+// A source the test drives: one 320x240 display in black, an absolute pointer, and a guest
+// agent that is there or not as the test says. Its state belongs to the desktop thread (the
+// test changes it through on_desktop()), except what clients sent the agent, which the test
+// reads under the lock.
+class AgentSource final : public DisplaySource {
+public:
+    struct Received {
+        ClientId from = 0;
+        uint32_t type = 0;
+        std::vector<uint8_t> data;
+    };
+
+    // Any thread, after the server started: runs `task` on the desktop thread.
+    void on_desktop(std::function<void(AgentSource&, DisplaySink&)> task) {
+        sink_->loop().post([this, task = std::move(task)] { task(*this, *sink_); });
+    }
+    // Desktop thread: the flag alone (the caller announces it).
+    void set_agent_now(bool present) { agent_ = present; }
+    // The agent appears or goes away, and the source says so.
+    void set_agent(bool present) {
+        on_desktop([present](AgentSource& self, DisplaySink& sink) {
+            self.agent_ = present;
+            sink.capabilities_changed();
+        });
+    }
+    std::vector<Received> received() const {
+        std::lock_guard lock(mutex_);
+        return received_;
+    }
+
+    MonitorModel monitor_model() const override { return MonitorModel::kOneSurface; }
+    uint32_t display_channels() const override { return 1; }
+    uint32_t max_heads() const override { return 1; }
+    void start(DisplaySink& sink) override {
+        sink_ = &sink;
+        const Size size{320, 240};
+        sink.set_layout(0, {size, {{0, Rect::MakeSize(size)}}});
+        std::shared_ptr<Frame> black = Frame::create(size);
+        black->fill(black->rect(), 0);
+        FrameSubmission first;
+        first.frame = std::move(black);
+        first.changed = Region(Rect::MakeSize(size));
+        sink.submit_frame(0, std::move(first));
+    }
+    void set_watched(bool) override {}
+    bool absolute_pointer() const override { return true; }
+    void key_event(uint16_t, bool) override {}
+    void sync_keyboard_leds(uint32_t) override {}
+    void pointer_position(uint32_t, Point, uint32_t) override {}
+    void pointer_motion(int32_t, int32_t, uint32_t) override {}
+    void button_event(int, bool) override {}
+    void request_monitors(ClientId, std::span<const MonitorRequest>) override {}
+    bool has_agent() const override { return agent_; }
+    void agent_message(ClientId from, uint32_t type, std::span<const uint8_t> data) override {
+        std::lock_guard lock(mutex_);
+        received_.push_back({from, type, std::vector<uint8_t>(data.begin(), data.end())});
+    }
+    void client_gone(ClientId) override {}
+
+private:
+    DisplaySink* sink_ = nullptr;
+    bool agent_ = false;
+    mutable std::mutex mutex_;
+    std::vector<Received> received_;
+};
+
+// One whole VDAgent record as one AGENT_DATA payload: the VDAgentMessage header, then `data`.
+std::vector<uint8_t> agent_record(uint32_t type, std::span<const uint8_t> data) {
+    static_assert(sizeof(VDAgentMessage) == 20, "the record header is 20 bytes on the wire");
+    ByteWriter record;
+    record.u32(VD_AGENT_PROTOCOL);
+    record.u32(type);
+    record.u64(0);  // opaque
+    record.u32(uint32_t(data.size()));
+    record.bytes(data);
+    return record.take();
+}
+
+std::vector<uint8_t> u32_body(uint32_t value) {
+    ByteWriter body;
+    body.u32(value);
+    return body.take();
+}
+
+// SPICE_MSG_MAIN_INIT's body: eight u32s (session_id, display_channels_hint,
+// supported_mouse_modes, current_mouse_mode, agent_connected, agent_tokens, multi_media_time,
+// ram_hint).
+constexpr size_t kMainInitBytes = 8 * 4;
+constexpr size_t kInitAgentConnectedAt = 4 * 4;
+constexpr size_t kInitAgentTokensAt = 5 * 4;
+// The AGENT_DATA messages a client may send before it gets tokens back: spice-server's
+// REDS_AGENT_WINDOW_SIZE, which clients are used to.
+constexpr uint32_t kAgentTokens = 10;
+
+TEST_P(EmbeddedServer, AgentConnectsAndDisconnectsWithTheSource) {
+    ServerConfig shared = config();
+    shared.multi_client = MultiClient::kShared;  // the second client joins the first
+    auto owned = std::make_unique<AgentSource>();
+    AgentSource& source = *owned;
+    auto created = Server::create(std::move(shared), std::move(owned));
+    ASSERT_TRUE(created) << created.error();
+    std::unique_ptr<Server> server = std::move(*created);
+    auto started = server->start();
+    ASSERT_TRUE(started) << started.error();
+    HostLoop host;
+
+    std::vector<RawLink*> clients;
+    // Serves every client until `link` has a message of `type`, and takes it.
+    const auto receive = [&](RawLink& link, uint16_t type) -> std::optional<RawLink::Message> {
+        std::optional<RawLink::Message> got;
+        const testing::AssertionResult served =
+            host.run_until(clients, [&] { return (got = link.take(type)).has_value(); });
+        if (!served)
+            ADD_FAILURE() << "waiting for message type " << type << ": " << served.message();
+        return got;
+    };
+    // Serves every client for `time`: fails if the server closes one.
+    const auto stay_open = [&](std::chrono::milliseconds time) {
+        const auto until = std::chrono::steady_clock::now() + time;
+        return host.run_until(clients, [&] { return std::chrono::steady_clock::now() >= until; });
+    };
+    const auto start_agent = [](RawLink& link) {
+        link.send_message(SPICE_MSGC_MAIN_AGENT_START,
+                          u32_body(std::numeric_limits<uint32_t>::max()));  // as spice-gtk
+    };
+    const std::vector<uint8_t> release = agent_record(VD_AGENT_CLIPBOARD_RELEASE, {});
+
+    // 1. No agent yet, and MAIN_INIT says so.
+    RawLink tokens_client(connect_tcp(server->port()), SPICE_CHANNEL_MAIN, 0,
+                          1u << SPICE_MAIN_CAP_AGENT_CONNECTED_TOKENS);
+    clients.push_back(&tokens_client);
+    ASSERT_TRUE(host.link_main(tokens_client));
+    {
+        const auto init = tokens_client.take(SPICE_MSG_MAIN_INIT);
+        ASSERT_TRUE(init);
+        ASSERT_EQ(init->body.size(), kMainInitBytes);
+        EXPECT_EQ(load_u32_le(init->body.data() + kInitAgentConnectedAt), 0u);
+        EXPECT_EQ(load_u32_le(init->body.data() + kInitAgentTokensAt), kAgentTokens);
+    }
+
+    // 2. The agent appears: a client with AGENT_CONNECTED_TOKENS hears it with its tokens.
+    source.set_agent(true);
+    {
+        const auto connected = receive(tokens_client, SPICE_MSG_MAIN_AGENT_CONNECTED_TOKENS);
+        ASSERT_TRUE(connected);
+        ASSERT_EQ(connected->body.size(), 4u);
+        EXPECT_EQ(load_u32_le(connected->body.data()), kAgentTokens);
+        EXPECT_FALSE(tokens_client.has(SPICE_MSG_MAIN_AGENT_CONNECTED)) << "announced twice";
+    }
+
+    // 3. Client -> agent: a whole record reaches the source, and its token comes back.
+    start_agent(tokens_client);
+    tokens_client.send_message(SPICE_MSGC_MAIN_AGENT_DATA, release);
+    ASSERT_TRUE(host.run_until(clients, [&] { return !source.received().empty(); }))
+        << "the record never reached the source";
+    {
+        const auto received = source.received();
+        ASSERT_EQ(received.size(), 1u);
+        EXPECT_EQ(received[0].from, *tokens_client.session_id());
+        EXPECT_EQ(received[0].type, uint32_t{VD_AGENT_CLIPBOARD_RELEASE});
+        EXPECT_TRUE(received[0].data.empty());
+        const auto token = receive(tokens_client, SPICE_MSG_MAIN_AGENT_TOKEN);
+        ASSERT_TRUE(token);
+        EXPECT_EQ(token->body, u32_body(1));
+    }
+
+    // 4. Agent -> client: one AGENT_DATA with the record header and the data.
+    ByteWriter reply;
+    reply.u32(VD_AGENT_MONITORS_CONFIG);  // VDAgentReply: what is answered, and how
+    reply.u32(VD_AGENT_SUCCESS);
+    const std::vector<uint8_t> reply_data = reply.take();
+    source.on_desktop([reply_data](AgentSource&, DisplaySink& sink) {
+        sink.send_agent_message(0, VD_AGENT_REPLY, reply_data);
+    });
+    {
+        const auto data = receive(tokens_client, SPICE_MSG_MAIN_AGENT_DATA);
+        ASSERT_TRUE(data);
+        EXPECT_EQ(data->body, agent_record(VD_AGENT_REPLY, reply_data));
+    }
+
+    // 5. The agent goes away: the client hears it, what it still sends the agent is dropped
+    // with a log line, the source's messages no longer reach it, and the session goes on.
+    source.set_agent(false);
+    {
+        const auto gone = receive(tokens_client, SPICE_MSG_MAIN_AGENT_DISCONNECTED);
+        ASSERT_TRUE(gone);
+        EXPECT_EQ(gone->body, u32_body(0)) << "error_code";
+    }
+    testing::internal::CaptureStderr();
+    start_agent(tokens_client);
+    tokens_client.send_message(SPICE_MSGC_MAIN_AGENT_DATA, release);
+    source.on_desktop([reply_data](AgentSource&, DisplaySink& sink) {
+        sink.send_agent_message(0, VD_AGENT_REPLY, reply_data);
+    });
+    EXPECT_TRUE(stay_open(300ms)) << "agent data for an absent agent";
+    const std::string log = testing::internal::GetCapturedStderr();
+    if (log_threshold() <= LogLevel::kWarning) {
+        EXPECT_NE(log.find("agent data without a connected, started agent"), std::string::npos)
+            << "stderr:\n"
+            << log;
+    }
+    EXPECT_EQ(source.received().size(), 1u) << "data for an absent agent reached the source";
+    EXPECT_FALSE(tokens_client.has(SPICE_MSG_MAIN_AGENT_DATA)) << "data from an absent agent";
+    EXPECT_FALSE(tokens_client.has(SPICE_MSG_MAIN_AGENT_TOKEN)) << "a token for dropped data";
+
+    // 6. A second client without AGENT_CONNECTED_TOKENS: the plain announcement when the agent
+    // comes back, while the first hears it with tokens again. Both then reach the agent.
+    RawLink plain_client(connect_tcp(server->port()), SPICE_CHANNEL_MAIN);
+    clients.push_back(&plain_client);
+    ASSERT_TRUE(host.run_until(clients, [&] { return plain_client.session_id().has_value(); }));
+    ASSERT_NE(*plain_client.session_id(), *tokens_client.session_id()) << "a session of its own";
+    {
+        const auto init = plain_client.take(SPICE_MSG_MAIN_INIT);
+        ASSERT_TRUE(init);
+        ASSERT_EQ(init->body.size(), kMainInitBytes);
+        EXPECT_EQ(load_u32_le(init->body.data() + kInitAgentConnectedAt), 0u);
+    }
+    source.set_agent(true);
+    {
+        const auto with_tokens = receive(tokens_client, SPICE_MSG_MAIN_AGENT_CONNECTED_TOKENS);
+        ASSERT_TRUE(with_tokens);
+        EXPECT_EQ(with_tokens->body, u32_body(kAgentTokens));
+        const auto plain = receive(plain_client, SPICE_MSG_MAIN_AGENT_CONNECTED);
+        ASSERT_TRUE(plain);
+        EXPECT_TRUE(plain->body.empty());
+        EXPECT_FALSE(plain_client.has(SPICE_MSG_MAIN_AGENT_CONNECTED_TOKENS));
+        EXPECT_FALSE(tokens_client.has(SPICE_MSG_MAIN_AGENT_CONNECTED));
+    }
+    for (RawLink* client : clients) {
+        start_agent(*client);
+        client->send_message(SPICE_MSGC_MAIN_AGENT_DATA, release);
+    }
+    ASSERT_TRUE(host.run_until(clients, [&] { return source.received().size() >= 3; }))
+        << "records after the agent came back";
+    {
+        const auto received = source.received();
+        ASSERT_EQ(received.size(), 3u);
+        std::vector<ClientId> from{received[1].from, received[2].from};
+        std::sort(from.begin(), from.end());
+        std::vector<ClientId> sessions{*tokens_client.session_id(), *plain_client.session_id()};
+        std::sort(sessions.begin(), sessions.end());
+        EXPECT_EQ(from, sessions);
+    }
+    server->stop();
+}
+
+// A real agent speaks first (its capabilities) the moment it connects. Its messages travel
+// from the desktop straight to the session's shard while "the agent connected" travels through
+// the update ring, so the message often arrives first: it must wait for the client's
+// AGENT_START, not be dropped.
+TEST_P(EmbeddedServer, TheAgentsFirstMessageIsNotLost) {
+    auto owned = std::make_unique<AgentSource>();
+    AgentSource& source = *owned;
+    auto created = Server::create(config(), std::move(owned));
+    ASSERT_TRUE(created) << created.error();
+    std::unique_ptr<Server> server = std::move(*created);
+    ASSERT_TRUE(server->start());
+    HostLoop host;
+    RawLink client(connect_tcp(server->port()), SPICE_CHANNEL_MAIN, 0,
+                   1u << SPICE_MAIN_CAP_AGENT_CONNECTED_TOKENS);
+    std::vector<RawLink*> clients{&client};
+    ASSERT_TRUE(host.link_main(client));
+    const std::vector<uint8_t> reply(8, 0x5a);
+    const std::vector<uint8_t> expected = agent_record(VD_AGENT_REPLY, reply);
+    for (int round = 0; round < 20; ++round) {
+        SCOPED_TRACE("round " + std::to_string(round));
+        source.on_desktop([&reply](AgentSource& self, DisplaySink& sink) {
+            self.set_agent_now(true);
+            sink.capabilities_changed();
+            sink.send_agent_message(0, VD_AGENT_REPLY, reply);
+        });
+        ASSERT_TRUE(host.run_until(clients, [&] {
+            return client.take(SPICE_MSG_MAIN_AGENT_CONNECTED_TOKENS).has_value();
+        }));
+        client.send_message(SPICE_MSGC_MAIN_AGENT_START,
+                            u32_body(std::numeric_limits<uint32_t>::max()));
+        std::optional<RawLink::Message> data;
+        ASSERT_TRUE(host.run_until(
+            clients, [&] { return (data = client.take(SPICE_MSG_MAIN_AGENT_DATA)).has_value(); }));
+        EXPECT_EQ(data->body, expected);
+        source.set_agent(false);
+        ASSERT_TRUE(host.run_until(
+            clients, [&] { return client.take(SPICE_MSG_MAIN_AGENT_DISCONNECTED).has_value(); }));
+    }
     server->stop();
 }
 

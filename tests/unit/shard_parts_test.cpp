@@ -76,6 +76,27 @@ TEST(DesktopUpdateTest, MergeKeepsEveryEventAndTheNewestState) {
     EXPECT_FALSE(DesktopUpdate{}.changes_anything());
 }
 
+TEST(DesktopUpdateTest, MergeKeepsEveryAgentMessageInOrder) {
+    auto message = [](ClientId to, uint8_t byte) {
+        return AgentMessage{to, 3, std::make_shared<const std::vector<uint8_t>>(4, byte)};
+    };
+    DesktopUpdate older;
+    older.agent_messages = {message(0, 1), message(7, 2)};
+    DesktopUpdate newer;
+    newer.agent_changed = true;
+    newer.agent_messages = {message(0, 3)};
+    older.merge(std::move(newer));
+    ASSERT_EQ(older.agent_messages.size(), 3u);
+    EXPECT_EQ((*older.agent_messages[0].data)[0], 1);
+    EXPECT_EQ(older.agent_messages[1].to, 7u);
+    EXPECT_EQ((*older.agent_messages[2].data)[0], 3);
+    EXPECT_TRUE(older.agent_changed);
+    EXPECT_EQ(older.agent_bytes(), 12u);
+    DesktopUpdate only_messages;
+    only_messages.agent_messages = {message(0, 9)};
+    EXPECT_TRUE(only_messages.changes_anything());
+}
+
 TEST(DesktopUpdateTest, AReplacedSurfaceSupersedesFrameChangesAroundIt) {
     DisplayChange change =
         frame_change({{Rect::MakeXYWH(0, 0, 4, 4), {4, 0}}}, Rect::MakeXYWH(8, 8, 2, 2));
