@@ -965,8 +965,8 @@ def memory_phase(run, d):
         log_since(srv, phase_mark)))
     print("  memory: the line after the flood says %d were held back; the phase's lines "
           "account for %d problems, %d bad messages were sent" % (held, reported, bad))
-    H.check(held >= len(over) // 2, "the line after the flood says only %d were held back"
-            % held)
+    # How many the last line holds depends on where the limiter's second fell during the
+    # flood (a line may come mid-flood), so only the sum over the phase is checked.
     H.check(reported >= bad, "the log accounts for %d problems, %d bad messages were sent"
             % (reported, bad))
     run.still_served()
