@@ -7,13 +7,16 @@ packages=(
   # build
   build-essential cmake ninja-build pkg-config
   libspice-protocol-dev libspice-server-dev liblz4-dev libssl-dev
-  zlib1g-dev libjpeg62-turbo-dev libpng-dev libnuma-dev liburing-dev
+  zlib1g-dev libjpeg62-turbo-dev libpng-dev libnuma-dev liburing-dev libpixman-1-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   # real clients: spice-gtk's spicy-screenshot and SpiceClientGLib from Python
   spice-client-gtk gir1.2-spiceclientglib-2.0 python3-gi python3-numpy
   # the browser client: spice-html5 in headless Chromium
   spice-html5 chromium
+  # real QXL producers for the drop-in libspice-server.so.1, and X tools to check them
+  xserver-xspice qemu-system-x86 xterm x11-apps x11-utils xdotool mesa-utils busybox-static
+  cpio
 )
 
 missing=()
