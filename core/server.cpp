@@ -38,8 +38,8 @@ struct Server::Run {
 Expected<std::unique_ptr<Server>, std::string> Server::create(
     ServerConfig config, std::unique_ptr<DisplaySource> source,
     std::vector<std::unique_ptr<FrameTap>> taps) {
-    std::shared_ptr<const TlsContext> tls;
-    if (config.tls_port) {
+    std::shared_ptr<const TlsContext> tls = config.tls_context;
+    if (config.tls_port && !tls) {
         // Certificate problems are start-up errors, before any port is open.
         auto context = TlsContext::load_x509_dir(config.x509_dir);
         if (!context) return unexpected("TLS: " + context.error());
@@ -116,6 +116,15 @@ void Server::post_to_shards(const std::function<void(Shard&)>& task) {
         slot->reactor->post([task, shard] { task(*shard); });
     }
 }
+
+void Server::set_ticket(const TicketPolicy& ticket, bool disconnect_connected) {
+    post_to_shards([ticket, disconnect_connected](Shard& shard) {
+        shard.set_ticket(ticket);
+        if (disconnect_connected) shard.disconnect_all("the password changed");
+    });
+}
+
+size_t Server::session_count() const { return directory_.size(); }
 
 void Server::post_to_shard(size_t index, std::function<void(Shard&)> task) {
     ShardThread& slot = *shards_.at(index);

@@ -62,6 +62,12 @@ public:
     // connected stream.
     Expected<void, std::string> add_client(UniqueFd connected, bool tls);
 
+    // Any thread, after start(): new links must offer this password (QEMU's set_password).
+    // With `disconnect_connected`, the clients connected now are disconnected.
+    void set_ticket(const TicketPolicy& ticket, bool disconnect_connected);
+    // Sessions connected now (any thread).
+    size_t session_count() const;
+
     // The plain port, or 0 when there is none (only --tls-port or host-handed sockets).
     uint16_t port() const { return listeners_.empty() ? 0 : listeners_.front().port(); }
     // The TLS port, or 0 when there is none.

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "core/ticket.h"
 #include "encode/image_policy.h"
 #include "io/reactor.h"
+#include "io/tls.h"
 
 namespace spiced {
 
@@ -24,6 +26,9 @@ struct ServerConfig {
     bool plain_port_enabled = true;
     std::optional<uint16_t> tls_port;  // --tls-port
     std::string x509_dir;              // --x509-dir: ca-cert.pem, server-cert.pem, server-key.pem
+    // A TLS context the host already loaded (the drop-in library's spice_server_set_tls): used
+    // instead of x509_dir, also for TLS listeners the host hands over.
+    std::shared_ptr<const TlsContext> tls_context;
     // --tls-channel / --plaintext-channel by SPICE channel type (every type, main .. webdav);
     // channels not listed follow `default_security` ("default" in those options).
     std::array<std::optional<ChannelSecurity>, 16> channel_security{};

@@ -128,7 +128,8 @@ Shard::Shard(size_t index, Server& server, Reactor& reactor,
       desktop_(server.desktop()),
       directory_(server.sessions()),
       feed_(server.desktop().feed(index)),
-      state_(server.desktop().initial_state()) {
+      state_(server.desktop().initial_state()),
+      ticket_(server.config().ticket) {
     for (const TcpListener* listener : listeners) {
         accept_watches_.push_back(reactor_.accept_on(
             *listener, [this](TcpStream stream) { on_accept(std::move(stream), false); }));
@@ -170,7 +171,7 @@ void Shard::on_accept(TcpStream stream, bool tls) {
     auto link = std::make_unique<PendingLink>(
         *this, reactor_, std::move(stream),
         [this, tls](const LinkRequest& request) { return decide(request, tls); },
-        [this] { return keys_.try_take(); }, config().ticket, tls ? server_.tls() : nullptr);
+        [this] { return keys_.try_take(); }, ticket_, tls ? server_.tls() : nullptr);
     PendingLink* key = link.get();
     key->handshake().set_admit([this, key] { return admit(*key); });
     pending_.emplace(key, std::move(link));
@@ -386,6 +387,12 @@ void Shard::apply(const DesktopUpdate& update) {
     for_each_channel([&](ChannelClient& channel) {
         if (channel.closing()) return;  // closed, not yet removed: nothing more to send
         channel.on_update(update);
+    });
+}
+
+void Shard::disconnect_all(const char* why) {
+    for_each_channel([why](ChannelClient& channel) {
+        if (channel.channel_type() == SPICE_CHANNEL_MAIN && !channel.closing()) channel.close(why);
     });
 }
 

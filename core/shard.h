@@ -49,6 +49,12 @@ public:
     Reactor& reactor() { return reactor_; }
     // Graceful stop: tells display clients their surface is gone and closes every connection.
     void shutdown();
+    // The password links are checked against from now on (spice_server_set_ticket at run
+    // time); links already past their ticket are not affected.
+    void set_ticket(TicketPolicy ticket) { ticket_ = std::move(ticket); }
+    // Ends every session that has a part on this shard (closing its main channel ends it
+    // everywhere). `why` is logged.
+    void disconnect_all(const char* why);
 
     // -- Used by channels ------------------------------------------------------------------
     // The desktop as this shard last heard of it (displays, cursors, modes, agent).
@@ -112,6 +118,7 @@ private:
     std::map<PendingLink*, std::unique_ptr<PendingLink>> pending_;
     std::deque<PendingLink*> awaiting_key_;  // first come, first served
     Reactor::Id key_retry_timer_ = 0;
+    TicketPolicy ticket_;  // links in pending_ hold a reference to it
     // This shard's parts of sessions, by session id.
     std::map<uint32_t, std::unique_ptr<Session>> sessions_;
     // Housekeeping runs every second; the memory line every minute.

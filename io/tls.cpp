@@ -58,9 +58,14 @@ Expected<std::shared_ptr<TlsContext>, std::string> TlsContext::load_x509_dir(
     if (!fs::is_directory(directory, error)) {
         return unexpected("x509 directory " + directory + " does not exist or is not a directory");
     }
-    const std::string ca_path = (fs::path(directory) / kCaCert).string();
-    const std::string cert_path = (fs::path(directory) / kServerCert).string();
-    const std::string key_path = (fs::path(directory) / kServerKey).string();
+    return load_files((fs::path(directory) / kCaCert).string(),
+                      (fs::path(directory) / kServerCert).string(),
+                      (fs::path(directory) / kServerKey).string(), "");
+}
+
+Expected<std::shared_ptr<TlsContext>, std::string> TlsContext::load_files(
+    const std::string& ca_path, const std::string& cert_path, const std::string& key_path,
+    const std::string& key_password) {
     ERR_clear_error();
 
     // Each file must at least be readable and hold what its name says, checked in this order so
@@ -92,10 +97,17 @@ Expected<std::shared_ptr<TlsContext>, std::string> TlsContext::load_x509_dir(
         return unexpected(cert_path + ": not a PEM certificate (" + openssl_reason("no data") +
                           ")");
     }
+    // PEM_read_PrivateKey takes a NUL-terminated pass phrase as its user data when no
+    // callback is given; without one, an encrypted key is refused rather than prompted for.
     std::unique_ptr<EVP_PKEY, EvpPkeyDeleter> key(
-        PEM_read_PrivateKey(key_file->get(), nullptr, no_pass_phrase, nullptr));
+        key_password.empty()
+            ? PEM_read_PrivateKey(key_file->get(), nullptr, no_pass_phrase, nullptr)
+            : PEM_read_PrivateKey(key_file->get(), nullptr, nullptr,
+                                  const_cast<char*>(key_password.c_str())));
     if (!key) {
-        return unexpected(key_path + ": not an unencrypted PEM private key (" +
+        return unexpected(key_path + (key_password.empty()
+                                          ? ": not an unencrypted PEM private key ("
+                                          : ": not a PEM private key for this password (") +
                           openssl_reason("no data") + ")");
     }
     if (X509_check_private_key(SSL_CTX_get0_certificate(ctx.get()), key.get()) != 1) {

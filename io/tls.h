@@ -44,6 +44,11 @@ public:
     // is wrong with it (missing, unreadable, not PEM, key not matching the certificate).
     static Expected<std::shared_ptr<TlsContext>, std::string> load_x509_dir(
         const std::string& directory);
+    // The same from three files (spice_server_set_tls); a non-empty `key_password` unlocks an
+    // encrypted key.
+    static Expected<std::shared_ptr<TlsContext>, std::string> load_files(
+        const std::string& ca_path, const std::string& cert_path, const std::string& key_path,
+        const std::string& key_password);
 
     SSL_CTX* get() const { return ctx_.get(); }
 

@@ -1,0 +1,437 @@
+#include "qxl/abi/library_server.h"
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <spice/enums.h>
+#include <spice/vd_agent.h>
+
+#include "base/log.h"
+#include "io/tcp.h"
+
+using spiced::LogLevel;
+
+namespace {
+
+// SPICE button masks (left, middle, right) as the host's input devices number them (left,
+// right, middle), which is what spice-server hands its mouse and tablet interfaces.
+uint32_t local_buttons(uint32_t spice) {
+    return (spice & SPICE_MOUSE_BUTTON_MASK_LEFT) | ((spice & SPICE_MOUSE_BUTTON_MASK_MIDDLE) << 1) |
+           ((spice & SPICE_MOUSE_BUTTON_MASK_RIGHT) >> 1);
+}
+
+spiced::Expected<spiced::UniqueFd, std::string> bind_port(const std::string& address,
+                                                          uint16_t port) {
+    auto listener = spiced::TcpListener::listen(address, port);
+    if (!listener) return spiced::unexpected(listener.error());
+    spiced::UniqueFd fd(fcntl(listener->fd(), F_DUPFD_CLOEXEC, 0));
+    if (!fd.valid()) return spiced::unexpected(std::string("dup: ") + std::strerror(errno));
+    return fd;
+}
+
+}  // namespace
+
+RedsState::RedsState() {
+    // The library's defaults are spice-server's, not the spiced-gpu command line's.
+    config.address = "0.0.0.0";
+    config.plain_port_enabled = false;
+    config.name = "spiced-gpu";
+}
+
+RedsState::~RedsState() {
+    if (server_) server_->stop();
+    server_.reset();  // the source (and its pointers to the devices) goes with it
+    for (QXLInstance* qxl : qxls_) qxl->st = nullptr;
+    qxl_states_.clear();  // joins the workers
+    if (start_timer_ && core_ && core_->timer_remove) core_->timer_remove(start_timer_);
+    host_.reset();
+}
+
+void RedsState::log_once(const std::string& what) {
+    if (std::find(logged_once_.begin(), logged_once_.end(), what) != logged_once_.end()) return;
+    logged_once_.push_back(what);
+    LOG_WARN("server", "%s", what.c_str());
+}
+
+int RedsState::init(SpiceCoreInterface* core) {
+    if (core_) {
+        LOG_ERROR("server", "spice_server_init called twice");
+        return -1;
+    }
+    if (!core || !core->timer_add || !core->timer_start) {
+        LOG_ERROR("server", "spice_server_init: the host's core interface lacks timers");
+        return -1;
+    }
+    core_ = core;
+    if (config.address.empty()) config.address = "0.0.0.0";
+    if (port_requested) {
+        auto fd = bind_port(config.address, config.port);
+        if (!fd) {
+            LOG_ERROR("server", "port %u: %s", config.port, fd.error().c_str());
+            return -1;
+        }
+        plain_listener_ = std::move(*fd);
+    }
+    if (tls_port) {
+        auto context = spiced::TlsContext::load_files(tls_ca, tls_cert, tls_key, tls_key_password);
+        if (!context) {
+            LOG_ERROR("server", "TLS: %s", context.error().c_str());
+            return -1;
+        }
+        tls_context_ = std::move(*context);
+        auto fd = bind_port(config.address, *tls_port);
+        if (!fd) {
+            LOG_ERROR("server", "TLS port %u: %s", *tls_port, fd.error().c_str());
+            return -1;
+        }
+        tls_listener_ = std::move(*fd);
+    }
+    auto host = spiced::abi::HostCalls::create(*core);
+    if (!host) {
+        LOG_ERROR("server", "spice_server_init: %s", host.error().c_str());
+        return -1;
+    }
+    host_ = std::move(*host);
+    // The host adds its devices before it runs its loop; the server starts from the loop, with
+    // all of them.
+    start_timer_ = core->timer_add([](void* opaque) { static_cast<RedsState*>(opaque)->start_server(); },
+                                   this);
+    if (!start_timer_) {
+        LOG_ERROR("server", "spice_server_init: the host refused a timer");
+        return -1;
+    }
+    core->timer_start(start_timer_, 0);
+    return 0;
+}
+
+void RedsState::start_server() {
+    if (server_) return;
+    std::vector<spiced::qxl::QxlDevice*> devices;
+    for (QXLInstance* qxl : qxls_) devices.push_back(qxl->st->device.get());
+    auto source = std::make_unique<spiced::qxl::QxlDisplaySource>(devices, relay_, *this);
+    source_ = source.get();
+    spiced::ServerConfig run = config;
+    run.plain_port_enabled = false;  // bound at init, handed over below
+    run.tls_port.reset();
+    run.tls_context = tls_context_;
+    auto server = spiced::Server::create(std::move(run), std::move(source));
+    if (!server) {
+        source_ = nullptr;
+        LOG_ERROR("server", "cannot start: %s", server.error().c_str());
+        return;
+    }
+    server_ = std::move(*server);
+    auto hand_over = [this](spiced::UniqueFd& fd, bool tls) {
+        if (!fd.valid()) return;
+        if (auto added = server_->add_listener(std::move(fd), tls); !added)
+            LOG_ERROR("server", "listener: %s", added.error().c_str());
+    };
+    hand_over(plain_listener_, false);
+    hand_over(tls_listener_, true);
+    if (host_listen_fd >= 0) {
+        spiced::UniqueFd fd(fcntl(host_listen_fd, F_DUPFD_CLOEXEC, 0));
+        hand_over(fd, false);
+    }
+    if (auto started = server_->start(); !started) {
+        LOG_ERROR("server", "cannot start: %s", started.error().c_str());
+        server_.reset();
+        source_ = nullptr;
+        return;
+    }
+    LOG_INFO("server", "spiced-gpu serving %zu display device%s as libspice-server (%s)",
+             devices.size(), devices.size() == 1 ? "" : "s",
+             std::string(server_->backend_name()).c_str());
+}
+
+int RedsState::add_interface(SpiceBaseInstance* sin) {
+    if (!sin || !sin->sif || !sin->sif->type) return -1;
+    const std::string_view type = sin->sif->type;
+    const uint32_t major = sin->sif->major_version;
+    const uint32_t minor = sin->sif->minor_version;
+    if (type == SPICE_INTERFACE_QXL) {
+        if (major != SPICE_INTERFACE_QXL_MAJOR || minor > SPICE_INTERFACE_QXL_MINOR) {
+            LOG_ERROR("server", "QXL interface %u.%u is not supported", major, minor);
+            return -1;
+        }
+        auto* qxl = SPICE_CONTAINEROF(sin, QXLInstance, base);
+        if (server_) {
+            log_once("a display device added after the server started is not served (restart "
+                     "the VM to show it)");
+            return -1;
+        }
+        auto state = std::make_unique<QXLState>();
+        state->server = this;
+        const size_t index = qxls_.size();
+        state->device = std::make_unique<spiced::qxl::QxlDevice>(
+            qxl, [relay = relay_, index] { relay->notify(index); });
+        state->device->set_running(vm_running_);
+        qxl->st = state.get();
+        qxl_states_.push_back(std::move(state));
+        qxls_.push_back(qxl);
+        return 0;
+    }
+    if (type == SPICE_INTERFACE_KEYBOARD) {
+        if (keyboard_) {
+            LOG_WARN("server", "a second keyboard interface is ignored");
+            return -1;
+        }
+        keyboard_ = SPICE_CONTAINEROF(sin, SpiceKbdInstance, base);
+        keyboard_->st = &keyboard_state_;
+        return 0;
+    }
+    if (type == SPICE_INTERFACE_MOUSE) {
+        if (mouse_) {
+            LOG_WARN("server", "a second mouse interface is ignored");
+            return -1;
+        }
+        mouse_ = SPICE_CONTAINEROF(sin, SpiceMouseInstance, base);
+        mouse_->st = &mouse_state_;
+        return 0;
+    }
+    if (type == SPICE_INTERFACE_TABLET) {
+        if (tablet_) {
+            LOG_WARN("server", "a second tablet interface is ignored");
+            return -1;
+        }
+        tablet_ = SPICE_CONTAINEROF(sin, SpiceTabletInstance, base);
+        tablet_->st = &tablet_state_;
+        has_tablet_ = true;
+        if (!tablet_size_.is_empty()) {
+            auto* sif = reinterpret_cast<const SpiceTabletInterface*>(sin->sif);
+            sif->set_logical_size(tablet_, tablet_size_.width, tablet_size_.height);
+        }
+        on_desktop([](spiced::qxl::QxlDisplaySource& source) { source.input_changed(); });
+        return 0;
+    }
+    if (type == SPICE_INTERFACE_CHAR_DEVICE) {
+        auto* device = SPICE_CONTAINEROF(sin, SpiceCharDeviceInstance, base);
+        char_devices_.push_back(device);
+        auto state = std::make_unique<SpiceCharDeviceState>();
+        state->server = this;
+        device->st = state.get();
+        char_states_.push_back(std::move(state));
+        log_once(std::string("char device '") + (device->subtype ? device->subtype : "?") +
+                 "' is accepted but not served yet");
+        return 0;
+    }
+    if (type == SPICE_INTERFACE_PLAYBACK) {
+        auto* playback = SPICE_CONTAINEROF(sin, SpicePlaybackInstance, base);
+        auto state = std::make_unique<SpicePlaybackState>();
+        state->server = this;
+        playback->st = state.get();
+        playback_states_.push_back(std::move(state));
+        log_once("audio playback is accepted and dropped (no playback channel yet)");
+        return 0;
+    }
+    if (type == SPICE_INTERFACE_RECORD) {
+        auto* record = SPICE_CONTAINEROF(sin, SpiceRecordInstance, base);
+        auto state = std::make_unique<SpiceRecordState>();
+        state->server = this;
+        record->st = state.get();
+        record_states_.push_back(std::move(state));
+        return 0;
+    }
+    if (type == SPICE_INTERFACE_MIGRATION) {
+        log_once("migration is not supported: the migration interface is accepted, and "
+                 "migrate calls fail");
+        return 0;
+    }
+    LOG_WARN("server", "unknown interface '%.*s' refused", int(type.size()), type.data());
+    return -1;
+}
+
+int RedsState::remove_interface(SpiceBaseInstance* sin) {
+    if (!sin || !sin->sif || !sin->sif->type) return -1;
+    const std::string_view type = sin->sif->type;
+    if (type == SPICE_INTERFACE_TABLET) {
+        if (tablet_ == SPICE_CONTAINEROF(sin, SpiceTabletInstance, base)) {
+            tablet_ = nullptr;
+            has_tablet_ = false;
+            on_desktop([](spiced::qxl::QxlDisplaySource& source) { source.input_changed(); });
+        }
+        return 0;
+    }
+    if (type == SPICE_INTERFACE_KEYBOARD) {
+        if (keyboard_ == SPICE_CONTAINEROF(sin, SpiceKbdInstance, base)) keyboard_ = nullptr;
+        return 0;
+    }
+    if (type == SPICE_INTERFACE_MOUSE) {
+        if (mouse_ == SPICE_CONTAINEROF(sin, SpiceMouseInstance, base)) mouse_ = nullptr;
+        return 0;
+    }
+    if (type == SPICE_INTERFACE_CHAR_DEVICE) {
+        auto* device = SPICE_CONTAINEROF(sin, SpiceCharDeviceInstance, base);
+        std::erase(char_devices_, device);
+        std::erase_if(char_states_, [&](const auto& st) { return st.get() == device->st; });
+        device->st = nullptr;
+        return 0;
+    }
+    if (type == SPICE_INTERFACE_PLAYBACK) {
+        auto* playback = SPICE_CONTAINEROF(sin, SpicePlaybackInstance, base);
+        std::erase_if(playback_states_, [&](const auto& st) { return st.get() == playback->st; });
+        playback->st = nullptr;
+        return 0;
+    }
+    if (type == SPICE_INTERFACE_RECORD) {
+        auto* record = SPICE_CONTAINEROF(sin, SpiceRecordInstance, base);
+        std::erase_if(record_states_, [&](const auto& st) { return st.get() == record->st; });
+        record->st = nullptr;
+        return 0;
+    }
+    if (type == SPICE_INTERFACE_QXL) {
+        log_once("removing a display device is not supported while the server runs");
+        return -1;
+    }
+    return 0;
+}
+
+int RedsState::set_ticket(const char* password, int lifetime, bool fail_if_connected,
+                          bool disconnect_if_connected) {
+    if (fail_if_connected && server_ && server_->session_count() > 0) return -1;
+    spiced::TicketPolicy policy = spiced::TicketPolicy::disabled();
+    if (password) {
+        std::optional<spiced::TicketPolicy::Clock::time_point> expiry;
+        if (lifetime > 0)
+            expiry = spiced::TicketPolicy::Clock::now() + std::chrono::seconds(lifetime);
+        // spice-server: a lifetime of 0 means no expiry. An empty password with ticketing on
+        // lets nobody in, as QEMU's "expire_password now" relies on.
+        policy = spiced::TicketPolicy::password(password, expiry);
+    }
+    config.ticket = policy;
+    if (server_) server_->set_ticket(policy, disconnect_if_connected);
+    return 0;
+}
+
+int RedsState::add_client(int socket, bool tls) {
+    if (!server_) {
+        LOG_WARN("server", "spice_server_add_client before the server runs: refused");
+        return -1;
+    }
+    if (tls && !tls_context_) {
+        LOG_WARN("server", "spice_server_add_ssl_client without spice_server_set_tls: refused");
+        return -1;
+    }
+    auto added = server_->add_client(spiced::UniqueFd(socket), tls);
+    if (!added) {
+        LOG_WARN("server", "spice_server_add_client: %s", added.error().c_str());
+        return -1;
+    }
+    return 0;
+}
+
+void RedsState::set_vm_running(bool running) {
+    vm_running_ = running;
+    for (QXLInstance* qxl : qxls_) qxl->st->device->set_running(running);
+}
+
+bool RedsState::is_server_mouse() const {
+    return !(config.client_mouse_mode && has_tablet_.load());
+}
+
+void RedsState::keyboard_leds(int leds) {
+    on_desktop([leds](spiced::qxl::QxlDisplaySource& source) { source.keyboard_leds(uint32_t(leds)); });
+}
+
+void RedsState::on_host(std::function<void()> task) {
+    if (host_) host_->post(std::move(task));
+}
+
+void RedsState::on_desktop(std::function<void(spiced::qxl::QxlDisplaySource&)> task) {
+    if (!server_ || !source_) return;
+    spiced::qxl::QxlDisplaySource* source = source_;
+    server_->desktop().loop().post([source, task = std::move(task)] { task(*source); });
+}
+
+// -- GuestInput: desktop thread, forwarded to the host's thread ------------------------------
+
+void RedsState::key(uint16_t scancode, bool down) {
+    on_host([this, scancode, down] {
+        if (!keyboard_) return;
+        auto* sif = reinterpret_cast<const SpiceKbdInterface*>(keyboard_->base.sif);
+        const uint8_t release = down ? 0 : 0x80;
+        if (scancode >= 0x100) sif->push_scan_freg(keyboard_, 0xe0);
+        sif->push_scan_freg(keyboard_, uint8_t((scancode & 0x7f) | release));
+    });
+}
+
+void RedsState::relative(int32_t dx, int32_t dy, int32_t dz, uint32_t buttons) {
+    on_host([this, dx, dy, dz, buttons] {
+        if (!mouse_) return;
+        auto* sif = reinterpret_cast<const SpiceMouseInterface*>(mouse_->base.sif);
+        sif->motion(mouse_, dx, dy, dz, local_buttons(buttons));
+    });
+}
+
+void RedsState::absolute(spiced::Point position, uint32_t buttons) {
+    on_host([this, position, buttons] {
+        if (!tablet_) return;
+        auto* sif = reinterpret_cast<const SpiceTabletInterface*>(tablet_->base.sif);
+        sif->position(tablet_, position.x, position.y, local_buttons(buttons));
+    });
+}
+
+void RedsState::buttons(uint32_t buttons) {
+    on_host([this, buttons] {
+        if (tablet_ && !is_server_mouse()) {
+            auto* sif = reinterpret_cast<const SpiceTabletInterface*>(tablet_->base.sif);
+            sif->buttons(tablet_, local_buttons(buttons));
+        } else if (mouse_) {
+            auto* sif = reinterpret_cast<const SpiceMouseInterface*>(mouse_->base.sif);
+            sif->buttons(mouse_, local_buttons(buttons));
+        }
+    });
+}
+
+void RedsState::wheel(int32_t dz, uint32_t buttons) {
+    on_host([this, dz, buttons] {
+        if (tablet_ && !is_server_mouse()) {
+            auto* sif = reinterpret_cast<const SpiceTabletInterface*>(tablet_->base.sif);
+            sif->wheel(tablet_, dz, local_buttons(buttons));
+        } else if (mouse_) {
+            auto* sif = reinterpret_cast<const SpiceMouseInterface*>(mouse_->base.sif);
+            sif->motion(mouse_, 0, 0, dz, local_buttons(buttons));
+        }
+    });
+}
+
+void RedsState::set_tablet_size(spiced::Size size) {
+    on_host([this, size] {
+        tablet_size_ = size;
+        if (!tablet_) return;
+        auto* sif = reinterpret_cast<const SpiceTabletInterface*>(tablet_->base.sif);
+        sif->set_logical_size(tablet_, size.width, size.height);
+    });
+}
+
+bool RedsState::request_monitors(uint32_t display,
+                                 std::span<const spiced::MonitorRequest> monitors) {
+    if (display >= qxls_.size()) return false;
+    QXLInstance* qxl = qxls_[display];
+    auto* sif = reinterpret_cast<const QXLInterface*>(qxl->base.sif);
+    if (sif->base.minor_version < 3 || !sif->client_monitors_config) return false;
+    // VDAgentMonitorsConfig with its flexible array of monitors, built in an aligned buffer;
+    // monitor i is head i, and heads no request names are off.
+    uint32_t count = 0;
+    for (const spiced::MonitorRequest& request : monitors)
+        count = std::max(count, std::min<uint32_t>(request.index, spiced::kMaxHeads - 1) + 1);
+    std::vector<uint64_t> storage(
+        (sizeof(VDAgentMonitorsConfig) + count * sizeof(VDAgentMonConfig) + 7) / 8);
+    auto* config = reinterpret_cast<VDAgentMonitorsConfig*>(storage.data());
+    config->num_of_monitors = count;
+    config->flags = 0;
+    for (const spiced::MonitorRequest& request : monitors) {
+        if (request.index >= count) continue;
+        VDAgentMonConfig& monitor = config->monitors[request.index];
+        monitor.width = request.enabled ? uint32_t(request.rect.width()) : 0;
+        monitor.height = request.enabled ? uint32_t(request.rect.height()) : 0;
+        monitor.depth = 32;
+        monitor.x = request.rect.left();
+        monitor.y = request.rect.top();
+    }
+    on_host([qxl, sif, storage = std::move(storage)]() mutable {
+        sif->client_monitors_config(qxl, reinterpret_cast<VDAgentMonitorsConfig*>(storage.data()));
+    });
+    return true;
+}

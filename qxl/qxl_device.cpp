@@ -1,0 +1,833 @@
+#include "qxl/qxl_device.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <map>
+
+#include <spice/enums.h>
+#include <spice/protocol.h>
+
+#include "base/log.h"
+#include "base/log_limiter.h"
+#include "io/service_thread.h"
+#include "qxl/command_parser.h"
+#include "qxl/cursor_shape.h"
+#include "qxl/memslots.h"
+#include "qxl/pixman_renderer.h"
+
+namespace spiced::qxl {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// While commands keep coming, a picture goes out at least this often (the ring never empties
+// under a busy guest, so "publish when idle" alone would show nothing).
+constexpr auto kPublishInterval = std::chrono::milliseconds(8);
+// Commands taken per ring before the worker looks at its task queue again.
+constexpr int kCommandBatch = 64;
+// DRM fourccs spice_qxl_gl_scanout receives (drm_fourcc.h's values).
+constexpr uint32_t kDrmXrgb8888 = 0x34325258;  // 'XR24'
+constexpr uint32_t kDrmArgb8888 = 0x34325241;  // 'AR24'
+constexpr uint32_t kDrmXbgr8888 = 0x34324258;  // 'XB24'
+constexpr uint32_t kDrmAbgr8888 = 0x34324241;  // 'AB24'
+
+Rect rect_of(const QXLRect& r) { return Rect::MakeLTRB(r.left, r.top, r.right, r.bottom); }
+
+// Frames of the primary surface, recycled once no reader holds them. Each remembers what
+// changed since it was last filled, so refilling it copies only that.
+class FrameRing {
+public:
+    using Fill = std::function<void(const Rect&, Frame&)>;
+
+    void reset() { slots_.clear(); }
+
+    std::shared_ptr<const Frame> next(Size size, const Region& damage, const Fill& fill) {
+        if (!slots_.empty() && slots_.front().frame->size() != size) slots_.clear();
+        Slot* slot = nullptr;
+        for (Slot& candidate : slots_) {
+            // Only we hold it: no reader can get it again but through us.
+            if (candidate.frame.use_count() == 1) {
+                slot = &candidate;
+                break;
+            }
+        }
+        if (!slot) {
+            Slot fresh{std::shared_ptr<Frame>(Frame::create(size)), Region(Rect::MakeSize(size))};
+            if (slots_.size() < kMaxSlots) {
+                slots_.push_back(std::move(fresh));
+                slot = &slots_.back();
+            } else {
+                // Every frame is still being read (a slow shard): this one is not kept.
+                fill(Rect::MakeSize(size), *fresh.frame);
+                return fresh.frame;
+            }
+        }
+        Region copy = slot->stale;
+        copy.add_region(damage);
+        for (const Rect& rect : copy.rects()) fill(rect, *slot->frame);
+        slot->stale.clear();
+        for (Slot& other : slots_) {
+            if (&other != slot) other.stale.add_region(damage);
+        }
+        return slot->frame;
+    }
+
+private:
+    static constexpr size_t kMaxSlots = 4;
+    struct Slot {
+        std::shared_ptr<Frame> frame;
+        Region stale;
+    };
+    std::vector<Slot> slots_;
+};
+
+// A guest surface's memory, as its create command gave it, and the command itself (released
+// when the surface goes: the guest frees the memory then).
+struct GuestSurface {
+    GuestBytes memory;
+    int32_t stride = 0;
+    std::optional<ReleaseTicket> create_release;
+    Region dirty;  // drawn since the guest last cleared it (update_area)
+};
+
+}  // namespace
+
+struct QxlDevice::Worker {
+    Worker(QXLInstance* qin, OnPublish publish)
+        : instance(qin),
+          qif(reinterpret_cast<const QXLInterface*>(qin->base.sif)),
+          on_publish(std::move(publish)) {}
+
+    void run();
+    void run_tasks(std::unique_lock<std::mutex>& lock);
+    // Takes commands from both rings; true when both are empty (and notifications are armed).
+    bool poll_rings();
+    void handle(const QXLCommandExt& ext, bool cursor_ring);
+    void release(const ReleaseTicket& ticket) {
+        QXLReleaseInfoExt info{};
+        info.info = ticket.release_info;
+        info.group_id = ticket.group_id;
+        qif->release_resource(instance, info);
+    }
+    void reject(const QXLCommandExt& ext, const std::string& why);
+    void handle_cursor(const CursorCommand& command);
+    void complete(std::optional<uint64_t> cookie) {
+        if (cookie) qif->async_complete(instance, *cookie);
+    }
+
+    void create_primary(uint32_t surface_id, const QXLDevSurfaceCreate& create);
+    void destroy_surface(uint32_t surface_id);
+    void destroy_all();
+    void write_back(uint32_t surface_id, const Rect& area);
+    void set_monitors(uint64_t address, int group);
+    void publish_layout();
+    void publish_frame();
+    void log_rejected(const std::string& what);
+
+    QXLInstance* instance;
+    const QXLInterface* qif;
+    OnPublish on_publish;
+
+    // Shared with the host's threads.
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::deque<std::function<void(Worker&)>> tasks;
+    bool woken = true;
+    bool stopping = false;
+    bool running = false;
+
+    // The worker's own.
+    std::unique_ptr<MemSlots> slots;
+    std::unique_ptr<CommandParser> parser;
+    std::unique_ptr<Renderer> renderer = make_pixman_renderer();
+    std::map<uint32_t, GuestSurface> surfaces;
+    std::optional<uint32_t> primary_id;
+    Size primary_size;
+    std::vector<Head> heads;  // from the driver's monitors config; empty: one head
+    Region pending;           // primary damage not yet published
+    Clock::time_point last_publish{};
+    FrameRing ring;
+    LogLimiter rejected_limiter;
+    uint64_t rejected = 0;
+    // A GL scanout replaces the primary surface while it is set.
+    struct Scanout {
+        void* map = MAP_FAILED;
+        size_t length = 0;
+        uint32_t stride = 0;
+        uint32_t format = 0;
+        bool y0_top = true;
+        Size size;
+        ~Scanout() {
+            if (map != MAP_FAILED) munmap(map, length);
+        }
+    };
+    std::shared_ptr<Scanout> scanout;
+
+    // Read by the display source under mailbox_mutex.
+    std::mutex mailbox_mutex;
+    DeviceMailbox mailbox;
+    std::atomic<uint32_t> max_monitors{1};
+};
+
+QxlDevice::QxlDevice(QXLInstance* instance, OnPublish on_publish)
+    : instance_(instance), worker_(std::make_unique<Worker>(instance, std::move(on_publish))) {
+    thread_ = start_service_thread("spiced-qxl" + std::to_string(instance->id),
+                                   [worker = worker_.get()] { worker->run(); });
+}
+
+QxlDevice::~QxlDevice() {
+    {
+        std::lock_guard lock(worker_->mutex);
+        worker_->stopping = true;
+    }
+    worker_->wake.notify_one();
+    if (thread_.joinable()) thread_.join();
+}
+
+void QxlDevice::post(std::function<void(Worker&)> task, bool wait) {
+    if (std::this_thread::get_id() == thread_.get_id()) {
+        // The host called back into us from a QXLInterface callback on the worker.
+        task(*worker_);
+        return;
+    }
+    std::promise<void> done;
+    auto finished = done.get_future();
+    {
+        std::lock_guard lock(worker_->mutex);
+        if (wait) {
+            worker_->tasks.push_back([task = std::move(task), &done](Worker& w) {
+                task(w);
+                done.set_value();
+            });
+        } else {
+            worker_->tasks.push_back(std::move(task));
+        }
+    }
+    worker_->wake.notify_one();
+    if (wait) finished.wait();
+}
+
+void QxlDevice::Worker::run() {
+    // spice-server hands the instance itself over as the (long gone) QXLWorker; hosts that
+    // still look at it (Xspice keeps it) get the same.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    if (qif->attache_worker) qif->attache_worker(instance, reinterpret_cast<QXLWorker*>(instance));
+#pragma GCC diagnostic pop
+    QXLDevInitInfo info{};
+    qif->get_init_info(instance, &info);
+    auto made = MemSlots::create(info);
+    if (!made) {
+        LOG_ERROR("qxl", "qxl %d: %s; its commands are not served", instance->id,
+                  made.error().c_str());
+    } else {
+        slots = std::make_unique<MemSlots>(std::move(*made));
+        parser = std::make_unique<CommandParser>(*slots);
+    }
+    if (qif->base.major_version == 3 && qif->base.minor_version >= 2 &&
+        qif->set_client_capabilities) {
+        // We draw every command ourselves, whatever the clients can: tell the driver what our
+        // renderer takes (A8 surfaces and composite let Xspice and Linux use RENDER).
+        uint8_t caps[SPICE_CAPABILITIES_SIZE] = {};
+        for (int cap : {SPICE_DISPLAY_CAP_COMPOSITE, SPICE_DISPLAY_CAP_A8_SURFACE,
+                        SPICE_DISPLAY_CAP_MONITORS_CONFIG}) {
+            caps[cap / 8] |= uint8_t(1u << (cap % 8));
+        }
+        qif->set_client_capabilities(instance, 1, caps);
+    }
+    std::unique_lock lock(mutex);
+    while (!stopping) {
+        run_tasks(lock);
+        if (stopping) break;
+        bool idle = true;
+        if (running && parser) {
+            woken = false;
+            lock.unlock();
+            idle = poll_rings();
+            if (!pending.is_empty() &&
+                (idle || Clock::now() - last_publish >= kPublishInterval)) {
+                publish_frame();
+            }
+            lock.lock();
+        }
+        if (idle) wake.wait(lock, [this] { return stopping || woken || !tasks.empty(); });
+    }
+}
+
+void QxlDevice::Worker::run_tasks(std::unique_lock<std::mutex>& lock) {
+    while (!tasks.empty()) {
+        auto task = std::move(tasks.front());
+        tasks.pop_front();
+        lock.unlock();
+        task(*this);
+        lock.lock();
+    }
+}
+
+bool QxlDevice::Worker::poll_rings() {
+    bool commands_idle = false;
+    for (int i = 0; i < kCommandBatch; ++i) {
+        QXLCommandExt ext{};
+        if (qif->get_command(instance, &ext)) {
+            handle(ext, false);
+            continue;
+        }
+        // Armed: the host calls spice_qxl_wakeup when more come. Not armed: more came meanwhile.
+        commands_idle = qif->req_cmd_notification(instance) != 0;
+        if (commands_idle) break;
+    }
+    bool cursor_idle = false;
+    for (int i = 0; i < kCommandBatch; ++i) {
+        QXLCommandExt ext{};
+        if (qif->get_cursor_command(instance, &ext)) {
+            handle(ext, true);
+            continue;
+        }
+        cursor_idle = qif->req_cursor_notification(instance) != 0;
+        if (cursor_idle) break;
+    }
+    return commands_idle && cursor_idle;
+}
+
+void QxlDevice::Worker::log_rejected(const std::string& what) {
+    ++rejected;
+    uint64_t held = 0;
+    if (rejected_limiter.allow(held)) {
+        LOG_WARN("qxl", "qxl %d: %s (%llu more since the last report)", instance->id, what.c_str(),
+                 static_cast<unsigned long long>(held));
+    }
+}
+
+void QxlDevice::Worker::reject(const QXLCommandExt& ext, const std::string& why) {
+    log_rejected("command rejected: " + why);
+    // Every command starts with its QXLReleaseInfo: give it back when that much is readable,
+    // so a bad command does not leak the guest's resources too.
+    if (auto release = slots->translate(ext.group_id, ext.cmd.data, sizeof(QXLReleaseInfo))) {
+        ReleaseTicket ticket;
+        ticket.release_info =
+            reinterpret_cast<QXLReleaseInfo*>(const_cast<uint8_t*>(release.value()));
+        ticket.group_id = ext.group_id;
+        release(ticket);
+    }
+}
+
+void QxlDevice::Worker::handle(const QXLCommandExt& ext, bool cursor_ring) {
+    auto parsed = cursor_ring ? parser->parse_cursor(ext) : parser->parse(ext);
+    if (!parsed) {
+        reject(ext, parsed.error());
+        return;
+    }
+    Command& command = *parsed;
+    bool release_now = true;
+    if (auto* drawable = std::get_if<Drawable>(&command.body)) {
+        auto damage = renderer->draw(*drawable);
+        if (!damage) {
+            log_rejected("drawable rejected: " + damage.error());
+        } else {
+            if (auto it = surfaces.find(drawable->surface_id); it != surfaces.end())
+                it->second.dirty.add_region(*damage);
+            if (primary_id && drawable->surface_id == *primary_id && !scanout)
+                pending.add_region(*damage);
+        }
+    } else if (auto* surface = std::get_if<SurfaceCommand>(&command.body)) {
+        if (surface->kind == SurfaceCommand::Kind::kCreate) {
+            if (primary_id && surface->surface_id == *primary_id) {
+                log_rejected("surface create for the primary surface's id " +
+                             std::to_string(surface->surface_id));
+            } else {
+                const bool keep = surface->flags & QXL_SURF_FLAG_KEEP_DATA;
+                auto created = renderer->create_surface(
+                    surface->surface_id, surface->format,
+                    Size{int32_t(surface->width), int32_t(surface->height)},
+                    keep ? surface->memory : GuestBytes{}, surface->stride);
+                if (!created) {
+                    log_rejected("surface create rejected: " + created.error());
+                } else {
+                    GuestSurface guest;
+                    guest.memory = surface->memory;
+                    guest.stride = surface->stride;
+                    guest.create_release = command.release;
+                    surfaces[surface->surface_id] = std::move(guest);
+                    release_now = false;
+                }
+            }
+        } else {
+            destroy_surface(surface->surface_id);
+        }
+    } else if (auto* update = std::get_if<UpdateCommand>(&command.body)) {
+        write_back(update->surface_id, update->area);
+    } else if (auto* message = std::get_if<MessageCommand>(&command.body)) {
+        std::string text(message->text.begin(), message->text.end());
+        text.erase(std::find(text.begin(), text.end(), '\0'), text.end());
+        log_rejected("driver message: " + text.substr(0, 200));
+    } else if (auto* cursor = std::get_if<CursorCommand>(&command.body)) {
+        handle_cursor(*cursor);
+    }
+    if (release_now) release(command.release);
+}
+
+void QxlDevice::Worker::handle_cursor(const CursorCommand& command) {
+    std::lock_guard lock(mailbox_mutex);
+    switch (command.kind) {
+    case CursorCommand::Kind::kSet: {
+        auto shape = command.shape ? pointer_shape_of(*command.shape)
+                                   : Expected<std::shared_ptr<const PointerShape>, std::string>(
+                                         std::shared_ptr<const PointerShape>());
+        if (!shape) {
+            log_rejected("cursor shape rejected: " + shape.error());
+            return;
+        }
+        mailbox.cursor_shape = std::move(*shape);
+        mailbox.cursor_position = command.position;
+        mailbox.cursor_visible = command.visible && mailbox.cursor_shape;
+        break;
+    }
+    case CursorCommand::Kind::kMove:
+        mailbox.cursor_position = command.position;
+        if (mailbox.cursor_shape) mailbox.cursor_visible = true;
+        break;
+    case CursorCommand::Kind::kHide:
+        mailbox.cursor_visible = false;
+        break;
+    case CursorCommand::Kind::kTrail:
+        return;  // a hint for local pointers; clients draw their own
+    }
+    mailbox.cursor_changed = true;
+    on_publish();
+}
+
+void QxlDevice::Worker::create_primary(uint32_t surface_id, const QXLDevSurfaceCreate& create) {
+    if (!slots) return;
+    if (primary_id) destroy_surface(*primary_id);
+    if (surfaces.count(surface_id)) destroy_surface(surface_id);
+    const Size size{int32_t(std::min<uint32_t>(create.width, 1u << 15)),
+                    int32_t(std::min<uint32_t>(create.height, 1u << 15))};
+    const uint64_t bytes = uint64_t(std::abs(int64_t{create.stride})) * create.height;
+    auto memory = slots->translate(create.group_id, create.mem, bytes);
+    if (!memory) {
+        log_rejected("primary surface rejected: " + memory.error());
+        return;
+    }
+    GuestBytes guest(*memory, bytes);
+    auto created = renderer->create_surface(surface_id, create.format, size, guest, create.stride);
+    if (!created) {
+        log_rejected("primary surface rejected: " + created.error());
+        return;
+    }
+    GuestSurface record;
+    record.memory = guest;
+    record.stride = create.stride;
+    surfaces[surface_id] = std::move(record);
+    primary_id = surface_id;
+    primary_size = size;
+    heads.clear();
+    ring.reset();
+    pending = Region(Rect::MakeSize(size));
+    LOG_INFO("qxl", "qxl %d: primary surface %dx%d (format %u)", instance->id, size.width,
+             size.height, create.format);
+    publish_layout();
+    publish_frame();
+}
+
+void QxlDevice::Worker::destroy_surface(uint32_t surface_id) {
+    auto it = surfaces.find(surface_id);
+    if (it == surfaces.end()) {
+        if (renderer->has_surface(surface_id)) renderer->destroy_surface(surface_id);
+        return;
+    }
+    renderer->destroy_surface(surface_id);
+    if (it->second.create_release) release(*it->second.create_release);
+    surfaces.erase(it);
+    if (primary_id && *primary_id == surface_id) {
+        primary_id.reset();
+        primary_size = {};
+        heads.clear();
+        pending.clear();
+        ring.reset();
+        publish_layout();
+    }
+}
+
+void QxlDevice::Worker::destroy_all() {
+    while (!surfaces.empty()) destroy_surface(surfaces.begin()->first);
+    renderer->destroy_all_surfaces();
+}
+
+void QxlDevice::Worker::write_back(uint32_t surface_id, const Rect& area) {
+    auto it = surfaces.find(surface_id);
+    if (it == surfaces.end() || it->second.memory.empty()) return;
+    // The guest's own surface memory: update_area promises it holds what we drew (spice-server
+    // draws into it directly).
+    std::span<uint8_t> memory(const_cast<uint8_t*>(it->second.memory.data()),
+                              it->second.memory.size());
+    renderer->write_back(surface_id, area, memory, it->second.stride);
+}
+
+void QxlDevice::Worker::set_monitors(uint64_t address, int group) {
+    if (!slots) return;
+    auto header = slots->read<QXLMonitorsConfig>(uint32_t(group), address);
+    if (!header) {
+        log_rejected("monitors config rejected: " + header.error());
+        return;
+    }
+    const uint32_t count = std::min<uint32_t>(header->count, kMaxHeads);
+    auto heads_memory = slots->translate(uint32_t(group), address + sizeof(QXLMonitorsConfig),
+                                         size_t(count) * sizeof(QXLHead));
+    if (!heads_memory) {
+        log_rejected("monitors config rejected: " + heads_memory.error());
+        return;
+    }
+    std::vector<Head> next;
+    const Rect surface = Rect::MakeSize(primary_size);
+    for (uint32_t i = 0; i < count; ++i) {
+        QXLHead head;
+        std::memcpy(&head, *heads_memory + i * sizeof(QXLHead), sizeof(head));
+        if (head.width == 0 || head.height == 0) continue;  // switched off
+        const Rect rect =
+            Rect::MakeXYWH(int32_t(std::min<uint32_t>(head.x, 1u << 15)),
+                           int32_t(std::min<uint32_t>(head.y, 1u << 15)),
+                           int32_t(std::min<uint32_t>(head.width, 1u << 15)),
+                           int32_t(std::min<uint32_t>(head.height, 1u << 15)))
+                .intersect(surface);
+        if (rect.is_empty()) continue;
+        next.push_back(Head{std::min<uint32_t>(head.id, kMaxHeads - 1), rect});
+    }
+    if (header->max_allowed) max_monitors = std::clamp<uint32_t>(header->max_allowed, 1, kMaxHeads);
+    if (next == heads) return;
+    heads = std::move(next);
+    if (primary_id) {
+        publish_layout();
+        pending = Region(Rect::MakeSize(primary_size));
+        publish_frame();
+    }
+}
+
+void QxlDevice::Worker::publish_layout() {
+    DisplayLayout layout;
+    const Size size = scanout ? scanout->size : primary_size;
+    if (primary_id || scanout) {
+        layout.surface = size;
+        layout.heads = heads.empty() ? std::vector<Head>{Head{0, Rect::MakeSize(size)}} : heads;
+    }
+    {
+        std::lock_guard lock(mailbox_mutex);
+        mailbox.layout_changed = true;
+        mailbox.layout = std::move(layout);
+        mailbox.frame.reset();
+        mailbox.damage.clear();
+    }
+    on_publish();
+}
+
+void QxlDevice::Worker::publish_frame() {
+    last_publish = Clock::now();
+    if (pending.is_empty()) return;
+    std::shared_ptr<const Frame> frame;
+    if (scanout) {
+        const Scanout& s = *scanout;
+        frame = ring.next(s.size, pending, [&s](const Rect& rect, Frame& out) {
+            const bool bgr = s.format == kDrmXbgr8888 || s.format == kDrmAbgr8888;
+            for (int32_t y = rect.top(); y < rect.bottom(); ++y) {
+                const int32_t src_y = s.y0_top ? y : s.size.height - 1 - y;
+                const auto* src = reinterpret_cast<const uint32_t*>(
+                                      static_cast<const uint8_t*>(s.map) + size_t(src_y) * s.stride) +
+                                  rect.left();
+                uint32_t* dst = out.row(y) + rect.left();
+                for (int32_t x = 0; x < rect.width(); ++x) {
+                    const uint32_t p = src[x];
+                    dst[x] = bgr ? ((p & 0xff00ff00u) | ((p >> 16) & 0xffu) | ((p & 0xffu) << 16))
+                                 : p;
+                }
+            }
+        });
+    } else {
+        if (!primary_id) {
+            pending.clear();
+            return;
+        }
+        const uint32_t id = *primary_id;
+        Renderer& r = *renderer;
+        frame = ring.next(primary_size, pending,
+                          [&r, id](const Rect& rect, Frame& out) { r.read(id, rect, out); });
+    }
+    {
+        std::lock_guard lock(mailbox_mutex);
+        mailbox.frame = std::move(frame);
+        mailbox.damage.add_region(pending);
+    }
+    pending.clear();
+    on_publish();
+}
+
+// -- The host's calls ------------------------------------------------------------------------
+
+void QxlDevice::wakeup() {
+    {
+        std::lock_guard lock(worker_->mutex);
+        worker_->woken = true;
+    }
+    worker_->wake.notify_one();
+}
+
+void QxlDevice::oom() {
+    post(
+        [](Worker& w) {
+            // Releases are pushed to the guest as we go; let the device flush its batch.
+            if (w.qif->flush_resources) w.qif->flush_resources(w.instance);
+        },
+        false);
+    wakeup();
+}
+
+void QxlDevice::set_running(bool running) {
+    {
+        std::lock_guard lock(worker_->mutex);
+        worker_->running = running;
+        worker_->woken = true;
+    }
+    worker_->wake.notify_one();
+}
+
+void QxlDevice::add_memslot(const QXLDevMemSlot& slot, std::optional<uint64_t> cookie) {
+    post(
+        [slot, cookie](Worker& w) {
+            if (w.slots) {
+                if (auto added = w.slots->add(slot); !added)
+                    w.log_rejected("memslot rejected: " + added.error());
+            }
+            w.complete(cookie);
+        },
+        !cookie);
+}
+
+void QxlDevice::del_memslot(uint32_t group, uint32_t slot) {
+    post(
+        [group, slot](Worker& w) {
+            if (w.slots) w.slots->remove(group, slot);
+        },
+        true);
+}
+
+void QxlDevice::reset_memslots() {
+    post(
+        [](Worker& w) {
+            if (w.slots) w.slots->reset();
+        },
+        true);
+}
+
+void QxlDevice::create_primary(uint32_t surface_id, const QXLDevSurfaceCreate& create,
+                               std::optional<uint64_t> cookie) {
+    post(
+        [surface_id, create, cookie](Worker& w) {
+            w.create_primary(surface_id, create);
+            w.complete(cookie);
+        },
+        !cookie);
+}
+
+void QxlDevice::destroy_primary(uint32_t surface_id, std::optional<uint64_t> cookie) {
+    post(
+        [surface_id, cookie](Worker& w) {
+            if (w.primary_id && *w.primary_id == surface_id) w.destroy_surface(surface_id);
+            w.complete(cookie);
+        },
+        !cookie);
+}
+
+void QxlDevice::destroy_surfaces(std::optional<uint64_t> cookie) {
+    post(
+        [cookie](Worker& w) {
+            w.destroy_all();
+            w.complete(cookie);
+        },
+        !cookie);
+}
+
+void QxlDevice::destroy_surface(uint32_t surface_id, std::optional<uint64_t> cookie) {
+    post(
+        [surface_id, cookie](Worker& w) {
+            w.destroy_surface(surface_id);
+            w.complete(cookie);
+        },
+        !cookie);
+}
+
+void QxlDevice::update_area(uint32_t surface_id, const QXLRect& area, QXLRect* dirty,
+                            uint32_t dirty_count, bool clear_dirty) {
+    post(
+        [&](Worker& w) {
+            w.write_back(surface_id, rect_of(area));
+            auto it = w.surfaces.find(surface_id);
+            std::vector<Rect> rects;
+            if (it != w.surfaces.end()) {
+                rects = it->second.dirty.rects();
+                if (clear_dirty) it->second.dirty.clear();
+            }
+            for (uint32_t i = 0; dirty && i < dirty_count; ++i) {
+                QXLRect out{};
+                if (i < rects.size()) {
+                    out.top = rects[i].top();
+                    out.left = rects[i].left();
+                    out.bottom = rects[i].bottom();
+                    out.right = rects[i].right();
+                }
+                dirty[i] = out;
+            }
+        },
+        true);
+}
+
+void QxlDevice::update_area_async(uint32_t surface_id, const QXLRect& area, bool clear_dirty,
+                                  uint64_t cookie) {
+    post(
+        [surface_id, area, clear_dirty, cookie](Worker& w) {
+            w.write_back(surface_id, rect_of(area));
+            if (clear_dirty) {
+                if (auto it = w.surfaces.find(surface_id); it != w.surfaces.end())
+                    it->second.dirty.clear();
+            }
+            w.complete(cookie);
+        },
+        false);
+}
+
+void QxlDevice::flush_surfaces(uint64_t cookie) {
+    post(
+        [cookie](Worker& w) {
+            for (const auto& [id, surface] : w.surfaces) {
+                if (w.renderer->has_surface(id))
+                    w.write_back(id, Rect::MakeSize(w.renderer->surface_size(id)));
+            }
+            w.complete(cookie);
+        },
+        false);
+}
+
+void QxlDevice::monitors_config(uint64_t address, int group, uint64_t cookie) {
+    post(
+        [address, group, cookie](Worker& w) {
+            w.set_monitors(address, group);
+            w.complete(cookie);
+        },
+        false);
+}
+
+void QxlDevice::reset_image_cache() {
+    post([](Worker& w) { w.renderer->reset_image_cache(); }, true);
+}
+
+void QxlDevice::reset_cursor() {
+    post(
+        [](Worker& w) {
+            {
+                std::lock_guard lock(w.mailbox_mutex);
+                w.mailbox.cursor_visible = false;
+                w.mailbox.cursor_shape.reset();
+                w.mailbox.cursor_changed = true;
+            }
+            w.on_publish();
+        },
+        true);
+}
+
+void QxlDevice::driver_unload() {
+    post(
+        [](Worker& w) {
+            // The guest driver is gone and the device is back in VGA mode: its monitors
+            // config no longer holds.
+            if (!w.heads.empty()) {
+                w.heads.clear();
+                w.publish_layout();
+            }
+        },
+        false);
+}
+
+void QxlDevice::set_max_monitors(uint32_t max_monitors) {
+    worker_->max_monitors = std::clamp<uint32_t>(max_monitors, 1, kMaxHeads);
+}
+
+uint32_t QxlDevice::max_monitors() const { return worker_->max_monitors; }
+
+void QxlDevice::loadvm_commands(const QXLCommandExt* commands, uint32_t count) {
+    std::vector<QXLCommandExt> copy(commands, commands + count);
+    post(
+        [copy = std::move(copy)](Worker& w) {
+            if (!w.parser) return;
+            for (const QXLCommandExt& ext : copy) w.handle(ext, ext.cmd.type == QXL_CMD_CURSOR);
+            w.publish_frame();
+        },
+        true);
+}
+
+void QxlDevice::gl_scanout(int fd, uint32_t width, uint32_t height, uint32_t stride,
+                           uint32_t format, bool y0_top) {
+    auto next = std::make_unique<Worker::Scanout>();
+    if (fd >= 0) {
+        const bool known = format == kDrmXrgb8888 || format == kDrmArgb8888 ||
+                           format == kDrmXbgr8888 || format == kDrmAbgr8888;
+        const uint64_t length = uint64_t(stride) * height;
+        if (!known || width == 0 || height == 0 || width > (1u << 14) || height > (1u << 14) ||
+            stride < width * 4 || length == 0) {
+            LOG_WARN("qxl", "qxl %d: GL scanout %ux%u stride %u format 0x%08x refused",
+                     instance_->id, width, height, stride, format);
+            return;
+        }
+        next->map = mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, 0);
+        if (next->map == MAP_FAILED) {
+            LOG_WARN("qxl", "qxl %d: GL scanout cannot be mapped: %s", instance_->id,
+                     std::strerror(errno));
+            return;
+        }
+        next->length = length;
+        next->stride = stride;
+        next->format = format;
+        next->y0_top = y0_top;
+        next->size = Size{int32_t(width), int32_t(height)};
+    } else {
+        next.reset();
+    }
+    post(
+        [next = std::shared_ptr<Worker::Scanout>(std::move(next))](Worker& w) {
+            w.scanout = next;
+            w.ring.reset();
+            w.publish_layout();
+            const Size size = w.scanout ? w.scanout->size : w.primary_size;
+            w.pending = Region(Rect::MakeSize(size));
+            w.publish_frame();
+        },
+        true);
+}
+
+void QxlDevice::gl_draw(const Rect& rect, uint64_t cookie) {
+    post(
+        [rect, cookie](Worker& w) {
+            if (w.scanout) {
+                w.pending.add_rect(rect.intersect(Rect::MakeSize(w.scanout->size)));
+                w.publish_frame();
+            }
+            // QEMU holds the guest's GPU queue until this comes back: we read the picture
+            // already, so it comes back at once.
+            w.complete(cookie);
+        },
+        false);
+}
+
+DeviceMailbox QxlDevice::take_mailbox() {
+    std::lock_guard lock(worker_->mailbox_mutex);
+    DeviceMailbox taken = std::move(worker_->mailbox);
+    // The cursor is state: it stays for the next take, only the flag is consumed.
+    worker_->mailbox = DeviceMailbox{};
+    worker_->mailbox.cursor_visible = taken.cursor_visible;
+    worker_->mailbox.cursor_position = taken.cursor_position;
+    worker_->mailbox.cursor_shape = taken.cursor_shape;
+    return taken;
+}
+
+}  // namespace spiced::qxl

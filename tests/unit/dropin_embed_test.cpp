@@ -1,0 +1,412 @@
+// The drop-in libspice-server.so.1 as QEMU uses it: loaded with dlopen, its versioned symbols
+// looked up, driven through a host event loop (SpiceCoreInterface timers and watches run on
+// the test's thread), a QXL device in the test's memory pushing real QXL commands, and
+// spice-gtk's spicy-screenshot as the client; then destroyed and unloaded.
+#include <dlfcn.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <spice.h>
+
+#include "pixels/ppm.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// -- The host's event loop --------------------------------------------------------------------
+
+}  // namespace
+
+struct SpiceTimer {
+    SpiceTimerFunc func;
+    void* opaque;
+    bool armed = false;
+    Clock::time_point due{};
+};
+struct SpiceWatch {
+    int fd;
+    int mask;
+    SpiceWatchFunc func;
+    void* opaque;
+};
+
+namespace {
+
+// One host loop per test (the core interface has no user pointer, so it is reached through a
+// thread_local: the library calls timer_add/watch_add on the host's thread only).
+struct HostLoop {
+    std::vector<std::unique_ptr<SpiceTimer>> timers;
+    std::vector<std::unique_ptr<SpiceWatch>> watches;
+    std::thread::id thread = std::this_thread::get_id();
+    int foreign_calls = 0;
+
+    void run_once(std::chrono::milliseconds max_wait) {
+        auto now = Clock::now();
+        auto wait = max_wait;
+        for (auto& timer : timers) {
+            if (timer->armed)
+                wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::max(timer->due - now, Clock::duration::zero())));
+        }
+        std::vector<pollfd> fds;
+        for (auto& watch : watches) {
+            short events = 0;
+            if (watch->mask & SPICE_WATCH_EVENT_READ) events |= POLLIN;
+            if (watch->mask & SPICE_WATCH_EVENT_WRITE) events |= POLLOUT;
+            fds.push_back(pollfd{watch->fd, events, 0});
+        }
+        poll(fds.data(), fds.size(), int(wait.count()));
+        std::vector<SpiceWatch*> ready;
+        for (size_t i = 0; i < fds.size(); ++i) {
+            if (fds[i].revents) ready.push_back(watches[i].get());
+        }
+        for (SpiceWatch* watch : ready) {
+            // A callback may remove watches: call only those still registered.
+            for (auto& w : watches) {
+                if (w.get() == watch) {
+                    watch->func(watch->fd, SPICE_WATCH_EVENT_READ, watch->opaque);
+                    break;
+                }
+            }
+        }
+        now = Clock::now();
+        for (size_t i = 0; i < timers.size(); ++i) {
+            SpiceTimer* timer = timers[i].get();
+            if (timer->armed && timer->due <= now) {
+                timer->armed = false;
+                timer->func(timer->opaque);
+            }
+        }
+    }
+};
+
+// The core interface's callbacks carry no user pointer: the test's loop is reached through
+// this (the library must call them on the host's thread only, which the test checks).
+thread_local HostLoop* t_loop = nullptr;
+
+void check_thread() {
+    if (std::this_thread::get_id() != t_loop->thread) ++t_loop->foreign_calls;
+}
+
+SpiceTimer* timer_add(SpiceTimerFunc func, void* opaque) {
+    check_thread();
+    t_loop->timers.push_back(std::make_unique<SpiceTimer>(SpiceTimer{func, opaque}));
+    return t_loop->timers.back().get();
+}
+void timer_start(SpiceTimer* timer, uint32_t ms) {
+    timer->armed = true;
+    timer->due = Clock::now() + std::chrono::milliseconds(ms);
+}
+void timer_cancel(SpiceTimer* timer) { timer->armed = false; }
+void timer_remove(SpiceTimer* timer) {
+    std::erase_if(t_loop->timers, [timer](const auto& t) { return t.get() == timer; });
+}
+SpiceWatch* watch_add(int fd, int mask, SpiceWatchFunc func, void* opaque) {
+    check_thread();
+    t_loop->watches.push_back(std::make_unique<SpiceWatch>(SpiceWatch{fd, mask, func, opaque}));
+    return t_loop->watches.back().get();
+}
+void watch_update_mask(SpiceWatch* watch, int mask) { watch->mask = mask; }
+void watch_remove(SpiceWatch* watch) {
+    std::erase_if(t_loop->watches, [watch](const auto& w) { return w.get() == watch; });
+}
+void channel_event(int, SpiceChannelEventInfo*) {}
+
+SpiceCoreInterface make_core() {
+    SpiceCoreInterface core{};
+    core.base.type = SPICE_INTERFACE_CORE;
+    core.base.description = "test host";
+    core.base.major_version = SPICE_INTERFACE_CORE_MAJOR;
+    core.base.minor_version = SPICE_INTERFACE_CORE_MINOR;
+    core.timer_add = timer_add;
+    core.timer_start = timer_start;
+    core.timer_cancel = timer_cancel;
+    core.timer_remove = timer_remove;
+    core.watch_add = watch_add;
+    core.watch_update_mask = watch_update_mask;
+    core.watch_remove = watch_remove;
+    core.channel_event = channel_event;
+    return core;
+}
+
+// -- A QXL device in the test's memory ---------------------------------------------------------
+
+// Guest "physical" addresses are host pointers in memslot 0 of group 0 (generation 0), as
+// Xspice does it: the slot bits at the top are zero.
+struct FakeDevice {
+    QXLInstance instance{};
+    std::vector<uint8_t> memory = std::vector<uint8_t>(8 << 20);
+    size_t used = 0;
+    std::mutex mutex;
+    std::deque<QXLCommandExt> commands;
+    std::atomic<int> released{0};
+    std::atomic<int> attached{0};
+    std::vector<uint64_t> completed;
+
+    uint64_t phys(const void* p) const { return reinterpret_cast<uintptr_t>(p); }
+    template <class T>
+    T* alloc(size_t extra = 0) {
+        used = (used + 15) & ~size_t(15);
+        auto* p = reinterpret_cast<T*>(memory.data() + used);
+        used += sizeof(T) + extra;
+        std::memset(static_cast<void*>(p), 0, sizeof(T) + extra);
+        return p;
+    }
+    void push(uint32_t type, uint64_t data) {
+        QXLCommandExt ext{};
+        ext.cmd.type = type;
+        ext.cmd.data = data;
+        ext.group_id = 0;
+        std::lock_guard lock(mutex);
+        commands.push_back(ext);
+    }
+};
+
+FakeDevice* device_of(QXLInstance* qin) {
+    return reinterpret_cast<FakeDevice*>(reinterpret_cast<char*>(qin) -
+                                         offsetof(FakeDevice, instance));
+}
+
+QXLInterface make_qxl_interface() {
+    QXLInterface qif{};
+    qif.base.type = SPICE_INTERFACE_QXL;
+    qif.base.description = "test qxl";
+    qif.base.major_version = SPICE_INTERFACE_QXL_MAJOR;
+    qif.base.minor_version = SPICE_INTERFACE_QXL_MINOR;
+    qif.attache_worker = [](QXLInstance* qin, QXLWorker*) { ++device_of(qin)->attached; };
+    qif.set_compression_level = [](QXLInstance*, int) {};
+    qif.get_init_info = [](QXLInstance*, QXLDevInitInfo* info) {
+        info->num_memslots_groups = 1;
+        info->num_memslots = 1;
+        info->memslot_gen_bits = 8;
+        info->memslot_id_bits = 8;
+        info->internal_groupslot_id = 0;
+        info->qxl_ram_size = 8 << 20;
+        info->n_surfaces = 64;
+    };
+    qif.get_command = [](QXLInstance* qin, QXLCommandExt* ext) -> int {
+        FakeDevice* d = device_of(qin);
+        std::lock_guard lock(d->mutex);
+        if (d->commands.empty()) return 0;
+        *ext = d->commands.front();
+        d->commands.pop_front();
+        return 1;
+    };
+    qif.req_cmd_notification = [](QXLInstance* qin) -> int {
+        FakeDevice* d = device_of(qin);
+        std::lock_guard lock(d->mutex);
+        return d->commands.empty() ? 1 : 0;
+    };
+    qif.release_resource = [](QXLInstance* qin, QXLReleaseInfoExt) { ++device_of(qin)->released; };
+    qif.get_cursor_command = [](QXLInstance*, QXLCommandExt*) -> int { return 0; };
+    qif.req_cursor_notification = [](QXLInstance*) -> int { return 1; };
+    qif.notify_update = [](QXLInstance*, uint32_t) {};
+    qif.flush_resources = [](QXLInstance*) -> int { return 0; };
+    qif.async_complete = [](QXLInstance* qin, uint64_t cookie) {
+        FakeDevice* d = device_of(qin);
+        std::lock_guard lock(d->mutex);
+        d->completed.push_back(cookie);
+    };
+    qif.update_area_complete = [](QXLInstance*, uint32_t, QXLRect*, uint32_t) {};
+    qif.set_client_capabilities = [](QXLInstance*, uint8_t, uint8_t*) {};
+    qif.client_monitors_config = [](QXLInstance*, VDAgentMonitorsConfig*) -> int { return 0; };
+    return qif;
+}
+
+uint16_t free_port() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    socklen_t len = sizeof(addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    close(fd);
+    return ntohs(addr.sin_port);
+}
+
+// The library's entry points, looked up by name and version as the dynamic linker does for
+// QEMU's modules.
+struct Api {
+    void* handle = nullptr;
+    template <class F>
+    F get(const char* name, const char* version) {
+        void* symbol = dlvsym(handle, name, version);
+        EXPECT_NE(symbol, nullptr) << name << "@" << version;
+        return reinterpret_cast<F>(symbol);
+    }
+};
+
+constexpr int kWidth = 320;
+constexpr int kHeight = 240;
+
+// A DRAW_COPY of a w x h 32-bit top-down bitmap (colour `rgb` with a diagonal) to (x, y).
+uint64_t make_copy(FakeDevice& d, int x, int y, int w, int h, uint32_t rgb) {
+    auto* pixels = d.alloc<uint32_t>(size_t(w) * h * 4);
+    for (int row = 0; row < h; ++row)
+        for (int col = 0; col < w; ++col) pixels[row * w + col] = (row == col) ? 0xffffff : rgb;
+    auto* image = d.alloc<QXLImage>();
+    image->descriptor.type = SPICE_IMAGE_TYPE_BITMAP;
+    image->descriptor.width = uint32_t(w);
+    image->descriptor.height = uint32_t(h);
+    image->bitmap.format = SPICE_BITMAP_FMT_32BIT;
+    image->bitmap.flags = QXL_BITMAP_DIRECT | QXL_BITMAP_TOP_DOWN;
+    image->bitmap.x = uint32_t(w);
+    image->bitmap.y = uint32_t(h);
+    image->bitmap.stride = uint32_t(w * 4);
+    image->bitmap.data = d.phys(pixels);
+    auto* drawable = d.alloc<QXLDrawable>();
+    drawable->release_info.id = 1;
+    drawable->surface_id = 0;
+    drawable->effect = QXL_EFFECT_OPAQUE;
+    drawable->type = QXL_DRAW_COPY;
+    drawable->bbox = QXLRect{y, x, y + h, x + w};
+    drawable->clip.type = SPICE_CLIP_TYPE_NONE;
+    for (int i = 0; i < 3; ++i) drawable->surfaces_dest[i] = -1;
+    drawable->u.copy.src_bitmap = d.phys(image);
+    drawable->u.copy.src_area = QXLRect{0, 0, h, w};
+    drawable->u.copy.rop_descriptor = SPICE_ROPD_OP_PUT;
+    return d.phys(drawable);
+}
+
+TEST(DropInLibrary, DlopenDriveAndUnload) {
+    if (access("/usr/bin/spicy-screenshot", X_OK) != 0)
+        GTEST_SKIP() << "spicy-screenshot (package spice-client-gtk) is not installed";
+    HostLoop loop;
+    t_loop = &loop;
+
+    Api api{dlopen(SPICED_DROPIN_LIBRARY, RTLD_NOW | RTLD_LOCAL)};
+    ASSERT_NE(api.handle, nullptr) << dlerror();
+    auto server_new = api.get<SpiceServer* (*)()>("spice_server_new", "SPICE_SERVER_0.6.0");
+    auto set_port = api.get<int (*)(SpiceServer*, int)>("spice_server_set_port", "SPICE_SERVER_0.6.0");
+    auto set_addr = api.get<void (*)(SpiceServer*, const char*, int)>("spice_server_set_addr",
+                                                                      "SPICE_SERVER_0.6.0");
+    auto set_noauth = api.get<int (*)(SpiceServer*)>("spice_server_set_noauth", "SPICE_SERVER_0.6.0");
+    auto init = api.get<int (*)(SpiceServer*, SpiceCoreInterface*)>("spice_server_init",
+                                                                    "SPICE_SERVER_0.6.0");
+    auto add_interface = api.get<int (*)(SpiceServer*, SpiceBaseInstance*)>(
+        "spice_server_add_interface", "SPICE_SERVER_0.6.0");
+    auto vm_start = api.get<void (*)(SpiceServer*)>("spice_server_vm_start", "SPICE_SERVER_0.11.2");
+    auto destroy = api.get<void (*)(SpiceServer*)>("spice_server_destroy", "SPICE_SERVER_0.6.0");
+    auto add_memslot = api.get<void (*)(QXLInstance*, QXLDevMemSlot*)>("spice_qxl_add_memslot",
+                                                                       "SPICE_SERVER_0.10.0");
+    auto create_primary = api.get<void (*)(QXLInstance*, uint32_t, QXLDevSurfaceCreate*)>(
+        "spice_qxl_create_primary_surface", "SPICE_SERVER_0.10.0");
+    auto wakeup = api.get<void (*)(QXLInstance*)>("spice_qxl_wakeup", "SPICE_SERVER_0.10.0");
+    auto replay_new = api.get<void* (*)(FILE*, int)>("spice_replay_new", "SPICE_SERVER_0.12.6");
+    auto get_codecs = api.get<const char* (*)(SpiceServer*)>("spice_server_get_video_codecs",
+                                                             "SPICE_SERVER_0.14.3");
+    auto free_codecs = api.get<void (*)(SpiceServer*, const char*)>(
+        "spice_server_free_video_codecs", "SPICE_SERVER_0.14.3");
+    ASSERT_FALSE(::testing::Test::HasFailure());
+    // Nothing of ours but the API is visible.
+    EXPECT_EQ(dlsym(api.handle, "_ZN6spiced6Server5startEv"), nullptr);
+    EXPECT_EQ(replay_new(nullptr, 0), nullptr);
+
+    SpiceCoreInterface core = make_core();
+    SpiceServer* server = server_new();
+    const uint16_t port = free_port();
+    ASSERT_EQ(set_port(server, port), 0);
+    EXPECT_EQ(set_port(server, 70000), -1);
+    set_addr(server, "127.0.0.1", 0);
+    ASSERT_EQ(set_noauth(server), 0);
+    const char* codecs = get_codecs(server);
+    ASSERT_NE(codecs, nullptr);
+    free_codecs(server, codecs);
+    ASSERT_EQ(init(server, &core), 0);
+
+    auto device = std::make_unique<FakeDevice>();
+    QXLInterface qif = make_qxl_interface();
+    device->instance.base.sif = &qif.base;
+    device->instance.id = 0;
+    ASSERT_EQ(add_interface(server, &device->instance.base), 0);
+
+    QXLDevMemSlot slot{};
+    slot.slot_group_id = 0;
+    slot.slot_id = 0;
+    slot.generation = 0;
+    slot.virt_start = reinterpret_cast<uintptr_t>(device->memory.data());
+    slot.virt_end = slot.virt_start + device->memory.size();
+    slot.addr_delta = 0;
+    add_memslot(&device->instance, &slot);
+    auto* primary = device->alloc<uint8_t>(size_t(kWidth) * kHeight * 4 - 1);
+    QXLDevSurfaceCreate create{};
+    create.width = kWidth;
+    create.height = kHeight;
+    create.stride = kWidth * 4;
+    create.format = SPICE_SURFACE_FMT_32_xRGB;
+    create.type = QXL_SURF_TYPE_PRIMARY;
+    create.mem = device->phys(primary);
+    create.group_id = 0;
+    create_primary(&device->instance, 0, &create);
+    vm_start(server);
+
+    device->push(QXL_CMD_DRAW, make_copy(*device, 10, 20, 100, 50, 0x3366cc));
+    // A hostile command between two good ones: its address is outside every memslot.
+    device->push(QXL_CMD_DRAW, uint64_t{0x00ff123400000000});
+    device->push(QXL_CMD_DRAW, make_copy(*device, 200, 100, 64, 64, 0xcc6633));
+    wakeup(&device->instance);
+
+    // Run the host loop while the real client connects and takes its picture.
+    char dir[] = "/tmp/spiced-dropin-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    const std::string out = std::string(dir) + "/client.ppm";
+    std::atomic<int> client_status{-1};
+    std::thread client([&] {
+        const std::string command = "timeout 30 /usr/bin/spicy-screenshot -h 127.0.0.1 -p " +
+                                    std::to_string(port) + " -o " + out + " >/dev/null 2>&1";
+        client_status = std::system(command.c_str());
+    });
+    const auto deadline = Clock::now() + std::chrono::seconds(40);
+    while (client_status.load() == -1 && Clock::now() < deadline)
+        loop.run_once(std::chrono::milliseconds(20));
+    client.join();
+    ASSERT_EQ(client_status.load(), 0) << "spicy-screenshot failed";
+
+    auto picture = spiced::read_ppm(out);
+    ASSERT_TRUE(picture) << picture.error();
+    const spiced::Frame& frame = **picture;
+    ASSERT_EQ(frame.width(), kWidth);
+    ASSERT_EQ(frame.height(), kHeight);
+    int differing = 0;
+    for (int y = 0; y < kHeight; ++y) {
+        for (int x = 0; x < kWidth; ++x) {
+            uint32_t want = 0;
+            if (x >= 10 && x < 110 && y >= 20 && y < 70)
+                want = (y - 20 == x - 10) ? 0xffffff : 0x3366cc;
+            if (x >= 200 && x < 264 && y >= 100 && y < 164)
+                want = (y - 100 == x - 200) ? 0xffffff : 0xcc6633;
+            if (frame.pixel(x, y) != want) ++differing;
+        }
+    }
+    EXPECT_EQ(differing, 0) << "pixels differ between the client's picture and the drawing";
+    EXPECT_EQ(device->attached.load(), 1);
+    // Both good commands were released; the bad one could not even be read.
+    EXPECT_EQ(device->released.load(), 2);
+    EXPECT_EQ(loop.foreign_calls, 0) << "timers or watches were added from our threads";
+
+    destroy(server);
+    EXPECT_TRUE(loop.watches.empty()) << "a watch was left registered";
+    EXPECT_TRUE(loop.timers.empty()) << "a timer was left registered";
+    EXPECT_EQ(dlclose(api.handle), 0);
+    std::filesystem::remove_all(dir);
+    t_loop = nullptr;
+}
+
+}  // namespace
