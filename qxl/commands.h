@@ -18,7 +18,7 @@
 
 #include "pixels/geometry.h"
 
-struct QXLReleaseInfo;  // <spice/qxl_dev.h>
+union QXLReleaseInfo;  // <spice/qxl_dev.h> (a union there; a struct key here would not compile)
 
 namespace spiced::qxl {
 
