@@ -367,6 +367,10 @@ void Desktop::agent_message(ClientId from, uint32_t type, std::vector<uint8_t> d
     });
 }
 
+void Desktop::with_source(std::function<void(DisplaySource&)> task) {
+    run_on_loop([this, task = std::move(task)] { task(*source_); });
+}
+
 void Desktop::client_gone(ClientId id) {
     run_on_loop([this, id] { source_->client_gone(id); });
 }

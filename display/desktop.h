@@ -101,6 +101,9 @@ public:
     void agent_message(ClientId from, uint32_t type, std::vector<uint8_t> data,
                        std::function<void()> consumed);
     void client_gone(ClientId id);
+    // Runs `task` with the source on the desktop thread: how a host that built the source
+    // tells it about its own events (the drop-in library's keyboard LEDs, a tablet plugged).
+    void with_source(std::function<void(DisplaySource&)> task);
 
 private:
     struct Screen;

@@ -102,8 +102,9 @@ Expected<std::shared_ptr<const PointerShape>, std::string> pointer_shape_of(
             const uint8_t* p = data + (size_t(y) * width + x) * 2;
             const uint32_t v = uint32_t(p[0]) | uint32_t(p[1]) << 8;
             const uint32_t r = (v >> 10) & 0x1f, g = (v >> 5) & 0x1f, b = v & 0x1f;
-            return (r << 19 | r << 14) & 0xff0000u | (g << 11 | g << 6) & 0xff00u |
-                   (b << 3 | b >> 2);
+            // 5 bits to 8: the top bits repeat into the bottom ones.
+            return (((r << 3) | (r >> 2)) << 16) | (((g << 3) | (g >> 2)) << 8) |
+                   ((b << 3) | (b >> 2));
         });
     case SPICE_CURSOR_TYPE_COLOR24:
         return colour(pixels * 3, 0, [&](int32_t x, int32_t y, const uint8_t*) {

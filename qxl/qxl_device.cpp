@@ -307,10 +307,10 @@ void QxlDevice::Worker::reject(const QXLCommandExt& ext, const std::string& why)
     log_rejected("command rejected: " + why);
     // Every command starts with its QXLReleaseInfo: give it back when that much is readable,
     // so a bad command does not leak the guest's resources too.
-    if (auto release = slots->translate(ext.group_id, ext.cmd.data, sizeof(QXLReleaseInfo))) {
+    if (auto info = slots->translate(ext.group_id, ext.cmd.data, sizeof(QXLReleaseInfo))) {
         ReleaseTicket ticket;
         ticket.release_info =
-            reinterpret_cast<QXLReleaseInfo*>(const_cast<uint8_t*>(release.value()));
+            reinterpret_cast<QXLReleaseInfo*>(const_cast<uint8_t*>(info.value()));
         ticket.group_id = ext.group_id;
         release(ticket);
     }
@@ -608,7 +608,9 @@ void QxlDevice::add_memslot(const QXLDevMemSlot& slot, std::optional<uint64_t> c
 void QxlDevice::del_memslot(uint32_t group, uint32_t slot) {
     post(
         [group, slot](Worker& w) {
-            if (w.slots) w.slots->remove(group, slot);
+            if (!w.slots) return;
+            if (auto removed = w.slots->remove(group, slot); !removed)
+                w.log_rejected("memslot removal rejected: " + removed.error());
         },
         true);
 }

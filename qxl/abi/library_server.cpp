@@ -110,7 +110,8 @@ void RedsState::start_server() {
     if (server_) return;
     std::vector<spiced::qxl::QxlDevice*> devices;
     for (QXLInstance* qxl : qxls_) devices.push_back(qxl->st->device.get());
-    auto source = std::make_unique<spiced::qxl::QxlDisplaySource>(devices, relay_, *this);
+    spiced::qxl::GuestInput& input = *this;
+    auto source = std::make_unique<spiced::qxl::QxlDisplaySource>(devices, relay_, input);
     source_ = source.get();
     spiced::ServerConfig run = config;
     run.plain_port_enabled = false;  // bound at init, handed over below
@@ -341,7 +342,9 @@ void RedsState::on_host(std::function<void()> task) {
 void RedsState::on_desktop(std::function<void(spiced::qxl::QxlDisplaySource&)> task) {
     if (!server_ || !source_) return;
     spiced::qxl::QxlDisplaySource* source = source_;
-    server_->desktop().loop().post([source, task = std::move(task)] { task(*source); });
+    server_->desktop().with_source([source, task = std::move(task)](spiced::DisplaySource&) {
+        task(*source);
+    });
 }
 
 // -- GuestInput: desktop thread, forwarded to the host's thread ------------------------------
@@ -418,12 +421,12 @@ bool RedsState::request_monitors(uint32_t display,
         count = std::max(count, std::min<uint32_t>(request.index, spiced::kMaxHeads - 1) + 1);
     std::vector<uint64_t> storage(
         (sizeof(VDAgentMonitorsConfig) + count * sizeof(VDAgentMonConfig) + 7) / 8);
-    auto* config = reinterpret_cast<VDAgentMonitorsConfig*>(storage.data());
-    config->num_of_monitors = count;
-    config->flags = 0;
+    auto* wire = reinterpret_cast<VDAgentMonitorsConfig*>(storage.data());
+    wire->num_of_monitors = count;
+    wire->flags = 0;
     for (const spiced::MonitorRequest& request : monitors) {
         if (request.index >= count) continue;
-        VDAgentMonConfig& monitor = config->monitors[request.index];
+        VDAgentMonConfig& monitor = wire->monitors[request.index];
         monitor.width = request.enabled ? uint32_t(request.rect.width()) : 0;
         monitor.height = request.enabled ? uint32_t(request.rect.height()) : 0;
         monitor.depth = 32;

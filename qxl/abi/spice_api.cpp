@@ -4,13 +4,15 @@
 #include <cstdlib>
 #include <cstring>
 
-#define SPICE_H_INSIDE 1
-#include <spice-server/spice-replay.h>
-#undef SPICE_H_INSIDE
-
 #include "base/log.h"
 #include "core/channel_kinds.h"
 #include "qxl/abi/library_server.h"
+
+// clang-format off
+#define SPICE_H_INSIDE 1
+#include <spice-server/spice-replay.h>
+#undef SPICE_H_INSIDE
+// clang-format on
 
 #define SPICED_API extern "C" __attribute__((visibility("default")))
 

@@ -189,7 +189,7 @@ QXLInterface make_qxl_interface() {
     qif.base.description = "test qxl";
     qif.base.major_version = SPICE_INTERFACE_QXL_MAJOR;
     qif.base.minor_version = SPICE_INTERFACE_QXL_MINOR;
-    qif.attache_worker = [](QXLInstance* qin, QXLWorker*) { ++device_of(qin)->attached; };
+    qif.attached_worker = [](QXLInstance* qin) { ++device_of(qin)->attached; };
     qif.set_compression_level = [](QXLInstance*, int) {};
     qif.get_init_info = [](QXLInstance*, QXLDevInitInfo* info) {
         info->num_memslots_groups = 1;
@@ -305,10 +305,10 @@ TEST(DropInLibrary, DlopenDriveAndUnload) {
     auto vm_start = api.get<void (*)(SpiceServer*)>("spice_server_vm_start", "SPICE_SERVER_0.11.2");
     auto destroy = api.get<void (*)(SpiceServer*)>("spice_server_destroy", "SPICE_SERVER_0.6.0");
     auto add_memslot = api.get<void (*)(QXLInstance*, QXLDevMemSlot*)>("spice_qxl_add_memslot",
-                                                                       "SPICE_SERVER_0.10.0");
+                                                                       "SPICE_SERVER_0.8.2");
     auto create_primary = api.get<void (*)(QXLInstance*, uint32_t, QXLDevSurfaceCreate*)>(
-        "spice_qxl_create_primary_surface", "SPICE_SERVER_0.10.0");
-    auto wakeup = api.get<void (*)(QXLInstance*)>("spice_qxl_wakeup", "SPICE_SERVER_0.10.0");
+        "spice_qxl_create_primary_surface", "SPICE_SERVER_0.8.2");
+    auto wakeup = api.get<void (*)(QXLInstance*)>("spice_qxl_wakeup", "SPICE_SERVER_0.8.2");
     auto replay_new = api.get<void* (*)(FILE*, int)>("spice_replay_new", "SPICE_SERVER_0.12.6");
     auto get_codecs = api.get<const char* (*)(SpiceServer*)>("spice_server_get_video_codecs",
                                                              "SPICE_SERVER_0.14.3");
