@@ -103,6 +103,9 @@ struct QxlDevice::Worker {
           qif(reinterpret_cast<const QXLInterface*>(qin->base.sif)),
           on_publish(std::move(publish)) {}
 
+    // On the host's thread, before the worker starts (spice-server asks for the init info in
+    // spice_server_add_interface too).
+    void init();
     void run();
     void run_tasks(std::unique_lock<std::mutex>& lock);
     // Takes commands from both rings; true when both are empty (and notifications are armed).
@@ -140,6 +143,7 @@ struct QxlDevice::Worker {
     bool woken = true;
     bool stopping = false;
     bool running = false;
+    std::atomic<std::thread::id> thread{};
 
     // The worker's own.
     std::unique_ptr<MemSlots> slots;
@@ -176,6 +180,7 @@ struct QxlDevice::Worker {
 
 QxlDevice::QxlDevice(QXLInstance* instance, OnPublish on_publish)
     : instance_(instance), worker_(std::make_unique<Worker>(instance, std::move(on_publish))) {
+    worker_->init();
     thread_ = start_service_thread("spiced-qxl" + std::to_string(instance->id),
                                    [worker = worker_.get()] { worker->run(); });
 }
@@ -189,8 +194,19 @@ QxlDevice::~QxlDevice() {
     if (thread_.joinable()) thread_.join();
 }
 
+void QxlDevice::attach() {
+    // As spice-server does: the device hears of its "worker" on the host's thread, once the
+    // instance is fully registered. Xspice adds its memslots from inside this callback; hosts
+    // that keep the pointer get the instance itself, as spice-server gives them.
+    const auto* qif = worker_->qif;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    if (qif->attache_worker) qif->attache_worker(instance_, reinterpret_cast<QXLWorker*>(instance_));
+#pragma GCC diagnostic pop
+}
+
 void QxlDevice::post(std::function<void(Worker&)> task, bool wait) {
-    if (std::this_thread::get_id() == thread_.get_id()) {
+    if (std::this_thread::get_id() == worker_->thread.load()) {
         // The host called back into us from a QXLInterface callback on the worker.
         task(*worker_);
         return;
@@ -212,13 +228,7 @@ void QxlDevice::post(std::function<void(Worker&)> task, bool wait) {
     if (wait) finished.wait();
 }
 
-void QxlDevice::Worker::run() {
-    // spice-server hands the instance itself over as the (long gone) QXLWorker; hosts that
-    // still look at it (Xspice keeps it) get the same.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-    if (qif->attache_worker) qif->attache_worker(instance, reinterpret_cast<QXLWorker*>(instance));
-#pragma GCC diagnostic pop
+void QxlDevice::Worker::init() {
     QXLDevInitInfo info{};
     qif->get_init_info(instance, &info);
     auto made = MemSlots::create(info);
@@ -229,6 +239,10 @@ void QxlDevice::Worker::run() {
         slots = std::make_unique<MemSlots>(std::move(*made));
         parser = std::make_unique<CommandParser>(*slots);
     }
+}
+
+void QxlDevice::Worker::run() {
+    thread = std::this_thread::get_id();
     if (qif->base.major_version == 3 && qif->base.minor_version >= 2 &&
         qif->set_client_capabilities) {
         // We draw every command ourselves, whatever the clients can: tell the driver what our
@@ -245,8 +259,9 @@ void QxlDevice::Worker::run() {
         run_tasks(lock);
         if (stopping) break;
         bool idle = true;
+        // A wake-up that came before this point is served by this round.
+        woken = false;
         if (running && parser) {
-            woken = false;
             lock.unlock();
             idle = poll_rings();
             if (!pending.is_empty() &&
@@ -596,6 +611,12 @@ void QxlDevice::set_running(bool running) {
 void QxlDevice::add_memslot(const QXLDevMemSlot& slot, std::optional<uint64_t> cookie) {
     post(
         [slot, cookie](Worker& w) {
+            LOG_DEBUG("qxl", "qxl %d: memslot %u of group %u: host 0x%lx-0x%lx, delta 0x%llx, "
+                      "generation %u",
+                      w.instance->id, slot.slot_id, slot.slot_group_id,
+                      static_cast<unsigned long>(slot.virt_start),
+                      static_cast<unsigned long>(slot.virt_end),
+                      static_cast<unsigned long long>(slot.addr_delta), slot.generation);
             if (w.slots) {
                 if (auto added = w.slots->add(slot); !added)
                     w.log_rejected("memslot rejected: " + added.error());
@@ -618,6 +639,7 @@ void QxlDevice::del_memslot(uint32_t group, uint32_t slot) {
 void QxlDevice::reset_memslots() {
     post(
         [](Worker& w) {
+            LOG_DEBUG("qxl", "qxl %d: memslots reset", w.instance->id);
             if (w.slots) w.slots->reset();
         },
         true);

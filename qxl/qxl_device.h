@@ -57,13 +57,16 @@ public:
     // Called from the worker thread whenever the mailbox gained something.
     using OnPublish = std::function<void()>;
 
-    // Starts the worker. `instance` belongs to the host and outlives the device.
+    // Asks the device for its memslot layout (on the calling thread, the host's) and starts
+    // the worker. `instance` belongs to the host and outlives the device.
     QxlDevice(QXLInstance* instance, OnPublish on_publish);
     ~QxlDevice();  // stops and joins the worker
     QxlDevice(const QxlDevice&) = delete;
     QxlDevice& operator=(const QxlDevice&) = delete;
 
     QXLInstance* instance() const { return instance_; }
+    // On the host's thread once the instance is registered: QXLInterface::attache_worker.
+    void attach();
 
     // Any thread: what spice_qxl_* ask. A cookie means "asynchronous: complete it".
     void wakeup();

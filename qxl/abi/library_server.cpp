@@ -102,7 +102,8 @@ int RedsState::init(SpiceCoreInterface* core) {
         LOG_ERROR("server", "spice_server_init: the host refused a timer");
         return -1;
     }
-    core->timer_start(start_timer_, 0);
+    // 1 ms, not 0: X servers (Xspice's loop) treat a 0 ms timer as "not armed".
+    core->timer_start(start_timer_, 1);
     return 0;
 }
 
@@ -169,8 +170,10 @@ int RedsState::add_interface(SpiceBaseInstance* sin) {
             qxl, [relay = relay_, index] { relay->notify(index); });
         state->device->set_running(vm_running_);
         qxl->st = state.get();
+        spiced::qxl::QxlDevice& device = *state->device;
         qxl_states_.push_back(std::move(state));
         qxls_.push_back(qxl);
+        device.attach();
         return 0;
     }
     if (type == SPICE_INTERFACE_KEYBOARD) {
