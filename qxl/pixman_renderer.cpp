@@ -561,6 +561,47 @@ Expected<ImagePtr, Error> decode_bitmap(const Image& image, const Bitmap& bm, bo
     return out;
 }
 
+// Uncached 16/32-bit bitmaps whose rows lie in one chunk are drawn straight from guest
+// memory: their wire layout is pixman's, and copying a full-screen bitmap first would double
+// the cost of the commonest draw. The image lives only for one draw (the command holds the
+// memory until it is released); sources are never written to. Null when not possible.
+ImagePtr wrap_bitmap(const Image& image, const Bitmap& bm) {
+    pixman_format_code_t format;
+    switch (bm.format) {
+        case SPICE_BITMAP_FMT_32BIT:
+            format = PIXMAN_x8r8g8b8;
+            break;
+        case SPICE_BITMAP_FMT_RGBA:
+            format = PIXMAN_a8r8g8b8;
+            break;
+        case SPICE_BITMAP_FMT_16BIT:
+            format = PIXMAN_x1r5g5b5;
+            break;
+        default:
+            return nullptr;
+    }
+    if (bm.data.chunks.empty() || image.width == 0 || image.height == 0 ||
+        image.width > uint32_t(kMaxSide) || image.height > uint32_t(kMaxSide)) {
+        return nullptr;
+    }
+    const GuestBytes chunk = bm.data.chunks.front();
+    const size_t row_bytes = size_t(image.width) * size_t(PIXMAN_FORMAT_BPP(format) / 8);
+    const size_t need = size_t(bm.stride) * size_t(image.height - 1) + row_bytes;
+    if (bm.stride < row_bytes || bm.stride % 4 != 0 || chunk.size() < need ||
+        reinterpret_cast<uintptr_t>(chunk.data()) % 4 != 0 || bm.stride > uint32_t(INT32_MAX)) {
+        return nullptr;
+    }
+    // pixman takes a non-const pointer for every image, sources included.
+    auto* base = const_cast<uint8_t*>(chunk.data());
+    int stride = int(bm.stride);
+    if (!bm.top_down) {
+        base += size_t(bm.stride) * size_t(image.height - 1);
+        stride = -stride;
+    }
+    return ImagePtr(pixman_image_create_bits(format, int(image.width), int(image.height),
+                                             reinterpret_cast<uint32_t*>(base), stride));
+}
+
 ImagePtr image_from_frame(const Frame& frame, pixman_format_code_t format) {
     ImagePtr out = new_image(format, frame.width(), frame.height());
     if (!out) return out;
@@ -1006,6 +1047,9 @@ struct PixmanRenderer::Impl {
             }
         }
         Expected<ImagePtr, Error> out = fail("image has no content");
+        if (bm && !use_cache) {
+            if (ImagePtr direct = wrap_bitmap(image, *bm)) return direct;
+        }
         if (bm) {
             out = decode_bitmap(image, *bm, palette_16, options.max_surface_bytes);
         } else if (auto* c = std::get_if<CompressedImage>(&image.content)) {
