@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "encode/lz.h"
 #include "encode/quic.h"
 #include "qxl/pixman_renderer.h"
 
@@ -630,6 +631,88 @@ TEST_F(RendererTest, QuicImagesDecodeAndCache) {
     r_.reset_image_cache();
     EXPECT_EQ(r_.cached_images(), 0u);
     EXPECT_EQ(r_.cached_bytes(), 0u);
+}
+
+TEST_F(RendererTest, LzRgbImagesDecodeWithOrWithoutTheSizePrefix) {
+    auto frame = Frame::create({3, 3});
+    for (int32_t y = 0; y < 3; ++y) {
+        for (int32_t x = 0; x < 3; ++x) frame->row(y)[x] = uint32_t(0x0a0b0c * (x + 3 * y + 1));
+    }
+    ByteWriter stream;
+    ASSERT_TRUE(lz_encode(*frame, frame->rect(), LzImageType::kRgb32, stream));
+    // The SPICE wire body: a u32 byte count, then the stream.
+    std::vector<uint8_t> prefixed(4 + stream.size());
+    const auto count = uint32_t(stream.size());
+    std::memcpy(prefixed.data(), &count, 4);
+    std::memcpy(prefixed.data() + 4, stream.buffer().data(), stream.size());
+    int32_t at = 0;
+    for (const std::vector<uint8_t>* body : {&stream.buffer(), &prefixed}) {
+        auto image = std::make_shared<Image>();
+        image->type = SPICE_IMAGE_TYPE_LZ_RGB;
+        image->width = 3;
+        image->height = 3;
+        CompressedImage ci;
+        ci.data.chunks.push_back(keep(*body));
+        ci.data.size = body->size();
+        image->content = ci;
+        Copy c;
+        c.src = image;
+        c.src_area = Rect::MakeXYWH(0, 0, 3, 3);
+        c.rop_descriptor = SPICE_ROPD_OP_PUT;
+        auto res = r_.draw(drawable(Rect::MakeXYWH(at, 0, 3, 3), c));
+        ASSERT_TRUE(res) << res.error();
+        auto f = read();
+        for (int32_t y = 0; y < 3; ++y) {
+            for (int32_t x = 0; x < 3; ++x) EXPECT_EQ(f->pixel(at + x, y), frame->pixel(x, y));
+        }
+        at += 4;
+    }
+    // LZ_PLT carries no palette from QXL: refused with a reason.
+    auto plt = std::make_shared<Image>();
+    plt->type = SPICE_IMAGE_TYPE_LZ_PLT;
+    plt->width = 3;
+    plt->height = 3;
+    plt->content = CompressedImage{};
+    Copy c;
+    c.src = plt;
+    c.src_area = Rect::MakeXYWH(0, 0, 3, 3);
+    c.rop_descriptor = SPICE_ROPD_OP_PUT;
+    EXPECT_FALSE(r_.draw(drawable(Rect::MakeXYWH(0, 8, 3, 3), c)));
+}
+
+TEST_F(RendererTest, Rop3WithPatternBrush) {
+    fill(Rect::MakeLTRB(0, 0, 16, 16), 0x0000ff);
+    Rop3 op;
+    op.src = bitmap32(2, 1, {0x00ff00, 0x00ff00});
+    op.src_area = Rect::MakeXYWH(0, 0, 2, 1);
+    op.brush.kind = Brush::Kind::kPattern;
+    op.brush.pattern = bitmap32(2, 1, {0xff0000, 0x000000});
+    op.brush.pattern_pos = {0, 0};
+    op.rop3 = 0xfe;  // DPSoo: p | s | d
+    ASSERT_TRUE(r_.draw(drawable(Rect::MakeXYWH(4, 0, 2, 1), op)));
+    EXPECT_EQ(px(4, 0), 0xffff00u | 0xffu);
+    EXPECT_EQ(px(5, 0), 0x00ffffu);
+}
+
+TEST_F(RendererTest, StrokeXorRespectsClipAndClosesPaths) {
+    Stroke s;
+    PathSegment seg;
+    seg.flags = (1u << 0) | (1u << 1) | (1u << 3);  // BEGIN | END | CLOSE
+    seg.points = {{2 * 16, 2 * 16}, {6 * 16, 2 * 16}, {6 * 16, 6 * 16}, {2 * 16, 6 * 16}};
+    s.path.push_back(seg);
+    s.brush = solid(0xffffff);
+    s.fore_mode = SPICE_ROPD_OP_XOR;
+    Drawable d = drawable(Rect::MakeLTRB(0, 0, 16, 16), s);
+    d.clip.has_rects = true;
+    d.clip.rects = {Rect::MakeLTRB(0, 0, 16, 5)};
+    ASSERT_TRUE(r_.draw(d));
+    auto f = read();
+    for (int32_t x = 2; x < 6; ++x) EXPECT_EQ(f->pixel(x, 2), 0xffffffu) << x;
+    EXPECT_EQ(f->pixel(6, 2), 0xffffffu);  // the right edge starts here
+    EXPECT_EQ(f->pixel(6, 4), 0xffffffu);
+    EXPECT_EQ(f->pixel(6, 5), 0u);         // clipped
+    EXPECT_EQ(f->pixel(2, 3), 0xffffffu);  // the closing edge comes back up to (2,3)
+    EXPECT_EQ(f->pixel(4, 4), 0u);
 }
 
 TEST(RenderFactory, MakesAPixmanRenderer) {
