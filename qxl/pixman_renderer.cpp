@@ -561,6 +561,47 @@ Expected<ImagePtr, Error> decode_bitmap(const Image& image, const Bitmap& bm, bo
     return out;
 }
 
+// Uncached 16/32-bit bitmaps whose rows lie in one chunk are drawn straight from guest
+// memory: their wire layout is pixman's, and copying a full-screen bitmap first would double
+// the cost of the commonest draw. The image lives only for one draw (the command holds the
+// memory until it is released); sources are never written to. Null when not possible.
+ImagePtr wrap_bitmap(const Image& image, const Bitmap& bm) {
+    pixman_format_code_t format;
+    switch (bm.format) {
+        case SPICE_BITMAP_FMT_32BIT:
+            format = PIXMAN_x8r8g8b8;
+            break;
+        case SPICE_BITMAP_FMT_RGBA:
+            format = PIXMAN_a8r8g8b8;
+            break;
+        case SPICE_BITMAP_FMT_16BIT:
+            format = PIXMAN_x1r5g5b5;
+            break;
+        default:
+            return nullptr;
+    }
+    if (bm.data.chunks.empty() || image.width == 0 || image.height == 0 ||
+        image.width > uint32_t(kMaxSide) || image.height > uint32_t(kMaxSide)) {
+        return nullptr;
+    }
+    const GuestBytes chunk = bm.data.chunks.front();
+    const size_t row_bytes = size_t(image.width) * size_t(PIXMAN_FORMAT_BPP(format) / 8);
+    const size_t need = size_t(bm.stride) * size_t(image.height - 1) + row_bytes;
+    if (bm.stride < row_bytes || bm.stride % 4 != 0 || chunk.size() < need ||
+        reinterpret_cast<uintptr_t>(chunk.data()) % 4 != 0 || bm.stride > uint32_t(INT32_MAX)) {
+        return nullptr;
+    }
+    // pixman takes a non-const pointer for every image, sources included.
+    auto* base = const_cast<uint8_t*>(chunk.data());
+    int stride = int(bm.stride);
+    if (!bm.top_down) {
+        base += size_t(bm.stride) * size_t(image.height - 1);
+        stride = -stride;
+    }
+    return ImagePtr(pixman_image_create_bits(format, int(image.width), int(image.height),
+                                             reinterpret_cast<uint32_t*>(base), stride));
+}
+
 ImagePtr image_from_frame(const Frame& frame, pixman_format_code_t format) {
     ImagePtr out = new_image(format, frame.width(), frame.height());
     if (!out) return out;
@@ -849,16 +890,17 @@ int32_t fix_to_int(int32_t fixed) {
 // halve until both control points deviate from the chord by under half a pixel.
 void flatten_bezier(FixedPoint p0, FixedPoint p1, FixedPoint p2, FixedPoint p3,
                     std::vector<Point>& out, int depth = 0) {
-    auto dot = [](int64_t ax, int64_t ay, int64_t bx, int64_t by) {
-        return (ax * bx + ay * by) >> 4;
-    };
-    const int64_t a2 = dot(p1.x - p0.x, p1.y - p0.y, p1.x - p0.x, p1.y - p0.y);
-    const int64_t b2 = dot(p3.x - p0.x, p3.y - p0.y, p3.x - p0.x, p3.y - p0.y);
-    const int64_t c2 = dot(p2.x - p3.x, p2.y - p3.y, p2.x - p3.x, p2.y - p3.y);
-    const int64_t ab = dot(p1.x - p0.x, p1.y - p0.y, p3.x - p0.x, p3.y - p0.y);
-    const int64_t cb = dot(p2.x - p3.x, p2.y - p3.y, p0.x - p3.x, p0.y - p3.y);
-    const int64_t h1 = (a2 * b2 - ab * ab) >> 3;
-    const int64_t h2 = (c2 * b2 - cb * cb) >> 3;
+    // 128-bit: guest coordinates are arbitrary, and the squares of their differences would
+    // overflow 64 bits.
+    using Wide = __int128;
+    auto dot = [](Wide ax, Wide ay, Wide bx, Wide by) { return (ax * bx + ay * by) >> 4; };
+    const Wide a2 = dot(Wide{p1.x} - p0.x, Wide{p1.y} - p0.y, Wide{p1.x} - p0.x, Wide{p1.y} - p0.y);
+    const Wide b2 = dot(Wide{p3.x} - p0.x, Wide{p3.y} - p0.y, Wide{p3.x} - p0.x, Wide{p3.y} - p0.y);
+    const Wide c2 = dot(Wide{p2.x} - p3.x, Wide{p2.y} - p3.y, Wide{p2.x} - p3.x, Wide{p2.y} - p3.y);
+    const Wide ab = dot(Wide{p1.x} - p0.x, Wide{p1.y} - p0.y, Wide{p3.x} - p0.x, Wide{p3.y} - p0.y);
+    const Wide cb = dot(Wide{p2.x} - p3.x, Wide{p2.y} - p3.y, Wide{p0.x} - p3.x, Wide{p0.y} - p3.y);
+    const Wide h1 = (a2 * b2 - ab * ab) >> 3;
+    const Wide h2 = (c2 * b2 - cb * cb) >> 3;
     // The depth limit only guards against guest values that never converge.
     if ((h1 < b2 && h2 < b2) || depth > 16) {
         out.push_back({fix_to_int(p3.x), fix_to_int(p3.y)});
@@ -1006,6 +1048,9 @@ struct PixmanRenderer::Impl {
             }
         }
         Expected<ImagePtr, Error> out = fail("image has no content");
+        if (bm && !use_cache) {
+            if (ImagePtr direct = wrap_bitmap(image, *bm)) return direct;
+        }
         if (bm) {
             out = decode_bitmap(image, *bm, palette_16, options.max_surface_bytes);
         } else if (auto* c = std::get_if<CompressedImage>(&image.content)) {
@@ -1428,7 +1473,7 @@ struct PixmanRenderer::Impl {
             if (st.line_flags & SPICE_LINE_FLAGS_START_WITH_GAP) {
                 dash[n - 1] = fix_to_int(st.style[0]);
                 for (size_t i = 0; i + 1 < n; ++i) dash[i] = fix_to_int(st.style[i + 1]);
-                dash_pos = dash[0];
+                dash_pos = std::max<int64_t>(dash[0], 0);
             } else {
                 for (size_t i = 0; i < n; ++i) dash[i] = fix_to_int(st.style[i]);
             }
@@ -1482,7 +1527,10 @@ struct PixmanRenderer::Impl {
             }
             if (seg.flags & kPathBezier) {
                 for (; k + 2 < seg.points.size(); k += 3) {
-                    const FixedPoint p0{points.back().x * 16, points.back().y * 16};
+                    auto to_fix = [](int32_t v) {
+                        return int32_t(std::clamp<int64_t>(int64_t{v} * 16, INT32_MIN, INT32_MAX));
+                    };
+                    const FixedPoint p0{to_fix(points.back().x), to_fix(points.back().y)};
                     flatten_bezier(p0, seg.points[k], seg.points[k + 1], seg.points[k + 2], points);
                 }
             } else {

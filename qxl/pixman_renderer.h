@@ -10,6 +10,11 @@
 //    so do we.
 //  - LZ_PLT images: the QXL command carries no palette for them (spice-server refuses them
 //    from a guest too), so they are rejected with an error.
+//  - Scaled rop3 sources: the canvas starts sampling at ROUND(left / scale) * scale; we start
+//    at src_area.left exactly, as every other scaled draw does. Can differ by a column.
+//  - xRGB surfaces: the X byte is not normalised everywhere (a raw 32-bit copy keeps the
+//    source's fourth byte, as the canvas does); read() hands it through, Frame::pixel()
+//    ignores it.
 #pragma once
 
 #include <cstddef>
