@@ -58,6 +58,10 @@ public:
     Expected<Command, std::string> parse(const QXLCommandExt& ext) const;
     // A command from the cursor ring: QXL_CMD_CURSOR.
     Expected<Command, std::string> parse_cursor(const QXLCommandExt& ext) const;
+    // The release info of a command that failed to parse: it still goes back to the guest
+    // (as spice-server does) when its fixed struct lies in a slot, else the guest's memory
+    // for it is lost, which is the guest's own doing.
+    Expected<ReleaseTicket, std::string> release_ticket(const QXLCommandExt& ext) const;
 
     const ParserLimits& limits() const { return limits_; }
 

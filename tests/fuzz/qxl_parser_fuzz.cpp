@@ -149,6 +149,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         memory.check_command(*display);
     else
         check(!display.error().empty());
+    auto ticket = parser.release_ticket(ext);
+    if (display) check(ticket && ticket->release_info == display->release.release_info);
+    if (ticket) {
+        const auto* release = reinterpret_cast<const uint8_t*>(ticket->release_info);
+        check(release >= memory.begin && release + sizeof(QXLReleaseInfo) <= memory.end);
+    }
     ext.cmd.type = QXL_CMD_CURSOR;
     auto cursor = parser.parse_cursor(ext);
     if (cursor) {
