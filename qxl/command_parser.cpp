@@ -721,7 +721,7 @@ Result<DrawOp> Reader::draw_op(const Drawable_& qxl, Drawable& out) const {
 Result<Command> Reader::drawable(uint64_t addr) const {
     Command cmd;
     Drawable out;
-    Result<DrawOp> op = fail("");
+    Result<DrawOp> op = fail("the drawable has no op");
     if (flags_ & QXL_COMMAND_FLAG_COMPAT) {
         auto read_result = read_at<QXLCompatDrawable>(addr);
         if (!read_result) return fail_in("drawable", read_result.error());
