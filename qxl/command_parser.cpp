@@ -721,7 +721,7 @@ Result<DrawOp> Reader::draw_op(const Drawable_& qxl, Drawable& out) const {
 Result<Command> Reader::drawable(uint64_t addr) const {
     Command cmd;
     Drawable out;
-    Result<DrawOp> op = fail("");
+    Result<DrawOp> op = fail("the drawable has no op");
     if (flags_ & QXL_COMMAND_FLAG_COMPAT) {
         auto read_result = read_at<QXLCompatDrawable>(addr);
         if (!read_result) return fail_in("drawable", read_result.error());
@@ -993,6 +993,35 @@ Expected<Command, std::string> CommandParser::parse_cursor(const QXLCommandExt& 
         return fail("command type " + num(ext.cmd.type) + " arrived on the cursor ring");
     const Reader reader(slots_, limits_, ext.group_id, ext.flags);
     return reader.cursor(ext.cmd.data);
+}
+
+Expected<ReleaseTicket, std::string> CommandParser::release_ticket(const QXLCommandExt& ext) const {
+    const bool compat = (ext.flags & QXL_COMMAND_FLAG_COMPAT) != 0;
+    size_t size = 0;
+    switch (ext.cmd.type) {
+        case QXL_CMD_DRAW:
+            size = compat ? sizeof(QXLCompatDrawable) : sizeof(QXLDrawable);
+            break;
+        case QXL_CMD_UPDATE:
+            size = compat ? sizeof(QXLCompatUpdateCmd) : sizeof(QXLUpdateCmd);
+            break;
+        case QXL_CMD_MESSAGE:
+            size = sizeof(QXLMessage);
+            break;
+        case QXL_CMD_SURFACE:
+            size = sizeof(QXLSurfaceCmd);
+            break;
+        case QXL_CMD_CURSOR:
+            size = sizeof(QXLCursorCmd);
+            break;
+        default:
+            return fail("command type " + num(ext.cmd.type) + " has no release info");
+    }
+    auto where = slots_.translate(ext.group_id, ext.cmd.data, size);
+    if (!where) return unexpected(where.error());
+    // See Reader::ticket: the guest's release ring is written through this pointer.
+    return ReleaseTicket{reinterpret_cast<QXLReleaseInfo*>(const_cast<uint8_t*>(*where)),
+                         ext.group_id};
 }
 
 }  // namespace spiced::qxl

@@ -43,7 +43,7 @@ struct ParserLimits {
     size_t max_image_bytes = size_t{1} << 30;  // one bitmap, compressed body or surface
     size_t max_chunks = size_t{1} << 18;       // per chunk chain, empty chunks included
     // What we copy out per structure: clip rects, a path, a glyph string, a stroke style.
-    size_t max_copied_bytes = size_t{16} << 20;
+    size_t max_copied_bytes = size_t{4} << 20;
     uint32_t max_cursor_size = 512;             // pixels a side
     size_t max_cursor_bytes = size_t{4} << 20;  // the shape's data
     size_t max_message_bytes = 100000;          // QXL_CMD_MESSAGE, NUL included
@@ -58,6 +58,10 @@ public:
     Expected<Command, std::string> parse(const QXLCommandExt& ext) const;
     // A command from the cursor ring: QXL_CMD_CURSOR.
     Expected<Command, std::string> parse_cursor(const QXLCommandExt& ext) const;
+    // The release info of a command that failed to parse: it still goes back to the guest
+    // (as spice-server does) when its fixed struct lies in a slot, else the guest's memory
+    // for it is lost, which is the guest's own doing.
+    Expected<ReleaseTicket, std::string> release_ticket(const QXLCommandExt& ext) const;
 
     const ParserLimits& limits() const { return limits_; }
 

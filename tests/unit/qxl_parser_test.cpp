@@ -1007,6 +1007,23 @@ TEST_F(QxlParserTest, UpdateAndMessage) {
     EXPECT_FALSE(parser.parse_cursor(ext(QXL_CMD_DRAW, msg)));
 }
 
+TEST_F(QxlParserTest, FailedCommandsStillHaveReleaseTickets) {
+    QXLDrawable d{};
+    d.type = 200;  // unknown: the parse fails, the guest still wants its memory back
+    const uint64_t addr = guest_.put(d);
+    CommandParser parser(*slots_);
+    EXPECT_FALSE(parser.parse(ext(QXL_CMD_DRAW, addr)));
+    auto ticket = parser.release_ticket(ext(QXL_CMD_DRAW, addr));
+    ASSERT_TRUE(ticket) << ticket.error();
+    EXPECT_EQ(ticket->release_info, reinterpret_cast<QXLReleaseInfo*>(guest_.host(addr)));
+    EXPECT_EQ(ticket->group_id, kGroup);
+    // No ticket for a struct that is not all in the slot, nor for unknown types.
+    const uint64_t end = Guest::address(guest_.size() - 16);
+    EXPECT_FALSE(parser.release_ticket(ext(QXL_CMD_DRAW, end)));
+    EXPECT_TRUE(parser.release_ticket(ext(QXL_CMD_MESSAGE, end)));
+    EXPECT_FALSE(parser.release_ticket(ext(QXL_CMD_NOP, addr)));
+}
+
 // ---- Cursors -----------------------------------------------------------------------------
 
 TEST_F(QxlParserTest, CursorCommands) {
