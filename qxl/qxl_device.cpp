@@ -322,13 +322,7 @@ void QxlDevice::Worker::reject(const QXLCommandExt& ext, const std::string& why)
     log_rejected("command rejected: " + why);
     // Every command starts with its QXLReleaseInfo: give it back when that much is readable,
     // so a bad command does not leak the guest's resources too.
-    if (auto info = slots->translate(ext.group_id, ext.cmd.data, sizeof(QXLReleaseInfo))) {
-        ReleaseTicket ticket;
-        ticket.release_info =
-            reinterpret_cast<QXLReleaseInfo*>(const_cast<uint8_t*>(info.value()));
-        ticket.group_id = ext.group_id;
-        release(ticket);
-    }
+    if (auto ticket = parser->release_ticket(ext)) release(*ticket);
 }
 
 void QxlDevice::Worker::handle(const QXLCommandExt& ext, bool cursor_ring) {
