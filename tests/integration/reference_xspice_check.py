@@ -121,7 +121,8 @@ def xwd_root(display):
 class Xspice:
     """Xorg with the spiceqxl driver (Debian's libspice-server) on display :N."""
 
-    def __init__(self, port, password=None, compression=None, workdir=None):
+    def __init__(self, port, password=None, compression=None, workdir=None, library_dir=None,
+                 extra_env=None):
         self.port = port
         self.display = free_display()
         self.dir = workdir or tempfile.mkdtemp(prefix="xspice-")
@@ -136,6 +137,10 @@ class Xspice:
             env["XSPICE_PASSWORD"] = password
         if compression:
             env["XSPICE_IMAGE_COMPRESSION"] = compression
+        if library_dir:
+            # Which libspice-server.so.1 serves: ours (the drop-in tests) or Debian's.
+            env["LD_LIBRARY_PATH"] = library_dir
+        env.update(extra_env or {})
         self.log_path = os.path.join(self.dir, "xorg.log")
         self.out = open(os.path.join(self.dir, "xorg.out"), "wb")
         self.proc = subprocess.Popen(
