@@ -905,6 +905,55 @@ TEST_F(QxlParserTest, RejectsChunkLoopsAndLongChains) {
     EXPECT_FALSE(draw(d));
 }
 
+TEST_F(QxlParserTest, ChunksInAnotherSlotAreCheckedThere) {
+    // Slot 2: a second, small piece of guest RAM at its own host address.
+    std::vector<uint8_t> other(64, 0xab);
+    QXLDevMemSlot s2{};
+    s2.slot_group_id = kGroup;
+    s2.slot_id = 2;
+    s2.generation = 0;
+    s2.virt_start = reinterpret_cast<uintptr_t>(other.data());
+    s2.virt_end = s2.virt_start + other.size();
+    s2.addr_delta = s2.virt_start;
+    ASSERT_TRUE(slots_->add(s2));
+    const uint64_t in_other = uint64_t{2} << 56 | 8;  // offset 8 of slot 2, generation 0
+    QXLDataChunk tail{};
+    tail.data_size = 16;
+    std::memcpy(other.data() + 8, &tail, sizeof(tail));
+
+    struct Lz {
+        QXLImageDescriptor descriptor;
+        uint32_t data_size;
+        QXLDataChunk chunk;
+    } __attribute__((packed)) lz{};
+    lz.descriptor.type = SPICE_IMAGE_TYPE_LZ_RGB;
+    lz.descriptor.width = 2;
+    lz.descriptor.height = 2;
+    lz.data_size = 20;
+    lz.chunk.data_size = 4;
+    lz.chunk.next_chunk = in_other;
+    const uint64_t image = guest_.alloc(sizeof(lz) + 4);
+    std::memcpy(guest_.host(image), &lz, sizeof(lz));
+    QXLDrawable d{};
+    d.type = QXL_DRAW_COPY;
+    d.u.copy.src_bitmap = image;
+    d.u.copy.src_area = qrect(0, 0, 2, 2);
+    auto cmd = draw(d);
+    ASSERT_TRUE(cmd) << cmd.error();
+    const auto& body = std::get<CompressedImage>(std::get<Copy>(drawable(cmd).op).src->content);
+    ASSERT_EQ(body.data.chunks.size(), 2u);
+    EXPECT_EQ(body.data.chunks[1].data(), other.data() + 8 + sizeof(QXLDataChunk));
+
+    // The same chunk claiming more than slot 2 holds fails, though slot 1 is large.
+    tail.data_size = 40;
+    std::memcpy(other.data() + 8, &tail, sizeof(tail));
+    lz.data_size = 44;
+    std::memcpy(guest_.host(image), &lz, sizeof(lz));
+    cmd = draw(d);
+    ASSERT_FALSE(cmd);
+    EXPECT_NE(cmd.error().find("memslot 2"), std::string::npos) << cmd.error();
+}
+
 // ---- Surfaces, updates, messages ---------------------------------------------------------
 
 TEST_F(QxlParserTest, SurfaceCreateAndDestroy) {
