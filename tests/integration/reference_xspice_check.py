@@ -105,11 +105,12 @@ def read_xwd(data):
     f = struct.unpack(">25I", data[:100])
     header_size, bpp, bpl, byte_order = f[0], f[11], f[12], f[7]
     w, h, ncolors = f[4], f[5], f[19]
-    if bpp != 32 or byte_order != 0:
+    if bpp not in (24, 32) or byte_order != 0:
         raise ValueError("unsupported xwd: bpp %d byte order %d" % (bpp, byte_order))
     off = header_size + ncolors * 12
-    a = np.frombuffer(data, np.uint8, bpl * h, off).reshape(h, bpl)[:, :w * 4]
-    return a.reshape(h, w, 4)[:, :, [2, 1, 0]].copy()
+    step = bpp // 8
+    a = np.frombuffer(data, np.uint8, bpl * h, off).reshape(h, bpl)[:, :w * step]
+    return a.reshape(h, w, step)[:, :, [2, 1, 0]].copy()
 
 
 def xwd_root(display):
