@@ -385,8 +385,10 @@ void DemoSource::button_event(int button, bool down) {
 
 // ---- Agent ---------------------------------------------------------------------------------
 
-void DemoSource::agent_message(ClientId from, uint32_t type, std::span<const uint8_t> data) {
+void DemoSource::agent_message(ClientId from, uint32_t type, std::span<const uint8_t> data,
+                               std::function<void()> taken) {
     agent_->on_message(from, type, data);
+    taken();  // the built-in agent handles it at once
 }
 
 void DemoSource::client_gone(ClientId id) {

@@ -55,7 +55,8 @@ public:
     void request_monitors(ClientId from, std::span<const MonitorRequest> monitors) override;
 
     bool has_agent() const override { return true; }
-    void agent_message(ClientId from, uint32_t type, std::span<const uint8_t> data) override;
+    void agent_message(ClientId from, uint32_t type, std::span<const uint8_t> data,
+                       std::function<void()> taken) override;
     void client_gone(ClientId id) override;
 
     // Renders the clock's current frame if the clock moved on or input changed the picture.

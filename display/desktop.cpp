@@ -361,9 +361,13 @@ void Desktop::request_monitors(ClientId from, std::vector<MonitorRequest> monito
 
 void Desktop::agent_message(ClientId from, uint32_t type, std::vector<uint8_t> data,
                             std::function<void()> consumed) {
-    run_on_loop([this, from, type, data = std::move(data), consumed = std::move(consumed)] {
-        if (source_->has_agent()) source_->agent_message(from, type, data);
-        if (consumed) consumed();
+    run_on_loop([this, from, type, data = std::move(data), consumed = std::move(consumed)]() mutable {
+        if (!consumed) consumed = [] {};
+        if (source_->has_agent()) {
+            source_->agent_message(from, type, data, std::move(consumed));
+        } else {
+            consumed();
+        }
     });
 }
 

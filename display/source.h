@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -105,8 +106,12 @@ public:
     // sink.capabilities_changed()),
     // and the VDAgent messages clients send it (clipboard, file transfer, capabilities; the
     // monitors config arrives as request_monitors()). `data` excludes the record header.
+    // `taken` runs (on the desktop thread) once the message is out of the source's hands:
+    // handled, delivered to the guest, or dropped. The client's agent tokens come back then,
+    // so a guest that reads slowly slows the client down instead of filling our memory.
     virtual bool has_agent() const = 0;
-    virtual void agent_message(ClientId from, uint32_t type, std::span<const uint8_t> data) = 0;
+    virtual void agent_message(ClientId from, uint32_t type, std::span<const uint8_t> data,
+                               std::function<void()> taken) = 0;
     // Client `id` is gone: forget what the agent kept for it.
     virtual void client_gone(ClientId id) = 0;
 };

@@ -138,6 +138,10 @@ void QxlDisplaySource::keyboard_leds(uint32_t leds) {
     if (sink_) sink_->set_keyboard_leds(leds);
 }
 
+void QxlDisplaySource::agent_from_guest(uint32_t type, std::vector<uint8_t> data) {
+    if (sink_) sink_->send_agent_message(0, type, std::move(data));
+}
+
 void QxlDisplaySource::input_changed() {
     if (sink_) sink_->capabilities_changed();
 }

@@ -29,8 +29,16 @@ public:
     virtual void wheel(int32_t dz, uint32_t buttons) = 0;
     // The tablet's coordinate space is the primary surface.
     virtual void set_tablet_size(Size size) = 0;
-    // A client's monitors layout for the guest's QXL driver (false: it takes none).
+    // A client's monitors layout for the guest (its QXL driver, else its agent).
     virtual bool request_monitors(uint32_t display, std::span<const MonitorRequest> monitors) = 0;
+    // The guest agent's char device (spicevmc "vdagent"): whether one is open, and a message
+    // for it; `taken` runs on the desktop thread once the device took the message's last byte.
+    virtual bool has_agent() const = 0;
+    virtual void agent_message(uint32_t type, std::span<const uint8_t> data,
+                               std::function<void()> taken) = 0;
+    // A client left: the agent hears VD_AGENT_CLIENT_DISCONNECTED (it drops the client's
+    // clipboard grabs and transfers).
+    virtual void agent_client_gone() = 0;
 };
 
 // Lets devices wake the desktop thread before and after the source exists: the host creates
@@ -68,13 +76,18 @@ public:
     void pointer_motion(int32_t dx, int32_t dy, uint32_t buttons_mask) override;
     void button_event(int button, bool down) override;
     void request_monitors(ClientId from, std::span<const MonitorRequest> monitors) override;
-    bool has_agent() const override { return false; }
-    void agent_message(ClientId, uint32_t, std::span<const uint8_t>) override {}
-    void client_gone(ClientId) override {}
+    bool has_agent() const override { return input_.has_agent(); }
+    void agent_message(ClientId, uint32_t type, std::span<const uint8_t> data,
+                       std::function<void()> taken) override {
+        input_.agent_message(type, data, std::move(taken));
+    }
+    void client_gone(ClientId) override { input_.agent_client_gone(); }
 
     // Desktop thread: the host said the LEDs changed / a tablet came or went.
     void keyboard_leds(uint32_t leds);
     void input_changed();
+    // The guest's agent said something: every client with the agent hears it.
+    void agent_from_guest(uint32_t type, std::vector<uint8_t> data);
 
 private:
     void drain(size_t index);

@@ -16,7 +16,7 @@ packages=(
   spice-html5 chromium
   # real QXL producers for the drop-in libspice-server.so.1, and X tools to check them
   xserver-xspice qemu-system-x86 xterm x11-apps x11-utils xdotool mesa-utils busybox-static
-  cpio
+  cpio spice-vdagent xclip
 )
 
 missing=()

@@ -211,13 +211,21 @@ int RedsState::add_interface(SpiceBaseInstance* sin) {
     }
     if (type == SPICE_INTERFACE_CHAR_DEVICE) {
         auto* device = SPICE_CONTAINEROF(sin, SpiceCharDeviceInstance, base);
+        const std::string_view subtype = device->subtype ? device->subtype : "";
+        if (subtype == "vdagent" && agent_device_) {
+            LOG_WARN("server", "a second vdagent port is refused");
+            return -1;
+        }
         char_devices_.push_back(device);
         auto state = std::make_unique<SpiceCharDeviceState>();
         state->server = this;
         device->st = state.get();
         char_states_.push_back(std::move(state));
-        log_once(std::string("char device '") + (device->subtype ? device->subtype : "?") +
-                 "' is accepted but not served yet");
+        if (subtype == "vdagent") {
+            attach_agent(device);
+        } else {
+            log_once("char device '" + std::string(subtype) + "' is accepted but not served yet");
+        }
         return 0;
     }
     if (type == SPICE_INTERFACE_PLAYBACK) {
@@ -266,6 +274,7 @@ int RedsState::remove_interface(SpiceBaseInstance* sin) {
     }
     if (type == SPICE_INTERFACE_CHAR_DEVICE) {
         auto* device = SPICE_CONTAINEROF(sin, SpiceCharDeviceInstance, base);
+        if (device == agent_device_) detach_agent();
         std::erase(char_devices_, device);
         std::erase_if(char_states_, [&](const auto& st) { return st.get() == device->st; });
         device->st = nullptr;
@@ -335,6 +344,80 @@ bool RedsState::is_server_mouse() const {
 
 void RedsState::keyboard_leds(int leds) {
     on_desktop([leds](spiced::qxl::QxlDisplaySource& source) { source.keyboard_leds(uint32_t(leds)); });
+}
+
+// -- The guest agent's port (host thread) ----------------------------------------------------
+
+void RedsState::attach_agent(SpiceCharDeviceInstance* device) {
+    agent_device_ = device;
+    auto* sif = reinterpret_cast<const SpiceCharDeviceInterface*>(device->base.sif);
+    spiced::qxl::GuestAgentLink::Io io;
+    io.write = [device, sif](std::span<const uint8_t> bytes) {
+        return sif->write(device, bytes.data(), int(std::min<size_t>(bytes.size(), INT32_MAX)));
+    };
+    io.read = [device, sif](std::span<uint8_t> bytes) {
+        return sif->read(device, bytes.data(), int(std::min<size_t>(bytes.size(), INT32_MAX)));
+    };
+    agent_link_ = std::make_unique<spiced::qxl::GuestAgentLink>(
+        std::move(io), [this](uint32_t type, std::vector<uint8_t> data) {
+            on_desktop([type, data = std::move(data)](spiced::qxl::QxlDisplaySource& source) mutable {
+                source.agent_from_guest(type, std::move(data));
+            });
+        });
+    // The host end is open: QEMU tells the guest's port now.
+    if (sif->state) sif->state(device, 1);
+    has_agent_ = true;
+    LOG_INFO("agent", "guest agent port open");
+    on_desktop([](spiced::qxl::QxlDisplaySource& source) { source.input_changed(); });
+    pump_agent();
+}
+
+void RedsState::detach_agent() {
+    agent_link_.reset();  // gives every waiting client its tokens back
+    agent_device_ = nullptr;
+    has_agent_ = false;
+    LOG_INFO("agent", "guest agent port closed");
+    on_desktop([](spiced::qxl::QxlDisplaySource& source) { source.input_changed(); });
+}
+
+void RedsState::pump_agent() {
+    agent_pump_posted_ = false;
+    if (!agent_link_) return;
+    if (agent_link_->pump() && !agent_pump_posted_) {
+        // More was waiting than one turn reads: the rest after the host's other work.
+        agent_pump_posted_ = true;
+        on_host([this] { pump_agent(); });
+    }
+}
+
+void RedsState::char_device_wakeup(SpiceCharDeviceInstance* device) {
+    if (device == agent_device_) pump_agent();
+}
+
+void RedsState::agent_message(uint32_t type, std::span<const uint8_t> data,
+                              std::function<void()> taken) {
+    // Back on the desktop thread when the device took it (or the agent went away).
+    auto taken_on_desktop = [this, taken = std::move(taken)]() mutable {
+        if (server_) {
+            server_->desktop().with_source(
+                [taken = std::move(taken)](spiced::DisplaySource&) { taken(); });
+        }
+    };
+    on_host([this, type, bytes = std::vector<uint8_t>(data.begin(), data.end()),
+             taken = std::move(taken_on_desktop)]() mutable {
+        if (!agent_link_ || agent_link_->broken()) {
+            taken();
+            return;
+        }
+        agent_link_->send(VDP_CLIENT_PORT, type, bytes, std::move(taken));
+    });
+}
+
+void RedsState::agent_client_gone() {
+    on_host([this] {
+        if (agent_link_ && !agent_link_->broken())
+            agent_link_->send(VDP_SERVER_PORT, VD_AGENT_CLIENT_DISCONNECTED, {}, nullptr);
+    });
 }
 
 void RedsState::on_host(std::function<void()> task) {
@@ -415,7 +498,8 @@ bool RedsState::request_monitors(uint32_t display,
     if (display >= qxls_.size()) return false;
     QXLInstance* qxl = qxls_[display];
     auto* sif = reinterpret_cast<const QXLInterface*>(qxl->base.sif);
-    if (sif->base.minor_version < 3 || !sif->client_monitors_config) return false;
+    // Interfaces before 3.3 have no client_monitors_config: the agent alone gets the layout.
+    const bool device_may_take = sif->base.minor_version >= 3 && sif->client_monitors_config;
     // VDAgentMonitorsConfig with its flexible array of monitors, built in an aligned buffer;
     // monitor i is head i, and heads no request names are off.
     uint32_t count = 0;
@@ -435,8 +519,17 @@ bool RedsState::request_monitors(uint32_t display,
         monitor.x = request.rect.left();
         monitor.y = request.rect.top();
     }
-    on_host([qxl, sif, storage = std::move(storage)]() mutable {
-        sif->client_monitors_config(qxl, reinterpret_cast<VDAgentMonitorsConfig*>(storage.data()));
+    const size_t bytes = sizeof(VDAgentMonitorsConfig) + count * sizeof(VDAgentMonConfig);
+    on_host([this, qxl, sif, bytes, device_may_take, storage = std::move(storage)]() mutable {
+        auto* layout = reinterpret_cast<VDAgentMonitorsConfig*>(storage.data());
+        // As spice-server: the QXL driver takes the layout when it can, else the agent.
+        if (device_may_take && sif->client_monitors_config(qxl, layout)) return;
+        if (agent_link_ && !agent_link_->broken()) {
+            agent_link_->send(VDP_CLIENT_PORT, VD_AGENT_MONITORS_CONFIG,
+                              std::span<const uint8_t>(
+                                  reinterpret_cast<const uint8_t*>(storage.data()), bytes),
+                              nullptr);
+        }
     });
     return true;
 }

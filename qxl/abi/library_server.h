@@ -34,6 +34,7 @@
 #include "core/server_config.h"
 #include "io/unique_fd.h"
 #include "qxl/abi/host_calls.h"
+#include "qxl/guest_agent_link.h"
 #include "qxl/qxl_display_source.h"
 
 struct QXLState {
@@ -100,11 +101,15 @@ public:
     bool is_server_mouse() const;
     int client_count() const { return server_ ? int(server_->session_count()) : 0; }
     void keyboard_leds(int leds);
+    // spice_server_char_device_wakeup (host thread).
+    void char_device_wakeup(SpiceCharDeviceInstance* device);
     // Logs `what` once per server ("not supported" paths).
     void log_once(const std::string& what);
 
 private:
     void start_server();
+    void attach_agent(SpiceCharDeviceInstance* device);
+    void detach_agent();
     // GuestInput (desktop thread).
     bool has_tablet() const override { return has_tablet_.load(); }
     void key(uint16_t scancode, bool down) override;
@@ -115,6 +120,12 @@ private:
     void set_tablet_size(spiced::Size size) override;
     bool request_monitors(uint32_t display,
                           std::span<const spiced::MonitorRequest> monitors) override;
+    bool has_agent() const override { return has_agent_.load(); }
+    void agent_message(uint32_t type, std::span<const uint8_t> data,
+                       std::function<void()> taken) override;
+    void agent_client_gone() override;
+    // Host thread: the agent's device has data or room.
+    void pump_agent();
     // Desktop thread -> host thread, unless there is no host loop (yet).
     void on_host(std::function<void()> task);
     void on_desktop(std::function<void(spiced::qxl::QxlDisplaySource&)> task);
@@ -143,6 +154,11 @@ private:
     std::atomic<bool> has_tablet_{false};
     spiced::Size tablet_size_;
     std::vector<SpiceCharDeviceInstance*> char_devices_;
+    // The vdagent port and the stream over it (host thread only).
+    SpiceCharDeviceInstance* agent_device_ = nullptr;
+    std::unique_ptr<spiced::qxl::GuestAgentLink> agent_link_;
+    std::atomic<bool> has_agent_{false};
+    bool agent_pump_posted_ = false;
     bool vm_running_ = true;  // as spice-server: running until the host says otherwise
 
     std::unique_ptr<spiced::Server> server_;

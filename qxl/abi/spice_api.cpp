@@ -356,7 +356,9 @@ SPICED_API int spice_server_kbd_leds(SpiceKbdInstance* sin, int leds) {
 
 // -- Char devices ----------------------------------------------------------------------------
 
-SPICED_API void spice_server_char_device_wakeup(SpiceCharDeviceInstance*) {}
+SPICED_API void spice_server_char_device_wakeup(SpiceCharDeviceInstance* sin) {
+    if (sin && sin->st && sin->st->server) sin->st->server->char_device_wakeup(sin);
+}
 
 SPICED_API void spice_server_port_event(SpiceCharDeviceInstance*, uint8_t) {}
 

@@ -111,13 +111,34 @@ def compare(host, client, what, ignore=None):
 # Xspice
 
 class XspiceOnUs:
-    def __init__(self, args):
+    def __init__(self, args, agent=False):
         self.dir = tempfile.mkdtemp(prefix="spiced-dropin-x-")
         self.port = H.free_port()
+        extra = {}
+        if agent:
+            # Xspice opens a vdagent char device on this socket once spice-vdagentd connects.
+            extra = {"XSPICE_VDAGENT_ENABLED": "1",
+                     "XSPICE_VDAGENT_VIRTIO_PATH": self.path("vdagent.virtio"),
+                     "XSPICE_VDAGENT_UINPUT_PATH": self.path("vdagent.uinput"),
+                     "XSPICE_VDAGENT_UID": str(os.getuid()),
+                     "XSPICE_VDAGENT_GID": str(os.getgid())}
         self.xs = X.Xspice(self.port, workdir=self.dir,
-                           library_dir=os.path.dirname(os.path.abspath(args.library)))
+                           library_dir=os.path.dirname(os.path.abspath(args.library)),
+                           extra_env=extra)
         self.clients = []
         check_ours(self.xs.proc.pid, args, "Xspice")
+        if agent:
+            # The real guest agent, as Xspice's launcher starts it (no session manager here:
+            # -X; one virtio session: -o).
+            self.run(["spice-vdagentd", "-f", "-x", "-X", "-o", "-S", self.path("vdagent.udcs"),
+                      "-s", self.path("vdagent.virtio"), "-u", self.path("vdagent.uinput")])
+            H.check(H.wait_until(lambda: os.path.exists(self.path("vdagent.udcs")), 10.0),
+                    "spice-vdagentd did not come up")
+            self.run(["spice-vdagent", "-x", "-s", self.path("vdagent.virtio"), "-S",
+                      self.path("vdagent.udcs")])
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
 
     def run(self, argv, **kw):
         p = subprocess.Popen(argv, env=x_env(self.xs), stdin=subprocess.DEVNULL,
@@ -158,6 +179,9 @@ class XspiceOnUs:
                             lambda: screenshot(self.port, self.dir, name))
 
     def close(self):
+        if self.xs.proc.poll() is not None:
+            print("  Xorg exited with %s:\n    %s" % (self.xs.proc.returncode, "\n    ".join(
+                self.xs.output().splitlines()[-25:])), flush=True)
         for p in self.clients:
             try:
                 os.killpg(p.pid, signal.SIGKILL)
@@ -249,6 +273,51 @@ def case_xspice_input(args):
             typed = open(out).read().strip() if os.path.exists(out) else ""
             H.check(typed == "spiced", "keys typed through the client gave %r in X" % typed)
             print("  keys: typed 'spiced' + Enter, the xterm read %r" % typed, flush=True)
+        finally:
+            client.disconnect()
+
+
+def case_xspice_agent(args):
+    import test_agent as A
+    import test_monitors as M
+    with XspiceOnUs(args, agent=True) as x:
+        client = A.AgentClient(port=x.port, name="agent")
+        client.connect()
+        try:
+            client.wait_primary()
+            client.wait_agent(15.0)
+            print("  spice-vdagent connected through our library; its caps 0x%x" %
+                  client.agent_caps(), flush=True)
+            # Client -> X: the client grabs, xclip asks X, spice-vdagent asks the client.
+            client.offer = b"from the SPICE client"
+            client.main.clipboard_selection_grab(0, [A.VD_AGENT_CLIPBOARD_UTF8_TEXT])
+            H.pump(0.5)
+            reader = subprocess.Popen(["xclip", "-o", "-selection", "clipboard"],
+                                      env=x_env(x.xs), stdout=subprocess.PIPE)
+            H.wait_until(lambda: reader.poll() is not None, 10.0)
+            got = reader.stdout.read() if reader.poll() is not None else b"(xclip hung)"
+            H.check(got == client.offer, "X's clipboard holds %r" % got)
+            print("  client -> X clipboard: %r" % got, flush=True)
+            # X -> client: xclip owns the clipboard, spice-vdagent grabs for the client.
+            writer = subprocess.Popen(["xclip", "-i", "-selection", "clipboard"],
+                                      env=x_env(x.xs), stdin=subprocess.PIPE)
+            x.clients.append(writer)
+            writer.stdin.write(b"from X")
+            writer.stdin.close()
+            ok = H.wait_until(lambda: any(c[3] == b"from X" for c in client.clips), 10.0)
+            H.check(ok, "the client never got X's clipboard: %r" % [c[3] for c in client.clips])
+            print("  X -> client clipboard: 'from X'", flush=True)
+            # A resize: the layout reaches spice-vdagent (Xspice's QXL takes none), which sets
+            # X's mode; the new primary surface reaches the client.
+            t0 = time.monotonic()
+            M.MultiDisplayClient.send_layout(client, {0: (0, 0, 800, 600)})
+            ok = H.wait_until(lambda: client.primary and (client.primary["width"],
+                                                          client.primary["height"]) == (800, 600),
+                              15.0)
+            H.check(ok, "the client's surface stayed %sx%s after asking for 800x600" %
+                    ((client.primary or {}).get("width"), (client.primary or {}).get("height")))
+            print("  resize to 800x600 through the agent: %.0f ms" %
+                  ((time.monotonic() - t0) * 1000), flush=True)
         finally:
             client.disconnect()
 
@@ -353,7 +422,9 @@ def main():
     args = ap.parse_args()
     args.library = os.path.abspath(args.library)
     missing = [p for p in (X.XORG, QEMU, "/usr/bin/xdotool", "/usr/bin/xwd", "/usr/bin/xterm",
-                           "/usr/bin/glxgears", "/usr/bin/xeyes", H.SPICY_SCREENSHOT)
+                           "/usr/bin/glxgears", "/usr/bin/xeyes", "/usr/bin/xclip",
+                           "/usr/sbin/spice-vdagentd", "/usr/bin/spice-vdagent",
+                           H.SPICY_SCREENSHOT)
                if not os.access(p, os.X_OK)]
     if missing:
         print("SKIP: not installed: %s (scripts/setup-deps.sh installs them)" %
@@ -363,6 +434,7 @@ def main():
         ("xspice_xterm_text", case_xspice_xterm_text),
         ("xspice_windows", case_xspice_windows),
         ("xspice_input", case_xspice_input),
+        ("xspice_agent", case_xspice_agent),
         ("qemu_vga_qxl_bios", qemu_case(["-vga", "qxl"], "QEMU -vga qxl")),
         ("qemu_vga_std_bios", qemu_case(["-vga", "std"], "QEMU -vga std")),
         ("qemu_virtio_vga_bios", qemu_case(["-vga", "none", "-device", "virtio-vga"],

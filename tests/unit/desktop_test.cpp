@@ -141,7 +141,10 @@ public:
         if (on_request) on_request(*sink_, monitors);
     }
     bool has_agent() const override { return false; }
-    void agent_message(ClientId, uint32_t, std::span<const uint8_t>) override {}
+    void agent_message(ClientId, uint32_t, std::span<const uint8_t>,
+                       std::function<void()> taken) override {
+        taken();
+    }
     void client_gone(ClientId) override {}
 
 private:

@@ -978,9 +978,13 @@ public:
     void button_event(int, bool) override {}
     void request_monitors(ClientId, std::span<const MonitorRequest>) override {}
     bool has_agent() const override { return agent_; }
-    void agent_message(ClientId from, uint32_t type, std::span<const uint8_t> data) override {
-        std::lock_guard lock(mutex_);
-        received_.push_back({from, type, std::vector<uint8_t>(data.begin(), data.end())});
+    void agent_message(ClientId from, uint32_t type, std::span<const uint8_t> data,
+                       std::function<void()> taken) override {
+        {
+            std::lock_guard lock(mutex_);
+            received_.push_back({from, type, std::vector<uint8_t>(data.begin(), data.end())});
+        }
+        taken();
     }
     void client_gone(ClientId) override {}
 
