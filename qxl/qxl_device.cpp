@@ -158,6 +158,7 @@ struct QxlDevice::Worker {
     FrameRing ring;
     LogLimiter rejected_limiter;
     uint64_t rejected = 0;
+    LogLimiter message_limiter;
     // A GL scanout replaces the primary surface while it is set.
     struct Scanout {
         void* map = MAP_FAILED;
@@ -272,6 +273,11 @@ void QxlDevice::Worker::run() {
         }
         if (idle) wake.wait(lock, [this] { return stopping || woken || !tasks.empty(); });
     }
+    // What the rate limit held back is counted in here.
+    if (rejected > 0) {
+        LOG_WARN("qxl", "qxl %d: %llu guest commands rejected in all", instance->id,
+                 static_cast<unsigned long long>(rejected));
+    }
 }
 
 void QxlDevice::Worker::run_tasks(std::unique_lock<std::mutex>& lock) {
@@ -373,7 +379,12 @@ void QxlDevice::Worker::handle(const QXLCommandExt& ext, bool cursor_ring) {
     } else if (auto* message = std::get_if<MessageCommand>(&command.body)) {
         std::string text(message->text.begin(), message->text.end());
         text.erase(std::find(text.begin(), text.end(), '\0'), text.end());
-        log_rejected("driver message: " + text.substr(0, 200));
+        uint64_t held = 0;
+        if (message_limiter.allow(held)) {
+            LOG_INFO("qxl", "qxl %d: driver says: %s (%llu more since the last report)",
+                     instance->id, text.substr(0, 200).c_str(),
+                     static_cast<unsigned long long>(held));
+        }
     } else if (auto* cursor = std::get_if<CursorCommand>(&command.body)) {
         handle_cursor(*cursor);
     }

@@ -40,6 +40,20 @@ QEMU = "/usr/bin/qemu-system-x86_64"
 SKIP = 77
 
 
+def sanitizer_env(library):
+    """The library of a sanitizer build needs its runtime loaded first into hosts that were
+    not built with it (Xorg, QEMU): LD_PRELOAD it. Leak checks stay off there (the hosts'
+    own allocations at exit are not ours; dropin_embed_test checks our leaks)."""
+    out = subprocess.run(["ldd", library], capture_output=True, text=True).stdout
+    preload = [line.split("=>")[1].split()[0] for line in out.splitlines()
+               if "=>" in line and ("libasan" in line or "libubsan" in line)]
+    if not preload:
+        return {}
+    return {"LD_PRELOAD": " ".join(preload),
+            "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1:verify_asan_link_order=0",
+            "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}
+
+
 def library_loaded(pid, library):
     """True when process `pid` mapped `library` (resolved: the symlink's target)."""
     target = os.path.realpath(library)
@@ -58,7 +72,8 @@ def check_ours(pid, args, what):
 
 def x_env(xs):
     env = xs.env()
-    env.pop("LD_LIBRARY_PATH", None)
+    for name in ("LD_LIBRARY_PATH", "LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        env.pop(name, None)
     return env
 
 
@@ -122,6 +137,7 @@ class XspiceOnUs:
                      "XSPICE_VDAGENT_UINPUT_PATH": self.path("vdagent.uinput"),
                      "XSPICE_VDAGENT_UID": str(os.getuid()),
                      "XSPICE_VDAGENT_GID": str(os.getgid())}
+        extra.update(sanitizer_env(args.library))
         self.xs = X.Xspice(self.port, workdir=self.dir,
                            library_dir=os.path.dirname(os.path.abspath(args.library)),
                            extra_env=extra)
@@ -368,6 +384,7 @@ def qemu_case(display_args, what):
         qmp_path = os.path.join(d, "qmp.sock")
         env = dict(os.environ)
         env["LD_LIBRARY_PATH"] = os.path.dirname(os.path.abspath(args.library))
+        env.update(sanitizer_env(args.library))
         argv = [QEMU, "-machine", "pc,accel=tcg", "-m", "128", "-display", "none",
                 "-nic", "none", "-boot", "menu=off",
                 "-spice", "port=%d,addr=127.0.0.1,disable-ticketing=on" % port,

@@ -285,6 +285,71 @@ uint64_t make_copy(FakeDevice& d, int x, int y, int w, int h, uint32_t rgb) {
     return d.phys(drawable);
 }
 
+// Commands a hostile guest may send; each must be rejected with a log line and change nothing.
+// Returns how many were pushed; all but the first carry a readable release info.
+int push_hostile(FakeDevice& d) {
+    int pushed = 0;
+    // An address outside every memslot (wrong generation in its top bits).
+    d.push(QXL_CMD_DRAW, uint64_t{0x00ff123400000000});
+    ++pushed;
+    // A drawable for a surface that does not exist.
+    {
+        uint64_t cmd = make_copy(d, 0, 0, 8, 8, 0xff0000);
+        reinterpret_cast<QXLDrawable*>(cmd)->surface_id = 999;
+        d.push(QXL_CMD_DRAW, cmd);
+        ++pushed;
+    }
+    // A bitmap whose stride is smaller than its rows.
+    {
+        uint64_t cmd = make_copy(d, 0, 0, 8, 8, 0xff0000);
+        auto* image = reinterpret_cast<QXLImage*>(reinterpret_cast<QXLDrawable*>(cmd)->u.copy.src_bitmap);
+        image->bitmap.stride = 4;
+        d.push(QXL_CMD_DRAW, cmd);
+        ++pushed;
+    }
+    // Bitmap rows in a chunk chain that loops back on itself.
+    {
+        uint64_t cmd = make_copy(d, 0, 0, 8, 8, 0xff0000);
+        auto* image = reinterpret_cast<QXLImage*>(reinterpret_cast<QXLDrawable*>(cmd)->u.copy.src_bitmap);
+        auto* chunk = d.alloc<QXLDataChunk>(16);
+        chunk->data_size = 16;
+        chunk->next_chunk = d.phys(chunk);
+        image->bitmap.flags = QXL_BITMAP_TOP_DOWN;  // data is a chunk chain now
+        image->bitmap.data = d.phys(chunk);
+        d.push(QXL_CMD_DRAW, cmd);
+        ++pushed;
+    }
+    // An image whose size wraps 32 bits when multiplied out.
+    {
+        uint64_t cmd = make_copy(d, 0, 0, 8, 8, 0xff0000);
+        auto* image = reinterpret_cast<QXLImage*>(reinterpret_cast<QXLDrawable*>(cmd)->u.copy.src_bitmap);
+        image->descriptor.width = 0x40000001;
+        image->descriptor.height = 0x40000001;
+        image->bitmap.x = 0x40000001;
+        image->bitmap.y = 0x40000001;
+        d.push(QXL_CMD_DRAW, cmd);
+        ++pushed;
+    }
+    // An 8-bit bitmap whose palette lies outside guest memory.
+    {
+        uint64_t cmd = make_copy(d, 0, 0, 8, 8, 0xff0000);
+        auto* image = reinterpret_cast<QXLImage*>(reinterpret_cast<QXLDrawable*>(cmd)->u.copy.src_bitmap);
+        image->bitmap.format = SPICE_BITMAP_FMT_8BIT;
+        image->bitmap.stride = 8;
+        image->bitmap.palette = uint64_t{0x0000700000000000};
+        d.push(QXL_CMD_DRAW, cmd);
+        ++pushed;
+    }
+    // A bbox turned inside out.
+    {
+        uint64_t cmd = make_copy(d, 0, 0, 8, 8, 0xff0000);
+        reinterpret_cast<QXLDrawable*>(cmd)->bbox = QXLRect{50, 50, 10, 10};
+        d.push(QXL_CMD_DRAW, cmd);
+        ++pushed;
+    }
+    return pushed;
+}
+
 TEST(DropInLibrary, DlopenDriveAndUnload) {
     if (access("/usr/bin/spicy-screenshot", X_OK) != 0)
         GTEST_SKIP() << "spicy-screenshot (package spice-client-gtk) is not installed";
@@ -357,9 +422,16 @@ TEST(DropInLibrary, DlopenDriveAndUnload) {
     create_primary(&device->instance, 0, &create);
     vm_start(server);
 
+    // Our log lines go to stderr: keep them to count the rejections.
+    char log_path[] = "/tmp/spiced-dropin-log-XXXXXX";
+    const int log_fd = mkstemp(log_path);
+    ASSERT_GE(log_fd, 0);
+    const int saved_stderr = dup(2);
+    dup2(log_fd, 2);
+
     device->push(QXL_CMD_DRAW, make_copy(*device, 10, 20, 100, 50, 0x3366cc));
-    // A hostile command between two good ones: its address is outside every memslot.
-    device->push(QXL_CMD_DRAW, uint64_t{0x00ff123400000000});
+    // Hostile commands between the good ones, each rejected on its own.
+    const int hostile = push_hostile(*device);
     device->push(QXL_CMD_DRAW, make_copy(*device, 200, 100, 64, 64, 0xcc6633));
     wakeup(&device->instance);
 
@@ -398,10 +470,35 @@ TEST(DropInLibrary, DlopenDriveAndUnload) {
     EXPECT_EQ(differing, 0) << "pixels differ between the client's picture and the drawing";
     EXPECT_EQ(device->attached.load(), 1);
     // Both good commands were released; the bad one could not even be read.
-    EXPECT_EQ(device->released.load(), 2);
+    // The good commands and every hostile one whose release info was readable went back.
+    EXPECT_EQ(device->released.load(), 2 + hostile - 1);
+
     EXPECT_EQ(loop.foreign_calls, 0) << "timers or watches were added from our threads";
 
     destroy(server);
+    fflush(stderr);
+    dup2(saved_stderr, 2);
+    close(saved_stderr);
+    // One line right away (more are held back while a second has not passed), and the
+    // device's final count when it goes: every hostile command is accounted for.
+    std::ifstream log_file(log_path);
+    std::string line;
+    std::string log_text;
+    int rejection_lines = 0;
+    uint64_t in_all = 0;
+    while (std::getline(log_file, line)) {
+        log_text += line + "\n";
+        if (line.find("[qxl]") == std::string::npos) continue;
+        if (line.find("command rejected") != std::string::npos ||
+            line.find("drawable rejected") != std::string::npos)
+            ++rejection_lines;
+        if (const auto at = line.find("qxl 0: "); line.find("rejected in all") != std::string::npos)
+            in_all = std::strtoull(line.c_str() + at + 7, nullptr, 10);
+    }
+    close(log_fd);
+    unlink(log_path);
+    EXPECT_GE(rejection_lines, 1) << log_text;
+    EXPECT_EQ(in_all, uint64_t(hostile)) << log_text;
     EXPECT_TRUE(loop.watches.empty()) << "a watch was left registered";
     EXPECT_TRUE(loop.timers.empty()) << "a timer was left registered";
     EXPECT_EQ(dlclose(api.handle), 0);
