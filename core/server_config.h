@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +59,9 @@ struct ServerConfig {
     // merge long before this; control messages are never dropped, so a client that stops
     // reading altogether is disconnected when it reaches the cap).
     size_t client_memory_limit_bytes = size_t{16} << 20;
+    // For hosts: runs on a shard's thread after a client's session ended, with the number of
+    // sessions still active (the drop-in library's spice_server_set_exit_on_disconnect).
+    std::function<void(uint32_t session, size_t active)> on_session_ended;
     // --shards: io threads (each with its own ring and listeners); 0 picks one per CPU.
     size_t shards = 0;
     // --cpus / --numa-node: where the server's threads run and allocate.

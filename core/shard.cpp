@@ -347,7 +347,9 @@ void Shard::session_ended(uint32_t id) {
     });
     reactor_.defer([this, id] {
         sessions_.erase(id);
-        LOG_INFO("session", "session %u ended (%zu active)", id, directory_.size());
+        const size_t active = directory_.size();
+        LOG_INFO("session", "session %u ended (%zu active)", id, active);
+        if (config().on_session_ended) config().on_session_ended(id, active);
     });
 }
 

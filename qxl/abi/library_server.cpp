@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include <spice/enums.h>
@@ -116,6 +117,16 @@ void RedsState::start_server() {
     source_ = source.get();
     spiced::ServerConfig run = config;
     run.plain_port_enabled = false;  // bound at init, handed over below
+    if (exit_on_disconnect) {
+        // spice-server ends the process when its client leaves; the host's thread does it
+        // here, so the host's own exit handlers run as they would there.
+        run.on_session_ended = [this](uint32_t, size_t) {
+            on_host([] {
+                LOG_INFO("server", "the client disconnected: exiting (exit on disconnect)");
+                std::exit(0);
+            });
+        };
+    }
     run.tls_port.reset();
     run.tls_context = tls_context_;
     auto server = spiced::Server::create(std::move(run), std::move(source));

@@ -126,17 +126,17 @@ def compare(host, client, what, ignore=None):
 # Xspice
 
 class XspiceOnUs:
-    def __init__(self, args, agent=False):
+    def __init__(self, args, agent=False, extra_env=None):
         self.dir = tempfile.mkdtemp(prefix="spiced-dropin-x-")
         self.port = H.free_port()
-        extra = {}
+        extra = dict(extra_env or {})
         if agent:
             # Xspice opens a vdagent char device on this socket once spice-vdagentd connects.
-            extra = {"XSPICE_VDAGENT_ENABLED": "1",
-                     "XSPICE_VDAGENT_VIRTIO_PATH": self.path("vdagent.virtio"),
-                     "XSPICE_VDAGENT_UINPUT_PATH": self.path("vdagent.uinput"),
-                     "XSPICE_VDAGENT_UID": str(os.getuid()),
-                     "XSPICE_VDAGENT_GID": str(os.getgid())}
+            extra.update({"XSPICE_VDAGENT_ENABLED": "1",
+                          "XSPICE_VDAGENT_VIRTIO_PATH": self.path("vdagent.virtio"),
+                          "XSPICE_VDAGENT_UINPUT_PATH": self.path("vdagent.uinput"),
+                          "XSPICE_VDAGENT_UID": str(os.getuid()),
+                          "XSPICE_VDAGENT_GID": str(os.getgid())})
         extra.update(sanitizer_env(args.library))
         self.xs = X.Xspice(self.port, workdir=self.dir,
                            library_dir=os.path.dirname(os.path.abspath(args.library)),
@@ -194,8 +194,8 @@ class XspiceOnUs:
         return settled_pair(lambda: X.xwd_root(self.xs.display),
                             lambda: screenshot(self.port, self.dir, name))
 
-    def close(self):
-        if self.xs.proc.poll() is not None:
+    def close(self, expect_exit=False):
+        if self.xs.proc.poll() is not None and not expect_exit:
             print("  Xorg exited with %s:\n    %s" % (self.xs.proc.returncode, "\n    ".join(
                 self.xs.output().splitlines()[-25:])), flush=True)
         for p in self.clients:
@@ -338,6 +338,19 @@ def case_xspice_agent(args):
             client.disconnect()
 
 
+def case_xspice_exit_on_disconnect(args):
+    x = XspiceOnUs(args, extra_env={"XSPICE_EXIT_ON_DISCONNECT": "1"})
+    try:
+        client = screenshot(x.port, x.dir, "once")
+        H.check(client.shape[0] > 0, "no picture")
+        ok = H.wait_until(lambda: x.xs.proc.poll() is not None, 10.0)
+        H.check(ok, "Xspice kept running after its client left (exit on disconnect)")
+        H.check(x.xs.proc.returncode == 0, "Xspice exited with %s" % x.xs.proc.returncode)
+        print("  the client left; Xspice exited with 0, as spice-server makes it", flush=True)
+    finally:
+        x.close(expect_exit=True)
+
+
 # --------------------------------------------------------------------------------------------
 # QEMU
 
@@ -452,6 +465,7 @@ def main():
         ("xspice_windows", case_xspice_windows),
         ("xspice_input", case_xspice_input),
         ("xspice_agent", case_xspice_agent),
+        ("xspice_exit_on_disconnect", case_xspice_exit_on_disconnect),
         ("qemu_vga_qxl_bios", qemu_case(["-vga", "qxl"], "QEMU -vga qxl")),
         ("qemu_vga_std_bios", qemu_case(["-vga", "std"], "QEMU -vga std")),
         ("qemu_virtio_vga_bios", qemu_case(["-vga", "none", "-device", "virtio-vga"],
