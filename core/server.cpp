@@ -124,7 +124,9 @@ void Server::set_ticket(const TicketPolicy& ticket, bool disconnect_connected) {
     });
 }
 
-size_t Server::session_count() const { return directory_.size(); }
+size_t Server::session_count() const {
+    return directory_.size();
+}
 
 void Server::post_to_shard(size_t index, std::function<void(Shard&)> task) {
     ShardThread& slot = *shards_.at(index);

@@ -361,14 +361,15 @@ void Desktop::request_monitors(ClientId from, std::vector<MonitorRequest> monito
 
 void Desktop::agent_message(ClientId from, uint32_t type, std::vector<uint8_t> data,
                             std::function<void()> consumed) {
-    run_on_loop([this, from, type, data = std::move(data), consumed = std::move(consumed)]() mutable {
-        if (!consumed) consumed = [] {};
-        if (source_->has_agent()) {
-            source_->agent_message(from, type, data, std::move(consumed));
-        } else {
-            consumed();
-        }
-    });
+    run_on_loop(
+        [this, from, type, data = std::move(data), consumed = std::move(consumed)]() mutable {
+            if (!consumed) consumed = [] {};
+            if (source_->has_agent()) {
+                source_->agent_message(from, type, data, std::move(consumed));
+            } else {
+                consumed();
+            }
+        });
 }
 
 void Desktop::with_source(std::function<void(DisplaySource&)> task) {

@@ -105,9 +105,9 @@ Expected<std::shared_ptr<TlsContext>, std::string> TlsContext::load_files(
             : PEM_read_PrivateKey(key_file->get(), nullptr, nullptr,
                                   const_cast<char*>(key_password.c_str())));
     if (!key) {
-        return unexpected(key_path + (key_password.empty()
-                                          ? ": not an unencrypted PEM private key ("
-                                          : ": not a PEM private key for this password (") +
+        return unexpected(key_path +
+                          (key_password.empty() ? ": not an unencrypted PEM private key ("
+                                                : ": not a PEM private key for this password (") +
                           openssl_reason("no data") + ")");
     }
     if (X509_check_private_key(SSL_CTX_get0_certificate(ctx.get()), key.get()) != 1) {

@@ -147,8 +147,8 @@ struct PathSegment {
 };
 struct Stroke {
     std::vector<PathSegment> path;
-    uint8_t line_flags = 0;  // SPICE_LINE_FLAGS_STYLED, START_WITH_GAP
-    int32_t width = 0;       // QXLFIXED
+    uint8_t line_flags = 0;      // SPICE_LINE_FLAGS_STYLED, START_WITH_GAP
+    int32_t width = 0;           // QXLFIXED
     std::vector<int32_t> style;  // dash lengths, QXLFIXED, when styled
     Brush brush;
     uint16_t fore_mode = 0;  // SPICE_ROPD_*
@@ -199,8 +199,8 @@ struct Composite {
 };
 struct Nop {};
 
-using DrawOp = std::variant<Nop, Fill, Opaque, Copy, Blend, Transparent, AlphaBlend, CopyBits,
-                            Rop3, Stroke, Text, Blackness, Whiteness, Invers, Composite>;
+using DrawOp = std::variant<Nop, Fill, Opaque, Copy, Blend, Transparent, AlphaBlend, CopyBits, Rop3,
+                            Stroke, Text, Blackness, Whiteness, Invers, Composite>;
 
 // QXL_CMD_DRAW.
 struct Drawable {

@@ -114,8 +114,8 @@ void GuestAgentLink::take(std::span<const uint8_t> bytes) {
         std::vector<vdagent::AgentRecord> records;
         for (size_t at = 0; at < payload.size(); at += VD_AGENT_MAX_DATA_SIZE) {
             const size_t len = std::min<size_t>(VD_AGENT_MAX_DATA_SIZE, payload.size() - at);
-            if (auto fed = assembler_.feed(std::span<const uint8_t>(payload.data() + at, len),
-                                           records);
+            if (auto fed =
+                    assembler_.feed(std::span<const uint8_t>(payload.data() + at, len), records);
                 !fed) {
                 for (auto& record : records) deliver_(record.type, std::move(record.data));
                 fail(fed.error());

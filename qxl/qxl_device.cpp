@@ -36,7 +36,9 @@ constexpr uint32_t kDrmArgb8888 = 0x34325241;  // 'AR24'
 constexpr uint32_t kDrmXbgr8888 = 0x34324258;  // 'XB24'
 constexpr uint32_t kDrmAbgr8888 = 0x34324241;  // 'AB24'
 
-Rect rect_of(const QXLRect& r) { return Rect::MakeLTRB(r.left, r.top, r.right, r.bottom); }
+Rect rect_of(const QXLRect& r) {
+    return Rect::MakeLTRB(r.left, r.top, r.right, r.bottom);
+}
 
 // Frames of the primary surface, recycled once no reader holds them. Each remembers what
 // changed since it was last filled, so refilling it copies only that.
@@ -202,7 +204,8 @@ void QxlDevice::attach() {
     const auto* qif = worker_->qif;
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-    if (qif->attache_worker) qif->attache_worker(instance_, reinterpret_cast<QXLWorker*>(instance_));
+    if (qif->attache_worker)
+        qif->attache_worker(instance_, reinterpret_cast<QXLWorker*>(instance_));
 #pragma GCC diagnostic pop
 }
 
@@ -265,8 +268,7 @@ void QxlDevice::Worker::run() {
         if (running && parser) {
             lock.unlock();
             idle = poll_rings();
-            if (!pending.is_empty() &&
-                (idle || Clock::now() - last_publish >= kPublishInterval)) {
+            if (!pending.is_empty() && (idle || Clock::now() - last_publish >= kPublishInterval)) {
                 publish_frame();
             }
             lock.lock();
@@ -394,28 +396,28 @@ void QxlDevice::Worker::handle(const QXLCommandExt& ext, bool cursor_ring) {
 void QxlDevice::Worker::handle_cursor(const CursorCommand& command) {
     std::lock_guard lock(mailbox_mutex);
     switch (command.kind) {
-    case CursorCommand::Kind::kSet: {
-        auto shape = command.shape ? pointer_shape_of(*command.shape)
-                                   : Expected<std::shared_ptr<const PointerShape>, std::string>(
-                                         std::shared_ptr<const PointerShape>());
-        if (!shape) {
-            log_rejected("cursor shape rejected: " + shape.error());
-            return;
+        case CursorCommand::Kind::kSet: {
+            auto shape = command.shape ? pointer_shape_of(*command.shape)
+                                       : Expected<std::shared_ptr<const PointerShape>, std::string>(
+                                             std::shared_ptr<const PointerShape>());
+            if (!shape) {
+                log_rejected("cursor shape rejected: " + shape.error());
+                return;
+            }
+            mailbox.cursor_shape = std::move(*shape);
+            mailbox.cursor_position = command.position;
+            mailbox.cursor_visible = command.visible && mailbox.cursor_shape;
+            break;
         }
-        mailbox.cursor_shape = std::move(*shape);
-        mailbox.cursor_position = command.position;
-        mailbox.cursor_visible = command.visible && mailbox.cursor_shape;
-        break;
-    }
-    case CursorCommand::Kind::kMove:
-        mailbox.cursor_position = command.position;
-        if (mailbox.cursor_shape) mailbox.cursor_visible = true;
-        break;
-    case CursorCommand::Kind::kHide:
-        mailbox.cursor_visible = false;
-        break;
-    case CursorCommand::Kind::kTrail:
-        return;  // a hint for local pointers; clients draw their own
+        case CursorCommand::Kind::kMove:
+            mailbox.cursor_position = command.position;
+            if (mailbox.cursor_shape) mailbox.cursor_visible = true;
+            break;
+        case CursorCommand::Kind::kHide:
+            mailbox.cursor_visible = false;
+            break;
+        case CursorCommand::Kind::kTrail:
+            return;  // a hint for local pointers; clients draw their own
     }
     mailbox.cursor_changed = true;
     on_publish();
@@ -508,12 +510,11 @@ void QxlDevice::Worker::set_monitors(uint64_t address, int group) {
         QXLHead head;
         std::memcpy(&head, *heads_memory + i * sizeof(QXLHead), sizeof(head));
         if (head.width == 0 || head.height == 0) continue;  // switched off
-        const Rect rect =
-            Rect::MakeXYWH(int32_t(std::min<uint32_t>(head.x, 1u << 15)),
-                           int32_t(std::min<uint32_t>(head.y, 1u << 15)),
-                           int32_t(std::min<uint32_t>(head.width, 1u << 15)),
-                           int32_t(std::min<uint32_t>(head.height, 1u << 15)))
-                .intersect(surface);
+        const Rect rect = Rect::MakeXYWH(int32_t(std::min<uint32_t>(head.x, 1u << 15)),
+                                         int32_t(std::min<uint32_t>(head.y, 1u << 15)),
+                                         int32_t(std::min<uint32_t>(head.width, 1u << 15)),
+                                         int32_t(std::min<uint32_t>(head.height, 1u << 15)))
+                              .intersect(surface);
         if (rect.is_empty()) continue;
         next.push_back(Head{std::min<uint32_t>(head.id, kMaxHeads - 1), rect});
     }
@@ -554,14 +555,15 @@ void QxlDevice::Worker::publish_frame() {
             const bool bgr = s.format == kDrmXbgr8888 || s.format == kDrmAbgr8888;
             for (int32_t y = rect.top(); y < rect.bottom(); ++y) {
                 const int32_t src_y = s.y0_top ? y : s.size.height - 1 - y;
-                const auto* src = reinterpret_cast<const uint32_t*>(
-                                      static_cast<const uint8_t*>(s.map) + size_t(src_y) * s.stride) +
-                                  rect.left();
+                const auto* src =
+                    reinterpret_cast<const uint32_t*>(static_cast<const uint8_t*>(s.map) +
+                                                      size_t(src_y) * s.stride) +
+                    rect.left();
                 uint32_t* dst = out.row(y) + rect.left();
                 for (int32_t x = 0; x < rect.width(); ++x) {
                     const uint32_t p = src[x];
-                    dst[x] = bgr ? ((p & 0xff00ff00u) | ((p >> 16) & 0xffu) | ((p & 0xffu) << 16))
-                                 : p;
+                    dst[x] =
+                        bgr ? ((p & 0xff00ff00u) | ((p >> 16) & 0xffu) | ((p & 0xffu) << 16)) : p;
                 }
             }
         });
@@ -616,7 +618,8 @@ void QxlDevice::set_running(bool running) {
 void QxlDevice::add_memslot(const QXLDevMemSlot& slot, std::optional<uint64_t> cookie) {
     post(
         [slot, cookie](Worker& w) {
-            LOG_DEBUG("qxl", "qxl %d: memslot %u of group %u: host 0x%lx-0x%lx, delta 0x%llx, "
+            LOG_DEBUG("qxl",
+                      "qxl %d: memslot %u of group %u: host 0x%lx-0x%lx, delta 0x%llx, "
                       "generation %u",
                       w.instance->id, slot.slot_id, slot.slot_group_id,
                       static_cast<unsigned long>(slot.virt_start),
@@ -782,7 +785,9 @@ void QxlDevice::set_max_monitors(uint32_t max_monitors) {
     worker_->max_monitors = std::clamp<uint32_t>(max_monitors, 1, kMaxHeads);
 }
 
-uint32_t QxlDevice::max_monitors() const { return worker_->max_monitors; }
+uint32_t QxlDevice::max_monitors() const {
+    return worker_->max_monitors;
+}
 
 void QxlDevice::loadvm_commands(const QXLCommandExt* commands, uint32_t count) {
     std::vector<QXLCommandExt> copy(commands, commands + count);

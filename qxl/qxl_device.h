@@ -82,8 +82,8 @@ public:
     void destroy_surface(uint32_t surface_id, std::optional<uint64_t> cookie);
     // Synchronous update_area: renders (we already have) and writes `area` back to the
     // surface's guest memory; fills `dirty` with what changed since the last clear.
-    void update_area(uint32_t surface_id, const QXLRect& area, QXLRect* dirty,
-                     uint32_t dirty_count, bool clear_dirty);
+    void update_area(uint32_t surface_id, const QXLRect& area, QXLRect* dirty, uint32_t dirty_count,
+                     bool clear_dirty);
     void update_area_async(uint32_t surface_id, const QXLRect& area, bool clear_dirty,
                            uint64_t cookie);
     void flush_surfaces(uint64_t cookie);

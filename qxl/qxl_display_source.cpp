@@ -42,7 +42,9 @@ QxlDisplaySource::QxlDisplaySource(std::vector<QxlDevice*> devices,
     layouts_.resize(display_channels());
 }
 
-QxlDisplaySource::~QxlDisplaySource() { relay_->detach(); }
+QxlDisplaySource::~QxlDisplaySource() {
+    relay_->detach();
+}
 
 MonitorModel QxlDisplaySource::monitor_model() const {
     return devices_.size() > 1 ? MonitorModel::kChannelPerHead : MonitorModel::kOneSurface;
@@ -115,16 +117,22 @@ void QxlDisplaySource::pointer_motion(int32_t dx, int32_t dy, uint32_t buttons_m
 void QxlDisplaySource::button_event(int button, bool down) {
     uint32_t bit = 0;
     switch (button) {
-    case SPICE_MOUSE_BUTTON_LEFT: bit = SPICE_MOUSE_BUTTON_MASK_LEFT; break;
-    case SPICE_MOUSE_BUTTON_MIDDLE: bit = SPICE_MOUSE_BUTTON_MASK_MIDDLE; break;
-    case SPICE_MOUSE_BUTTON_RIGHT: bit = SPICE_MOUSE_BUTTON_MASK_RIGHT; break;
-    case SPICE_MOUSE_BUTTON_UP:
-    case SPICE_MOUSE_BUTTON_DOWN:
-        // A wheel notch is its press; the release says nothing.
-        if (down) input_.wheel(button == SPICE_MOUSE_BUTTON_UP ? -1 : 1, buttons_);
-        return;
-    default:
-        return;
+        case SPICE_MOUSE_BUTTON_LEFT:
+            bit = SPICE_MOUSE_BUTTON_MASK_LEFT;
+            break;
+        case SPICE_MOUSE_BUTTON_MIDDLE:
+            bit = SPICE_MOUSE_BUTTON_MASK_MIDDLE;
+            break;
+        case SPICE_MOUSE_BUTTON_RIGHT:
+            bit = SPICE_MOUSE_BUTTON_MASK_RIGHT;
+            break;
+        case SPICE_MOUSE_BUTTON_UP:
+        case SPICE_MOUSE_BUTTON_DOWN:
+            // A wheel notch is its press; the release says nothing.
+            if (down) input_.wheel(button == SPICE_MOUSE_BUTTON_UP ? -1 : 1, buttons_);
+            return;
+        default:
+            return;
     }
     buttons_ = down ? (buttons_ | bit) : (buttons_ & ~bit);
     input_.buttons(buttons_);

@@ -8,14 +8,15 @@
 
 namespace spiced::abi {
 
-Expected<std::unique_ptr<HostCalls>, std::string> HostCalls::create(const SpiceCoreInterface& core) {
+Expected<std::unique_ptr<HostCalls>, std::string> HostCalls::create(
+    const SpiceCoreInterface& core) {
     if (!core.watch_add || !core.watch_remove)
         return unexpected(std::string("the host's core interface has no watches"));
     UniqueFd event(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!event.valid()) return unexpected(std::string("eventfd: ") + std::strerror(errno));
     auto calls = std::unique_ptr<HostCalls>(new HostCalls(core, std::move(event)));
-    calls->watch_ = core.watch_add(calls->event_.get(), SPICE_WATCH_EVENT_READ, &HostCalls::on_event,
-                                   calls.get());
+    calls->watch_ = core.watch_add(calls->event_.get(), SPICE_WATCH_EVENT_READ,
+                                   &HostCalls::on_event, calls.get());
     if (!calls->watch_) return unexpected(std::string("the host refused a watch"));
     return calls;
 }
@@ -37,7 +38,9 @@ void HostCalls::post(std::function<void()> task) {
     [[maybe_unused]] ssize_t written = write(event_.get(), &one, sizeof(one));
 }
 
-void HostCalls::on_event(int, int, void* opaque) { static_cast<HostCalls*>(opaque)->run_posted(); }
+void HostCalls::on_event(int, int, void* opaque) {
+    static_cast<HostCalls*>(opaque)->run_posted();
+}
 
 void HostCalls::run_posted() {
     uint64_t count = 0;

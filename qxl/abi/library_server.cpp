@@ -19,7 +19,8 @@ namespace {
 // SPICE button masks (left, middle, right) as the host's input devices number them (left,
 // right, middle), which is what spice-server hands its mouse and tablet interfaces.
 uint32_t local_buttons(uint32_t spice) {
-    return (spice & SPICE_MOUSE_BUTTON_MASK_LEFT) | ((spice & SPICE_MOUSE_BUTTON_MASK_MIDDLE) << 1) |
+    return (spice & SPICE_MOUSE_BUTTON_MASK_LEFT) |
+           ((spice & SPICE_MOUSE_BUTTON_MASK_MIDDLE) << 1) |
            ((spice & SPICE_MOUSE_BUTTON_MASK_RIGHT) >> 1);
 }
 
@@ -97,8 +98,8 @@ int RedsState::init(SpiceCoreInterface* core) {
     host_ = std::move(*host);
     // The host adds its devices before it runs its loop; the server starts from the loop, with
     // all of them.
-    start_timer_ = core->timer_add([](void* opaque) { static_cast<RedsState*>(opaque)->start_server(); },
-                                   this);
+    start_timer_ = core->timer_add(
+        [](void* opaque) { static_cast<RedsState*>(opaque)->start_server(); }, this);
     if (!start_timer_) {
         LOG_ERROR("server", "spice_server_init: the host refused a timer");
         return -1;
@@ -170,8 +171,9 @@ int RedsState::add_interface(SpiceBaseInstance* sin) {
         }
         auto* qxl = SPICE_CONTAINEROF(sin, QXLInstance, base);
         if (server_) {
-            log_once("a display device added after the server started is not served (restart "
-                     "the VM to show it)");
+            log_once(
+                "a display device added after the server started is not served (restart "
+                "the VM to show it)");
             return -1;
         }
         auto state = std::make_unique<QXLState>();
@@ -354,7 +356,8 @@ bool RedsState::is_server_mouse() const {
 }
 
 void RedsState::keyboard_leds(int leds) {
-    on_desktop([leds](spiced::qxl::QxlDisplaySource& source) { source.keyboard_leds(uint32_t(leds)); });
+    on_desktop(
+        [leds](spiced::qxl::QxlDisplaySource& source) { source.keyboard_leds(uint32_t(leds)); });
 }
 
 // -- The guest agent's port (host thread) ----------------------------------------------------
@@ -371,9 +374,10 @@ void RedsState::attach_agent(SpiceCharDeviceInstance* device) {
     };
     agent_link_ = std::make_unique<spiced::qxl::GuestAgentLink>(
         std::move(io), [this](uint32_t type, std::vector<uint8_t> data) {
-            on_desktop([type, data = std::move(data)](spiced::qxl::QxlDisplaySource& source) mutable {
-                source.agent_from_guest(type, std::move(data));
-            });
+            on_desktop(
+                [type, data = std::move(data)](spiced::qxl::QxlDisplaySource& source) mutable {
+                    source.agent_from_guest(type, std::move(data));
+                });
         });
     // The host end is open: QEMU tells the guest's port now.
     if (sif->state) sif->state(device, 1);
@@ -438,9 +442,8 @@ void RedsState::on_host(std::function<void()> task) {
 void RedsState::on_desktop(std::function<void(spiced::qxl::QxlDisplaySource&)> task) {
     if (!server_ || !source_) return;
     spiced::qxl::QxlDisplaySource* source = source_;
-    server_->desktop().with_source([source, task = std::move(task)](spiced::DisplaySource&) {
-        task(*source);
-    });
+    server_->desktop().with_source(
+        [source, task = std::move(task)](spiced::DisplaySource&) { task(*source); });
 }
 
 // -- GuestInput: desktop thread, forwarded to the host's thread ------------------------------
@@ -536,10 +539,10 @@ bool RedsState::request_monitors(uint32_t display,
         // As spice-server: the QXL driver takes the layout when it can, else the agent.
         if (device_may_take && sif->client_monitors_config(qxl, layout)) return;
         if (agent_link_ && !agent_link_->broken()) {
-            agent_link_->send(VDP_CLIENT_PORT, VD_AGENT_MONITORS_CONFIG,
-                              std::span<const uint8_t>(
-                                  reinterpret_cast<const uint8_t*>(storage.data()), bytes),
-                              nullptr);
+            agent_link_->send(
+                VDP_CLIENT_PORT, VD_AGENT_MONITORS_CONFIG,
+                std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(storage.data()), bytes),
+                nullptr);
         }
     });
     return true;

@@ -77,9 +77,9 @@ public:
 
     // -- Before init: options ----------------------------------------------------------------
     spiced::ServerConfig config;
-    bool port_requested = false;           // spice_server_set_port with a port > 0
-    int host_listen_fd = -1;               // spice_server_set_listen_socket_fd
-    std::optional<uint16_t> tls_port;      // spice_server_set_tls
+    bool port_requested = false;       // spice_server_set_port with a port > 0
+    int host_listen_fd = -1;           // spice_server_set_listen_socket_fd
+    std::optional<uint16_t> tls_port;  // spice_server_set_tls
     std::string tls_ca, tls_cert, tls_key, tls_key_password;
     std::string video_codecs = "spice:mjpeg;gstreamer:h264";
     int streaming_video = SPICE_STREAM_VIDEO_FILTER;

@@ -25,9 +25,12 @@ spiced::qxl::QxlDevice* device_of(QXLInstance* instance) {
 
 spiced::WanCompression wan_of(spice_wan_compression_t value) {
     switch (value) {
-    case SPICE_WAN_COMPRESSION_ALWAYS: return spiced::WanCompression::kAlways;
-    case SPICE_WAN_COMPRESSION_NEVER: return spiced::WanCompression::kNever;
-    default: return spiced::WanCompression::kAuto;
+        case SPICE_WAN_COMPRESSION_ALWAYS:
+            return spiced::WanCompression::kAlways;
+        case SPICE_WAN_COMPRESSION_NEVER:
+            return spiced::WanCompression::kNever;
+        default:
+            return spiced::WanCompression::kAuto;
     }
 }
 
@@ -68,8 +71,9 @@ SPICED_API void spice_server_set_addr(SpiceServer* s, const char* addr, int flag
     std::string address = addr ? addr : "";
     if (address.empty()) address = (flags & SPICE_ADDR_FLAG_IPV6_ONLY) ? "::" : "0.0.0.0";
     if (flags & SPICE_ADDR_FLAG_UNIX_ONLY) {
-        s->log_once("listening on a unix socket (SPICE_ADDR_FLAG_UNIX_ONLY) is not supported; "
-                    "use a TCP address");
+        s->log_once(
+            "listening on a unix socket (SPICE_ADDR_FLAG_UNIX_ONLY) is not supported; "
+            "use a TCP address");
     }
     s->config.address = address;
 }
@@ -175,14 +179,29 @@ SPICED_API int spice_server_set_image_compression(SpiceServer* s, SpiceImageComp
     using spiced::ImageCompression;
     ImageCompression mode;
     switch (comp) {
-    case SPICE_IMAGE_COMPRESSION_OFF: mode = ImageCompression::kOff; break;
-    case SPICE_IMAGE_COMPRESSION_AUTO_GLZ: mode = ImageCompression::kAutoGlz; break;
-    case SPICE_IMAGE_COMPRESSION_AUTO_LZ: mode = ImageCompression::kAutoLz; break;
-    case SPICE_IMAGE_COMPRESSION_QUIC: mode = ImageCompression::kQuic; break;
-    case SPICE_IMAGE_COMPRESSION_GLZ: mode = ImageCompression::kGlz; break;
-    case SPICE_IMAGE_COMPRESSION_LZ: mode = ImageCompression::kLz; break;
-    case SPICE_IMAGE_COMPRESSION_LZ4: mode = ImageCompression::kLz4; break;
-    default: return -1;
+        case SPICE_IMAGE_COMPRESSION_OFF:
+            mode = ImageCompression::kOff;
+            break;
+        case SPICE_IMAGE_COMPRESSION_AUTO_GLZ:
+            mode = ImageCompression::kAutoGlz;
+            break;
+        case SPICE_IMAGE_COMPRESSION_AUTO_LZ:
+            mode = ImageCompression::kAutoLz;
+            break;
+        case SPICE_IMAGE_COMPRESSION_QUIC:
+            mode = ImageCompression::kQuic;
+            break;
+        case SPICE_IMAGE_COMPRESSION_GLZ:
+            mode = ImageCompression::kGlz;
+            break;
+        case SPICE_IMAGE_COMPRESSION_LZ:
+            mode = ImageCompression::kLz;
+            break;
+        case SPICE_IMAGE_COMPRESSION_LZ4:
+            mode = ImageCompression::kLz4;
+            break;
+        default:
+            return -1;
     }
     s->config.images.mode = mode;
     s->image_compression = comp;
@@ -200,8 +219,7 @@ SPICED_API int spice_server_set_jpeg_compression(SpiceServer* s, spice_wan_compr
     return 0;
 }
 
-SPICED_API int spice_server_set_zlib_glz_compression(SpiceServer* s,
-                                                     spice_wan_compression_t comp) {
+SPICED_API int spice_server_set_zlib_glz_compression(SpiceServer* s, spice_wan_compression_t comp) {
     if (!s || comp == SPICE_WAN_COMPRESSION_INVALID || comp > SPICE_WAN_COMPRESSION_NEVER)
         return -1;
     s->config.images.zlib_glz_wan = wan_of(comp);
@@ -387,7 +405,9 @@ SPICED_API void spice_server_playback_put_samples(SpicePlaybackInstance*, uint32
 SPICED_API void spice_server_playback_set_volume(SpicePlaybackInstance*, uint8_t, uint16_t*) {}
 SPICED_API void spice_server_playback_set_mute(SpicePlaybackInstance*, uint8_t) {}
 
-SPICED_API uint32_t spice_server_get_best_playback_rate(SpicePlaybackInstance*) { return 48000; }
+SPICED_API uint32_t spice_server_get_best_playback_rate(SpicePlaybackInstance*) {
+    return 48000;
+}
 
 SPICED_API void spice_server_set_playback_rate(SpicePlaybackInstance* sin, uint32_t frequency) {
     if (sin && sin->st) sin->st->rate = frequency;
@@ -402,7 +422,9 @@ SPICED_API uint32_t spice_server_record_get_samples(SpiceRecordInstance*, uint32
 
 SPICED_API void spice_server_record_set_volume(SpiceRecordInstance*, uint8_t, uint16_t*) {}
 SPICED_API void spice_server_record_set_mute(SpiceRecordInstance*, uint8_t) {}
-SPICED_API uint32_t spice_server_get_best_record_rate(SpiceRecordInstance*) { return 48000; }
+SPICED_API uint32_t spice_server_get_best_record_rate(SpiceRecordInstance*) {
+    return 48000;
+}
 
 SPICED_API void spice_server_set_record_rate(SpiceRecordInstance* sin, uint32_t frequency) {
     if (sin && sin->st) sin->st->rate = frequency;
@@ -472,8 +494,8 @@ SPICED_API void spice_qxl_destroy_primary_surface(QXLInstance* instance, uint32_
     if (auto* device = device_of(instance)) device->destroy_primary(surface_id, {});
 }
 
-SPICED_API void spice_qxl_destroy_primary_surface_async(QXLInstance* instance,
-                                                        uint32_t surface_id, uint64_t cookie) {
+SPICED_API void spice_qxl_destroy_primary_surface_async(QXLInstance* instance, uint32_t surface_id,
+                                                        uint64_t cookie) {
     if (auto* device = device_of(instance)) device->destroy_primary(surface_id, cookie);
 }
 
@@ -483,8 +505,7 @@ SPICED_API void spice_qxl_create_primary_surface(QXLInstance* instance, uint32_t
         device->create_primary(surface_id, *surface, {});
 }
 
-SPICED_API void spice_qxl_create_primary_surface_async(QXLInstance* instance,
-                                                       uint32_t surface_id,
+SPICED_API void spice_qxl_create_primary_surface_async(QXLInstance* instance, uint32_t surface_id,
                                                        QXLDevSurfaceCreate* surface,
                                                        uint64_t cookie) {
     if (auto* device = device_of(instance); device && surface)
@@ -517,9 +538,8 @@ SPICED_API void spice_qxl_flush_surfaces_async(QXLInstance* instance, uint64_t c
     if (auto* device = device_of(instance)) device->flush_surfaces(cookie);
 }
 
-SPICED_API void spice_qxl_monitors_config_async(QXLInstance* instance,
-                                                QXLPHYSICAL monitors_config, int group_id,
-                                                uint64_t cookie) {
+SPICED_API void spice_qxl_monitors_config_async(QXLInstance* instance, QXLPHYSICAL monitors_config,
+                                                int group_id, uint64_t cookie) {
     if (auto* device = device_of(instance))
         device->monitors_config(monitors_config, group_id, cookie);
 }
@@ -564,6 +584,8 @@ SPICED_API SpiceReplay* spice_replay_new(FILE*, int) {
     return nullptr;
 }
 
-SPICED_API QXLCommandExt* spice_replay_next_cmd(SpiceReplay*, QXLInstance*) { return nullptr; }
+SPICED_API QXLCommandExt* spice_replay_next_cmd(SpiceReplay*, QXLInstance*) {
+    return nullptr;
+}
 SPICED_API void spice_replay_free_cmd(SpiceReplay*, QXLCommandExt*) {}
 SPICED_API void spice_replay_free(SpiceReplay*) {}

@@ -75,16 +75,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 // Damage never leaves the surface it was drawn on.
                 const spiced::Rect bounds = damage->bounds();
                 const spiced::Size surface = renderer->surface_size(drawable->surface_id);
-                if (!damage->is_empty() &&
-                    !spiced::Rect::MakeSize(surface).contains(bounds))
+                if (!damage->is_empty() && !spiced::Rect::MakeSize(surface).contains(bounds))
                     std::abort();
             }
         } else if (const auto* surface = std::get_if<SurfaceCommand>(&command->body)) {
             if (surface->kind == SurfaceCommand::Kind::kCreate) {
-                (void)renderer->create_surface(
-                    surface->surface_id, surface->format,
-                    {int32_t(surface->width), int32_t(surface->height)}, surface->memory,
-                    surface->stride);
+                (void)renderer->create_surface(surface->surface_id, surface->format,
+                                               {int32_t(surface->width), int32_t(surface->height)},
+                                               surface->memory, surface->stride);
             } else {
                 renderer->destroy_surface(surface->surface_id);
             }
@@ -92,7 +90,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     ext.cmd.type = QXL_CMD_CURSOR;
     if (auto command = parser.parse_cursor(ext)) {
-        if (const auto* cursor = std::get_if<CursorCommand>(&command->body); cursor && cursor->shape)
+        if (const auto* cursor = std::get_if<CursorCommand>(&command->body);
+            cursor && cursor->shape)
             (void)pointer_shape_of(*cursor->shape);
     }
     // Reading back and writing back what was drawn stays inside the buffers.

@@ -3,9 +3,9 @@
 // the test's thread), a QXL device in the test's memory pushing real QXL commands, and
 // spice-gtk's spicy-screenshot as the client; then destroyed and unloaded.
 #include <dlfcn.h>
-#include <sys/mman.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -115,7 +115,9 @@ void timer_start(SpiceTimer* timer, uint32_t ms) {
     timer->armed = true;
     timer->due = Clock::now() + std::chrono::milliseconds(ms);
 }
-void timer_cancel(SpiceTimer* timer) { timer->armed = false; }
+void timer_cancel(SpiceTimer* timer) {
+    timer->armed = false;
+}
 void timer_remove(SpiceTimer* timer) {
     std::erase_if(t_loop->timers, [timer](const auto& t) { return t.get() == timer; });
 }
@@ -124,7 +126,9 @@ SpiceWatch* watch_add(int fd, int mask, SpiceWatchFunc func, void* opaque) {
     t_loop->watches.push_back(std::make_unique<SpiceWatch>(SpiceWatch{fd, mask, func, opaque}));
     return t_loop->watches.back().get();
 }
-void watch_update_mask(SpiceWatch* watch, int mask) { watch->mask = mask; }
+void watch_update_mask(SpiceWatch* watch, int mask) {
+    watch->mask = mask;
+}
 void watch_remove(SpiceWatch* watch) {
     std::erase_if(t_loop->watches, [watch](const auto& w) { return w.get() == watch; });
 }
@@ -304,7 +308,8 @@ int push_hostile(FakeDevice& d) {
     // A bitmap whose stride is smaller than its rows.
     {
         uint64_t cmd = make_copy(d, 0, 0, 8, 8, 0xff0000);
-        auto* image = reinterpret_cast<QXLImage*>(reinterpret_cast<QXLDrawable*>(cmd)->u.copy.src_bitmap);
+        auto* image =
+            reinterpret_cast<QXLImage*>(reinterpret_cast<QXLDrawable*>(cmd)->u.copy.src_bitmap);
         image->bitmap.stride = 4;
         d.push(QXL_CMD_DRAW, cmd);
         ++pushed;
@@ -312,7 +317,8 @@ int push_hostile(FakeDevice& d) {
     // Bitmap rows in a chunk chain that loops back on itself.
     {
         uint64_t cmd = make_copy(d, 0, 0, 8, 8, 0xff0000);
-        auto* image = reinterpret_cast<QXLImage*>(reinterpret_cast<QXLDrawable*>(cmd)->u.copy.src_bitmap);
+        auto* image =
+            reinterpret_cast<QXLImage*>(reinterpret_cast<QXLDrawable*>(cmd)->u.copy.src_bitmap);
         auto* chunk = d.alloc<QXLDataChunk>(16);
         chunk->data_size = 16;
         chunk->next_chunk = d.phys(chunk);
@@ -324,7 +330,8 @@ int push_hostile(FakeDevice& d) {
     // An image whose size wraps 32 bits when multiplied out.
     {
         uint64_t cmd = make_copy(d, 0, 0, 8, 8, 0xff0000);
-        auto* image = reinterpret_cast<QXLImage*>(reinterpret_cast<QXLDrawable*>(cmd)->u.copy.src_bitmap);
+        auto* image =
+            reinterpret_cast<QXLImage*>(reinterpret_cast<QXLDrawable*>(cmd)->u.copy.src_bitmap);
         image->descriptor.width = 0x40000001;
         image->descriptor.height = 0x40000001;
         image->bitmap.x = 0x40000001;
@@ -335,7 +342,8 @@ int push_hostile(FakeDevice& d) {
     // An 8-bit bitmap whose palette lies outside guest memory.
     {
         uint64_t cmd = make_copy(d, 0, 0, 8, 8, 0xff0000);
-        auto* image = reinterpret_cast<QXLImage*>(reinterpret_cast<QXLDrawable*>(cmd)->u.copy.src_bitmap);
+        auto* image =
+            reinterpret_cast<QXLImage*>(reinterpret_cast<QXLDrawable*>(cmd)->u.copy.src_bitmap);
         image->bitmap.format = SPICE_BITMAP_FMT_8BIT;
         image->bitmap.stride = 8;
         image->bitmap.palette = uint64_t{0x0000700000000000};
@@ -365,8 +373,8 @@ protected:
         auto server_new = api_.get<SpiceServer* (*)()>("spice_server_new", "SPICE_SERVER_0.6.0");
         auto set_port =
             api_.get<int (*)(SpiceServer*, int)>("spice_server_set_port", "SPICE_SERVER_0.6.0");
-        auto set_addr = api_.get<void (*)(SpiceServer*, const char*, int)>(
-            "spice_server_set_addr", "SPICE_SERVER_0.6.0");
+        auto set_addr = api_.get<void (*)(SpiceServer*, const char*, int)>("spice_server_set_addr",
+                                                                           "SPICE_SERVER_0.6.0");
         auto set_noauth =
             api_.get<int (*)(SpiceServer*)>("spice_server_set_noauth", "SPICE_SERVER_0.6.0");
         auto init = api_.get<int (*)(SpiceServer*, SpiceCoreInterface*)>("spice_server_init",
@@ -376,8 +384,8 @@ protected:
         auto vm_start =
             api_.get<void (*)(SpiceServer*)>("spice_server_vm_start", "SPICE_SERVER_0.11.2");
         destroy_ = api_.get<void (*)(SpiceServer*)>("spice_server_destroy", "SPICE_SERVER_0.6.0");
-        auto add_memslot = api_.get<void (*)(QXLInstance*, QXLDevMemSlot*)>(
-            "spice_qxl_add_memslot", "SPICE_SERVER_0.8.2");
+        auto add_memslot = api_.get<void (*)(QXLInstance*, QXLDevMemSlot*)>("spice_qxl_add_memslot",
+                                                                            "SPICE_SERVER_0.8.2");
         create_primary_ = api_.get<void (*)(QXLInstance*, uint32_t, QXLDevSurfaceCreate*)>(
             "spice_qxl_create_primary_surface", "SPICE_SERVER_0.8.2");
         wakeup_ = api_.get<void (*)(QXLInstance*)>("spice_qxl_wakeup", "SPICE_SERVER_0.8.2");
@@ -440,8 +448,7 @@ protected:
         std::atomic<int> status{-1};
         std::thread client([&] {
             const std::string command = "timeout 30 /usr/bin/spicy-screenshot -h 127.0.0.1 -p " +
-                                        std::to_string(port_) + " -o " + out +
-                                        " >/dev/null 2>&1";
+                                        std::to_string(port_) + " -o " + out + " >/dev/null 2>&1";
             status = std::system(command.c_str());
         });
         run_until([&] { return status.load() != -1; });
@@ -549,11 +556,12 @@ TEST_F(DropInTest, QxlCommandsPixelExactAndHostileOnesRejected) {
 // for it, as the test recipes say. The draw's cookie must come back, and the client must see
 // the buffer's pixels (bottom-up when y_0_top is false).
 TEST_F(DropInTest, GlScanoutIsReadOnTheCpu) {
-    auto gl_scanout = api_.get<void (*)(QXLInstance*, int, uint32_t, uint32_t, uint32_t,
-                                        uint32_t, int)>("spice_qxl_gl_scanout",
-                                                        "SPICE_SERVER_0.13.1");
-    auto gl_draw = api_.get<void (*)(QXLInstance*, uint32_t, uint32_t, uint32_t, uint32_t,
-                                     uint64_t)>("spice_qxl_gl_draw_async", "SPICE_SERVER_0.13.1");
+    auto gl_scanout =
+        api_.get<void (*)(QXLInstance*, int, uint32_t, uint32_t, uint32_t, uint32_t, int)>(
+            "spice_qxl_gl_scanout", "SPICE_SERVER_0.13.1");
+    auto gl_draw =
+        api_.get<void (*)(QXLInstance*, uint32_t, uint32_t, uint32_t, uint32_t, uint64_t)>(
+            "spice_qxl_gl_draw_async", "SPICE_SERVER_0.13.1");
     ASSERT_FALSE(HasFailure());
     constexpr uint32_t kW = 96, kH = 64, kStride = kW * 4 + 64;
     const int fd = memfd_create("scanout", MFD_CLOEXEC);
