@@ -151,8 +151,10 @@ def download_and_unpack(package, scratch):
     rc, out, err = _run(["apt-get", "download", package], cwd=scratch)
     debs = [f for f in os.listdir(scratch) if f.endswith(".deb")]
     if rc != 0 or not debs:
+        # apt's "E:" lines say why (no network, no such version); its warnings do not.
+        errors = [l for l in (err + out).splitlines() if l.startswith("E:")]
         raise GuestUnavailable("apt-get download %s failed (rc %d): %s"
-                               % (package, rc, (err or out).strip()[-400:]))
+                               % (package, rc, "; ".join(errors) or (err or out).strip()[-400:]))
     root = os.path.join(scratch, "root")
     rc, out, err = _run(["dpkg", "-x", os.path.join(scratch, debs[0]), root])
     if rc != 0:
