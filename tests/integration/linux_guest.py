@@ -180,14 +180,15 @@ def busybox_binary(scratch):
 def read_module(path):
     """The .ko bytes, decompressed when the package ships .ko.xz/.ko.gz/.ko.zst: busybox insmod
     may not decompress."""
-    if path.endswith(".xz"):
-        return lzma.decompress(open(path, "rb").read())
-    if path.endswith(".gz"):
-        return gzip.decompress(open(path, "rb").read())
     if path.endswith(".zst"):
         return subprocess.run(["zstd", "-dc", path], check=True, stdout=subprocess.PIPE).stdout
     with open(path, "rb") as f:
-        return f.read()
+        data = f.read()
+    if path.endswith(".xz"):
+        return lzma.decompress(data)
+    if path.endswith(".gz"):
+        return gzip.decompress(data)
+    return data
 
 
 def modinfo_depends(elf):
@@ -308,7 +309,7 @@ def build_initramfs(busybox, modules):
     archive.file("init", init_script([n for n, _ in modules]).encode(), 0o755)
     for name, data in modules:
         archive.file("lib/modules/%s.ko" % name, data)
-    return gzip.compress(archive.finish(), 6)
+    return gzip.compress(archive.finish(), 6, mtime=0)  # the same inputs, the same bytes
 
 
 # --------------------------------------------------------------------------------------------
@@ -324,9 +325,11 @@ def _sha256_file(path):
 
 
 def _write_atomically(path, data):
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
+    """Readers (another test preparing at the same time) see the old file or the new one."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    with os.fdopen(fd, "wb") as f:
         f.write(data)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
@@ -362,8 +365,8 @@ def prepare(cache_dir, log=print):
         modules = modules_in_load_order(root)
         log("linux_guest: modules in load order: %s" % " ".join(n for n, _ in modules))
         image = build_initramfs(busybox_binary(scratch), modules)
-        shutil.copyfile(os.path.join(root, "boot", vmlinuz[0]), kernel + ".tmp")
-        os.replace(kernel + ".tmp", kernel)
+        with open(os.path.join(root, "boot", vmlinuz[0]), "rb") as f:
+            _write_atomically(kernel, f.read())
         _write_atomically(initrd, image)
         _write_atomically(stamp_path, json.dumps(want, indent=1).encode())
     finally:
