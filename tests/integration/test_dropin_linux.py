@@ -152,6 +152,16 @@ def read_dump(path, offset, nbytes, geometry, timeout, qemu):
 # QEMU
 
 
+def sanitizer_runtimes(library):
+    """The ASan/UBSan runtimes a sanitizer build of our library links (from ldd), ASan first.
+    Loaded only with QEMU's SPICE module, ASan would abort ("ASan runtime does not come first
+    in initial library list")."""
+    p = subprocess.run(["ldd", library], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    found = dict(re.findall(r"^\s*(libasan|libubsan)\S*\s+=>\s+(\S+)",
+                            p.stdout.decode("utf-8", "replace"), re.M))
+    return [found[name] for name in ("libasan", "libubsan") if name in found]
+
+
 class Qemu:
     def __init__(self, args, files, workdir):
         self.args = args
@@ -184,6 +194,14 @@ class Qemu:
         env = H.headless_env()
         env["LD_LIBRARY_PATH"] = os.path.dirname(self.args.library) + (
             ":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
+        runtimes = sanitizer_runtimes(self.args.library)
+        if runtimes:
+            # QEMU is not instrumented: the runtimes must come first, and its own leaks at exit
+            # are not ours to report. Errors in our library still abort and show on stderr.
+            env["LD_PRELOAD"] = ":".join(runtimes)
+            env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"
+            env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+            print("  sanitizer build: LD_PRELOAD=%s" % env["LD_PRELOAD"], flush=True)
         err = open(self.stderr_path, "wb")
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=err,
@@ -384,8 +402,17 @@ def case_linux_qxl_guest(args):
 
         type_keys(qemu.port, console, qemu, workdir, geometry, problems)
         console.send("off")
-        H.wait_until(lambda: not qemu.alive(), 30.0)
+        # The guest powers off: QEMU must exit cleanly with our library still loaded (a crash
+        # or sanitizer abort in it at shutdown shows here).
+        if not H.wait_until(lambda: not qemu.alive(), 30.0):
+            problems.append("QEMU did not exit within 30 s of the guest's poweroff")
+        elif qemu.proc.returncode != 0:
+            problems.append("QEMU exited with %s after the guest's poweroff"
+                            % qemu.proc.returncode)
         report_library_warnings(qemu)
+        for pattern in H.SANITIZER_PATTERNS:
+            if pattern in qemu.stderr_text():
+                problems.append("QEMU's stderr holds %r (our library, sanitizer build)" % pattern)
         if args.qxl_debug:
             print("  QXL command log kept in %s/qemu.stderr" % workdir, flush=True)
             workdir = None
