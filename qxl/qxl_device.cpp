@@ -112,6 +112,9 @@ struct QxlDevice::Worker {
     void run_tasks(std::unique_lock<std::mutex>& lock);
     // Takes commands from both rings; true when both are empty (and notifications are armed).
     bool poll_rings();
+    // Takes every command already in the rings (before surfaces go: the guest queued them for
+    // the surfaces it is about to destroy, and spice-server draws them first too).
+    void flush_rings();
     void handle(const QXLCommandExt& ext, bool cursor_ring);
     void release(const ReleaseTicket& ticket) {
         QXLReleaseInfoExt info{};
@@ -315,6 +318,22 @@ bool QxlDevice::Worker::poll_rings() {
         if (cursor_idle) break;
     }
     return commands_idle && cursor_idle;
+}
+
+void QxlDevice::Worker::flush_rings() {
+    {
+        // A stopped VM's rings are not read (spice-server neither), only a running one's.
+        std::lock_guard lock(mutex);
+        if (!running) return;
+    }
+    if (!parser) return;
+    // A ring holds a few hundred commands; a guest refilling it as fast as we read cannot
+    // hold us here for long.
+    constexpr int kMaxFlushed = 100000;
+    QXLCommandExt ext{};
+    for (int i = 0; i < kMaxFlushed && qif->get_command(instance, &ext); ++i) handle(ext, false);
+    for (int i = 0; i < kMaxFlushed && qif->get_cursor_command(instance, &ext); ++i)
+        handle(ext, true);
 }
 
 void QxlDevice::Worker::log_rejected(const std::string& what) {
@@ -666,6 +685,7 @@ void QxlDevice::create_primary(uint32_t surface_id, const QXLDevSurfaceCreate& c
 void QxlDevice::destroy_primary(uint32_t surface_id, std::optional<uint64_t> cookie) {
     post(
         [surface_id, cookie](Worker& w) {
+            w.flush_rings();
             if (w.primary_id && *w.primary_id == surface_id) w.destroy_surface(surface_id);
             w.complete(cookie);
         },
@@ -675,6 +695,7 @@ void QxlDevice::destroy_primary(uint32_t surface_id, std::optional<uint64_t> coo
 void QxlDevice::destroy_surfaces(std::optional<uint64_t> cookie) {
     post(
         [cookie](Worker& w) {
+            w.flush_rings();
             w.destroy_all();
             w.complete(cookie);
         },
@@ -684,6 +705,7 @@ void QxlDevice::destroy_surfaces(std::optional<uint64_t> cookie) {
 void QxlDevice::destroy_surface(uint32_t surface_id, std::optional<uint64_t> cookie) {
     post(
         [surface_id, cookie](Worker& w) {
+            w.flush_rings();
             w.destroy_surface(surface_id);
             w.complete(cookie);
         },
