@@ -122,8 +122,11 @@ void RedsState::start_server() {
         // spice-server ends the process when its client leaves; the host's thread does it
         // here, so the host's own exit handlers run as they would there.
         run.on_session_ended = [this](uint32_t, size_t) {
-            on_host([] {
+            on_host([this] {
                 LOG_INFO("server", "the client disconnected: exiting (exit on disconnect)");
+                // Our threads end first, so nothing of ours runs while the process unwinds.
+                if (server_) server_->stop();
+                for (auto& state : qxl_states_) state->device->set_running(false);
                 std::exit(0);
             });
         };
