@@ -1,6 +1,9 @@
 #include "qxl/abi/library_server.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -30,6 +33,22 @@ spiced::Expected<spiced::UniqueFd, std::string> bind_port(const std::string& add
     if (!listener) return spiced::unexpected(listener.error());
     spiced::UniqueFd fd(fcntl(listener->fd(), F_DUPFD_CLOEXEC, 0));
     if (!fd.valid()) return spiced::unexpected(std::string("dup: ") + std::strerror(errno));
+    return fd;
+}
+
+spiced::Expected<spiced::UniqueFd, std::string> bind_unix(const std::string& path) {
+    sockaddr_un address{};
+    if (path.empty() || path.size() >= sizeof(address.sun_path))
+        return spiced::unexpected(std::string("the path is empty or too long"));
+    spiced::UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) return spiced::unexpected(std::string("socket: ") + std::strerror(errno));
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.data(), path.size());
+    // A socket file left by an earlier run would make bind fail; spice-server replaces it too.
+    unlink(path.c_str());
+    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+        listen(fd.get(), SOMAXCONN) != 0)
+        return spiced::unexpected(std::string(std::strerror(errno)));
     return fd;
 }
 
@@ -75,6 +94,14 @@ int RedsState::init(SpiceCoreInterface* core) {
             return -1;
         }
         plain_listener_ = std::move(*fd);
+    }
+    if (!unix_socket.empty()) {
+        auto fd = bind_unix(unix_socket);
+        if (!fd) {
+            LOG_ERROR("server", "unix socket %s: %s", unix_socket.c_str(), fd.error().c_str());
+            return -1;
+        }
+        unix_listener_ = std::move(*fd);
     }
     if (tls_port) {
         auto context = spiced::TlsContext::load_files(tls_ca, tls_cert, tls_key, tls_key_password);
@@ -146,6 +173,7 @@ void RedsState::start_server() {
             LOG_ERROR("server", "listener: %s", added.error().c_str());
     };
     hand_over(plain_listener_, false);
+    hand_over(unix_listener_, false);
     hand_over(tls_listener_, true);
     if (host_listen_fd >= 0) {
         spiced::UniqueFd fd(fcntl(host_listen_fd, F_DUPFD_CLOEXEC, 0));

@@ -79,6 +79,7 @@ public:
     spiced::ServerConfig config;
     bool port_requested = false;       // spice_server_set_port with a port > 0
     int host_listen_fd = -1;           // spice_server_set_listen_socket_fd
+    std::string unix_socket;           // spice_server_set_addr(..., UNIX_ONLY)
     std::optional<uint16_t> tls_port;  // spice_server_set_tls
     std::string tls_ca, tls_cert, tls_key, tls_key_password;
     std::string video_codecs = "spice:mjpeg;gstreamer:h264";
@@ -135,6 +136,7 @@ private:
     SpiceTimer* start_timer_ = nullptr;
     spiced::UniqueFd plain_listener_;
     spiced::UniqueFd tls_listener_;
+    spiced::UniqueFd unix_listener_;
     std::shared_ptr<const spiced::TlsContext> tls_context_;
 
     std::vector<QXLInstance*> qxls_;

@@ -69,12 +69,13 @@ SPICED_API int spice_server_set_port(SpiceServer* s, int port) {
 SPICED_API void spice_server_set_addr(SpiceServer* s, const char* addr, int flags) {
     if (!s) return;
     std::string address = addr ? addr : "";
-    if (address.empty()) address = (flags & SPICE_ADDR_FLAG_IPV6_ONLY) ? "::" : "0.0.0.0";
+    s->unix_socket.clear();
     if (flags & SPICE_ADDR_FLAG_UNIX_ONLY) {
-        s->log_once(
-            "listening on a unix socket (SPICE_ADDR_FLAG_UNIX_ONLY) is not supported; "
-            "use a TCP address");
+        // QEMU's -spice unix=on,addr=PATH: the address is a socket path.
+        s->unix_socket = address;
+        return;
     }
+    if (address.empty()) address = (flags & SPICE_ADDR_FLAG_IPV6_ONLY) ? "::" : "0.0.0.0";
     s->config.address = address;
 }
 

@@ -81,9 +81,15 @@ def x_env(xs):
     return env
 
 
-def screenshot(port, d, name):
+def screenshot(port, d, name, unix_path=None):
     out = os.path.join(d, name + ".ppm")
-    rc, text = H.run_spicy_screenshot(port, out)
+    if unix_path:
+        p = subprocess.run([H.SPICY_SCREENSHOT, "--uri=spice+unix://" + unix_path, "-o", out],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=30, env=H.headless_env())
+        rc, text = p.returncode, p.stdout.decode("utf-8", "replace")
+    else:
+        rc, text = H.run_spicy_screenshot(port, out)
     H.check(rc == 0, "spicy-screenshot failed (%s): %s" % (rc, text.strip()[-300:]))
     return H.read_ppm(out)
 
@@ -406,17 +412,20 @@ class Qmp:
                 return reply["return"]
 
 
-def qemu_case(display_args, what):
+def qemu_case(display_args, what, unix=False):
     def run(args):
         d = tempfile.mkdtemp(prefix="spiced-dropin-qemu-")
         port = H.free_port()
         qmp_path = os.path.join(d, "qmp.sock")
+        unix_path = os.path.join(d, "spice.sock") if unix else None
+        spice = ("unix=on,addr=%s,disable-ticketing=on" % unix_path if unix else
+                 "port=%d,addr=127.0.0.1,disable-ticketing=on" % port)
         env = dict(os.environ)
         env["LD_LIBRARY_PATH"] = os.path.dirname(os.path.abspath(args.library))
         env.update(sanitizer_env(args.library))
         argv = [QEMU, "-machine", "pc,accel=tcg", "-m", "128", "-display", "none",
                 "-nic", "none", "-boot", "menu=off",
-                "-spice", "port=%d,addr=127.0.0.1,disable-ticketing=on" % port,
+                "-spice", spice,
                 "-qmp", "unix:%s,server=on,wait=off" % qmp_path] + display_args
         log = open(os.path.join(d, "qemu.log"), "wb")
         qemu = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log,
@@ -424,8 +433,12 @@ def qemu_case(display_args, what):
         try:
             qmp = Qmp(qmp_path)
             check_ours(qemu.pid, args, "QEMU")
-            H.check(H.wait_until(lambda: H.port_is_listening(port), 20.0),
-                    "QEMU's SPICE port never listened")
+            if unix:
+                H.check(H.wait_until(lambda: os.path.exists(unix_path), 20.0),
+                        "QEMU's SPICE unix socket never appeared")
+            else:
+                H.check(H.wait_until(lambda: H.port_is_listening(port), 20.0),
+                        "QEMU's SPICE port never listened")
             # SeaBIOS, then "No bootable device": a still screen but for the text cursor.
             time.sleep(4.0)
             n = [0]
@@ -437,7 +450,7 @@ def qemu_case(display_args, what):
                 return H.read_ppm(path)
 
             t0 = time.monotonic()
-            pair = settled_pair(host, lambda: screenshot(port, d, "client%d" % n[0]))
+            pair = settled_pair(host, lambda: screenshot(port, d, "client%d" % n[0], unix_path))
             lit = compare(pair[0], pair[1], what)
             H.check(lit > 500, "%s: the BIOS text did not show (%d lit pixels)" % (what, lit))
             print("  %s: settled and compared in %.1f s" % (what, time.monotonic() - t0),
@@ -486,6 +499,7 @@ def main():
         ("qemu_vga_std_bios", qemu_case(["-vga", "std"], "QEMU -vga std")),
         ("qemu_virtio_vga_bios", qemu_case(["-vga", "none", "-device", "virtio-vga"],
                                            "QEMU virtio-vga")),
+        ("qemu_unix_socket", qemu_case(["-vga", "qxl"], "QEMU -spice unix=on", unix=True)),
     ]
     return H.run_cases(cases, args)
 
