@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -17,6 +18,7 @@
 #include "base/expected.h"
 #include "core/link.h"
 #include "core/messages.h"
+#include "core/server_config.h"
 #include "io/connection.h"
 
 namespace spiced {
@@ -41,6 +43,10 @@ public:
     const char* name() const;  // "main", "display", ...
     double seconds_connected() const;
     uint8_t channel_id() const { return link_.channel_id; }
+    // For the host's channel events: the event that announced this channel (its key and
+    // addresses); reused, as kClosed, when it closes.
+    void set_event(const ChannelEvent& event) { event_ = event; }
+    const std::optional<ChannelEvent>& event() const { return event_; }
     const Capabilities& client_caps() const { return link_.channel_caps; }
     const std::string& peer() const { return connection_->peer(); }
     Connection& connection() { return *connection_; }
@@ -99,6 +105,7 @@ private:
     Session& session_;
     std::unique_ptr<Connection> connection_;
     LinkRequest link_;
+    std::optional<ChannelEvent> event_;
     bool mini_header_;
     uint64_t serial_ = 0;
     uint32_t unacked_ = 0;

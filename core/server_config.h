@@ -1,7 +1,9 @@
 // Everything the command line can set, validated; the Server takes it as given.
 #pragma once
 
+#include <sys/socket.h>
 #include <array>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -19,6 +21,20 @@ namespace spiced {
 
 // Which port a channel may link through (QEMU's tls-channel / plaintext-channel).
 enum class ChannelSecurity : uint8_t { kAny, kSecureOnly, kPlainOnly };
+
+struct ChannelEvent {
+    enum class Kind : uint8_t { kLinked, kClosed };
+    Kind kind = Kind::kLinked;
+    uint64_t key = 0;
+    uint32_t session = 0;
+    uint8_t type = 0;
+    uint8_t id = 0;
+    bool tls = false;
+    sockaddr_storage local{};
+    sockaddr_storage peer{};
+    socklen_t local_len = 0;
+    socklen_t peer_len = 0;
+};
 
 struct ServerConfig {
     std::string address = "127.0.0.1";
@@ -59,6 +75,9 @@ struct ServerConfig {
     // merge long before this; control messages are never dropped, so a client that stops
     // reading altogether is disconnected when it reaches the cap).
     size_t client_memory_limit_bytes = size_t{16} << 20;
+    // For hosts (the drop-in library's SpiceCoreInterface::channel_event): a channel linked or
+    // closed, on its shard's thread. `key` names the channel from link to close.
+    std::function<void(const ChannelEvent&)> on_channel_event;
     // For hosts: runs on a shard's thread after a client's session ended, with the number of
     // sessions still active (the drop-in library's spice_server_set_exit_on_disconnect).
     std::function<void(uint32_t session, size_t active)> on_session_ended;

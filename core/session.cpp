@@ -47,6 +47,11 @@ void Session::channel_closed(ChannelClient& channel, std::string_view reason) {
              static_cast<unsigned long long>(channel.connection().bytes_sent()),
              static_cast<unsigned long long>(channel.connection().bytes_received()),
              channel.connection().peak_queued_bytes(), channel.last_rtt_ms());
+    if (channel.event() && shard_.config().on_channel_event) {
+        ChannelEvent event = *channel.event();
+        event.kind = ChannelEvent::Kind::kClosed;
+        shard_.config().on_channel_event(event);
+    }
     // Destruction waits until the reactor is out of this channel's callbacks.
     ChannelClient* closed = &channel;
     const uint8_t type = channel.channel_type();

@@ -3,6 +3,8 @@
 #include <spice/enums.h>
 #include <spice/protocol.h>
 
+#include <sys/socket.h>
+
 #include <algorithm>
 
 #include "base/log.h"
@@ -168,12 +170,26 @@ void Shard::shutdown() {
 
 void Shard::on_accept(TcpStream stream, bool tls) {
     LOG_DEBUG("server", "%s: connected%s", stream.peer().c_str(), tls ? " (TLS port)" : "");
+    const int fd = stream.fd();
     auto link = std::make_unique<PendingLink>(
         *this, reactor_, std::move(stream),
         [this, tls](const LinkRequest& request) { return decide(request, tls); },
         [this] { return keys_.try_take(); }, ticket_, tls ? server_.tls() : nullptr);
     PendingLink* key = link.get();
     key->handshake().set_admit([this, key] { return admit(*key); });
+    if (config().on_channel_event) {
+        // The host wants addresses with its channel events: read them while the socket is
+        // still ours to ask.
+        ChannelEvent event;
+        event.tls = tls;
+        event.local_len = sizeof(event.local);
+        event.peer_len = sizeof(event.peer);
+        if (getsockname(fd, reinterpret_cast<sockaddr*>(&event.local), &event.local_len) != 0)
+            event.local_len = 0;
+        if (getpeername(fd, reinterpret_cast<sockaddr*>(&event.peer), &event.peer_len) != 0)
+            event.peer_len = 0;
+        link_events_[key] = event;
+    }
     pending_.emplace(key, std::move(link));
 }
 
@@ -308,10 +324,23 @@ void Shard::link_finished(PendingLink& link) {
     const ChannelKind& kind = *find_channel_kind(request.channel_type);
     LOG_DEBUG("session", "%s: session %u: %s:%u channel linked", peer.c_str(), session->id(),
               channel_type_name(request.channel_type), unsigned(request.channel_id));
-    session->add_channel(kind.make(*session, std::move(connection), request, mini));
+    std::unique_ptr<ChannelClient> channel =
+        kind.make(*session, std::move(connection), request, mini);
+    if (auto found = link_events_.find(&link); found != link_events_.end()) {
+        ChannelEvent event = found->second;
+        event.kind = ChannelEvent::Kind::kLinked;
+        event.key = (uint64_t{index_} << 48) | ++channel_events_;
+        event.session = session->id();
+        event.type = request.channel_type;
+        event.id = request.channel_id;
+        channel->set_event(event);
+        config().on_channel_event(event);
+    }
+    session->add_channel(std::move(channel));
 }
 
 void Shard::drop_link(PendingLink* link) {
+    link_events_.erase(link);
     std::erase(awaiting_key_, link);
     pending_.erase(link);
 }

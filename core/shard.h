@@ -119,6 +119,9 @@ private:
     std::deque<PendingLink*> awaiting_key_;  // first come, first served
     Reactor::Id key_retry_timer_ = 0;
     TicketPolicy ticket_;  // links in pending_ hold a reference to it
+    // Addresses of pending links, for the host's channel events (only when it wants them).
+    std::map<PendingLink*, ChannelEvent> link_events_;
+    uint64_t channel_events_ = 0;
     // This shard's parts of sessions, by session id.
     std::map<uint32_t, std::unique_ptr<Session>> sessions_;
     // Housekeeping runs every second; the memory line every minute.

@@ -64,6 +64,13 @@ RedsState::RedsState() {
 RedsState::~RedsState() {
     if (server_) server_->stop();
     server_.reset();  // the source (and its pointers to the devices) goes with it
+    // Channels the stop closed: their events were posted to a loop that will not run them, and
+    // the host still holds the infos.
+    for (auto& [key, info] : channel_infos_) {
+        if (core_ && core_->channel_event)
+            core_->channel_event(SPICE_CHANNEL_EVENT_DISCONNECTED, info.get());
+    }
+    channel_infos_.clear();
     for (QXLInstance* qxl : qxls_) qxl->st = nullptr;
     qxl_states_.clear();  // joins the workers
     if (start_timer_ && core_ && core_->timer_remove) core_->timer_remove(start_timer_);
@@ -145,6 +152,11 @@ void RedsState::start_server() {
     source_ = source.get();
     spiced::ServerConfig run = config;
     run.plain_port_enabled = false;  // bound at init, handed over below
+    if (core_->channel_event) {
+        run.on_channel_event = [this](const spiced::ChannelEvent& event) {
+            on_host([this, event] { channel_event(event); });
+        };
+    }
     if (exit_on_disconnect) {
         // spice-server ends the process when its client leaves; the host's thread does it
         // here, so the host's own exit handlers run as they would there.
@@ -389,6 +401,34 @@ bool RedsState::is_server_mouse() const {
 void RedsState::keyboard_leds(int leds) {
     on_desktop(
         [leds](spiced::qxl::QxlDisplaySource& source) { source.keyboard_leds(uint32_t(leds)); });
+}
+
+// -- Channel events (host thread) ------------------------------------------------------------
+
+void RedsState::channel_event(const spiced::ChannelEvent& event) {
+    if (event.kind == spiced::ChannelEvent::Kind::kLinked) {
+        // The host may keep the pointer from INITIALIZED to DISCONNECTED (QEMU lists the
+        // channels for `info spice` that way): one info per channel, freed after it closed.
+        auto info = std::make_unique<SpiceChannelEventInfo>();
+        info->connection_id = int(event.session);
+        info->type = event.type;
+        info->id = event.id;
+        info->flags =
+            SPICE_CHANNEL_EVENT_FLAG_ADDR_EXT | (event.tls ? SPICE_CHANNEL_EVENT_FLAG_TLS : 0);
+        std::memcpy(&info->laddr_ext, &event.local, sizeof(info->laddr_ext));
+        std::memcpy(&info->paddr_ext, &event.peer, sizeof(info->paddr_ext));
+        info->llen_ext = event.local_len;
+        info->plen_ext = event.peer_len;
+        SpiceChannelEventInfo* raw = info.get();
+        channel_infos_[event.key] = std::move(info);
+        core_->channel_event(SPICE_CHANNEL_EVENT_CONNECTED, raw);
+        core_->channel_event(SPICE_CHANNEL_EVENT_INITIALIZED, raw);
+        return;
+    }
+    auto found = channel_infos_.find(event.key);
+    if (found == channel_infos_.end()) return;
+    core_->channel_event(SPICE_CHANNEL_EVENT_DISCONNECTED, found->second.get());
+    channel_infos_.erase(found);
 }
 
 // -- The guest agent's port (host thread) ----------------------------------------------------

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -110,6 +111,7 @@ public:
 private:
     void start_server();
     void attach_agent(SpiceCharDeviceInstance* device);
+    void channel_event(const spiced::ChannelEvent& event);
     void detach_agent();
     // GuestInput (desktop thread).
     bool has_tablet() const override { return has_tablet_.load(); }
@@ -166,4 +168,6 @@ private:
     std::unique_ptr<spiced::Server> server_;
     spiced::qxl::QxlDisplaySource* source_ = nullptr;  // owned by server_'s desktop
     std::vector<std::string> logged_once_;
+    // What the host's channel_event got, by our channel key (host thread).
+    std::map<uint64_t, std::unique_ptr<SpiceChannelEventInfo>> channel_infos_;
 };

@@ -389,6 +389,7 @@ class Qmp:
                     raise
                 time.sleep(0.1)
         self.buf = b""
+        self.events = []  # asynchronous QMP events seen so far
         self.sock.settimeout(timeout)
         self._read()  # greeting
         self.command("qmp_capabilities")
@@ -406,6 +407,8 @@ class Qmp:
         self.sock.sendall(json.dumps({"execute": name, "arguments": arguments}).encode() + b"\n")
         while True:
             reply = self._read()
+            if "event" in reply:
+                self.events.append(reply)
             if "return" in reply or "error" in reply:
                 if "error" in reply:
                     raise H.TestFailure("QMP %s: %s" % (name, reply["error"]))
@@ -455,6 +458,21 @@ def qemu_case(display_args, what, unix=False):
             H.check(lit > 500, "%s: the BIOS text did not show (%d lit pixels)" % (what, lit))
             print("  %s: settled and compared in %.1f s" % (what, time.monotonic() - t0),
                   flush=True)
+            # The host heard of the clients' channels (SpiceCoreInterface::channel_event):
+            # QEMU turns them into QMP events, with the addresses.
+            time.sleep(0.5)
+            qmp.command("query-status")
+            seen = {}
+            for e in qmp.events:
+                seen.setdefault(e["event"], []).append(e.get("data", {}))
+            inits = seen.get("SPICE_INITIALIZED", [])
+            H.check(inits and len(seen.get("SPICE_CONNECTED", [])) == len(inits) and
+                    len(seen.get("SPICE_DISCONNECTED", [])) == len(inits),
+                    "QMP SPICE events: %s" % {k: len(v) for k, v in seen.items()})
+            main = [d for d in inits if d.get("client", {}).get("channel-type") == 1]
+            H.check(main, "no SPICE_INITIALIZED for a main channel: %s" % inits[:2])
+            print("  QMP: %d channels connected, initialized and disconnected; main from %s" %
+                  (len(inits), main[0]["client"].get("host")), flush=True)
         finally:
             try:
                 os.killpg(qemu.pid, signal.SIGKILL)
