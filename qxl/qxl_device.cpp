@@ -135,6 +135,9 @@ struct QxlDevice::Worker {
     void set_monitors(uint64_t address, int group);
     void publish_layout();
     void publish_frame();
+    // A COPY_BITS on the primary that a client can replay as a move: its destination and
+    // source rects, inside the surface, under at most one clip rect.
+    std::optional<MoveHint> move_of(const Drawable& drawable) const;
     void log_rejected(const std::string& what);
 
     QXLInstance* instance;
@@ -159,6 +162,9 @@ struct QxlDevice::Worker {
     Size primary_size;
     std::vector<Head> heads;  // from the driver's monitors config; empty: one head
     Region pending;           // primary damage not yet published
+    // The guest's COPY_BITS on the primary since the last publish, as moves (clients copy
+    // instead of receiving the pixels again); at most one, so moves never chain.
+    std::vector<MoveHint> pending_moves;
     Clock::time_point last_publish{};
     FrameRing ring;
     LogLimiter rejected_limiter;
@@ -271,7 +277,8 @@ void QxlDevice::Worker::run() {
         if (running && parser) {
             lock.unlock();
             idle = poll_rings();
-            if (!pending.is_empty() && (idle || Clock::now() - last_publish >= kPublishInterval)) {
+            if ((!pending.is_empty() || !pending_moves.empty()) &&
+                (idle || Clock::now() - last_publish >= kPublishInterval)) {
                 publish_frame();
             }
             lock.lock();
@@ -361,14 +368,30 @@ void QxlDevice::Worker::handle(const QXLCommandExt& ext, bool cursor_ring) {
     Command& command = *parsed;
     bool release_now = true;
     if (auto* drawable = std::get_if<Drawable>(&command.body)) {
+        std::optional<MoveHint> move = move_of(*drawable);
+        if (move && !pending_moves.empty()) {
+            publish_frame();  // one move per frame
+        }
         auto damage = renderer->draw(*drawable);
         if (!damage) {
             log_rejected("drawable rejected: " + damage.error());
         } else {
             if (auto it = surfaces.find(drawable->surface_id); it != surfaces.end())
                 it->second.dirty.add_region(*damage);
-            if (primary_id && drawable->surface_id == *primary_id && !scanout)
+            if (move) {
+                // What was damaged before the copy: where it fell inside the source, it
+                // travels with the move; where it fell inside the destination, it is gone.
+                const Point delta{move->dest.left() - move->src.x, move->dest.top() - move->src.y};
+                Region carried = pending;
+                carried.intersect_with(Rect::MakeXYWH(move->src.x, move->src.y, move->dest.width(),
+                                                      move->dest.height()));
+                carried.translate(delta.x, delta.y);
+                pending.subtract(move->dest);
+                pending.add_region(carried);
+                pending_moves.push_back(*move);
+            } else if (primary_id && drawable->surface_id == *primary_id && !scanout) {
                 pending.add_region(*damage);
+            }
         }
     } else if (auto* surface = std::get_if<SurfaceCommand>(&command.body)) {
         if (surface->kind == SurfaceCommand::Kind::kCreate) {
@@ -469,6 +492,7 @@ void QxlDevice::Worker::create_primary(uint32_t surface_id, const QXLDevSurfaceC
     heads.clear();
     ring.reset();
     pending = Region(Rect::MakeSize(size));
+    pending_moves.clear();
     LOG_INFO("qxl", "qxl %d: primary surface %dx%d (format %u)", instance->id, size.width,
              size.height, create.format);
     publish_layout();
@@ -489,6 +513,7 @@ void QxlDevice::Worker::destroy_surface(uint32_t surface_id) {
         primary_size = {};
         heads.clear();
         pending.clear();
+        pending_moves.clear();
         ring.reset();
         publish_layout();
     }
@@ -543,6 +568,7 @@ void QxlDevice::Worker::set_monitors(uint64_t address, int group) {
     if (primary_id) {
         publish_layout();
         pending = Region(Rect::MakeSize(primary_size));
+        pending_moves.clear();
         publish_frame();
     }
 }
@@ -559,18 +585,44 @@ void QxlDevice::Worker::publish_layout() {
         mailbox.layout_changed = true;
         mailbox.layout = std::move(layout);
         mailbox.frame.reset();
+        mailbox.moves.clear();
         mailbox.damage.clear();
     }
     on_publish();
 }
 
+std::optional<MoveHint> QxlDevice::Worker::move_of(const Drawable& drawable) const {
+    const auto* copy = std::get_if<CopyBits>(&drawable.op);
+    if (!copy || !primary_id || drawable.surface_id != *primary_id || scanout) return {};
+    const Rect surface = Rect::MakeSize(primary_size);
+    Rect dest = drawable.bbox.intersect(surface);
+    if (drawable.clip.has_rects) {
+        // Several clip rects would make several moves whose sources and destinations
+        // overlap: those copies go to clients as pixels.
+        if (drawable.clip.rects.size() != 1) return {};
+        dest = dest.intersect(drawable.clip.rects.front());
+    }
+    if (dest.is_empty()) return {};
+    const int64_t dx = int64_t{copy->src_pos.x} - drawable.bbox.left();
+    const int64_t dy = int64_t{copy->src_pos.y} - drawable.bbox.top();
+    const int64_t sx = dest.left() + dx;
+    const int64_t sy = dest.top() + dy;
+    if (sx < 0 || sy < 0 || sx + dest.width() > surface.right() ||
+        sy + dest.height() > surface.bottom())
+        return {};
+    return MoveHint{dest, Point{int32_t(sx), int32_t(sy)}};
+}
+
 void QxlDevice::Worker::publish_frame() {
     last_publish = Clock::now();
-    if (pending.is_empty()) return;
+    if (pending.is_empty() && pending_moves.empty()) return;
+    // The frame's pixels change where the damage is and where moves landed.
+    Region changed = pending;
+    for (const MoveHint& move : pending_moves) changed.add_rect(move.dest);
     std::shared_ptr<const Frame> frame;
     if (scanout) {
         const Scanout& s = *scanout;
-        frame = ring.next(s.size, pending, [&s](const Rect& rect, Frame& out) {
+        frame = ring.next(s.size, changed, [&s](const Rect& rect, Frame& out) {
             const bool bgr = s.format == kDrmXbgr8888 || s.format == kDrmAbgr8888;
             for (int32_t y = rect.top(); y < rect.bottom(); ++y) {
                 const int32_t src_y = s.y0_top ? y : s.size.height - 1 - y;
@@ -589,19 +641,28 @@ void QxlDevice::Worker::publish_frame() {
     } else {
         if (!primary_id) {
             pending.clear();
+            pending_moves.clear();
             return;
         }
         const uint32_t id = *primary_id;
         Renderer& r = *renderer;
-        frame = ring.next(primary_size, pending,
+        frame = ring.next(primary_size, changed,
                           [&r, id](const Rect& rect, Frame& out) { r.read(id, rect, out); });
     }
     {
         std::lock_guard lock(mailbox_mutex);
         mailbox.frame = std::move(frame);
+        if (mailbox.moves.empty() && mailbox.damage.is_empty()) {
+            mailbox.moves = std::move(pending_moves);
+        } else {
+            // The source has not taken the previous frame: its moves stay first, these ones
+            // become damage (the client repaints them from this newer frame).
+            for (const MoveHint& move : pending_moves) mailbox.damage.add_rect(move.dest);
+        }
         mailbox.damage.add_region(pending);
     }
     pending.clear();
+    pending_moves.clear();
     on_publish();
 }
 
@@ -856,6 +917,7 @@ void QxlDevice::gl_scanout(int fd, uint32_t width, uint32_t height, uint32_t str
             w.publish_layout();
             const Size size = w.scanout ? w.scanout->size : w.primary_size;
             w.pending = Region(Rect::MakeSize(size));
+            w.pending_moves.clear();
             w.publish_frame();
         },
         true);

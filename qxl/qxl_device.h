@@ -45,6 +45,9 @@ struct DeviceMailbox {
     // The newest picture of the primary surface and where it differs from the previous one
     // taken (accumulated while the source did not take it).
     std::shared_ptr<const Frame> frame;
+    // A client showing the previous frame taken applies `moves` (the guest's COPY_BITS), then
+    // repaints `damage`.
+    std::vector<MoveHint> moves;
     Region damage;
     bool cursor_changed = false;
     bool cursor_visible = false;

@@ -82,6 +82,7 @@ void QxlDisplaySource::drain(size_t index) {
         FrameSubmission submission;
         submission.frame = std::move(mailbox.frame);
         submission.changed = std::move(mailbox.damage);
+        submission.moves = std::move(mailbox.moves);
         submission.exact = true;
         sink_->submit_frame(display, std::move(submission));
     }

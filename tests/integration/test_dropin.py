@@ -213,6 +213,16 @@ class XspiceOnUs:
         return (w - c, h - c, c, c)
 
     def pair(self, name):
+        # X first finishes what its clients asked (a loaded machine scrolls for a while):
+        # its picture holds still for a second, then the client is compared.
+        last = X.xwd_root(self.xs.display)
+        still_since = time.monotonic()
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and time.monotonic() - still_since < 1.0:
+            time.sleep(0.25)
+            now = X.xwd_root(self.xs.display)
+            if not H.same_picture(now, last):
+                last, still_since = now, time.monotonic()
         return settled_pair(lambda: X.xwd_root(self.xs.display),
                             lambda: screenshot(self.port, self.dir, name))
 
