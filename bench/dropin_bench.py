@@ -346,7 +346,7 @@ def workload_text(s, m, width, height, seconds):
     producer = os.path.join(s.dir, "producer.py")
     with open(producer, "w") as f:
         f.write(TEXT_PRODUCER)
-    tick, per_tick = 0.02, 40  # 2000 lines per second
+    tick, per_tick = 0.02, 30  # 1500 lines per second
     lines = int(seconds / tick) * per_tick
     s.run(["xterm", "-geometry", "120x45+10+10", "-title", "scroller", "-e", "sh", "-c",
            "while [ ! -e %s ]; do sleep 0.02; done; exec /usr/bin/python3 %s %d %d %s %s; "
