@@ -1,0 +1,116 @@
+// MJPEG: every picture a complete baseline JPEG file, 4:2:0, standard Huffman tables, from
+// the BGRX rows as they are. That is what spice-gtk's MJPEG stream decoder reads with its own
+// libjpeg, and what the SPICE JPEG image codec already writes (encode/jpeg.cpp, the settings
+// of spice-server), so the packet is that codec's output without the SPICE body's u32 length.
+//
+// Rate: JPEG has no rate control, so the target is turned into a quality once per rate: the
+// bit budget per pixel of one picture, bitrate / (fps * width * height), looked up in
+// kQualityForBits (measured on bench/video_encode_bench.cpp's moving scene), clamped to
+// kMinQuality..kMaxQuality. Below 30 blocking gets ugly and the files barely shrink; above 85
+// the files grow fast for differences nobody sees in moving video.
+#include <algorithm>
+#include <array>
+
+#include "base/bytes.h"
+#include "encode/codecs.h"
+#include "encode/video_encoders.h"
+
+namespace spiced {
+
+namespace {
+
+constexpr int kMinQuality = 30;
+constexpr int kMaxQuality = 85;
+
+struct QualityPoint {
+    double bits_per_pixel;
+    int quality;
+};
+// Bits per pixel libjpeg-turbo spends on the benchmark scene at some qualities, ascending.
+constexpr std::array<QualityPoint, 6> kQualityForBits{{
+    {0.85, 30},
+    {1.00, 40},
+    {1.15, 50},
+    {1.35, 60},
+    {1.60, 70},
+    {2.30, 85},
+}};
+
+int quality_for(uint32_t bitrate_bps, int fps, Size size) {
+    const double pixels_per_second = double(std::max(fps, 1)) * double(size.area());
+    const double bits = double(bitrate_bps) / std::max(pixels_per_second, 1.0);
+    if (bits <= kQualityForBits.front().bits_per_pixel) return kMinQuality;
+    for (size_t i = 1; i < kQualityForBits.size(); ++i) {
+        const QualityPoint lo = kQualityForBits[i - 1], hi = kQualityForBits[i];
+        if (bits <= hi.bits_per_pixel) {
+            const double t = (bits - lo.bits_per_pixel) / (hi.bits_per_pixel - lo.bits_per_pixel);
+            const int quality = lo.quality + int(t * double(hi.quality - lo.quality) + 0.5);
+            return std::clamp(quality, kMinQuality, kMaxQuality);
+        }
+    }
+    return kMaxQuality;
+}
+
+class MjpegEncoder final : public VideoEncoder {
+public:
+    explicit MjpegEncoder(const VideoEncoderSettings& settings) : settings_(settings) {
+        set_rate(settings.bitrate_bps, settings.fps);
+    }
+
+    VideoCodec codec() const override { return VideoCodec::kMjpeg; }
+    std::string_view name() const override { return "mjpeg"; }
+    const VideoEncoderSettings& settings() const override { return settings_; }
+
+    Expected<void, std::string> send_frame(const Frame& frame, const Rect& area,
+                                           bool /*keyframe: every picture is one*/) override {
+        if (area.size() != settings_.size) {
+            return unexpected(std::string("mjpeg: area size differs from the stream's"));
+        }
+        out_.buffer().clear();
+        auto type = jpeg_->encode(frame, area, out_, 0);
+        const uint64_t number = frame_number_++;
+        if (!type) return unexpected("mjpeg: " + type.error());
+        // The SPICE JPEG body is a u32 length and then the file.
+        constexpr size_t kBodyHeader = 4;
+        VideoPacket packet;
+        packet.data.assign(out_.buffer().begin() + kBodyHeader, out_.buffer().end());
+        packet.keyframe = true;
+        packet.frame_number = number;
+        pending_ = std::move(packet);
+        return {};
+    }
+
+    Expected<std::optional<VideoPacket>, std::string> receive_packet() override {
+        std::optional<VideoPacket> packet = std::move(pending_);
+        pending_.reset();
+        return packet;
+    }
+
+    void set_rate(uint32_t bitrate_bps, int fps) override {
+        if (fps <= 0) return;
+        settings_.bitrate_bps = bitrate_bps;
+        settings_.fps = fps;
+        const int quality = quality_for(bitrate_bps, fps, settings_.size);
+        if (jpeg_ && quality == quality_) return;
+        quality_ = quality;
+        jpeg_ = make_jpeg_encoder(quality);
+    }
+
+private:
+    VideoEncoderSettings settings_;
+    int quality_ = 0;
+    std::unique_ptr<ImageEncoder> jpeg_;
+    ByteWriter out_;  // reused between pictures, keeps its capacity
+    std::optional<VideoPacket> pending_;
+    uint64_t frame_number_ = 0;
+};
+
+}  // namespace
+
+VideoEncoderResult make_mjpeg_encoder(const VideoEncoderSettings& settings) {
+    if (settings.size.is_empty()) return unexpected(std::string("mjpeg: empty picture size"));
+    if (settings.fps <= 0) return unexpected(std::string("mjpeg: frame rate must be positive"));
+    return std::unique_ptr<VideoEncoder>(std::make_unique<MjpegEncoder>(settings));
+}
+
+}  // namespace spiced

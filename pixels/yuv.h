@@ -1,0 +1,59 @@
+// BGRX to YUV 4:2:0, the input video encoders take: I420 (three planes, what x264 and
+// libavcodec's software paths read) and NV12 (Y plane, then interleaved U/V: what VAAPI and
+// NVENC surfaces hold).
+//
+// Colour: BT.601, limited ("TV") range: Y in 16..235, U and V in 16..240. That is what an
+// H.264 stream without VUI colour information means (H.264 Annex E defaults), so every
+// decoder, avdec_h264 in spice-gtk included, shows the colours we meant.
+//   Y = ((66 R + 129 G +  25 B + 128) >> 8) + 16
+//   U = ((-38 R - 74 G + 112 B + 128) >> 8) + 128
+//   V = ((112 R - 94 G -  18 B + 128) >> 8) + 128
+// (the BT.601 matrix scaled by 219/255 and 224/255, in 8-bit fixed point; >> is arithmetic).
+// Chroma is taken from the 2x2 average of R, G and B, each rounded ((sum + 2) >> 2), then
+// the formula above. The X byte is ignored.
+//
+// The portable code is the reference; the SIMD paths must write the same bytes for every
+// input (tests/unit/yuv_test.cpp checks it).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "base/expected.h"
+#include "pixels/frame.h"
+
+namespace spiced {
+
+// Caller-owned planes. Row y of a plane starts at y * stride. Chroma planes hold
+// (width / 2) x (height / 2) samples.
+struct I420Planes {
+    std::span<uint8_t> y;
+    int32_t y_stride = 0;
+    std::span<uint8_t> u;
+    int32_t u_stride = 0;
+    std::span<uint8_t> v;
+    int32_t v_stride = 0;
+};
+
+struct Nv12Planes {
+    std::span<uint8_t> y;
+    int32_t y_stride = 0;
+    std::span<uint8_t> uv;  // U, V, U, V, ...: width bytes of (width / 2) pairs per row
+    int32_t uv_stride = 0;
+};
+
+// kBest picks the widest path the CPU supports at run time; the others pin one path for
+// tests and benchmarks and fail when not available on this CPU or build.
+enum class YuvIsa { kBest, kPortable, kSse2 };
+bool yuv_isa_available(YuvIsa isa);
+
+// Converts `area` of `frame` (inside the frame, even width and height) into `out`. Fails,
+// writing nothing, for an odd or empty area, an area outside the frame, strides or planes too
+// small for the area, or an unavailable `isa`.
+Expected<void, std::string> bgrx_to_i420(const Frame& frame, const Rect& area,
+                                         const I420Planes& out, YuvIsa isa = YuvIsa::kBest);
+Expected<void, std::string> bgrx_to_nv12(const Frame& frame, const Rect& area,
+                                         const Nv12Planes& out, YuvIsa isa = YuvIsa::kBest);
+
+}  // namespace spiced
