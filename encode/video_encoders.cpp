@@ -46,9 +46,12 @@ VideoEncoderResult create_video_encoder(VideoCodec codec, const VideoEncoderSett
             }
             return made;
         }
+        std::string reason = made ? std::string("factory returned nothing") : made.error();
+        // Factories name themselves in their errors ("h264_vaapi: ..."); say it once.
+        const std::string prefix = backend.name + ": ";
+        if (reason.rfind(prefix, 0) == 0) reason.erase(0, prefix.size());
         if (!failures.empty()) failures += "; ";
-        failures +=
-            backend.name + ": " + (made ? std::string("factory returned nothing") : made.error());
+        failures += prefix + reason;
     }
     std::string error = "no " + std::string(to_string(codec)) + " encoder";
     error += failures.empty() ? std::string(" in the backend list") : " (" + failures + ")";
