@@ -5,9 +5,13 @@
 //
 // Rate: JPEG has no rate control, so the target is turned into a quality once per rate: the
 // bit budget per pixel of one picture, bitrate / (fps * width * height), looked up in
-// kQualityForBits (measured on bench/video_encode_bench.cpp's moving scene), clamped to
-// kMinQuality..kMaxQuality. Below 30 blocking gets ugly and the files barely shrink; above 85
-// the files grow fast for differences nobody sees in moving video.
+// kQualityForBits, clamped to kMinQuality..kMaxQuality. Below 30 blocking gets ugly while the
+// files barely shrink; above 85 they grow fast for differences nobody sees in moving video.
+// The table is what libjpeg-turbo spent on bench/video_scene.h's scene at 720p and 1080p;
+// busier pictures cost more bits at the same quality, so this is a first guess, not a
+// guarantee: a budget below what quality 30 needs (4 Mbit/s at 1080p30 is 0.064 bit a pixel,
+// quality 30 took 0.24 on that scene) is overshot. Adjusting the quality from the sizes of
+// the files actually written (as spice-server's mjpeg_encoder.c does) is not done yet.
 #include <algorithm>
 #include <array>
 
@@ -26,14 +30,14 @@ struct QualityPoint {
     double bits_per_pixel;
     int quality;
 };
-// Bits per pixel libjpeg-turbo spends on the benchmark scene at some qualities, ascending.
+// Bits per pixel libjpeg-turbo spent on the benchmark scene at some qualities, ascending.
 constexpr std::array<QualityPoint, 6> kQualityForBits{{
-    {0.85, 30},
-    {1.00, 40},
-    {1.15, 50},
-    {1.35, 60},
-    {1.60, 70},
-    {2.30, 85},
+    {0.24, 30},
+    {0.285, 40},
+    {0.33, 50},
+    {0.38, 60},
+    {0.49, 70},
+    {0.93, 85},
 }};
 
 int quality_for(uint32_t bitrate_bps, int fps, Size size) {
