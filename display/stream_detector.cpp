@@ -23,6 +23,10 @@ constexpr int kCoverageFrames = 3;
 // ~a quarter second at 30 fps and smooths 24-in-60 judder (alternating 33 / 50 ms intervals).
 constexpr double kIntervalWeight = 1.0 / 8.0;
 
+Rect inflated(const Rect& r, int32_t by) {
+    return Rect::MakeLTRB(r.left() - by, r.top() - by, r.right() + by, r.bottom() + by);
+}
+
 int64_t overlap(const Rect& a, const Rect& b) {
     return a.intersect(b).area();
 }
@@ -32,6 +36,12 @@ int64_t overlap(const Rect& a, const Rect& b) {
 // one tile row of scaling slack does not count as a resize.
 int32_t tolerance(int32_t extent) {
     return std::max(32, extent / 8);
+}
+
+// A window that moved keeps its size exactly; its damage differs by the tiles it straddles.
+bool same_window(const Rect& a, const Rect& b) {
+    constexpr int32_t kTiles = 32;
+    return std::abs(a.width() - b.width()) <= kTiles && std::abs(a.height() - b.height()) <= kTiles;
 }
 
 bool same_size(const Rect& a, const Rect& b) {
@@ -230,15 +240,19 @@ StreamEvents StreamDetector::on_frame(Clock::time_point now, const Frame& frame,
         }
     }
 
-    // What a move uncovered (its source minus its destination) changed because of the move,
-    // not because anything there animates: a scrolled terminal's new line, the desktop behind
-    // a dragged window.
+    // Damage a move explains changed because of the move, not because anything animates
+    // there: what it uncovered (its source minus its destination: a scrolled terminal's new
+    // line, the desktop behind a dragged window) and a band around both rects (the window's
+    // shadow and border redrawn around its new and old place).
     Region changed = damage;
     changed.intersect_with(bounds);
+    const int32_t band = std::max(policy_.merge_distance, 0);
     for (const MoveHint& m : moves) {
-        Region uncovered(Rect::MakeXYWH(m.src.x, m.src.y, m.dest.width(), m.dest.height()));
-        uncovered.subtract(m.dest);
-        changed.subtract(uncovered);
+        const Rect src = Rect::MakeXYWH(m.src.x, m.src.y, m.dest.width(), m.dest.height());
+        Region explained(inflated(src, band));
+        explained.add_rect(inflated(m.dest, band));
+        explained.subtract(m.dest);
+        changed.subtract(explained);
     }
     Scratch& s = *scratch_;
     find_parts(changed.rects(), size_, std::max(policy_.merge_distance, 1), s.cells, s.stack,
@@ -294,7 +308,7 @@ StreamEvents StreamDetector::on_frame(Clock::time_point now, const Frame& frame,
         Track* best = nullptr;
         int64_t best_distance = 0;
         for (Track& t : tracks_) {
-            if (t.jumped || !same_size(part, t.rect)) continue;
+            if (t.jumped || !same_window(part, t.rect)) continue;
             const int64_t dx = part.left() - t.rect.left(), dy = part.top() - t.rect.top();
             const int64_t distance = dx * dx + dy * dy;
             const bool better = best == nullptr || (t.is_stream() && !best->is_stream()) ||
@@ -383,23 +397,22 @@ StreamEvents StreamDetector::on_frame(Clock::time_point now, const Frame& frame,
             continue;
         }
 
-        // A running stream follows its window: damage of about its size elsewhere overlapping
-        // it (moved), or beyond it on some side (grown), relocates it now; it shrinks to what
-        // changed over the last few frames once that is clearly smaller.
-        if (!t.jumped && !t.rect.contains(t.hit)) {
-            if (same_size(t.hit, t.rect) || t.hit.area() >= t.rect.area()) {
-                t.rect = t.hit;
-                t.restart_coverage(t.hit);
-            } else {
-                t.rect = t.rect.united(t.hit);
-                t.add_coverage(t.hit);
-            }
-        } else if (!t.jumped) {
+        // A running stream follows its window: damage reaching clearly beyond it (past the
+        // tolerance, so a wireframe's wobbling extent or a progress bar under a video does not
+        // restart the encoder every frame) relocates it now, to that damage if it is about the
+        // stream's size (moved) or larger (grown), else to both; it shrinks to what changed
+        // over the last few frames once that is clearly smaller.
+        if (t.jumped) {
+            // Already relocated to the part.
+        } else if (exceeds(t.hit, t.rect)) {
+            t.rect = same_size(t.hit, t.rect) || t.hit.area() >= t.rect.area()
+                         ? t.hit
+                         : t.rect.united(t.hit);
+            t.restart_coverage(t.hit);
+        } else {
             t.add_coverage(t.hit);
         }
-        if (t.coverage_full() && exceeds(t.rect, t.coverage())) {
-            t.rect = t.coverage();
-        }
+        if (t.coverage_full() && exceeds(t.rect, t.coverage())) t.rect = t.coverage();
 
         if (++t.changes_since_sample >= policy_.classify_every) {
             t.changes_since_sample = 0;
