@@ -117,7 +117,14 @@ struct StreamDetector::Scratch {
 };
 
 StreamDetector::StreamDetector(const StreamPolicy& policy)
-    : policy_(policy), scratch_(std::make_unique<Scratch>()) {}
+    : policy_(policy), scratch_(std::make_unique<Scratch>()) {
+    // Out-of-range settings mean the nearest meaningful ones rather than a division by zero.
+    policy_.min_frames = std::max(policy_.min_frames, 1);
+    policy_.min_fps = std::max(policy_.min_fps, 0.1);
+    policy_.classify_every = std::max(policy_.classify_every, 1);
+    policy_.synthetic_end_samples = std::max(policy_.synthetic_end_samples, 1);
+    policy_.merge_distance = std::max(policy_.merge_distance, 1);
+}
 StreamDetector::~StreamDetector() = default;
 StreamDetector::StreamDetector(StreamDetector&&) noexcept = default;
 StreamDetector& StreamDetector::operator=(StreamDetector&&) noexcept = default;
@@ -246,7 +253,7 @@ StreamEvents StreamDetector::on_frame(Clock::time_point now, const Frame& frame,
     // shadow and border redrawn around its new and old place).
     Region changed = damage;
     changed.intersect_with(bounds);
-    const int32_t band = std::max(policy_.merge_distance, 0);
+    const int32_t band = policy_.merge_distance;
     for (const MoveHint& m : moves) {
         const Rect src = Rect::MakeXYWH(m.src.x, m.src.y, m.dest.width(), m.dest.height());
         Region explained(inflated(src, band));
@@ -255,8 +262,7 @@ StreamEvents StreamDetector::on_frame(Clock::time_point now, const Frame& frame,
         changed.subtract(explained);
     }
     Scratch& s = *scratch_;
-    find_parts(changed.rects(), size_, std::max(policy_.merge_distance, 1), s.cells, s.stack,
-               s.parts);
+    find_parts(changed.rects(), size_, policy_.merge_distance, s.cells, s.stack, s.parts);
 
     for (Track& t : tracks_) {
         t.hit = Rect();

@@ -27,6 +27,7 @@
 namespace spiced {
 
 // Every threshold, with the reason for its default. Frame counts assume ~30 fps sources.
+// Out-of-range values (a count below 1, a rate of 0) are raised to the smallest usable one.
 struct StreamPolicy {
     // Changed frames in a row before natural content streams: one change is a page load,
     // two can be a transition, three at video rate is motion (starts on the 3rd frame).
