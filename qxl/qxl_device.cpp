@@ -17,6 +17,7 @@
 #include "io/service_thread.h"
 #include "qxl/command_parser.h"
 #include "qxl/cursor_shape.h"
+#include "qxl/frame_ring.h"
 #include "qxl/memslots.h"
 #include "qxl/pixman_renderer.h"
 
@@ -39,54 +40,6 @@ constexpr uint32_t kDrmAbgr8888 = 0x34324241;  // 'AB24'
 Rect rect_of(const QXLRect& r) {
     return Rect::MakeLTRB(r.left, r.top, r.right, r.bottom);
 }
-
-// Frames of the primary surface, recycled once no reader holds them. Each remembers what
-// changed since it was last filled, so refilling it copies only that.
-class FrameRing {
-public:
-    using Fill = std::function<void(const Rect&, Frame&)>;
-
-    void reset() { slots_.clear(); }
-
-    std::shared_ptr<const Frame> next(Size size, const Region& damage, const Fill& fill) {
-        if (!slots_.empty() && slots_.front().frame->size() != size) slots_.clear();
-        Slot* slot = nullptr;
-        for (Slot& candidate : slots_) {
-            // Only we hold it: no reader can get it again but through us.
-            if (candidate.frame.use_count() == 1) {
-                slot = &candidate;
-                break;
-            }
-        }
-        if (!slot) {
-            Slot fresh{std::shared_ptr<Frame>(Frame::create(size)), Region(Rect::MakeSize(size))};
-            if (slots_.size() < kMaxSlots) {
-                slots_.push_back(std::move(fresh));
-                slot = &slots_.back();
-            } else {
-                // Every frame is still being read (a slow shard): this one is not kept.
-                fill(Rect::MakeSize(size), *fresh.frame);
-                return fresh.frame;
-            }
-        }
-        Region copy = slot->stale;
-        copy.add_region(damage);
-        for (const Rect& rect : copy.rects()) fill(rect, *slot->frame);
-        slot->stale.clear();
-        for (Slot& other : slots_) {
-            if (&other != slot) other.stale.add_region(damage);
-        }
-        return slot->frame;
-    }
-
-private:
-    static constexpr size_t kMaxSlots = 4;
-    struct Slot {
-        std::shared_ptr<Frame> frame;
-        Region stale;
-    };
-    std::vector<Slot> slots_;
-};
 
 // A guest surface's memory, as its create command gave it, and the command itself (released
 // when the surface goes: the guest frees the memory then).
