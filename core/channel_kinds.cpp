@@ -24,8 +24,10 @@ Capabilities main_caps() {
     return Capabilities::of({SPICE_MAIN_CAP_NAME_AND_UUID, SPICE_MAIN_CAP_AGENT_CONNECTED_TOKENS});
 }
 Capabilities display_caps() {
+    // PREF_VIDEO_CODEC_TYPE: spice-gtk sends its codec preferences only to servers with it.
     return Capabilities::of({SPICE_DISPLAY_CAP_MONITORS_CONFIG, SPICE_DISPLAY_CAP_LZ4_COMPRESSION,
-                             SPICE_DISPLAY_CAP_PREF_COMPRESSION});
+                             SPICE_DISPLAY_CAP_PREF_COMPRESSION, SPICE_DISPLAY_CAP_STREAM_REPORT,
+                             SPICE_DISPLAY_CAP_PREF_VIDEO_CODEC_TYPE});
 }
 Capabilities inputs_caps() {
     return Capabilities::of({SPICE_INPUTS_CAP_KEY_SCANCODE});

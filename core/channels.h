@@ -112,6 +112,31 @@ private:
     bool can_send_bulk();
     void send_area(const Frame& frame, const Rect& area);
 
+    // -- Video streams -------------------------------------------------------------------------
+    // The codec this client's streams use: the first of the client's preferences (or, without
+    // any, the server's order) that the client can decode; none when streaming is off.
+    std::optional<VideoCodec> choose_video_codec() const;
+    void set_video_codec(std::optional<VideoCodec> codec);
+    // Makes the client's streams those of the display state: ended, moved or resized ones are
+    // destroyed and their area repainted losslessly; new ones are created.
+    void sync_streams();
+    void destroy_streams(bool repaint);
+    void send_pictures(const DisplayChange& change);
+    void on_stream_report(const MsgcDisplayStreamReport& report);
+    void on_preferred_video_codecs(const MsgcDisplayPreferredVideoCodecType& preferred);
+
+    struct ShownStream {
+        StreamInfo info;         // the desktop's stream and the rect the client shows it in
+        uint32_t wire_id = 0;    // small: spice-gtk sizes an array by the largest id
+        uint32_t unique_id = 0;  // tells reports on an earlier stream with this id apart
+        bool awaiting_key = true;
+    };
+    std::optional<VideoCodec> video_codec_;
+    std::vector<uint8_t> preferred_video_codecs_;  // the client's, best first
+    std::vector<ShownStream> streams_;
+    uint32_t next_unique_id_ = 1;
+    LogLimiter stream_log_limiter_;
+
     uint32_t display_;  // which display channel (= link channel id)
     bool watching_ = false;
     bool has_surface_ = false;
@@ -124,7 +149,8 @@ private:
     // What went out, for the close line (operators and tests read it).
     struct Counts {
         uint64_t images = 0, image_bytes = 0, fills = 0, copy_bits = 0, cache_hits = 0,
-                 deferred_moves = 0, surfaces = 0;
+                 deferred_moves = 0, surfaces = 0, streams = 0, stream_pictures = 0,
+                 stream_bytes = 0, skipped_pictures = 0;
         uint64_t by_codec[7] = {};  // indexed by ImageCodec
     } counts_;
 };

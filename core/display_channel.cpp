@@ -1,5 +1,7 @@
 #include <spice/enums.h>
 
+#include <algorithm>
+
 #include "base/log.h"
 #include "core/channels.h"
 #include "core/session.h"
@@ -17,6 +19,20 @@ constexpr int64_t kMaxCachedPixels = int64_t{256} * 256;
 // draw costs ~100 bytes of headers and a fresh compression context, so a little re-sent area
 // is cheaper than many tiny images (see docs/benchmarks.md for the measured effect).
 constexpr double kCoalesceOverhead = 0.25;
+// Stream reports: at most this many pictures or this long between two (the client sends one
+// sooner after 3 drops in a row): ~1/3 s at 30 fps keeps rate control responsive.
+constexpr uint32_t kReportWindowFrames = 10;
+constexpr uint32_t kReportTimeoutMs = 500;
+// spice-gtk's answer for a stream it cannot decode: a report of UINT32_MAX drops in 0 frames.
+constexpr uint32_t kStreamRefused = 0xffffffffu;
+
+// The server's codec order when the client states no preference.
+// TODO(video-options): from ServerConfig::video once --video-codecs lands.
+constexpr VideoCodec kServerVideoCodecs[] = {VideoCodec::kH264, VideoCodec::kMjpeg};
+
+bool known_video_codec(uint8_t value) {
+    return value >= SPICE_VIDEO_CODEC_TYPE_MJPEG && value < SPICE_VIDEO_CODEC_TYPE_ENUM_END;
+}
 
 // 64-bit content hash of an area (with its size), used as the pixmap cache id.
 uint64_t hash_area(const Frame& frame, const Rect& area) {
@@ -83,6 +99,7 @@ std::optional<ImageCompression> from_wire(uint8_t compression) {
 
 DisplayChannelClient::~DisplayChannelClient() {
     if (watching_) session().shard().desktop().watch(display_, -1);
+    if (video_codec_) session().shard().desktop().watch_video(display_, *video_codec_, -1);
 }
 
 const DisplayState& DisplayChannelClient::shown() {
@@ -113,6 +130,7 @@ void DisplayChannelClient::create_surface() {
     if (display.frame) send_area(*display.frame, display.frame->rect());
     send_empty(SPICE_MSG_DISPLAY_MARK);
     pending_.clear();
+    sync_streams();
 }
 
 void DisplayChannelClient::on_start() {
@@ -120,6 +138,7 @@ void DisplayChannelClient::on_start() {
     // watcher leaves).
     session().shard().desktop().watch(display_, +1);
     watching_ = true;
+    set_video_codec(choose_video_codec());
     create_surface();
 }
 
@@ -129,6 +148,7 @@ void DisplayChannelClient::set_low_bandwidth(bool low) {
 }
 
 void DisplayChannelClient::send_goodbye() {
+    destroy_streams(false);
     if (has_surface_) send(MsgDisplaySurfaceDestroy{kPrimarySurfaceId});
 }
 
@@ -139,12 +159,19 @@ void DisplayChannelClient::on_update(const DesktopUpdate& update) {
         // A resize or a head switched on or off: the client drops the old surface and gets
         // the new one whole, so what it had pending is moot.
         pending_.clear();
+        destroy_streams(false);
         if (has_surface_) send(MsgDisplaySurfaceDestroy{kPrimarySurfaceId});
         has_surface_ = false;
         create_surface();
         return;
     }
-    if (!change.frame_changed || !has_surface_) return;
+    if (!has_surface_) return;
+    if (change.streams_changed) sync_streams();
+    send_pictures(change);
+    if (!change.frame_changed) {
+        flush();  // a stream that ended left its area to repaint
+        return;
+    }
     for (const MoveHint& move : change.moves) {
         const Rect source =
             Rect::MakeXYWH(move.src.x, move.src.y, move.dest.width(), move.dest.height());
@@ -157,7 +184,14 @@ void DisplayChannelClient::on_update(const DesktopUpdate& update) {
             ++counts_.deferred_moves;
         }
     }
-    pending_.add_region(change.damage);
+    if (streams_.empty()) {
+        pending_.add_region(change.damage);
+    } else {
+        // What the client's streams show comes as video, not as images.
+        Region damage = change.damage;
+        for (const ShownStream& stream : streams_) damage.subtract(stream.info.rect);
+        pending_.add_region(damage);
+    }
     flush();
 }
 
@@ -247,6 +281,7 @@ void DisplayChannelClient::on_closing() {
         watching_ = false;
         session().shard().desktop().watch(display_, -1);
     }
+    set_video_codec(std::nullopt);
     std::string codecs;
     for (size_t i = 0; i < std::size(counts_.by_codec); ++i) {
         if (counts_.by_codec[i] == 0) continue;
@@ -265,6 +300,15 @@ void DisplayChannelClient::on_closing() {
              static_cast<long long>(cache_.used()), static_cast<long long>(cache_.capacity()),
              static_cast<unsigned long long>(counts_.deferred_moves), display_,
              static_cast<unsigned long long>(counts_.surfaces));
+    if (counts_.streams > 0) {
+        LOG_INFO("display",
+                 "%s: display %u: %llu video streams, %llu pictures (%llu B), %llu pictures "
+                 "skipped while the client was behind",
+                 peer().c_str(), display_, static_cast<unsigned long long>(counts_.streams),
+                 static_cast<unsigned long long>(counts_.stream_pictures),
+                 static_cast<unsigned long long>(counts_.stream_bytes),
+                 static_cast<unsigned long long>(counts_.skipped_pictures));
+    }
 }
 
 Expected<void, ParseError> DisplayChannelClient::on_message(uint16_t type,
@@ -289,13 +333,215 @@ Expected<void, ParseError> DisplayChannelClient::on_message(uint16_t type,
             if (auto mode = from_wire(preferred->image_compression)) policy_.set_mode(*mode);
             return {};
         }
-        case SPICE_MSGC_DISPLAY_STREAM_REPORT:
+        case SPICE_MSGC_DISPLAY_STREAM_REPORT: {
+            auto report = parse<MsgcDisplayStreamReport>(body);
+            if (!report) return unexpected(report.error());
+            on_stream_report(*report);
+            return {};
+        }
+        case SPICE_MSGC_DISPLAY_PREFERRED_VIDEO_CODEC_TYPE: {
+            auto preferred = parse_preferred_video_codecs(body);
+            if (!preferred) return unexpected(preferred.error());
+            on_preferred_video_codecs(*preferred);
+            return {};
+        }
         case SPICE_MSGC_DISPLAY_GL_DRAW_DONE:
-        case SPICE_MSGC_DISPLAY_PREFERRED_VIDEO_CODEC_TYPE:
-            return {};  // no video streams yet
+            return {};  // no GL scanouts to remote clients
         default:
             return unexpected(ParseError::kUnknownType);
     }
+}
+
+// ---- Video streams ---------------------------------------------------------------------------
+
+std::optional<VideoCodec> DisplayChannelClient::choose_video_codec() const {
+    const Capabilities& caps = client_caps();
+    // Clients from before MULTI_CODEC decode MJPEG streams, and only those.
+    auto client_decodes = [&](VideoCodec codec) {
+        if (!caps.has(SPICE_DISPLAY_CAP_MULTI_CODEC)) return codec == VideoCodec::kMjpeg;
+        switch (codec) {
+            case VideoCodec::kMjpeg:
+                return caps.has(SPICE_DISPLAY_CAP_CODEC_MJPEG);
+            case VideoCodec::kH264:
+                return caps.has(SPICE_DISPLAY_CAP_CODEC_H264);
+            default:
+                return false;  // we encode MJPEG and H.264 only
+        }
+    };
+    auto served = [](VideoCodec codec) {
+        return std::find(std::begin(kServerVideoCodecs), std::end(kServerVideoCodecs), codec) !=
+               std::end(kServerVideoCodecs);
+    };
+    for (uint8_t value : preferred_video_codecs_) {
+        const auto codec = VideoCodec(value);
+        if (served(codec) && client_decodes(codec)) return codec;
+    }
+    for (VideoCodec codec : kServerVideoCodecs) {
+        if (client_decodes(codec)) return codec;
+    }
+    return std::nullopt;
+}
+
+void DisplayChannelClient::set_video_codec(std::optional<VideoCodec> codec) {
+    if (codec == video_codec_) return;
+    Desktop& desktop = session().shard().desktop();
+    destroy_streams(true);
+    if (video_codec_) desktop.watch_video(display_, *video_codec_, -1);
+    video_codec_ = codec;
+    if (video_codec_) {
+        desktop.watch_video(display_, *video_codec_, +1);
+        LOG_INFO("display", "%s: display %u: video streams in %s", peer().c_str(), display_,
+                 std::string(to_string(*video_codec_)).c_str());
+    }
+    if (has_surface_) sync_streams();
+}
+
+void DisplayChannelClient::destroy_streams(bool repaint) {
+    for (const ShownStream& stream : streams_) {
+        send(MsgDisplayStreamDestroy{stream.wire_id});
+        if (repaint) pending_.add_rect(stream.info.rect);
+    }
+    streams_.clear();
+}
+
+void DisplayChannelClient::sync_streams() {
+    const std::vector<StreamInfo>& wanted =
+        video_codec_ ? shown().streams : std::vector<StreamInfo>{};
+    // Ended, moved or resized: gone from the client, and its area repainted losslessly (after
+    // the destroy, so no picture still queued in the client's decoder can paint over it).
+    std::erase_if(streams_, [&](const ShownStream& stream) {
+        if (std::find(wanted.begin(), wanted.end(), stream.info) != wanted.end()) return false;
+        send(MsgDisplayStreamDestroy{stream.wire_id});
+        pending_.add_rect(stream.info.rect);
+        return true;
+    });
+    for (const StreamInfo& info : wanted) {
+        const bool shown_already = std::any_of(
+            streams_.begin(), streams_.end(), [&](const ShownStream& s) { return s.info == info; });
+        if (shown_already) continue;
+        uint32_t wire_id = 0;
+        while (std::any_of(streams_.begin(), streams_.end(),
+                           [&](const ShownStream& s) { return s.wire_id == wire_id; }))
+            ++wire_id;
+        ShownStream stream{info, wire_id, next_unique_id_++, true};
+        const auto width = uint32_t(info.rect.width());
+        const auto height = uint32_t(info.rect.height());
+        send(MsgDisplayStreamCreate{kPrimarySurfaceId, wire_id, SPICE_STREAM_FLAGS_TOP_DOWN,
+                                    uint8_t(*video_codec_), 0, width, height, width, height,
+                                    info.rect});
+        if (client_caps().has(SPICE_DISPLAY_CAP_STREAM_REPORT)) {
+            send(MsgDisplayStreamActivateReport{wire_id, stream.unique_id, kReportWindowFrames,
+                                                kReportTimeoutMs});
+        }
+        streams_.push_back(stream);
+        ++counts_.streams;
+        // Its first picture must be a key frame.
+        session().shard().desktop().request_key_frame(display_, info.id, *video_codec_);
+    }
+}
+
+void DisplayChannelClient::send_pictures(const DisplayChange& change) {
+    if (!video_codec_ || streams_.empty()) return;
+    Desktop& desktop = session().shard().desktop();
+    if (change.pictures_lost) {
+        for (ShownStream& stream : streams_) {
+            if (stream.awaiting_key) continue;
+            stream.awaiting_key = true;
+            desktop.request_key_frame(display_, stream.info.id, *video_codec_);
+        }
+    }
+    for (const StreamPicture& picture : change.pictures) {
+        if (picture.codec != *video_codec_) continue;
+        auto it = std::find_if(streams_.begin(), streams_.end(), [&](const ShownStream& s) {
+            return s.info == picture.stream;
+        });
+        if (it == streams_.end()) continue;
+        ShownStream& stream = *it;
+        if (stream.awaiting_key && !picture.packet->keyframe) continue;
+        if (closing() || !can_send_bulk()) {
+            // The client is behind: pictures after a skipped one are useless until a key
+            // frame, which the encoder makes next.
+            ++counts_.skipped_pictures;
+            if (!stream.awaiting_key) {
+                stream.awaiting_key = true;
+                desktop.request_key_frame(display_, stream.info.id, *video_codec_);
+            }
+            continue;
+        }
+        const std::vector<uint8_t>& data = picture.packet->data;
+        MsgDisplayStreamData head{};
+        head.id = stream.wire_id;
+        head.multi_media_time = picture.mm_time;
+        head.data = data;
+        send_with(
+            SPICE_MSG_DISPLAY_STREAM_DATA,
+            [&](ByteWriter& out, size_t) {
+                write_stream_data_head(out, head);
+                out.bytes(data);
+            },
+            data.size() + 16);
+        stream.awaiting_key = false;
+        ++counts_.stream_pictures;
+        counts_.stream_bytes += data.size();
+    }
+}
+
+void DisplayChannelClient::on_stream_report(const MsgcDisplayStreamReport& report) {
+    uint64_t held_back = 0;
+    auto it = std::find_if(streams_.begin(), streams_.end(), [&](const ShownStream& s) {
+        return s.wire_id == report.stream_id;
+    });
+    if (report.num_frames == 0 && report.num_drops == kStreamRefused) {
+        // The client has no decoder for this stream: it gets its pictures losslessly.
+        LOG_WARN("display", "%s: display %u: the client cannot play stream %u (%s); no more "
+                 "video streams for it",
+                 peer().c_str(), display_, report.stream_id,
+                 video_codec_ ? std::string(to_string(*video_codec_)).c_str() : "no codec");
+        set_video_codec(std::nullopt);
+        flush();
+        return;
+    }
+    if (it == streams_.end() || it->unique_id != report.unique_id) {
+        // Late reports of a stream that just ended are normal; many are not.
+        if (stream_log_limiter_.allow(held_back))
+            LOG_INFO("display", "%s: display %u: report on unknown stream %u/%u ignored (%llu "
+                     "more held back)",
+                     peer().c_str(), display_, report.stream_id, report.unique_id,
+                     static_cast<unsigned long long>(held_back));
+        return;
+    }
+    if (report.num_drops > report.num_frames || report.num_frames > 100'000 ||
+        int32_t(report.end_frame_mm_time - report.start_frame_mm_time) < 0) {
+        if (stream_log_limiter_.allow(held_back))
+            LOG_WARN("display", "%s: display %u: absurd stream report ignored (%u drops of %u "
+                     "frames, mm time %u..%u; %llu more held back)",
+                     peer().c_str(), display_, report.num_drops, report.num_frames,
+                     report.start_frame_mm_time, report.end_frame_mm_time,
+                     static_cast<unsigned long long>(held_back));
+        return;
+    }
+    LOG_DEBUG("display", "%s: stream %u: %u of %u frames dropped, last delay %d ms",
+              peer().c_str(), report.stream_id, report.num_drops, report.num_frames,
+              report.last_frame_delay);
+}
+
+void DisplayChannelClient::on_preferred_video_codecs(
+    const MsgcDisplayPreferredVideoCodecType& preferred) {
+    preferred_video_codecs_.clear();
+    for (uint8_t value : preferred.codecs) {
+        if (!known_video_codec(value)) {
+            uint64_t held_back = 0;
+            if (stream_log_limiter_.allow(held_back))
+                LOG_INFO("display", "%s: display %u: unknown video codec %u in the client's "
+                         "preferences ignored",
+                         peer().c_str(), display_, value);
+            continue;
+        }
+        if (std::find(preferred_video_codecs_.begin(), preferred_video_codecs_.end(), value) ==
+            preferred_video_codecs_.end())
+            preferred_video_codecs_.push_back(value);
+    }
+    if (watching_) set_video_codec(choose_video_codec());
 }
 
 }  // namespace spiced

@@ -288,6 +288,82 @@ Expected<MsgDisplayInvalList, ParseError> parse_inval_list(std::span<const uint8
     return message;
 }
 
+void marshal(const MsgDisplayStreamCreate& message, ByteWriter& out) {
+    out.u32(message.surface_id);
+    out.u32(message.id);
+    out.u8(message.flags);
+    out.u8(message.codec_type);
+    out.u64(message.stamp);
+    out.u32(message.stream_width);
+    out.u32(message.stream_height);
+    out.u32(message.src_width);
+    out.u32(message.src_height);
+    put_rect(out, message.dest);
+    out.u8(SPICE_CLIP_TYPE_NONE);
+}
+
+Expected<MsgDisplayStreamCreate, ParseError> parse_stream_create(std::span<const uint8_t> body) {
+    ByteReader r(body);
+    MsgDisplayStreamCreate message{};
+    message.surface_id = r.u32();
+    message.id = r.u32();
+    message.flags = r.u8();
+    message.codec_type = r.u8();
+    message.stamp = r.u64();
+    message.stream_width = r.u32();
+    message.stream_height = r.u32();
+    message.src_width = r.u32();
+    message.src_height = r.u32();
+    message.dest = get_rect(r);
+    const uint8_t clip = r.u8();
+    if (!r.ok()) return unexpected(ParseError::kTruncated);
+    if (clip != SPICE_CLIP_TYPE_NONE) return unexpected(ParseError::kOutOfRange);
+    return message;
+}
+
+void write_stream_data_head(ByteWriter& out, const MsgDisplayStreamData& message) {
+    out.u32(message.id);
+    out.u32(message.multi_media_time);
+    if (message.sized) {
+        out.u32(message.width);
+        out.u32(message.height);
+        put_rect(out, message.dest);
+    }
+    out.u32(uint32_t(message.data.size()));
+}
+
+Expected<MsgDisplayStreamData, ParseError> parse_stream_data(std::span<const uint8_t> body,
+                                                             bool sized) {
+    ByteReader r(body);
+    MsgDisplayStreamData message{};
+    message.id = r.u32();
+    message.multi_media_time = r.u32();
+    message.sized = sized;
+    if (sized) {
+        message.width = r.u32();
+        message.height = r.u32();
+        message.dest = get_rect(r);
+    }
+    const uint32_t size = r.u32();
+    message.data = r.bytes(size);
+    if (!r.ok()) return unexpected(ParseError::kTruncated);
+    return message;
+}
+
+void marshal(const MsgcDisplayPreferredVideoCodecType& message, ByteWriter& out) {
+    out.u8(uint8_t(message.codecs.size()));
+    for (uint8_t codec : message.codecs) out.u8(codec);
+}
+
+Expected<MsgcDisplayPreferredVideoCodecType, ParseError> parse_preferred_video_codecs(
+    std::span<const uint8_t> body) {
+    ByteReader r(body);
+    const uint8_t count = r.u8();
+    auto codecs = r.bytes(count);
+    if (!r.ok()) return unexpected(ParseError::kTruncated);
+    return MsgcDisplayPreferredVideoCodecType{std::vector<uint8_t>(codecs.begin(), codecs.end())};
+}
+
 void marshal(const MsgCursorInit& message, ByteWriter& out) {
     out.i16(int16_t(message.position.x));
     out.i16(int16_t(message.position.y));

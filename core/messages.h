@@ -347,6 +347,78 @@ struct MsgDisplayInvalAllPixmaps {
     auto fields() { return std::tie(wait_count); }
 };
 
+// ---- Display channel: video streams ---------------------------------------------------------
+// Streams are drawn top-down, with no clip (the stream's rect is exactly the video region).
+struct MsgDisplayStreamCreate {
+    static constexpr uint16_t kType = SPICE_MSG_DISPLAY_STREAM_CREATE;
+    uint32_t surface_id;
+    uint32_t id;
+    uint8_t flags;       // SPICE_STREAM_FLAGS_*
+    uint8_t codec_type;  // SPICE_VIDEO_CODEC_TYPE_*
+    uint64_t stamp;
+    uint32_t stream_width;  // encoded picture size
+    uint32_t stream_height;
+    uint32_t src_width;  // source area size
+    uint32_t src_height;
+    Rect dest;
+};
+void marshal(const MsgDisplayStreamCreate& message, ByteWriter& out);
+Expected<MsgDisplayStreamCreate, ParseError> parse_stream_create(std::span<const uint8_t> body);
+
+// STREAM_DATA and STREAM_DATA_SIZED (when `sized`: the picture's own size and destination,
+// for a stream whose window changed size without a new stream).
+struct MsgDisplayStreamData {
+    uint32_t id;
+    uint32_t multi_media_time;
+    bool sized = false;
+    uint32_t width = 0;
+    uint32_t height = 0;
+    Rect dest;
+    std::span<const uint8_t> data;
+};
+// Writes everything up to and including data_size, so the packet bytes can follow directly.
+void write_stream_data_head(ByteWriter& out, const MsgDisplayStreamData& message);
+Expected<MsgDisplayStreamData, ParseError> parse_stream_data(std::span<const uint8_t> body,
+                                                             bool sized);
+
+struct MsgDisplayStreamDestroy {
+    static constexpr uint16_t kType = SPICE_MSG_DISPLAY_STREAM_DESTROY;
+    uint32_t id;
+    auto fields() { return std::tie(id); }
+};
+struct MsgDisplayStreamActivateReport {
+    static constexpr uint16_t kType = SPICE_MSG_DISPLAY_STREAM_ACTIVATE_REPORT;
+    uint32_t stream_id;
+    uint32_t unique_id;
+    uint32_t max_window_size;  // frames per report at most
+    uint32_t timeout_ms;       // a report at least this often
+    auto fields() { return std::tie(stream_id, unique_id, max_window_size, timeout_ms); }
+};
+struct MsgcDisplayStreamReport {
+    static constexpr uint16_t kType = SPICE_MSGC_DISPLAY_STREAM_REPORT;
+    uint32_t stream_id;
+    uint32_t unique_id;
+    uint32_t start_frame_mm_time;
+    uint32_t end_frame_mm_time;
+    uint32_t num_frames;
+    uint32_t num_drops;
+    int32_t last_frame_delay;
+    uint32_t audio_delay;
+    auto fields() {
+        return std::tie(stream_id, unique_id, start_frame_mm_time, end_frame_mm_time, num_frames,
+                        num_drops, last_frame_delay, audio_delay);
+    }
+};
+// The client's video codecs, best first. Unknown values are kept: the caller ignores them
+// with a log line.
+struct MsgcDisplayPreferredVideoCodecType {
+    static constexpr uint16_t kType = SPICE_MSGC_DISPLAY_PREFERRED_VIDEO_CODEC_TYPE;
+    std::vector<uint8_t> codecs;
+};
+void marshal(const MsgcDisplayPreferredVideoCodecType& message, ByteWriter& out);
+Expected<MsgcDisplayPreferredVideoCodecType, ParseError> parse_preferred_video_codecs(
+    std::span<const uint8_t> body);
+
 // ---- Inputs channel --------------------------------------------------------------------------
 struct MsgInputsInit {
     static constexpr uint16_t kType = SPICE_MSG_INPUTS_INIT;

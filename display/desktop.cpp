@@ -3,6 +3,7 @@
 #include "display/frame_differ.h"
 
 #include <algorithm>
+#include <map>
 
 #include "base/log.h"
 #include "io/cpu_placement.h"
@@ -14,6 +15,24 @@ namespace spiced {
 namespace {
 // While a consumer's ring is full, the desktop offers its waiting update again this often.
 constexpr auto kFeedRetryPeriod = std::chrono::milliseconds(5);
+// While streams run, idle ones are looked for this often (a third of the default idle time).
+constexpr auto kStreamTickPeriod = std::chrono::milliseconds(100);
+// Pictures are stamped this far ahead of the media clock: clients show a picture at its
+// stamp, and one that arrives after it counts as a drop in their reports. 60 ms covers
+// encoding, a LAN round and decoding; spice-server's 400 ms is for lip sync with audio.
+constexpr uint32_t kPlayoutDelayMs = 60;
+// A stream's starting bit rate: 0.25 bits per pixel per frame (x264 keeps natural video at
+// ~35 dB with it), between 0.5 and 8 Mbit/s. Rate control moves it from there.
+constexpr double kStartBitsPerPixel = 0.25;
+constexpr uint32_t kMinStartBitrate = 500'000;
+constexpr uint32_t kMaxStartBitrate = 8'000'000;
+
+// SPICE multimedia time: the main channel's clock (milliseconds of the steady clock).
+uint32_t media_time_ms() {
+    return uint32_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now().time_since_epoch())
+                        .count());
+}
 
 bool layout_is_valid(const DisplayLayout& layout, std::string& why) {
     const Rect surface = Rect::MakeSize(layout.surface);
@@ -39,11 +58,41 @@ bool layout_is_valid(const DisplayLayout& layout, std::string& why) {
 }
 }  // namespace
 
-// One display's diffing state.
+// One display's diffing and streaming state.
 struct Desktop::Screen {
+    explicit Screen(const StreamPolicy& policy) : detector(policy) {}
+
     FrameDiffer differ;
     // The next frame is all damage: nothing was shown yet, or the surface was replaced.
     bool needs_full = true;
+
+    StreamDetector detector;
+    // One stream in one codec: the encoder is made at the first picture someone watches.
+    struct Encoding {
+        std::unique_ptr<VideoEncoder> encoder;
+        bool failed = false;  // no backend opened: this codec shows the stream losslessly
+        bool key_frame = true;
+    };
+    struct Stream {
+        StreamInfo info;
+        double fps = 0.0;
+        std::map<VideoCodec, Encoding> encodings;
+        std::chrono::steady_clock::time_point last_picture{};
+    };
+    std::vector<Stream> streams;
+    // Display channels watching this display's streams, by codec.
+    std::map<VideoCodec, int> video_watchers;
+
+    bool video_watched() const {
+        for (const auto& [codec, count] : video_watchers)
+            if (count > 0) return true;
+        return false;
+    }
+    Stream* stream(uint32_t id) {
+        for (Stream& s : streams)
+            if (s.info.id == id) return &s;
+        return nullptr;
+    }
 };
 
 Expected<std::unique_ptr<Desktop>, std::string> Desktop::create(
@@ -76,10 +125,12 @@ Desktop::Desktop(std::unique_ptr<DisplaySource> source, std::unique_ptr<Reactor>
       source_(std::move(source)),
       options_(options),
       model_(source_->monitor_model()),
-      max_heads_(std::clamp<uint32_t>(source_->max_heads(), 1, kMaxHeads)) {
+      max_heads_(std::clamp<uint32_t>(source_->max_heads(), 1, kMaxHeads)),
+      video_backends_(options_.video_backends) {
     for (size_t i = 0; i < consumers; ++i) feeds_.push_back(std::make_unique<Feed>());
     const uint32_t displays = source_->display_channels();
-    for (uint32_t i = 0; i < displays; ++i) screens_.push_back(std::make_unique<Screen>());
+    for (uint32_t i = 0; i < displays; ++i)
+        screens_.push_back(std::make_unique<Screen>(options_.stream_policy));
     state_.displays.resize(displays);
     state_.client_mouse_allowed = client_mouse_allowed();
     state_.client_mouse_mode = state_.client_mouse_allowed;
@@ -131,6 +182,7 @@ void Desktop::set_layout(uint32_t display, DisplayLayout layout) {
     shown.frame = nullptr;
     ++shown.surface_generation;
     screens_[display]->needs_full = true;
+    end_all_streams(display);
     DisplayChange replaced;
     replaced.surface_replaced = true;
     next_.displays[display].merge(std::move(replaced));
@@ -162,6 +214,7 @@ void Desktop::submit_frame(uint32_t display, FrameSubmission submission) {
             screen.differ.diff(*shown.frame, submission.moves, frame, submission.changed);
         change.moves = std::move(submission.moves);
     }
+    update_streams(display, frame, change);
     // The first frame of a replaced surface (not of the first one: that is start-up).
     const FrameNote note{submission.still, submission.input_changed,
                          screen.needs_full && shown.surface_generation > 1};
@@ -243,6 +296,184 @@ void Desktop::send_agent_message(ClientId to, uint32_t type, std::vector<uint8_t
     next_.agent_messages.push_back(
         {to, type, std::make_shared<const std::vector<uint8_t>>(std::move(data))});
     schedule_publish();
+}
+
+// ---- Streams --------------------------------------------------------------------------------
+
+void Desktop::update_streams(uint32_t display, const Frame& frame, DisplayChange& change) {
+    Screen& screen = *screens_[display];
+    if (!options_.streaming || !screen.video_watched()) {
+        // Nobody decodes video here: no detection, no encoders.
+        if (!screen.streams.empty()) end_all_streams(display);
+        return;
+    }
+    const StreamEvents events = screen.detector.on_frame(std::chrono::steady_clock::now(), frame,
+                                                         change.damage, change.moves);
+    apply_stream_events(display, events);
+    encode_streams(display, frame, change);
+}
+
+void Desktop::apply_stream_events(uint32_t display, const StreamEvents& events) {
+    if (events.empty()) return;
+    Screen& screen = *screens_[display];
+    for (const DetectedStream& ended : events.ended) {
+        std::erase_if(screen.streams, [&](const Screen::Stream& s) { return s.info.id == ended.id; });
+        LOG_INFO("display", "display %u: stream %u ended", display, ended.id);
+    }
+    for (const StreamChange& changed : events.changed) {
+        Screen::Stream* stream = screen.stream(changed.stream.id);
+        if (!stream) continue;
+        const bool resized = changed.stream.rect.size() != stream->info.rect.size();
+        LOG_INFO("display", "display %u: stream %u %s to %dx%d+%d+%d", display,
+                 changed.stream.id, resized ? "resized" : "moved", changed.stream.rect.width(),
+                 changed.stream.rect.height(), changed.stream.rect.left(),
+                 changed.stream.rect.top());
+        stream->info.rect = changed.stream.rect;
+        stream->fps = changed.stream.fps;
+        // A moved window keeps its encoder (the pictures are the same video); a resized one
+        // starts again at its new size.
+        if (resized) stream->encodings.clear();
+    }
+    for (const DetectedStream& started : events.started) {
+        Screen::Stream stream;
+        stream.info = {started.id, started.rect};
+        stream.fps = started.fps;
+        screen.streams.push_back(std::move(stream));
+        LOG_INFO("display", "display %u: stream %u started at %dx%d+%d+%d (%.0f fps)", display,
+                 started.id, started.rect.width(), started.rect.height(), started.rect.left(),
+                 started.rect.top(), started.fps);
+    }
+    std::vector<StreamInfo>& shown = state_.displays[display].streams;
+    shown.clear();
+    for (const Screen::Stream& stream : screen.streams) shown.push_back(stream.info);
+    DisplayChange streams_changed;
+    streams_changed.streams_changed = true;
+    next_.displays[display].merge(std::move(streams_changed));
+    arm_stream_timer();
+    schedule_publish();
+}
+
+void Desktop::encode_streams(uint32_t display, const Frame& frame, DisplayChange& change) {
+    Screen& screen = *screens_[display];
+    const auto now = std::chrono::steady_clock::now();
+    const auto min_interval = std::chrono::microseconds(1'000'000 / std::max(1, options_.max_stream_fps));
+    for (Screen::Stream& stream : screen.streams) {
+        bool key_requested = false;
+        for (auto& [codec, encoding] : stream.encodings)
+            key_requested |= encoding.key_frame && !encoding.failed && encoding.encoder;
+        if (!change.damage.intersects(stream.info.rect) && !key_requested) continue;
+        if (now - stream.last_picture < min_interval && !key_requested) continue;
+        stream.last_picture = now;
+        const uint32_t stamp = media_time_ms() + kPlayoutDelayMs;
+        for (const auto& [codec, watchers] : screen.video_watchers) {
+            if (watchers <= 0) continue;
+            Screen::Encoding& encoding = stream.encodings[codec];
+            if (encoding.failed) continue;
+            if (!encoding.encoder) {
+                VideoEncoderSettings settings;
+                settings.size = stream.info.rect.size();
+                settings.fps = std::clamp(int(stream.fps + 0.5), 1, options_.max_stream_fps);
+                settings.bitrate_bps = uint32_t(std::clamp(
+                    kStartBitsPerPixel * double(stream.info.rect.area()) * settings.fps,
+                    double(kMinStartBitrate), double(kMaxStartBitrate)));
+                std::string note;
+                auto made = create_video_encoder(codec, settings, video_backends_, &note);
+                if (!made) {
+                    LOG_ERROR("display", "display %u: stream %u: %s; it stays lossless", display,
+                              stream.info.id, made.error().c_str());
+                    encoding.failed = true;
+                    continue;
+                }
+                encoding.encoder = std::move(*made);
+                if (!backend_chosen_[codec]) {
+                    // The choice is made once: later streams of this codec try the chosen
+                    // backend first, without probing devices that are not there again.
+                    backend_chosen_[codec] = true;
+                    LOG_INFO("display", "%s", note.c_str());
+                    prefer_backend(encoding.encoder->name());
+                }
+                LOG_INFO("display", "display %u: stream %u: %s %dx%d at %d fps, %u kbit/s",
+                         display, stream.info.id, std::string(encoding.encoder->name()).c_str(),
+                         settings.size.width, settings.size.height, settings.fps,
+                         settings.bitrate_bps / 1000);
+                encoding.key_frame = true;
+            }
+            auto sent = encoding.encoder->send_frame(frame, stream.info.rect, encoding.key_frame);
+            if (!sent) {
+                LOG_ERROR("display", "display %u: stream %u: %s", display, stream.info.id,
+                          sent.error().c_str());
+                encoding.encoder.reset();
+                encoding.failed = true;
+                continue;
+            }
+            encoding.key_frame = false;
+            while (true) {
+                auto packet = encoding.encoder->receive_packet();
+                if (!packet || !*packet) break;
+                change.pictures.push_back(
+                    {stream.info, codec, stamp,
+                     std::make_shared<const VideoPacket>(std::move(**packet))});
+            }
+        }
+    }
+}
+
+void Desktop::prefer_backend(std::string_view name) {
+    auto chosen = std::find_if(video_backends_.begin(), video_backends_.end(),
+                               [&](const VideoBackend& b) { return b.name == name; });
+    if (chosen != video_backends_.end())
+        std::rotate(video_backends_.begin(), chosen, chosen + 1);
+}
+
+void Desktop::end_all_streams(uint32_t display) {
+    Screen& screen = *screens_[display];
+    const StreamEvents events = screen.detector.reset();
+    if (screen.streams.empty() && events.empty()) return;
+    screen.streams.clear();
+    state_.displays[display].streams.clear();
+    DisplayChange streams_changed;
+    streams_changed.streams_changed = true;
+    next_.displays[display].merge(std::move(streams_changed));
+    schedule_publish();
+}
+
+void Desktop::arm_stream_timer() {
+    if (stream_timer_ != 0) return;
+    stream_timer_ = reactor_->every(kStreamTickPeriod, [this] {
+        bool any = false;
+        for (uint32_t display = 0; display < screens_.size(); ++display) {
+            Screen& screen = *screens_[display];
+            if (screen.streams.empty()) continue;
+            apply_stream_events(display, screen.detector.on_tick(std::chrono::steady_clock::now()));
+            any |= !screen.streams.empty();
+        }
+        if (!any) {
+            reactor_->cancel(stream_timer_);
+            stream_timer_ = 0;
+        }
+    });
+}
+
+void Desktop::watch_video(uint32_t display, VideoCodec codec, int delta) {
+    run_on_loop([this, display, codec, delta] {
+        if (display >= screens_.size()) return;
+        Screen& screen = *screens_[display];
+        int& count = screen.video_watchers[codec];
+        count = std::max(0, count + delta);
+        if (count > 0) return;
+        // Nobody shows this codec any more: its encoders go.
+        for (Screen::Stream& stream : screen.streams) stream.encodings.erase(codec);
+    });
+}
+
+void Desktop::request_key_frame(uint32_t display, uint32_t stream, VideoCodec codec) {
+    run_on_loop([this, display, stream, codec] {
+        if (display >= screens_.size()) return;
+        if (Screen::Stream* s = screens_[display]->stream(stream)) {
+            auto it = s->encodings.find(codec);
+            if (it != s->encodings.end()) it->second.key_frame = true;
+        }
+    });
 }
 
 // ---- Publishing ----------------------------------------------------------------------------

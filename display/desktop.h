@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,8 @@
 #include "display/frame_tap.h"
 #include "display/source.h"
 #include "display/state.h"
+#include "display/stream_detector.h"
+#include "encode/video_encoders.h"
 #include "io/reactor.h"
 #include "io/spsc_ring.h"
 
@@ -36,6 +39,14 @@ struct DesktopOptions {
     // --mouse-mode: client mode is offered at all (it also needs a source that takes
     // absolute positions), and is the mode to start in.
     bool client_mouse_mode = true;
+    // Video streams: regions the detector finds go out as video to clients that watch a
+    // codec (watch_video()); off: never.
+    bool streaming = true;
+    StreamPolicy stream_policy;
+    // Encoders to try per codec, best first (--video-codecs).
+    std::vector<VideoBackend> video_backends = default_video_backends();
+    // A stream's pictures at most this often (spice-server caps streams at 30).
+    int max_stream_fps = 60;
 };
 
 class Desktop final : private DisplaySink {
@@ -89,6 +100,12 @@ public:
     // -- Any thread --------------------------------------------------------------------------
     // A display channel of `display` started (+1) or closed (-1).
     void watch(uint32_t display, int delta);
+    // A display channel that shows `display`'s streams in `codec` started (+1) or stopped
+    // (-1): streams are encoded in every codec someone watches, and only then.
+    void watch_video(uint32_t display, VideoCodec codec, int delta);
+    // A client cannot use the stream's next pictures without a key frame (it joined, or
+    // skipped pictures): the next picture of `stream` in `codec` is one.
+    void request_key_frame(uint32_t display, uint32_t stream, VideoCodec codec);
     void key_event(uint16_t scancode, bool down);
     void sync_keyboard_leds(uint32_t leds);
     void pointer_position(uint32_t monitor, Point position, uint32_t buttons_mask);
@@ -129,6 +146,15 @@ private:
     void schedule_publish();
     void publish();
     void offer(Feed& feed, std::optional<DesktopUpdate> update);
+    // Streams: the detector's view of a new frame, and the pictures of every watched codec.
+    void update_streams(uint32_t display, const Frame& frame, DisplayChange& change);
+    void apply_stream_events(uint32_t display, const StreamEvents& events);
+    void encode_streams(uint32_t display, const Frame& frame, DisplayChange& change);
+    void end_all_streams(uint32_t display);
+    // Moves the backend called `name` to the front of the list (it opened on this machine).
+    void prefer_backend(std::string_view name);
+    // While streams run, a timer ends those gone idle when the source sends no frames.
+    void arm_stream_timer();
     void trim_agent_backlog(DesktopUpdate& waiting);
     bool client_mouse_allowed() const;
 
@@ -148,6 +174,9 @@ private:
     bool publish_scheduled_ = false;
     Reactor::Id retry_timer_ = 0;  // while a consumer's ring is full
     int watchers_ = 0;
+    Reactor::Id stream_timer_ = 0;
+    std::vector<VideoBackend> video_backends_;
+    std::map<VideoCodec, bool> backend_chosen_;
 };
 
 }  // namespace spiced

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "display/types.h"
+#include "encode/video_encoder.h"
 #include "pixels/frame.h"
 #include "pixels/region.h"
 
@@ -24,6 +25,24 @@ struct CursorState {
     bool visible = false;
 };
 
+// A video stream on a display (display/stream_detector.h found it): clients that decode video
+// show `rect` from the stream's pictures instead of lossless images. A stream that moves or
+// resizes keeps its id and gets a new rect.
+struct StreamInfo {
+    uint32_t id = 0;
+    Rect rect;
+    friend bool operator==(const StreamInfo&, const StreamInfo&) = default;
+};
+
+// One encoded picture of a stream for one codec: immutable and shared by every client that
+// shows the stream in that codec.
+struct StreamPicture {
+    StreamInfo stream;  // the rect it was encoded for
+    VideoCodec codec = VideoCodec::kMjpeg;
+    uint32_t mm_time = 0;  // SPICE multimedia time at which clients show it
+    std::shared_ptr<const VideoPacket> packet;
+};
+
 // One display channel's screen.
 struct DisplayState {
     DisplayLayout layout;
@@ -32,6 +51,8 @@ struct DisplayState {
     // Counts set_layout() calls: a client that saw another generation recreates its surface.
     uint64_t surface_generation = 0;
     CursorState cursor;
+    // The streams running now, oldest first.
+    std::vector<StreamInfo> streams;
 };
 
 struct DesktopState {
@@ -60,9 +81,19 @@ struct DisplayChange {
     bool cursor_hid = false;
     bool cursor_reshaped = false;
     bool cursor_moved = false;
+    // The state's streams changed (one started, ended, moved or resized): clients compare
+    // what they show with the state's list.
+    bool streams_changed = false;
+    // Encoded pictures of the state's streams, oldest first. A client sends those of its codec
+    // whose stream it shows with the same rect; past kMaxStreamPictures (a consumer that
+    // lags) they are dropped and `pictures_lost` tells clients to wait for a key frame.
+    std::vector<StreamPicture> pictures;
+    bool pictures_lost = false;
+    static constexpr size_t kMaxStreamPictures = 32;
 
     bool changes_anything() const {
-        return surface_replaced || frame_changed || cursor_hid || cursor_reshaped || cursor_moved;
+        return surface_replaced || frame_changed || cursor_hid || cursor_reshaped ||
+               cursor_moved || streams_changed || !pictures.empty() || pictures_lost;
     }
 
     // Folds `newer` (the change right after this one) into this one. This change's moves
@@ -87,6 +118,14 @@ struct DisplayChange {
         cursor_hid |= newer.cursor_hid;
         cursor_reshaped |= newer.cursor_reshaped;
         cursor_moved |= newer.cursor_moved;
+        streams_changed |= newer.streams_changed;
+        pictures_lost |= newer.pictures_lost;
+        for (StreamPicture& picture : newer.pictures) pictures.push_back(std::move(picture));
+        if (pictures.size() > kMaxStreamPictures) {
+            // Later pictures depend on the dropped ones: clients wait for the next key frame.
+            pictures.clear();
+            pictures_lost = true;
+        }
     }
 };
 
