@@ -2,6 +2,7 @@
 // a link gets, with which capabilities, is in the channel table (core/channel_kinds.h).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -110,7 +111,11 @@ private:
     void flush();
     // Room for display data: the ACK window is open and the socket queue is under budget.
     bool can_send_bulk();
-    void send_area(const Frame& frame, const Rect& area);
+    // `lossless`: never a lossy codec (the repaint of an area sent as JPEG).
+    void send_area(const Frame& frame, const Rect& area, bool lossless = false);
+    // Areas sent as JPEG go again losslessly once they hold still (checked on a timer while
+    // there are any).
+    void repaint_still_lossy_areas();
 
     // -- Video streams -------------------------------------------------------------------------
     // The codec this client's streams use: the first of the client's preferences (or, without
@@ -131,6 +136,11 @@ private:
         uint32_t unique_id = 0;  // tells reports on an earlier stream with this id apart
         bool awaiting_key = true;
     };
+    Region lossy_;  // shown with JPEG's loss on the client
+    std::chrono::steady_clock::time_point lossy_touched_{};
+    Reactor::Id lossy_timer_ = 0;
+    Region lossless_pending_;  // of pending_: to go out losslessly
+
     std::optional<VideoCodec> video_codec_;
     std::vector<uint8_t> preferred_video_codecs_;  // the client's, best first
     std::vector<ShownStream> streams_;
@@ -150,7 +160,7 @@ private:
     struct Counts {
         uint64_t images = 0, image_bytes = 0, fills = 0, copy_bits = 0, cache_hits = 0,
                  deferred_moves = 0, surfaces = 0, streams = 0, stream_pictures = 0,
-                 stream_bytes = 0, skipped_pictures = 0;
+                 stream_bytes = 0, skipped_pictures = 0, lossless_repaints = 0;
         uint64_t by_codec[7] = {};  // indexed by ImageCodec
     } counts_;
 };

@@ -25,6 +25,10 @@ constexpr uint32_t kReportWindowFrames = 10;
 constexpr uint32_t kReportTimeoutMs = 500;
 // spice-gtk's answer for a stream it cannot decode: a report of UINT32_MAX drops in 0 frames.
 constexpr uint32_t kStreamRefused = 0xffffffffu;
+// An area sent as JPEG that has not changed for this long is sent again losslessly (as a
+// stream that goes idle is): ringing around text must not stay on the client.
+constexpr auto kLossyRepaintAfter = std::chrono::milliseconds(300);
+constexpr auto kLossyCheckPeriod = std::chrono::milliseconds(100);
 
 // The server's codec order when the client states no preference.
 // TODO(video-options): from ServerConfig::video once --video-codecs lands.
@@ -98,6 +102,7 @@ std::optional<ImageCompression> from_wire(uint8_t compression) {
 }  // namespace
 
 DisplayChannelClient::~DisplayChannelClient() {
+    if (lossy_timer_ != 0) session().shard().reactor().cancel(lossy_timer_);
     if (watching_) session().shard().desktop().watch(display_, -1);
     if (video_codec_) session().shard().desktop().watch_video(display_, *video_codec_, -1);
 }
@@ -130,6 +135,7 @@ void DisplayChannelClient::create_surface() {
     if (display.frame) send_area(*display.frame, display.frame->rect());
     send_empty(SPICE_MSG_DISPLAY_MARK);
     pending_.clear();
+    lossless_pending_.clear();
     sync_streams();
 }
 
@@ -159,6 +165,8 @@ void DisplayChannelClient::on_update(const DesktopUpdate& update) {
         // A resize or a head switched on or off: the client drops the old surface and gets
         // the new one whole, so what it had pending is moot.
         pending_.clear();
+        lossless_pending_.clear();
+        lossy_.clear();
         destroy_streams(false);
         if (has_surface_) send(MsgDisplaySurfaceDestroy{kPrimarySurfaceId});
         has_surface_ = false;
@@ -176,13 +184,26 @@ void DisplayChannelClient::on_update(const DesktopUpdate& update) {
         const Rect source =
             Rect::MakeXYWH(move.src.x, move.src.y, move.dest.width(), move.dest.height());
         if (can_send_bulk() && !pending_.intersects(source)) {
-            // What the client shows at `source` is current, so it can move it itself.
+            // What the client shows at `source` is current, so it can move it itself (with
+            // whatever loss it shows there).
             send(MsgDisplayCopyBits{{kPrimarySurfaceId, move.dest}, move.src});
             ++counts_.copy_bits;
+            if (!lossy_.is_empty()) {
+                Region carried = lossy_;
+                carried.intersect_with(source);
+                carried.translate(move.dest.left() - move.src.x, move.dest.top() - move.src.y);
+                lossy_.subtract(move.dest);
+                lossy_.add_region(carried);
+            }
         } else {
             pending_.add_rect(move.dest);
             ++counts_.deferred_moves;
         }
+    }
+    if (!lossy_.is_empty()) {
+        Region touched = change.damage;
+        touched.intersect_with(lossy_);
+        if (!touched.is_empty()) lossy_touched_ = std::chrono::steady_clock::now();
     }
     if (streams_.empty()) {
         pending_.add_region(change.damage);
@@ -213,24 +234,33 @@ void DisplayChannelClient::flush() {
             for (size_t j = i; j < todo.size(); ++j) pending_.add_rect(todo[j]);
             break;
         }
-        send_area(frame, todo[i].intersect(frame.rect()));
+        const Rect area = todo[i].intersect(frame.rect());
+        const bool lossless = lossless_pending_.intersects(area);
+        if (lossless) lossless_pending_.subtract(area);
+        send_area(frame, area, lossless);
     }
     ++updates_sent_;
 }
 
-void DisplayChannelClient::send_area(const Frame& frame, const Rect& area) {
+void DisplayChannelClient::send_area(const Frame& frame, const Rect& area, bool lossless) {
     // A connection that failed earlier in this turn takes nothing more (and counts nothing).
     if (area.is_empty() || closing()) return;
     const DisplayBase base{kPrimarySurfaceId, area};
     if (auto colour = solid_colour(frame, area)) {
         send(MsgDisplayDrawFill{base, *colour});
         ++counts_.fills;
+        lossy_.subtract(area);
         return;
     }
+    ImageEncoder* encoder =
+        lossless ? &policy_.lossless_encoder_for(frame, area) : &policy_.encoder_for(frame, area);
     ImageDescriptor image{next_image_id_++, 0, 0, uint32_t(area.width()), uint32_t(area.height())};
     const Rect src_area = Rect::MakeXYWH(0, 0, area.width(), area.height());
     const int64_t pixels = area.area();
-    const bool cacheable = pixels <= kMaxCachedPixels && cache_.worth_caching(pixels);
+    // A lossy picture is never cached: a later hit would bring its loss back, also into the
+    // lossless repaint of the same content.
+    const bool cacheable = pixels <= kMaxCachedPixels && cache_.worth_caching(pixels) &&
+                           encoder->codec() != ImageCodec::kJpeg;
     if (cacheable) {
         image.id = hash_area(frame, area);
         if (cache_.lookup(image.id)) {
@@ -239,6 +269,7 @@ void DisplayChannelClient::send_area(const Frame& frame, const Rect& area) {
                 write_draw_copy_head(out, base, src_area, image);
             });
             ++counts_.cache_hits;
+            lossy_.subtract(area);
             return;
         }
         auto evicted = cache_.insert(image.id, pixels);
@@ -249,7 +280,6 @@ void DisplayChannelClient::send_area(const Frame& frame, const Rect& area) {
         }
         image.flags = SPICE_IMAGE_FLAGS_CACHE_ME;
     }
-    ImageEncoder* encoder = &policy_.encoder_for(frame, area);
     Expected<uint8_t, std::string> encoded = unexpected(std::string("not encoded"));
     send_with(
         SPICE_MSG_DISPLAY_DRAW_COPY,
@@ -274,6 +304,30 @@ void DisplayChannelClient::send_area(const Frame& frame, const Rect& area) {
     ++counts_.images;
     ++counts_.by_codec[size_t(encoder->codec())];
     if (!encoded) LOG_ERROR("display", "%s: %s", peer().c_str(), encoded.error().c_str());
+    if (encoder->codec() != ImageCodec::kJpeg) {
+        lossy_.subtract(area);
+        return;
+    }
+    lossy_.add_rect(area);
+    lossy_touched_ = std::chrono::steady_clock::now();
+    if (lossy_timer_ == 0) {
+        lossy_timer_ = session().shard().reactor().every(kLossyCheckPeriod,
+                                                         [this] { repaint_still_lossy_areas(); });
+    }
+}
+
+void DisplayChannelClient::repaint_still_lossy_areas() {
+    if (lossy_.is_empty() || closing()) {
+        session().shard().reactor().cancel(lossy_timer_);
+        lossy_timer_ = 0;
+        return;
+    }
+    if (std::chrono::steady_clock::now() - lossy_touched_ < kLossyRepaintAfter) return;
+    pending_.add_region(lossy_);
+    lossless_pending_.add_region(lossy_);
+    ++counts_.lossless_repaints;
+    lossy_.clear();
+    flush();
 }
 
 void DisplayChannelClient::on_closing() {
@@ -290,7 +344,8 @@ void DisplayChannelClient::on_closing() {
     }
     LOG_INFO("display",
              "%s: sent %llu images (%llu B; %s), %llu fills, %llu copy_bits, %llu cache hits "
-             "(cache %lld of %lld px); %llu moves deferred to pixels; display %u, %llu surfaces",
+             "(cache %lld of %lld px); %llu moves deferred to pixels; %llu lossless repaints of "
+             "JPEG areas; display %u, %llu surfaces",
              peer().c_str(), static_cast<unsigned long long>(counts_.images),
              static_cast<unsigned long long>(counts_.image_bytes),
              codecs.empty() ? "none" : codecs.c_str(),
@@ -298,7 +353,8 @@ void DisplayChannelClient::on_closing() {
              static_cast<unsigned long long>(counts_.copy_bits),
              static_cast<unsigned long long>(counts_.cache_hits),
              static_cast<long long>(cache_.used()), static_cast<long long>(cache_.capacity()),
-             static_cast<unsigned long long>(counts_.deferred_moves), display_,
+             static_cast<unsigned long long>(counts_.deferred_moves),
+             static_cast<unsigned long long>(counts_.lossless_repaints), display_,
              static_cast<unsigned long long>(counts_.surfaces));
     if (counts_.streams > 0) {
         LOG_INFO("display",

@@ -182,4 +182,11 @@ ImageEncoder& ImagePolicy::encoder_for(const Frame& frame, const Rect& area) {
     return chosen != nullptr ? *chosen : *encoder(ImageCodec::kBitmap);
 }
 
+ImageEncoder& ImagePolicy::lossless_encoder_for(const Frame& frame, const Rect& area) {
+    ImageCodec codec = choose(frame, area);
+    if (codec == ImageCodec::kJpeg) codec = available(ImageCodec::kQuic);
+    ImageEncoder* chosen = encoder(codec);
+    return chosen != nullptr ? *chosen : *encoder(ImageCodec::kBitmap);
+}
+
 }  // namespace spiced

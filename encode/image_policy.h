@@ -54,6 +54,9 @@ public:
 
     // The encoder for this picture; never null (bitmaps are always possible).
     ImageEncoder& encoder_for(const Frame& frame, const Rect& area);
+    // The same choice with lossy codecs replaced by their lossless counterpart (JPEG by
+    // QUIC): for repainting an area that was sent lossy once it holds still.
+    ImageEncoder& lossless_encoder_for(const Frame& frame, const Rect& area);
     // The codec that would be used, after fallbacks (for logs and tests).
     ImageCodec choose(const Frame& frame, const Rect& area);
     // What to use when the chosen encoder refuses a picture (e.g. GLZ: larger than the
