@@ -10,7 +10,7 @@ using namespace spiced;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0) return 0;
     std::span<const uint8_t> body(data + 1, size - 1);
-    switch (data[0] % 20) {
+    switch (data[0] % 24) {
         case 0:
             (void)parse<MsgcAckSync>(body);
             break;
@@ -73,6 +73,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             break;
         case 19:
             (void)parse_main_name(body);
+            break;
+        case 20:
+            (void)parse<MsgcDisplayStreamReport>(body);
+            break;
+        case 21:
+            (void)parse_preferred_video_codecs(body);
+            break;
+        case 22:
+            (void)parse_stream_create(body);
+            break;
+        case 23:
+            (void)parse_stream_data(body, (size & 1) != 0);
             break;
     }
     return 0;

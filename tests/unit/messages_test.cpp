@@ -60,6 +60,68 @@ TEST(Messages, FixedLayoutsRoundTripAndRejectTruncation) {
     check_fixed(MsgcMouseRelease{SPICE_MOUSE_BUTTON_RIGHT, 0}, 3);
     check_fixed(MsgCursorMove{-3, 400}, 4);
     check_fixed(MsgCursorInvalOne{77}, 8);
+    check_fixed(MsgDisplayStreamDestroy{3}, 4);
+    check_fixed(MsgDisplayStreamActivateReport{1, 2, 10, 500}, 16);
+    check_fixed(MsgcDisplayStreamReport{1, 2, 1000, 1400, 12, 3, -25, 0xffffffffu}, 32);
+}
+
+TEST(Messages, StreamMessagesRoundTrip) {
+    const MsgDisplayStreamCreate create{0,   2,   SPICE_STREAM_FLAGS_TOP_DOWN,
+                                        3,   0,   480,
+                                        270, 480, 270,
+                                        Rect::MakeXYWH(100, 60, 480, 270)};
+    ByteWriter out;
+    marshal(create, out);
+    auto bytes = out.take();
+    // surface, id, flags, codec, stamp, 4 sizes, rect, clip type
+    EXPECT_EQ(bytes.size(), 4u + 4 + 1 + 1 + 8 + 16 + 16 + 1);
+    auto back = parse_stream_create(bytes);
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(back->id, 2u);
+    EXPECT_EQ(back->codec_type, 3);
+    EXPECT_EQ(back->dest, create.dest);
+    for (size_t n = 0; n < bytes.size(); ++n)
+        EXPECT_FALSE(parse_stream_create(std::span(bytes.data(), n)).has_value());
+
+    const std::vector<uint8_t> packet = {0, 0, 0, 1, 0x65, 0x88};
+    for (bool sized : {false, true}) {
+        MsgDisplayStreamData data{};
+        data.id = 2;
+        data.multi_media_time = 123456;
+        data.sized = sized;
+        data.width = 480;
+        data.height = 270;
+        data.dest = Rect::MakeXYWH(1, 2, 480, 270);
+        data.data = packet;
+        ByteWriter w;
+        write_stream_data_head(w, data);
+        w.bytes(packet);
+        auto wire = w.take();
+        EXPECT_EQ(wire.size(), (sized ? 36u : 12u) + packet.size());
+        auto parsed = parse_stream_data(wire, sized);
+        ASSERT_TRUE(parsed.has_value());
+        EXPECT_EQ(parsed->multi_media_time, 123456u);
+        EXPECT_TRUE(std::equal(parsed->data.begin(), parsed->data.end(), packet.begin(),
+                               packet.end()));
+        if (sized) {
+            EXPECT_EQ(parsed->dest, data.dest);
+        }
+        // A data size past the end is truncation, never a read beyond the body.
+        EXPECT_FALSE(parse_stream_data(std::span(wire.data(), wire.size() - 1), sized));
+    }
+}
+
+TEST(Messages, PreferredVideoCodecsAreBounded) {
+    ByteWriter out;
+    marshal(MsgcDisplayPreferredVideoCodecType{{3, 1, 200}}, out);
+    auto bytes = out.take();
+    auto parsed = parse_preferred_video_codecs(bytes);
+    ASSERT_TRUE(parsed.has_value());
+    EXPECT_EQ(parsed->codecs, (std::vector<uint8_t>{3, 1, 200}));  // unknown kept for the log
+    // A count larger than the body: truncated.
+    const std::vector<uint8_t> lying = {10, 1, 3};
+    EXPECT_EQ(parse_preferred_video_codecs(lying).error(), ParseError::kTruncated);
+    EXPECT_EQ(parse_preferred_video_codecs({}).error(), ParseError::kTruncated);
 }
 
 TEST(Messages, RangeChecks) {
@@ -202,6 +264,10 @@ TEST(Messages, RandomBytesNeverCrashParsers) {
         (void)decode_scancode_bytes(bytes);
         (void)parse<MsgcMousePosition>(bytes);
         (void)parse<MsgcDisplayInit>(bytes);
+        (void)parse<MsgcDisplayStreamReport>(bytes);
+        (void)parse_preferred_video_codecs(bytes);
+        (void)parse_stream_create(bytes);
+        (void)parse_stream_data(bytes, i % 2 == 0);
     }
 }
 
