@@ -145,6 +145,9 @@ private:
     std::vector<uint8_t> preferred_video_codecs_;  // the client's, best first
     std::vector<ShownStream> streams_;
     uint32_t next_unique_id_ = 1;
+    // Frame submitted to STREAM_DATA queued, in microseconds, for the close line's p50/p99
+    // (the first kLatencySamples pictures).
+    std::vector<uint32_t> picture_latency_us_;
     LogLimiter stream_log_limiter_;
 
     uint32_t display_;  // which display channel (= link channel id)

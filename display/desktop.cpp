@@ -412,7 +412,7 @@ void Desktop::encode_streams(uint32_t display, const Frame& frame, DisplayChange
                 if (!packet || !*packet) break;
                 change.pictures.push_back(
                     {stream.info, codec, stamp,
-                     std::make_shared<const VideoPacket>(std::move(**packet))});
+                     std::make_shared<const VideoPacket>(std::move(**packet)), now});
             }
         }
     }

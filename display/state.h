@@ -8,6 +8,7 @@
 // the rest is state.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -41,6 +42,8 @@ struct StreamPicture {
     VideoCodec codec = VideoCodec::kMjpeg;
     uint32_t mm_time = 0;  // SPICE multimedia time at which clients show it
     std::shared_ptr<const VideoPacket> packet;
+    // When the source submitted the frame: damage-to-wire latency is measured from here.
+    std::chrono::steady_clock::time_point submitted{};
 };
 
 // One display channel's screen.
