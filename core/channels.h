@@ -144,6 +144,7 @@ private:
     std::optional<VideoCodec> video_codec_;
     std::vector<uint8_t> preferred_video_codecs_;  // the client's, best first
     std::vector<ShownStream> streams_;
+    bool streams_stale_ = false;  // the state's streams changed while the ACK window was shut
     uint32_t next_unique_id_ = 1;
     // Frame submitted to STREAM_DATA queued, in microseconds, for the close line's p50/p99
     // (the first kLatencySamples pictures).

@@ -226,6 +226,7 @@ bool DisplayChannelClient::can_send_bulk() {
 void DisplayChannelClient::flush() {
     // Latest wins: damage stays merged in pending_ until the client has room, and is then
     // encoded from the newest frame. Whatever doesn't fit now stays pending.
+    if (streams_stale_ && has_surface_ && !closing()) sync_streams();
     if (pending_.is_empty() || closing() || !can_send_bulk()) return;
     if (!shown().frame) return;
     const Frame& frame = *shown().frame;
@@ -472,6 +473,10 @@ void DisplayChannelClient::destroy_streams(bool repaint) {
 }
 
 void DisplayChannelClient::sync_streams() {
+    // Stream messages count against the client's ACK window like any other: when it is
+    // closed, the client's streams follow the state once it opens again (flush()).
+    streams_stale_ = !ack_window_open();
+    if (streams_stale_) return;
     const std::vector<StreamInfo>& wanted =
         video_codec_ ? shown().streams : std::vector<StreamInfo>{};
     // Ended, moved or resized: gone from the client, and its area repainted losslessly (after
