@@ -120,7 +120,7 @@ private:
     // -- Video streams -------------------------------------------------------------------------
     // The codec this client's streams use: the first of the client's preferences (or, without
     // any, the server's order) that the client can decode; none when streaming is off.
-    std::optional<VideoCodec> choose_video_codec() const;
+    std::optional<VideoCodec> choose_video_codec();
     void set_video_codec(std::optional<VideoCodec> codec);
     // Makes the client's streams those of the display state: ended, moved or resized ones are
     // destroyed and their area repainted losslessly; new ones are created.
@@ -143,6 +143,7 @@ private:
 
     std::optional<VideoCodec> video_codec_;
     std::vector<uint8_t> preferred_video_codecs_;  // the client's, best first
+    std::vector<VideoCodec> refused_video_codecs_;  // the client reported it cannot play
     std::vector<ShownStream> streams_;
     bool streams_stale_ = false;  // the state's streams changed while the ACK window was shut
     uint32_t next_unique_id_ = 1;

@@ -32,9 +32,6 @@ constexpr auto kLossyCheckPeriod = std::chrono::milliseconds(100);
 // Latency samples kept per display channel for the close line (~5 min at 30 fps).
 constexpr size_t kLatencySamples = 10'000;
 
-// The server's codec order when the client states no preference.
-// TODO(video-options): from ServerConfig::video once --video-codecs lands.
-constexpr VideoCodec kServerVideoCodecs[] = {VideoCodec::kH264, VideoCodec::kMjpeg};
 
 bool known_video_codec(uint8_t value) {
     return value >= SPICE_VIDEO_CODEC_TYPE_MJPEG && value < SPICE_VIDEO_CODEC_TYPE_ENUM_END;
@@ -422,7 +419,7 @@ Expected<void, ParseError> DisplayChannelClient::on_message(uint16_t type,
 
 // ---- Video streams ---------------------------------------------------------------------------
 
-std::optional<VideoCodec> DisplayChannelClient::choose_video_codec() const {
+std::optional<VideoCodec> DisplayChannelClient::choose_video_codec() {
     const Capabilities& caps = client_caps();
     // Clients from before MULTI_CODEC decode MJPEG streams, and only those.
     auto client_decodes = [&](VideoCodec codec) {
@@ -436,16 +433,20 @@ std::optional<VideoCodec> DisplayChannelClient::choose_video_codec() const {
                 return false;  // we encode MJPEG and H.264 only
         }
     };
-    auto served = [](VideoCodec codec) {
-        return std::find(std::begin(kServerVideoCodecs), std::end(kServerVideoCodecs), codec) !=
-               std::end(kServerVideoCodecs);
+    const VideoConfig& video = session().shard().config().video;
+    if (video.streaming == StreamingVideo::kOff) return std::nullopt;
+    auto served = [&](VideoCodec codec) {
+        return std::find(refused_video_codecs_.begin(), refused_video_codecs_.end(), codec) ==
+                   refused_video_codecs_.end() &&
+               std::any_of(video.codecs.begin(), video.codecs.end(),
+                           [&](const VideoCodecChoice& choice) { return choice.codec == codec; });
     };
     for (uint8_t value : preferred_video_codecs_) {
         const auto codec = VideoCodec(value);
         if (served(codec) && client_decodes(codec)) return codec;
     }
-    for (VideoCodec codec : kServerVideoCodecs) {
-        if (client_decodes(codec)) return codec;
+    for (const VideoCodecChoice& choice : video.codecs) {
+        if (served(choice.codec) && client_decodes(choice.codec)) return choice.codec;
     }
     return std::nullopt;
 }
@@ -570,12 +571,16 @@ void DisplayChannelClient::on_stream_report(const MsgcDisplayStreamReport& repor
         return s.wire_id == report.stream_id;
     });
     if (report.num_frames == 0 && report.num_drops == kStreamRefused) {
-        // The client has no decoder for this stream: it gets its pictures losslessly.
-        LOG_WARN("display", "%s: display %u: the client cannot play stream %u (%s); no more "
-                 "video streams for it",
+        // The client has no working decoder for this codec (spice-gtk offers codecs by the
+        // GStreamer elements it finds, which may still fail): the next codec, or lossless.
+        if (video_codec_) refused_video_codecs_.push_back(*video_codec_);
+        const std::optional<VideoCodec> next = choose_video_codec();
+        LOG_WARN("display", "%s: display %u: the client cannot play stream %u (%s); %s",
                  peer().c_str(), display_, report.stream_id,
-                 video_codec_ ? std::string(to_string(*video_codec_)).c_str() : "no codec");
-        set_video_codec(std::nullopt);
+                 video_codec_ ? std::string(to_string(*video_codec_)).c_str() : "no codec",
+                 next ? ("its streams go as " + std::string(to_string(*next))).c_str()
+                      : "no more video streams for it");
+        set_video_codec(next);
         flush();
         return;
     }

@@ -68,6 +68,10 @@ Expected<std::unique_ptr<Server>, std::string> Server::create(
     }
     DesktopOptions options;
     options.client_mouse_mode = config.client_mouse_mode;
+    options.streaming = config.video.streaming != StreamingVideo::kOff;
+    options.stream_policy = config.video.effective_detector();
+    options.video_backends = backends_for(config.video.codecs, default_video_backends());
+    options.max_stream_fps = config.video.max_fps;
     auto desktop = Desktop::create(std::move(source), options, shards, std::move(taps));
     if (!desktop) return unexpected(desktop.error());
     return std::unique_ptr<Server>(new Server(std::move(config), shards, std::move(plain),

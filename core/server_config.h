@@ -13,6 +13,7 @@
 
 #include "core/session_directory.h"
 #include "core/ticket.h"
+#include "display/video_config.h"
 #include "encode/image_policy.h"
 #include "io/reactor.h"
 #include "io/tls.h"
@@ -52,6 +53,7 @@ struct ServerConfig {
     ChannelSecurity default_security = ChannelSecurity::kAny;
     TicketPolicy ticket = TicketPolicy::disabled();
     ImagePolicyConfig images;  // --image-compression, --jpeg-wan-compression, ...
+    VideoConfig video;         // --streaming-video, --video-codecs, --stream-*
     // --mouse-mode: client offers SPICE's client mouse mode (when the source takes absolute
     // positions) and starts in it; server offers server mode only.
     bool client_mouse_mode = true;

@@ -21,11 +21,22 @@ constexpr auto kStreamTickPeriod = std::chrono::milliseconds(100);
 // stamp, and one that arrives after it counts as a drop in their reports. 60 ms covers
 // encoding, a LAN round and decoding; spice-server's 400 ms is for lip sync with audio.
 constexpr uint32_t kPlayoutDelayMs = 60;
-// A stream's starting bit rate: 0.25 bits per pixel per frame (x264 keeps natural video at
-// ~35 dB with it), between 0.5 and 8 Mbit/s. Rate control moves it from there.
-constexpr double kStartBitsPerPixel = 0.25;
+// A stream's starting bit rate, per pixel and frame: x264 keeps the demo's video window at
+// ~35 dB and its wireframe above 30 dB with 0.25 bit; MJPEG (every picture a key frame) needs
+// 0.7 for the same (JPEG quality ~75 on libjpeg-turbo). Between 0.5 and 8 (H.264) or 20
+// (MJPEG) Mbit/s; rate control moves it from there.
+double start_bits_per_pixel(VideoCodec codec) {
+    return codec == VideoCodec::kMjpeg ? 0.7 : 0.25;
+}
+uint32_t max_start_bitrate(VideoCodec codec) {
+    return codec == VideoCodec::kMjpeg ? 20'000'000 : 8'000'000;
+}
 constexpr uint32_t kMinStartBitrate = 500'000;
-constexpr uint32_t kMaxStartBitrate = 8'000'000;
+// A stream quiet this long gets its last picture again, kFlushPictures times at most: decoders
+// with frame threads (avdec_h264 on a multi-core client) show a picture only once later ones
+// arrive, so without this the client would keep a picture that is one or more frames old.
+constexpr auto kFlushAfter = std::chrono::milliseconds(50);
+constexpr int kFlushPictures = 3;
 
 // SPICE multimedia time: the main channel's clock (milliseconds of the steady clock).
 uint32_t media_time_ms() {
@@ -78,6 +89,7 @@ struct Desktop::Screen {
         double fps = 0.0;
         std::map<VideoCodec, Encoding> encodings;
         std::chrono::steady_clock::time_point last_picture{};
+        int flushes_left = 0;  // repeats of the last picture still owed (kFlushAfter)
     };
     std::vector<Stream> streams;
     // Display channels watching this display's streams, by codec.
@@ -353,16 +365,24 @@ void Desktop::apply_stream_events(uint32_t display, const StreamEvents& events) 
     schedule_publish();
 }
 
-void Desktop::encode_streams(uint32_t display, const Frame& frame, DisplayChange& change) {
+void Desktop::encode_streams(uint32_t display, const Frame& frame, DisplayChange& change,
+                             bool flush_quiet) {
     Screen& screen = *screens_[display];
     const auto now = std::chrono::steady_clock::now();
-    const auto min_interval = std::chrono::microseconds(1'000'000 / std::max(1, options_.max_stream_fps));
+    const auto min_interval =
+        std::chrono::microseconds(1'000'000 / std::max(1, options_.max_stream_fps));
     for (Screen::Stream& stream : screen.streams) {
-        bool key_requested = false;
-        for (auto& [codec, encoding] : stream.encodings)
-            key_requested |= encoding.key_frame && !encoding.failed && encoding.encoder;
-        if (!change.damage.intersects(stream.info.rect) && !key_requested) continue;
-        if (now - stream.last_picture < min_interval && !key_requested) continue;
+        if (flush_quiet) {
+            if (stream.flushes_left == 0 || now - stream.last_picture < kFlushAfter) continue;
+            --stream.flushes_left;
+        } else {
+            bool key_requested = false;
+            for (auto& [codec, encoding] : stream.encodings)
+                key_requested |= encoding.key_frame && !encoding.failed && encoding.encoder;
+            if (!change.damage.intersects(stream.info.rect) && !key_requested) continue;
+            if (now - stream.last_picture < min_interval && !key_requested) continue;
+            stream.flushes_left = kFlushPictures;
+        }
         stream.last_picture = now;
         const uint32_t stamp = media_time_ms() + kPlayoutDelayMs;
         for (const auto& [codec, watchers] : screen.video_watchers) {
@@ -374,8 +394,8 @@ void Desktop::encode_streams(uint32_t display, const Frame& frame, DisplayChange
                 settings.size = stream.info.rect.size();
                 settings.fps = std::clamp(int(stream.fps + 0.5), 1, options_.max_stream_fps);
                 settings.bitrate_bps = uint32_t(std::clamp(
-                    kStartBitsPerPixel * double(stream.info.rect.area()) * settings.fps,
-                    double(kMinStartBitrate), double(kMaxStartBitrate)));
+                    start_bits_per_pixel(codec) * double(stream.info.rect.area()) * settings.fps,
+                    double(kMinStartBitrate), double(max_start_bitrate(codec))));
                 std::string note;
                 auto made = create_video_encoder(codec, settings, video_backends_, &note);
                 if (!made) {
@@ -446,6 +466,16 @@ void Desktop::arm_stream_timer() {
             if (screen.streams.empty()) continue;
             apply_stream_events(display, screen.detector.on_tick(std::chrono::steady_clock::now()));
             any |= !screen.streams.empty();
+            // Streams that went quiet get their last picture again, so decoders that hold
+            // pictures back (frame threads) show the last one while the stream lives on.
+            if (const auto& frame = state_.displays[display].frame; frame && !screen.streams.empty()) {
+                DisplayChange flush;
+                encode_streams(display, *frame, flush, true);
+                if (!flush.pictures.empty()) {
+                    next_.displays[display].merge(std::move(flush));
+                    schedule_publish();
+                }
+            }
         }
         if (!any) {
             reactor_->cancel(stream_timer_);

@@ -149,7 +149,10 @@ private:
     // Streams: the detector's view of a new frame, and the pictures of every watched codec.
     void update_streams(uint32_t display, const Frame& frame, DisplayChange& change);
     void apply_stream_events(uint32_t display, const StreamEvents& events);
-    void encode_streams(uint32_t display, const Frame& frame, DisplayChange& change);
+    // `flush_quiet`: instead of damaged streams, those quiet for a while get their last
+    // picture again (frame-threaded decoders then show it).
+    void encode_streams(uint32_t display, const Frame& frame, DisplayChange& change,
+                        bool flush_quiet = false);
     void end_all_streams(uint32_t display);
     // Moves the backend called `name` to the front of the list (it opened on this machine).
     void prefer_backend(std::string_view name);

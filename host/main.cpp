@@ -66,6 +66,10 @@ int run(int argc, char** argv) {
     if (!wanted.cpus.empty() || wanted.numa_node) {
         LOG_INFO("server", "placement: %s", placement->c_str());
     }
+    for (const std::string& note : command_line->notes) LOG_WARN("server", "%s", note.c_str());
+    LOG_INFO("server", "video streams: %s; codecs %s",
+             std::string(spiced::to_string(wanted.video.streaming)).c_str(),
+             spiced::to_string(wanted.video.codecs).c_str());
     const spiced::DemoSourceConfig demo = command_line->demo;
     std::vector<std::unique_ptr<spiced::FrameTap>> taps;
     if (!command_line->dump_frame.empty())

@@ -71,6 +71,13 @@ constexpr std::string_view kValued[] = {"--addr",
                                         "--demo-monitors",
                                         "--demo-monitor-model",
                                         "--multi-client",
+                                        "--streaming-video",
+                                        "--video-codecs",
+                                        "--stream-min-frames",
+                                        "--stream-min-fps",
+                                        "--stream-min-area",
+                                        "--stream-idle-ms",
+                                        "--stream-max-fps",
                                         "--display-budget",
                                         "--web-root",
                                         "--websocket-origin",
@@ -136,6 +143,22 @@ Display:
                             off: it replaces the connected one (as spice-server);
                             shared: every client drives; view: the first client drives,
                             later ones watch (their input is ignored)
+  --streaming-video MODE    off|all|filter (default filter): regions that change like
+                            video go to clients as a video stream (H.264 or MJPEG) while
+                            the rest stays lossless; filter: only natural-looking content
+                            (a film, a 3D view) streams at once, anything else only after
+                            it animated for a second; all: any such region streams at once
+  --video-codecs LIST       codecs offered, best first, in QEMU's syntax ENC:CODEC;...
+                            (default gstreamer:h264;spice:mjpeg). ENC: spice, gstreamer,
+                            x264/x264enc, nvenc/h264_nvenc, vaapi/h264_vaapi, auto; CODEC:
+                            h264, mjpeg (vp8, vp9, h265 are skipped with a log line).
+                            Hardware encoders fall back to x264 when there is no device
+  --stream-min-frames N     changed frames in a row before a region streams (default 3)
+  --stream-min-fps F        slowest update rate that counts as video (default 10)
+  --stream-min-area PIXELS  smallest streamed region (default 16384, i.e. 128x128)
+  --stream-idle-ms MS       a stream ends after this long without change and its area is
+                            sent again losslessly (default 300)
+  --stream-max-fps N        most pictures a second per stream (default 60)
   --name NAME               VM name shown by clients
   --uuid UUID               VM UUID (32 hex digits, dashes allowed)
   --display-budget BYTES    queued display bytes per client before updates merge
@@ -263,6 +286,36 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
             } else {
                 return bad("is not off, shared or view");
             }
+        } else if (option == "--streaming-video") {
+            auto mode = parse_streaming_video(value);
+            if (!mode) return bad(mode.error());
+            config.video.streaming = *mode;
+        } else if (option == "--video-codecs") {
+            auto parsed = parse_video_codecs(value);
+            if (!parsed) return unexpected(std::string(option) + ": " + parsed.error());
+            config.video.codecs = std::move(parsed->choices);
+            for (std::string& note : parsed->notes) result.notes.push_back("--video-codecs: " + note);
+        } else if (option == "--stream-min-frames") {
+            auto frames = to_number<int>(value);
+            if (!frames || *frames < 1 || *frames > 1000) return bad("is not a frame count (1-1000)");
+            config.video.detector.min_frames = *frames;
+        } else if (option == "--stream-min-fps") {
+            auto fps = to_number<int>(value);
+            if (!fps || *fps < 1 || *fps > 240) return bad("is not a frame rate (1-240)");
+            config.video.detector.min_fps = *fps;
+        } else if (option == "--stream-min-area") {
+            auto area = to_number<int64_t>(value);
+            if (!area || *area < 64 * 64 || *area > int64_t{kMaxSurfacePixels})
+                return bad("is not an area in pixels (4096 or more)");
+            config.video.detector.min_area = *area;
+        } else if (option == "--stream-idle-ms") {
+            auto ms = to_number<int64_t>(value);
+            if (!ms || *ms < 50 || *ms > 3'600'000) return bad("is not a time in ms (50-3600000)");
+            config.video.detector.idle_after = std::chrono::milliseconds(*ms);
+        } else if (option == "--stream-max-fps") {
+            auto fps = to_number<int>(value);
+            if (!fps || *fps < 1 || *fps > 240) return bad("is not a frame rate (1-240)");
+            config.video.max_fps = *fps;
         } else if (option == "--name") {
             config.name = std::string(value);
         } else if (option == "--uuid") {

@@ -18,6 +18,8 @@ struct CommandLine {
     ServerConfig config;
     DemoSourceConfig demo;
     std::string dump_frame;  // --dump-frame FILE ("" = off)
+    // Lines for the log once logging runs (settings that were accepted with a remark).
+    std::vector<std::string> notes;
     bool show_help = false;
     bool show_version = false;
 };

@@ -22,8 +22,22 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spiced_harness as H  # noqa: E402
 
-# GStreamer's H.264 decoders on Debian 12, ranked out to make a client that offers MJPEG only.
-NO_H264 = "avdec_h264:NONE,openh264dec:NONE,vaapih264dec:NONE,nvh264dec:NONE,v4l2h264dec:NONE"
+# GStreamer plugins with H.264 decoders on Debian 12: a client whose GStreamer lacks them
+# offers MJPEG only (spice-gtk offers codecs by the decoders it finds).
+H264_PLUGINS = ("libgstlibav.so", "libgstopenh264.so", "libgstva.so", "libgstvaapi.so",
+                "libgstnvcodec.so", "libgstv4l2codecs.so", "libgstvideo4linux2.so")
+GST_PLUGINS = "/usr/lib/x86_64-linux-gnu/gstreamer-1.0"
+
+
+def gstreamer_without_h264(directory):
+    """Environment for a GStreamer that loads every system plugin but the H.264 decoders."""
+    plugins = os.path.join(directory, "gst-plugins")
+    os.makedirs(plugins, exist_ok=True)
+    for name in os.listdir(GST_PLUGINS):
+        if name.endswith(".so") and name not in H264_PLUGINS:
+            os.symlink(os.path.join(GST_PLUGINS, name), os.path.join(plugins, name))
+    return {"GST_PLUGIN_SYSTEM_PATH_1_0": plugins,
+            "GST_REGISTRY_1_0": os.path.join(directory, "gst-registry.bin")}
 # The demo animates at 30 fps; frame 120 is 4 s in: the video window and the wireframe both
 # stream by then (the wireframe needs 30 frames of animation).
 FREEZE_AT = 120
@@ -86,14 +100,17 @@ def psnr(a, b):
 
 
 def compare_with_streams(picture, served, rects, what):
-    """Inside each running stream the picture is close (PSNR); everywhere else exact."""
+    """Inside each running stream the picture is close (PSNR); everywhere else exact. The
+    first stream is the demo's video window (it moves from the first frame on): at least
+    30 dB. Later ones are the wireframe's thin coloured lines, which 4:2:0 video blurs: 27 dB."""
     outside_client = picture.copy()
     for sid, (x, y, w, h) in sorted(rects.items()):
         region = psnr(picture[y:y + h, x:x + w], served[y:y + h, x:x + w])
         exact = H.same_picture(picture[y:y + h, x:x + w], served[y:y + h, x:x + w])
         print("  %s: stream %d at %dx%d+%d+%d: PSNR %.1f dB against the served frame%s" % (
             what, sid, w, h, x, y, region, " (exact)" if exact else ""), flush=True)
-        H.check(region >= 30.0, "%s: stream %d is too far from the served frame (%.1f dB)" % (
+        floor = 30.0 if sid == min(rects) else 27.0
+        H.check(region >= floor, "%s: stream %d is too far from the served frame (%.1f dB)" % (
             what, sid, region))
         H.check(not exact, "%s: stream %d is pixel-exact: was it a stream at all?" % (what, sid))
         outside_client[y:y + h, x:x + w] = served[y:y + h, x:x + w]
@@ -102,10 +119,11 @@ def compare_with_streams(picture, served, rects, what):
     print("  %s: everything outside the streams is pixel-exact" % what, flush=True)
 
 
-def streaming_case(codec, prefer=None, env_extra=None):
+def streaming_case(codec, prefer=None, no_h264=False):
     """A client that decodes `codec` gets the demo's animated windows as streams of it."""
     def run(args):
         with tempfile.TemporaryDirectory(prefix="spiced-streams-") as d:
+            env_extra = gstreamer_without_h264(d) if no_h264 else None
             dump = os.path.join(d, "frame.ppm")
             # The streams outlive the freeze (a long idle time), so the client still shows
             # their last pictures when it is compared.
@@ -121,10 +139,16 @@ def streaming_case(codec, prefer=None, env_extra=None):
             print("  client: %d streams created, H.264 decoder built: %s" % (
                 creates, "yes" if h264_decoder else "no"), flush=True)
             H.check(creates >= 1, "the client created no stream")
-            H.check("video streams in %s" % codec in log,
-                    "the server did not choose %s:\n%s" % (codec, log[-3000:]))
-            H.check(h264_decoder == (codec == "H.264"),
-                    "the client's decoder does not match %s" % codec)
+            chosen = re.findall(r"video streams in (\S+)", log)
+            H.check(chosen and chosen[-1] == codec,
+                    "the server did not choose %s (%s):\n%s" % (codec, chosen, log[-3000:]))
+            if prefer is None:
+                H.check(h264_decoder == (codec == "H.264"),
+                        "the client's decoder does not match %s" % codec)
+            else:
+                # The first streams may have gone in the client's default codec before its
+                # preference arrived; the preference then switched them.
+                print("  codecs chosen in turn: %s" % ", ".join(chosen), flush=True)
             rects = stream_rects(log)
             H.check(rects, "no stream is running at the freeze:\n%s" % log[-3000:])
             compare_with_streams(picture, served, rects, codec)
@@ -202,8 +226,7 @@ def main():
     args = H.parse_args(__doc__)
     cases = [
         ("h264_stream", streaming_case("H.264")),
-        ("mjpeg_only_client", streaming_case("MJPEG", env_extra={"GST_PLUGIN_FEATURE_RANK":
-                                                                   NO_H264})),
+        ("mjpeg_only_client", streaming_case("MJPEG", no_h264=True)),
         ("mjpeg_preferred", streaming_case("MJPEG", prefer="mjpeg")),
         ("stream_ends_exact", stream_ends_case),
         ("streaming_off", streaming_off_case),
