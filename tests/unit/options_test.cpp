@@ -23,6 +23,43 @@ TEST(Options, Defaults) {
     EXPECT_EQ(cl->config.multi_client, MultiClient::kOff);
     EXPECT_TRUE(cl->config.client_mouse_mode);
     EXPECT_FALSE(cl->config.ticket.ticketing_enabled());
+    EXPECT_EQ(cl->config.video.streaming, StreamingVideo::kFilter);
+    EXPECT_EQ(cl->config.video.codecs, default_video_codecs());
+    EXPECT_EQ(cl->config.video.max_fps, 60);
+    EXPECT_EQ(cl->config.video.detector.min_frames, 3);
+}
+
+TEST(Options, VideoStreams) {
+    auto cl = parse_args({"--disable-ticketing", "--streaming-video", "all", "--video-codecs",
+                          "gstreamer:vp8;spice:mjpeg", "--stream-min-frames=5",
+                          "--stream-min-fps", "15", "--stream-min-area", "40000",
+                          "--stream-idle-ms", "1000", "--stream-max-fps", "30"});
+    ASSERT_TRUE(cl.has_value()) << cl.error();
+    EXPECT_EQ(cl->config.video.streaming, StreamingVideo::kAll);
+    ASSERT_EQ(cl->config.video.codecs.size(), 1u);
+    EXPECT_EQ(cl->config.video.codecs[0].codec, VideoCodec::kMjpeg);
+    ASSERT_EQ(cl->notes.size(), 1u);  // vp8 skipped, said in the log
+    EXPECT_EQ(cl->config.video.detector.min_frames, 5);
+    EXPECT_EQ(cl->config.video.detector.min_fps, 15.0);
+    EXPECT_EQ(cl->config.video.detector.min_area, 40000);
+    EXPECT_EQ(cl->config.video.detector.idle_after, std::chrono::milliseconds(1000));
+    EXPECT_EQ(cl->config.video.max_fps, 30);
+    for (std::vector<std::string_view> bad :
+         {std::vector<std::string_view>{"--streaming-video", "yes"},
+          {"--video-codecs", "ffmpeg:h264"},
+          {"--video-codecs", "gstreamer:vp9"},
+          {"--stream-min-frames", "0"},
+          {"--stream-min-fps", "0"},
+          {"--stream-min-area", "100"},
+          {"--stream-idle-ms", "10"},
+          {"--stream-max-fps", "1000"}}) {
+        bad.insert(bad.begin(), "--disable-ticketing");
+        auto refused = parse_args(bad);
+        EXPECT_FALSE(refused.has_value()) << bad[1] << " " << bad[2];
+        if (!refused) {
+            EXPECT_NE(refused.error().find(bad[1]), std::string::npos) << refused.error();
+        }
+    }
 }
 
 TEST(Options, QemuStyleValues) {
