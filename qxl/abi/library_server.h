@@ -83,7 +83,9 @@ public:
     std::string unix_socket;           // spice_server_set_addr(..., UNIX_ONLY)
     std::optional<uint16_t> tls_port;  // spice_server_set_tls
     std::string tls_ca, tls_cert, tls_key, tls_key_password;
-    std::string video_codecs = "spice:mjpeg;gstreamer:h264";
+    // Ours puts H.264 first (spice-server's default is spice:mjpeg;gstreamer:h264): fewer
+    // bytes for the same picture (docs/benchmarks.md, "Video streams").
+    std::string video_codecs = "gstreamer:h264;spice:mjpeg";
     int streaming_video = SPICE_STREAM_VIDEO_FILTER;
     bool playback_compression = true;
     bool agent_mouse = true, agent_copypaste = true, agent_file_xfer = true;

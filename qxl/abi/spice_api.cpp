@@ -256,14 +256,38 @@ SPICED_API int spice_server_add_renderer(SpiceServer* s, const char*) {
 }
 
 SPICED_API int spice_server_set_streaming_video(SpiceServer* s, int value) {
-    if (!s || value < SPICE_STREAM_VIDEO_OFF || value > SPICE_STREAM_VIDEO_FILTER) return -1;
+    if (!s) return -1;
+    using spiced::StreamingVideo;
+    switch (value) {
+        case SPICE_STREAM_VIDEO_OFF:
+            s->config.video.streaming = StreamingVideo::kOff;
+            break;
+        case SPICE_STREAM_VIDEO_ALL:
+            s->config.video.streaming = StreamingVideo::kAll;
+            break;
+        case SPICE_STREAM_VIDEO_FILTER:
+            s->config.video.streaming = StreamingVideo::kFilter;
+            break;
+        default:
+            LOG_ERROR("server", "spice_server_set_streaming_video: %d is not off, all or filter",
+                      value);
+            return -1;
+    }
     s->streaming_video = value;
     return 0;
 }
 
 SPICED_API int spice_server_set_video_codecs(SpiceServer* s, const char* video_codecs) {
-    if (!s) return -1;
-    s->video_codecs = video_codecs ? video_codecs : "";
+    if (!s || !video_codecs) return -1;
+    auto parsed = spiced::parse_video_codecs(video_codecs);
+    if (!parsed) {
+        LOG_ERROR("server", "video codecs '%s' refused: %s", video_codecs, parsed.error().c_str());
+        return -1;
+    }
+    for (const std::string& note : parsed->notes)
+        LOG_WARN("server", "video codecs: %s", note.c_str());
+    s->config.video.codecs = std::move(parsed->choices);
+    s->video_codecs = video_codecs;
     return 0;
 }
 

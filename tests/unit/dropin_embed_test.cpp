@@ -490,6 +490,29 @@ TEST_F(DropInTest, OnlyTheVersionedApiIsVisible) {
     EXPECT_EQ(device_->attached.load(), 1);
 }
 
+TEST_F(DropInTest, VideoStreamSettersCheckTheirValues) {
+    auto set_streaming = api_.get<int (*)(SpiceServer*, int)>("spice_server_set_streaming_video",
+                                                              "SPICE_SERVER_0.6.0");
+    auto set_codecs = api_.get<int (*)(SpiceServer*, const char*)>(
+        "spice_server_set_video_codecs", "SPICE_SERVER_0.13.2");
+    auto get_codecs = api_.get<const char* (*)(SpiceServer*)>("spice_server_get_video_codecs",
+                                                              "SPICE_SERVER_0.14.3");
+    auto free_codecs = api_.get<void (*)(SpiceServer*, const char*)>(
+        "spice_server_free_video_codecs", "SPICE_SERVER_0.14.3");
+    ASSERT_FALSE(HasFailure());
+    EXPECT_EQ(set_streaming(server_, SPICE_STREAM_VIDEO_ALL), 0);
+    EXPECT_EQ(set_streaming(server_, SPICE_STREAM_VIDEO_OFF), 0);
+    EXPECT_EQ(set_streaming(server_, 7), -1);
+    EXPECT_EQ(set_codecs(server_, "spice:mjpeg;gstreamer:vp8"), 0);  // vp8 skipped, logged
+    EXPECT_EQ(set_codecs(server_, "ffmpeg:h264"), -1);
+    EXPECT_EQ(set_codecs(server_, "gstreamer:vp9"), -1);  // nothing we encode
+    EXPECT_EQ(set_codecs(server_, nullptr), -1);
+    const char* codecs = get_codecs(server_);
+    ASSERT_NE(codecs, nullptr);
+    EXPECT_STREQ(codecs, "spice:mjpeg;gstreamer:vp8");  // the refused ones changed nothing
+    free_codecs(server_, codecs);
+}
+
 TEST_F(DropInTest, QxlCommandsPixelExactAndHostileOnesRejected) {
     create_primary(kWidth, kHeight);
     // Our log lines go to stderr: keep them to count the rejections.
