@@ -150,7 +150,8 @@ private:
     // Frame submitted to STREAM_DATA queued, in microseconds, for the close line's p50/p99
     // (the first kLatencySamples pictures).
     std::vector<uint32_t> picture_latency_us_;
-    LogLimiter stream_log_limiter_;
+    LogLimiter stream_log_limiter_;  // reports on unknown streams
+    LogLimiter codec_log_limiter_;   // unknown codecs in preferences
 
     uint32_t display_;  // which display channel (= link channel id)
     bool watching_ = false;

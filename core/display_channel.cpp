@@ -593,19 +593,14 @@ void DisplayChannelClient::on_stream_report(const MsgcDisplayStreamReport& repor
                      static_cast<unsigned long long>(held_back));
         return;
     }
-    if (report.num_drops > report.num_frames || report.num_frames > 100'000 ||
-        int32_t(report.end_frame_mm_time - report.start_frame_mm_time) < 0) {
-        if (stream_log_limiter_.allow(held_back))
-            LOG_WARN("display", "%s: display %u: absurd stream report ignored (%u drops of %u "
-                     "frames, mm time %u..%u; %llu more held back)",
-                     peer().c_str(), display_, report.num_drops, report.num_frames,
-                     report.start_frame_mm_time, report.end_frame_mm_time,
-                     static_cast<unsigned long long>(held_back));
-        return;
-    }
-    LOG_DEBUG("display", "%s: stream %u: %u of %u frames dropped, last delay %d ms",
-              peer().c_str(), report.stream_id, report.num_drops, report.num_frames,
-              report.last_frame_delay);
+    // The desktop's rate control checks the figures (and logs absurd ones).
+    StreamReportFigures figures;
+    figures.start_frame_mm_time = report.start_frame_mm_time;
+    figures.end_frame_mm_time = report.end_frame_mm_time;
+    figures.num_frames = report.num_frames;
+    figures.num_drops = report.num_drops;
+    figures.last_frame_delay = report.last_frame_delay;
+    session().shard().desktop().stream_report(display_, it->info.id, *video_codec_, figures);
 }
 
 void DisplayChannelClient::on_preferred_video_codecs(
@@ -614,7 +609,7 @@ void DisplayChannelClient::on_preferred_video_codecs(
     for (uint8_t value : preferred.codecs) {
         if (!known_video_codec(value)) {
             uint64_t held_back = 0;
-            if (stream_log_limiter_.allow(held_back))
+            if (codec_log_limiter_.allow(held_back))
                 LOG_INFO("display", "%s: display %u: unknown video codec %u in the client's "
                          "preferences ignored",
                          peer().c_str(), display_, value);

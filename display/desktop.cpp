@@ -3,6 +3,7 @@
 #include "display/frame_differ.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 
 #include "base/log.h"
@@ -81,6 +82,7 @@ struct Desktop::Screen {
     // One stream in one codec: the encoder is made at the first picture someone watches.
     struct Encoding {
         std::unique_ptr<VideoEncoder> encoder;
+        std::optional<StreamRateControl> rate;
         bool failed = false;  // no backend opened: this codec shows the stream losslessly
         bool key_frame = true;
     };
@@ -369,18 +371,21 @@ void Desktop::encode_streams(uint32_t display, const Frame& frame, DisplayChange
                              bool flush_quiet) {
     Screen& screen = *screens_[display];
     const auto now = std::chrono::steady_clock::now();
-    const auto min_interval =
-        std::chrono::microseconds(1'000'000 / std::max(1, options_.max_stream_fps));
     for (Screen::Stream& stream : screen.streams) {
         if (flush_quiet) {
             if (stream.flushes_left == 0 || now - stream.last_picture < kFlushAfter) continue;
             --stream.flushes_left;
         } else {
             bool key_requested = false;
-            for (auto& [codec, encoding] : stream.encodings)
+            // Rate control may have lowered the frame rate below the cap.
+            int fps = options_.max_stream_fps;
+            for (auto& [codec, encoding] : stream.encodings) {
                 key_requested |= encoding.key_frame && !encoding.failed && encoding.encoder;
+                if (encoding.rate) fps = std::min(fps, encoding.rate->fps());
+            }
+            const auto interval = std::chrono::microseconds(1'000'000 / std::max(1, fps));
             if (!change.damage.intersects(stream.info.rect) && !key_requested) continue;
-            if (now - stream.last_picture < min_interval && !key_requested) continue;
+            if (now - stream.last_picture < interval && !key_requested) continue;
             stream.flushes_left = kFlushPictures;
         }
         stream.last_picture = now;
@@ -405,6 +410,7 @@ void Desktop::encode_streams(uint32_t display, const Frame& frame, DisplayChange
                     continue;
                 }
                 encoding.encoder = std::move(*made);
+                encoding.rate.emplace(settings.bitrate_bps, settings.fps);
                 if (!backend_chosen_[codec]) {
                     // The choice is made once: later streams of this codec try the chosen
                     // backend first, without probing devices that are not there again.
@@ -436,6 +442,38 @@ void Desktop::encode_streams(uint32_t display, const Frame& frame, DisplayChange
             }
         }
     }
+}
+
+void Desktop::stream_report(uint32_t display, uint32_t stream, VideoCodec codec,
+                            StreamReportFigures figures) {
+    run_on_loop([this, display, stream, codec, figures] {
+        if (display >= screens_.size()) return;
+        Screen::Stream* s = screens_[display]->stream(stream);
+        if (!s) return;  // ended meanwhile
+        auto it = s->encodings.find(codec);
+        if (it == s->encodings.end() || !it->second.encoder || !it->second.rate) return;
+        Screen::Encoding& encoding = it->second;
+        const auto verdict = encoding.rate->on_report(figures);
+        if (verdict == StreamRateControl::Verdict::kRejected) {
+            uint64_t held_back = 0;
+            if (report_log_limiter_.allow(held_back))
+                LOG_WARN("display", "display %u: stream %u: absurd report ignored (%u drops of %u "
+                         "frames over %u ms; %llu more held back)",
+                         display, stream, figures.num_drops, figures.num_frames,
+                         figures.end_frame_mm_time - figures.start_frame_mm_time,
+                         static_cast<unsigned long long>(held_back));
+            return;
+        }
+        if (verdict == StreamRateControl::Verdict::kUnchanged) return;
+        encoding.encoder->set_rate(encoding.rate->bitrate_bps(), encoding.rate->fps());
+        LOG_INFO("display", "display %u: stream %u (%s): %u of %u frames dropped, last %d ms "
+                 "%s: %s to %u kbit/s, %d fps",
+                 display, stream, std::string(to_string(codec)).c_str(), figures.num_drops,
+                 figures.num_frames, std::abs(figures.last_frame_delay),
+                 figures.last_frame_delay < 0 ? "late" : "early",
+                 verdict == StreamRateControl::Verdict::kLowered ? "lowered" : "raised",
+                 encoding.rate->bitrate_bps() / 1000, encoding.rate->fps());
+    });
 }
 
 void Desktop::prefer_backend(std::string_view name) {

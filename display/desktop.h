@@ -25,10 +25,12 @@
 #include <vector>
 
 #include "base/expected.h"
+#include "base/log_limiter.h"
 #include "display/frame_tap.h"
 #include "display/source.h"
 #include "display/state.h"
 #include "display/stream_detector.h"
+#include "encode/stream_rate_control.h"
 #include "encode/video_encoders.h"
 #include "io/reactor.h"
 #include "io/spsc_ring.h"
@@ -106,6 +108,12 @@ public:
     // A client cannot use the stream's next pictures without a key frame (it joined, or
     // skipped pictures): the next picture of `stream` in `codec` is one.
     void request_key_frame(uint32_t display, uint32_t stream, VideoCodec codec);
+    // A client's STREAM_REPORT on `stream` in `codec`: rate control. Every client showing the
+    // stream in that codec shares one encoder, so the latest report from any of them steers
+    // it (one bad link lowers the rate for all of them in that codec). A report the rate
+    // control rejects is logged and ignored.
+    void stream_report(uint32_t display, uint32_t stream, VideoCodec codec,
+                       StreamReportFigures figures);
     void key_event(uint16_t scancode, bool down);
     void sync_keyboard_leds(uint32_t leds);
     void pointer_position(uint32_t monitor, Point position, uint32_t buttons_mask);
@@ -180,6 +188,7 @@ private:
     Reactor::Id stream_timer_ = 0;
     std::vector<VideoBackend> video_backends_;
     std::map<VideoCodec, bool> backend_chosen_;
+    LogLimiter report_log_limiter_;
 };
 
 }  // namespace spiced

@@ -967,7 +967,8 @@ class RawMainSession:
             pass
 
 
-def raw_link_channel(port, session_id, channel_type, rcvbuf=None, timeout=10.0):
+def raw_link_channel(port, session_id, channel_type, rcvbuf=None, timeout=10.0,
+                     channel_caps=()):
     """Links a non-main channel of `session_id` (ticketing disabled) and returns the socket,
     without reading anything after the link result."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -975,7 +976,8 @@ def raw_link_channel(port, session_id, channel_type, rcvbuf=None, timeout=10.0):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     s.settimeout(timeout)
     s.connect(("127.0.0.1", port))
-    s.sendall(full_link(connection_id=session_id, channel_type=channel_type))
+    s.sendall(full_link(connection_id=session_id, channel_type=channel_type,
+                        channel_caps=channel_caps))
     data, eof = recv_some(s, LINK_HEADER_SIZE, timeout, pump_glib=False)
     check(len(data) == LINK_HEADER_SIZE, "channel link: no reply header")
     size = struct.unpack("<IIII", data)[3]

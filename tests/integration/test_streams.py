@@ -13,6 +13,8 @@ client created and which decoder it built.
 import math
 import os
 import re
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -220,6 +222,137 @@ def jpeg_repaint_case(args):
         H.check(repaints and int(repaints.group(1)) >= 1, "the server counts no lossless repaint")
 
 
+# A display channel spoken by hand: SPICE message numbers (spice/enums.h) and display caps.
+MSG_SET_ACK, MSGC_ACK_SYNC, MSGC_ACK = 3, 1, 2
+MSG_STREAM_CREATE, MSG_STREAM_DATA, MSG_STREAM_DESTROY = 122, 123, 125
+MSG_STREAM_ACTIVATE_REPORT = 319
+MSGC_STREAM_REPORT, MSGC_PREFERRED_VIDEO_CODEC_TYPE = 102, 105
+CAP_STREAM_REPORT, CAP_MULTI_CODEC, CAP_CODEC_MJPEG = 4, 8, 9
+
+
+class RawDisplay:
+    """A display channel that takes MJPEG streams and sends what a test makes it send. It
+    acknowledges messages as a client must, and counts stream messages."""
+
+    def __init__(self, port):
+        self.main = H.RawMainSession(port)
+        caps = (1 << CAP_STREAM_REPORT) | (1 << CAP_MULTI_CODEC) | (1 << CAP_CODEC_MJPEG)
+        self.sock = H.raw_link_channel(port, self.main.session_id, H.CHANNEL_DISPLAY,
+                                       channel_caps=(caps,))
+        self.buffer = b""
+        self.window = 0
+        self.unacked = 0
+        self.reports = {}  # stream id -> unique id
+        self.data = 0
+        self.closed = False
+
+    def send(self, mtype, body):
+        self.sock.sendall(struct.pack("<HI", mtype, len(body)) + body)
+
+    def pump(self, seconds, until=lambda: False):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not self.closed and not until():
+            self.sock.settimeout(max(0.01, min(0.2, deadline - time.monotonic())))
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except socket.timeout:
+                continue
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self.closed = True
+                break
+            self.buffer += chunk
+            while len(self.buffer) >= 6:
+                mtype, size = struct.unpack_from("<HI", self.buffer)
+                if len(self.buffer) < 6 + size:
+                    break
+                body, self.buffer = self.buffer[6:6 + size], self.buffer[6 + size:]
+                self.on_message(mtype, body)
+        return until()
+
+    def on_message(self, mtype, body):
+        if mtype == MSG_SET_ACK:
+            generation, self.window = struct.unpack_from("<II", body)
+            self.send(MSGC_ACK_SYNC, struct.pack("<I", generation))
+            return
+        if self.window:
+            self.unacked += 1
+            if self.unacked >= self.window:
+                self.unacked = 0
+                self.send(MSGC_ACK, b"")
+        if mtype == MSG_STREAM_ACTIVATE_REPORT:
+            stream_id, unique_id = struct.unpack_from("<II", body)
+            self.reports[stream_id] = unique_id
+        elif mtype == MSG_STREAM_DESTROY:
+            self.reports.pop(struct.unpack_from("<I", body)[0], None)
+        elif mtype == MSG_STREAM_DATA:
+            self.data += 1
+
+    def report(self, stream_id, unique_id, frames, drops, delay=30, start=1000, end=1330):
+        self.send(MSGC_STREAM_REPORT, struct.pack("<IIIIIIiI", stream_id, unique_id, start, end,
+                                                  frames, drops, delay, 0xffffffff))
+
+    def close(self):
+        for s in (self.sock, self.main.sock):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+def reports_case(args):
+    """The client's STREAM_REPORTs steer the stream: drops lower the bit rate (then the frame
+    rate), clean reports raise them again. Absurd reports, reports on streams that do not
+    exist and unknown codecs in a preference are ignored with a log line; the stream goes on.
+    A truncated report closes that channel with a clear error."""
+    with tempfile.TemporaryDirectory(prefix="spiced-streams-") as d:
+        with H.ServerProcess(args.server, ["--disable-ticketing"], workdir=d) as srv:
+            display = RawDisplay(srv.port)
+            try:
+                H.check(display.pump(10.0, lambda: display.reports and display.data > 5),
+                        "no reported stream arrived:\n" + srv.log()[-2000:])
+                stream_id, unique_id = next(iter(display.reports.items()))
+                for _ in range(3):
+                    display.report(stream_id, unique_id, 10, 6)
+                    display.pump(0.2)
+                H.check(H.wait_until(lambda: "lowered to" in srv.log(), 5.0),
+                        "drops did not lower the rate:\n" + srv.log()[-2000:])
+                lowered = re.findall(r"stream \d+ \(MJPEG\).*(lowered|raised) to (\d+) kbit/s, "
+                                     r"(\d+) fps", srv.log())
+                for _ in range(12):
+                    display.report(stream_id, unique_id, 10, 0)
+                    display.pump(0.1)
+                H.check(H.wait_until(lambda: "raised to" in srv.log(), 5.0),
+                        "clean reports did not raise the rate:\n" + srv.log()[-2000:])
+                steps = re.findall(r"(lowered|raised) to (\d+) kbit/s, (\d+) fps", srv.log())
+                print("  rate steps: %s" % ", ".join("%s %s kbit/s %s fps" % s for s in steps),
+                      flush=True)
+                H.check(lowered and steps[-1][0] == "raised", "no lowering then raising")
+                # Hostile but well-formed: ignored with a log line each, the stream goes on.
+                display.report(stream_id, unique_id, 10, 500)
+                display.report(77, 1, 10, 0)
+                display.send(MSGC_PREFERRED_VIDEO_CODEC_TYPE, bytes([2, 77, 1]))
+                before = display.data
+                display.pump(1.0)
+                log = srv.log()
+                for line in ("absurd report ignored", "report on unknown stream 77",
+                             "unknown video codec 77"):
+                    H.check(line in log, "no log line '%s':\n%s" % (line, log[-2000:]))
+                H.check(not display.closed and display.data > before,
+                        "the stream stopped after ignored input")
+                print("  absurd, unknown-stream and unknown-codec input ignored with a log "
+                      "line each; %d more pictures" % (display.data - before), flush=True)
+                # Truncated: the channel is closed, with a line saying why.
+                display.send(MSGC_STREAM_REPORT, b"\x01\x02\x03")
+                display.pump(3.0)
+                H.check(display.closed, "a truncated report did not close the channel")
+                H.check(H.wait_until(lambda: "truncated" in srv.log(), 3.0),
+                        "no line about the truncated report")
+            finally:
+                display.close()
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--client":
         return client_main(sys.argv[2:])
@@ -231,6 +364,7 @@ def main():
         ("stream_ends_exact", stream_ends_case),
         ("streaming_off", streaming_off_case),
         ("jpeg_repainted_lossless", jpeg_repaint_case),
+        ("reports_steer_the_rate", reports_case),
     ]
     return H.run_cases(cases, args)
 

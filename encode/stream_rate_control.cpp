@@ -1,0 +1,47 @@
+#include "encode/stream_rate_control.h"
+
+#include <algorithm>
+
+namespace spiced {
+
+namespace {
+// A report window longer than this is not one a client sends (spice-gtk reports at least every
+// timeout_ms of the activation, which we set to 500 ms).
+constexpr uint32_t kMaxWindowMs = 60'000;
+}  // namespace
+
+StreamRateControl::StreamRateControl(uint32_t start_bitrate_bps, int max_fps)
+    : ceiling_(std::max(start_bitrate_bps, kMinBitrate)),
+      floor_(std::max(ceiling_ / 16, kMinBitrate)),
+      bitrate_(ceiling_),
+      max_fps_(std::max(max_fps, kMinFps)),
+      fps_(max_fps_) {}
+
+StreamRateControl::Verdict StreamRateControl::on_report(const StreamReportFigures& report) {
+    // mm times wrap at 2^32 ms: the window is the unsigned difference.
+    const uint32_t window = report.end_frame_mm_time - report.start_frame_mm_time;
+    if (report.num_frames == 0 || report.num_drops > report.num_frames || window > kMaxWindowMs)
+        return Verdict::kRejected;
+    const bool bad = double(report.num_drops) > kBadDropShare * double(report.num_frames) ||
+                     report.last_frame_delay < 0;
+    const uint32_t old_bitrate = bitrate_;
+    const int old_fps = fps_;
+    if (bad) {
+        clean_in_a_row_ = 0;
+        ++bad_in_a_row_;
+        bitrate_ = std::max(floor_, uint32_t(double(bitrate_) * kDecrease));
+        if (bad_in_a_row_ >= 2) fps_ = std::max(kMinFps, fps_ * 3 / 4);
+    } else {
+        bad_in_a_row_ = 0;
+        if (++clean_in_a_row_ >= kCleanReportsToRaise) {
+            clean_in_a_row_ = 0;
+            bitrate_ = std::min(ceiling_, uint32_t(double(bitrate_) * kIncrease) + 1);
+            fps_ = std::min(max_fps_, fps_ + std::max(1, fps_ / 4));
+        }
+    }
+    if (bitrate_ < old_bitrate || fps_ < old_fps) return Verdict::kLowered;
+    if (bitrate_ > old_bitrate || fps_ > old_fps) return Verdict::kRaised;
+    return Verdict::kUnchanged;
+}
+
+}  // namespace spiced

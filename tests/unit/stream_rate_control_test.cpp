@@ -1,0 +1,88 @@
+#include "encode/stream_rate_control.h"
+
+#include <gtest/gtest.h>
+
+namespace spiced {
+namespace {
+
+StreamReportFigures report(uint32_t frames, uint32_t drops, int32_t delay = 40) {
+    StreamReportFigures r;
+    r.start_frame_mm_time = 1000;
+    r.end_frame_mm_time = 1000 + frames * 33;
+    r.num_frames = frames;
+    r.num_drops = drops;
+    r.last_frame_delay = delay;
+    return r;
+}
+
+using Verdict = StreamRateControl::Verdict;
+
+TEST(StreamRateControl, DropsLowerTheBitrateThenTheFrameRate) {
+    StreamRateControl rate(4'000'000, 30);
+    EXPECT_EQ(rate.on_report(report(10, 4)), Verdict::kLowered);
+    EXPECT_EQ(rate.bitrate_bps(), 2'800'000u);
+    EXPECT_EQ(rate.fps(), 30);  // one bad report: the frame rate stays
+    EXPECT_EQ(rate.on_report(report(10, 3)), Verdict::kLowered);
+    EXPECT_LT(rate.bitrate_bps(), 2'800'000u);
+    EXPECT_EQ(rate.fps(), 22);
+    // A late last frame is as bad as drops.
+    const uint32_t before = rate.bitrate_bps();
+    EXPECT_EQ(rate.on_report(report(10, 0, -15)), Verdict::kLowered);
+    EXPECT_LT(rate.bitrate_bps(), before);
+}
+
+TEST(StreamRateControl, CleanReportsRaiseItBackToTheStart) {
+    StreamRateControl rate(4'000'000, 30);
+    for (int i = 0; i < 6; ++i) rate.on_report(report(10, 5));
+    const uint32_t low = rate.bitrate_bps();
+    const int low_fps = rate.fps();
+    EXPECT_LT(low, 1'000'000u);
+    EXPECT_LT(low_fps, 30);
+    int raises = 0;
+    for (int i = 0; i < 200; ++i) {
+        if (rate.on_report(report(10, 0)) == Verdict::kRaised) ++raises;
+    }
+    EXPECT_GT(raises, 5);
+    EXPECT_EQ(rate.bitrate_bps(), 4'000'000u);  // the ceiling, never above
+    EXPECT_EQ(rate.fps(), 30);
+    // Two clean reports are not yet a trend.
+    StreamRateControl fresh(4'000'000, 30);
+    fresh.on_report(report(10, 5));
+    EXPECT_EQ(fresh.on_report(report(10, 0)), Verdict::kUnchanged);
+    EXPECT_EQ(fresh.on_report(report(10, 0)), Verdict::kUnchanged);
+    EXPECT_EQ(fresh.on_report(report(10, 0)), Verdict::kRaised);
+}
+
+TEST(StreamRateControl, FloorsHold) {
+    StreamRateControl rate(4'000'000, 30);
+    for (int i = 0; i < 100; ++i) rate.on_report(report(10, 10));
+    EXPECT_EQ(rate.bitrate_bps(), 250'000u);  // 1/16 of the start
+    EXPECT_EQ(rate.fps(), StreamRateControl::kMinFps);
+    StreamRateControl small(300'000, 5);
+    for (int i = 0; i < 100; ++i) small.on_report(report(10, 10));
+    EXPECT_EQ(small.bitrate_bps(), StreamRateControl::kMinBitrate);
+    EXPECT_EQ(small.fps(), StreamRateControl::kMinFps);
+}
+
+TEST(StreamRateControl, AbsurdReportsAreRejectedAndChangeNothing) {
+    StreamRateControl rate(4'000'000, 30);
+    EXPECT_EQ(rate.on_report(report(10, 11)), Verdict::kRejected);  // more drops than frames
+    EXPECT_EQ(rate.on_report(report(0, 0)), Verdict::kRejected);    // no frames
+    StreamReportFigures backwards = report(10, 0);
+    backwards.end_frame_mm_time = backwards.start_frame_mm_time - 5000;
+    EXPECT_EQ(rate.on_report(backwards), Verdict::kRejected);
+    StreamReportFigures spiced_up = report(10, 9);
+    spiced_up.num_frames = 0xffffffffu;
+    spiced_up.end_frame_mm_time = spiced_up.start_frame_mm_time + 3'600'000;  // an hour
+    EXPECT_EQ(rate.on_report(spiced_up), Verdict::kRejected);
+    EXPECT_EQ(rate.bitrate_bps(), 4'000'000u);
+    EXPECT_EQ(rate.fps(), 30);
+    // The window may wrap around 2^32 ms.
+    StreamReportFigures wrapped = report(10, 0);
+    wrapped.start_frame_mm_time = 0xffffff00u;
+    wrapped.end_frame_mm_time = 0x100u;
+    EXPECT_NE(rate.on_report(wrapped), Verdict::kRejected);
+}
+
+}  // namespace
+}  // namespace spiced
