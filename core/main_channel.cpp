@@ -16,11 +16,6 @@
 namespace spiced {
 
 namespace {
-uint32_t multimedia_time_ms() {
-    return uint32_t(std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now().time_since_epoch())
-                        .count());
-}
 uint16_t mouse_modes(bool client_allowed) {
     return uint16_t(SPICE_MOUSE_MODE_SERVER | (client_allowed ? SPICE_MOUSE_MODE_CLIENT : 0));
 }
@@ -44,7 +39,7 @@ void MainChannelClient::on_start() {
         .current_mouse_mode = mouse_mode(state.client_mouse_mode),
         .agent_connected = state.agent_connected ? 1u : 0u,
         .agent_tokens = kAgentWindow,
-        .multi_media_time = multimedia_time_ms(),
+        .multi_media_time = shard.config().media_clock->now_ms(),
         .ram_hint = 0,
     });
     if (client_caps().has(SPICE_MAIN_CAP_NAME_AND_UUID)) {

@@ -72,6 +72,7 @@ Expected<std::unique_ptr<Server>, std::string> Server::create(
     options.stream_policy = config.video.effective_detector();
     options.video_backends = backends_for(config.video.codecs, default_video_backends());
     options.max_stream_fps = config.video.max_fps;
+    options.media_clock = config.media_clock;
     auto desktop = Desktop::create(std::move(source), options, shards, std::move(taps));
     if (!desktop) return unexpected(desktop.error());
     return std::unique_ptr<Server>(new Server(std::move(config), shards, std::move(plain),

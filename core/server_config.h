@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base/media_clock.h"
 #include "core/session_directory.h"
 #include "core/ticket.h"
 #include "display/video_config.h"
@@ -54,6 +55,8 @@ struct ServerConfig {
     TicketPolicy ticket = TicketPolicy::disabled();
     ImagePolicyConfig images;  // --image-compression, --jpeg-wan-compression, ...
     VideoConfig video;         // --streaming-video, --video-codecs, --stream-*
+    // SPICE multimedia time for MAIN_INIT and every stamped medium (video pictures).
+    std::shared_ptr<const MediaClock> media_clock = steady_media_clock();
     // --mouse-mode: client offers SPICE's client mouse mode (when the source takes absolute
     // positions) and starts in it; server offers server mode only.
     bool client_mouse_mode = true;

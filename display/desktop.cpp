@@ -18,10 +18,6 @@ namespace {
 constexpr auto kFeedRetryPeriod = std::chrono::milliseconds(5);
 // While streams run, idle ones are looked for this often (a third of the default idle time).
 constexpr auto kStreamTickPeriod = std::chrono::milliseconds(100);
-// Pictures are stamped this far ahead of the media clock: clients show a picture at its
-// stamp, and one that arrives after it counts as a drop in their reports. 60 ms covers
-// encoding, a LAN round and decoding; spice-server's 400 ms is for lip sync with audio.
-constexpr uint32_t kPlayoutDelayMs = 60;
 // A stream's starting bit rate, per pixel and frame: x264 keeps the demo's video window at
 // ~35 dB and its wireframe above 30 dB with 0.25 bit; MJPEG (every picture a key frame) needs
 // 0.7 for the same (JPEG quality ~75 on libjpeg-turbo). Between 0.5 and 8 (H.264) or 20
@@ -39,12 +35,6 @@ constexpr uint32_t kMinStartBitrate = 500'000;
 constexpr auto kFlushAfter = std::chrono::milliseconds(50);
 constexpr int kFlushPictures = 3;
 
-// SPICE multimedia time: the main channel's clock (milliseconds of the steady clock).
-uint32_t media_time_ms() {
-    return uint32_t(std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now().time_since_epoch())
-                        .count());
-}
 
 bool layout_is_valid(const DisplayLayout& layout, std::string& why) {
     const Rect surface = Rect::MakeSize(layout.surface);
@@ -389,7 +379,7 @@ void Desktop::encode_streams(uint32_t display, const Frame& frame, DisplayChange
             stream.flushes_left = kFlushPictures;
         }
         stream.last_picture = now;
-        const uint32_t stamp = media_time_ms() + kPlayoutDelayMs;
+        const uint32_t stamp = options_.media_clock->now_ms() + kStreamPlayoutDelayMs;
         for (const auto& [codec, watchers] : screen.video_watchers) {
             if (watchers <= 0) continue;
             Screen::Encoding& encoding = stream.encodings[codec];

@@ -26,6 +26,7 @@
 
 #include "base/expected.h"
 #include "base/log_limiter.h"
+#include "base/media_clock.h"
 #include "display/frame_tap.h"
 #include "display/source.h"
 #include "display/state.h"
@@ -49,6 +50,8 @@ struct DesktopOptions {
     std::vector<VideoBackend> video_backends = default_video_backends();
     // A stream's pictures at most this often (spice-server caps streams at 30).
     int max_stream_fps = 60;
+    // Stamps pictures (clients show each at its stamp); the main channel's clock.
+    std::shared_ptr<const MediaClock> media_clock = steady_media_clock();
 };
 
 class Desktop final : private DisplaySink {
@@ -58,6 +61,10 @@ public:
     // Agent messages a lagging consumer's merged update may hold; beyond this the oldest go
     // (with one log line): a consumer that stalls cannot make the desktop keep everything.
     static constexpr size_t kMaxAgentBacklog = size_t{32} << 20;
+    // Pictures are stamped this far ahead of the media clock: clients show a picture at its
+    // stamp, and one that arrives after it counts as a drop in their reports. 60 ms covers
+    // encoding, a LAN round and decoding; spice-server's 400 ms is for lip sync with audio.
+    static constexpr uint32_t kStreamPlayoutDelayMs = 60;
 
     // One consumer's stream of updates: the desktop produces, the consumer takes.
     class Feed {

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
 
 #include "demo/demo_source.h"
@@ -109,6 +110,59 @@ TEST(DesktopDemoTest, ClientApplyingMovesAndDamageHoldsEveryFrame) {
 
 TEST(DesktopDemoTest, SmallDesktopToo) {
     expect_client_follows({320, 240}, 240);
+}
+
+// The demo's video window streams once a display channel watches a codec: one encode per
+// watched codec, pictures stamped from the injected media clock, the first a key frame; and
+// nothing is detected or encoded while no one watches video.
+TEST(DesktopDemoTest, StreamsAreEncodedOncePerWatchedCodecAndStampedFromTheMediaClock) {
+    DemoSourceConfig config;
+    config.head_size = {1280, 720};
+    config.fps = 120;
+    auto clock = std::make_shared<ManualMediaClock>(5000);
+    DesktopOptions options;
+    options.media_clock = clock;
+    auto desktop = Desktop::create(std::make_unique<DemoSource>(config), options, 1);
+    ASSERT_TRUE(desktop.has_value()) << desktop.error();
+    Consumer consumer(**desktop);
+    (*desktop)->start({});
+    (*desktop)->watch(0, +1);
+    // No video watcher yet: frames flow, no stream.
+    for (int i = 0; i < 20; ++i) {
+        auto update = consumer.next();
+        ASSERT_TRUE(update.has_value());
+        EXPECT_TRUE(update->displays[0].pictures.empty());
+        EXPECT_TRUE(update->state.displays[0].streams.empty());
+    }
+    (*desktop)->watch_video(0, VideoCodec::kMjpeg, +1);
+    (*desktop)->watch_video(0, VideoCodec::kH264, +1);
+    std::map<VideoCodec, std::vector<StreamPicture>> pictures;
+    for (int i = 0; i < 400 && (pictures[VideoCodec::kMjpeg].size() < 5 ||
+                                pictures[VideoCodec::kH264].size() < 5);
+         ++i) {
+        auto update = consumer.next();
+        ASSERT_TRUE(update.has_value());
+        for (const StreamPicture& picture : update->displays[0].pictures) {
+            const auto& shown = update->state.displays[0].streams;
+            EXPECT_TRUE(std::find(shown.begin(), shown.end(), picture.stream) != shown.end() ||
+                        update->displays[0].streams_changed);
+            pictures[picture.codec].push_back(picture);
+        }
+    }
+    (*desktop)->stop();
+    for (VideoCodec codec : {VideoCodec::kMjpeg, VideoCodec::kH264}) {
+        const auto& got = pictures[codec];
+        ASSERT_GE(got.size(), 5u) << to_string(codec);
+        EXPECT_TRUE(got.front().packet->keyframe) << to_string(codec);
+        for (const StreamPicture& picture : got) {
+            EXPECT_EQ(picture.mm_time, 5000 + Desktop::kStreamPlayoutDelayMs);
+            EXPECT_FALSE(picture.packet->data.empty());
+            EXPECT_EQ(picture.stream.rect.width() % 2, 0);
+        }
+    }
+    // The same streams in both codecs: one detection, an encoder per codec.
+    EXPECT_EQ(pictures[VideoCodec::kMjpeg].front().stream.id,
+              pictures[VideoCodec::kH264].front().stream.id);
 }
 
 // A source the test scripts: what it does on each call runs on the desktop thread.
