@@ -86,6 +86,10 @@ struct Desktop::Screen {
     std::vector<Stream> streams;
     // Display channels watching this display's streams, by codec.
     std::map<VideoCodec, int> video_watchers;
+    // Frames submitted, and the one detection (re)started on.
+    uint64_t frames = 0;
+    uint64_t detecting_since = 0;
+    bool detecting = false;
 
     bool video_watched() const {
         for (const auto& [codec, count] : video_watchers)
@@ -306,10 +310,16 @@ void Desktop::send_agent_message(ClientId to, uint32_t type, std::vector<uint8_t
 
 void Desktop::update_streams(uint32_t display, const Frame& frame, DisplayChange& change) {
     Screen& screen = *screens_[display];
+    ++screen.frames;
     if (!options_.streaming || !screen.video_watched()) {
         // Nobody decodes video here: no detection, no encoders.
         if (!screen.streams.empty()) end_all_streams(display);
+        screen.detecting = false;
         return;
+    }
+    if (!screen.detecting) {
+        screen.detecting = true;
+        screen.detecting_since = screen.frames;
     }
     const StreamEvents events = screen.detector.on_frame(std::chrono::steady_clock::now(), frame,
                                                          change.damage, change.moves);
@@ -343,9 +353,14 @@ void Desktop::apply_stream_events(uint32_t display, const StreamEvents& events) 
         stream.info = {started.id, started.rect};
         stream.fps = started.fps;
         screen.streams.push_back(std::move(stream));
-        LOG_INFO("display", "display %u: stream %u started at %dx%d+%d+%d (%.0f fps)", display,
-                 started.id, started.rect.width(), started.rect.height(), started.rect.left(),
-                 started.rect.top(), started.fps);
+        // The frame count tells how soon detection caught it (bench/stream_bench.py reads it).
+        LOG_INFO("display",
+                 "display %u: stream %u started at %dx%d+%d+%d (%.0f fps) on frame %llu, the "
+                 "%llu. since detection began",
+                 display, started.id, started.rect.width(), started.rect.height(),
+                 started.rect.left(), started.rect.top(), started.fps,
+                 static_cast<unsigned long long>(screen.frames),
+                 static_cast<unsigned long long>(screen.frames - screen.detecting_since + 1));
     }
     std::vector<StreamInfo>& shown = state_.displays[display].streams;
     shown.clear();
