@@ -68,7 +68,7 @@ def one_run(server, mode, seconds, codec):
     H.check(closed, "no display close line:\n" + log[-2000:])
     alive = float(closed.group(1))
     run["display_Bps"] = int(closed.group(2)) / alive
-    streams = re.search(r"(\d+) video streams, (\d+) pictures \((\d+) B\).*p50 ([\d.]+) ms, "
+    streams = re.search(r"(\d+) video streams .*?, (\d+) pictures \((\d+) B\).*p50 ([\d.]+) ms, "
                         r"p99 ([\d.]+) ms", log)
     run["stream_Bps"] = int(streams.group(3)) / alive if streams else 0.0
     run["pictures"] = int(streams.group(2)) if streams else 0

@@ -132,6 +132,7 @@ private:
 
     struct ShownStream {
         StreamInfo info;         // the desktop's stream and the rect the client shows it in
+        Rect created_rect;       // its rect at STREAM_CREATE (else pictures go SIZED)
         uint32_t wire_id = 0;    // small: spice-gtk sizes an array by the largest id
         uint32_t unique_id = 0;  // tells reports on an earlier stream with this id apart
         bool awaiting_key = true;
@@ -142,7 +143,7 @@ private:
     Region lossless_pending_;  // of pending_: to go out losslessly
 
     std::optional<VideoCodec> video_codec_;
-    std::vector<uint8_t> preferred_video_codecs_;  // the client's, best first
+    std::vector<uint8_t> preferred_video_codecs_;   // the client's, best first
     std::vector<VideoCodec> refused_video_codecs_;  // the client reported it cannot play
     std::vector<ShownStream> streams_;
     bool streams_stale_ = false;  // the state's streams changed while the ACK window was shut
@@ -166,7 +167,7 @@ private:
     struct Counts {
         uint64_t images = 0, image_bytes = 0, fills = 0, copy_bits = 0, cache_hits = 0,
                  deferred_moves = 0, surfaces = 0, streams = 0, stream_pictures = 0,
-                 stream_bytes = 0, skipped_pictures = 0, lossless_repaints = 0;
+                 stream_bytes = 0, skipped_pictures = 0, lossless_repaints = 0, stream_moves = 0;
         uint64_t by_codec[7] = {};  // indexed by ImageCodec
     } counts_;
 };

@@ -32,7 +32,6 @@ constexpr auto kLossyCheckPeriod = std::chrono::milliseconds(100);
 // Latency samples kept per display channel for the close line (~5 min at 30 fps).
 constexpr size_t kLatencySamples = 10'000;
 
-
 bool known_video_codec(uint8_t value) {
     return value >= SPICE_VIDEO_CODEC_TYPE_MJPEG && value < SPICE_VIDEO_CODEC_TYPE_ENUM_END;
 }
@@ -365,10 +364,11 @@ void DisplayChannelClient::on_closing() {
             return sorted[at] / 1000.0;
         };
         LOG_INFO("display",
-                 "%s: display %u: %llu video streams, %llu pictures (%llu B), %llu pictures "
-                 "skipped while the client was behind; frame to STREAM_DATA p50 %.2f ms, p99 "
-                 "%.2f ms",
+                 "%s: display %u: %llu video streams (%llu moves or resizes followed), %llu "
+                 "pictures (%llu B), %llu pictures skipped while the client was behind; frame "
+                 "to STREAM_DATA p50 %.2f ms, p99 %.2f ms",
                  peer().c_str(), display_, static_cast<unsigned long long>(counts_.streams),
+                 static_cast<unsigned long long>(counts_.stream_moves),
                  static_cast<unsigned long long>(counts_.stream_pictures),
                  static_cast<unsigned long long>(counts_.stream_bytes),
                  static_cast<unsigned long long>(counts_.skipped_pictures), percentile(0.5),
@@ -480,8 +480,32 @@ void DisplayChannelClient::sync_streams() {
     if (streams_stale_) return;
     const std::vector<StreamInfo>& wanted =
         video_codec_ ? shown().streams : std::vector<StreamInfo>{};
-    // Ended, moved or resized: gone from the client, and its area repainted losslessly (after
-    // the destroy, so no picture still queued in the client's decoder can paint over it).
+    // Moved or resized, for clients that take pictures with their own size and place
+    // (SIZED_STREAM): the stream goes on. Its clip becomes the new rect first, so pictures
+    // still queued for the old place show nothing outside it, and the part of the old place
+    // the stream left is repainted losslessly.
+    if (client_caps().has(SPICE_DISPLAY_CAP_SIZED_STREAM)) {
+        for (ShownStream& stream : streams_) {
+            auto now = std::find_if(wanted.begin(), wanted.end(), [&](const StreamInfo& info) {
+                return info.id == stream.info.id && info.rect != stream.info.rect;
+            });
+            if (now == wanted.end()) continue;
+            send(MsgDisplayStreamClip{stream.wire_id, {now->rect}});
+            Region left(stream.info.rect);
+            left.subtract(now->rect);
+            pending_.add_region(left);
+            if (now->rect.size() != stream.info.rect.size()) {
+                // The desktop restarts the encoder at the new size, with a key frame.
+                stream.awaiting_key = true;
+                session().shard().desktop().request_key_frame(display_, now->id, *video_codec_);
+            }
+            stream.info.rect = now->rect;
+            ++counts_.stream_moves;
+        }
+    }
+    // Ended, or moved without SIZED_STREAM: gone from the client, and its area repainted
+    // losslessly (after the destroy, so no picture still queued in the client's decoder can
+    // paint over it).
     std::erase_if(streams_, [&](const ShownStream& stream) {
         if (std::find(wanted.begin(), wanted.end(), stream.info) != wanted.end()) return false;
         send(MsgDisplayStreamDestroy{stream.wire_id});
@@ -496,7 +520,7 @@ void DisplayChannelClient::sync_streams() {
         while (std::any_of(streams_.begin(), streams_.end(),
                            [&](const ShownStream& s) { return s.wire_id == wire_id; }))
             ++wire_id;
-        ShownStream stream{info, wire_id, next_unique_id_++, true};
+        ShownStream stream{info, info.rect, wire_id, next_unique_id_++, true};
         const auto width = uint32_t(info.rect.width());
         const auto height = uint32_t(info.rect.height());
         send(MsgDisplayStreamCreate{kPrimarySurfaceId, wire_id, SPICE_STREAM_FLAGS_TOP_DOWN,
@@ -525,9 +549,8 @@ void DisplayChannelClient::send_pictures(const DisplayChange& change) {
     }
     for (const StreamPicture& picture : change.pictures) {
         if (picture.codec != *video_codec_) continue;
-        auto it = std::find_if(streams_.begin(), streams_.end(), [&](const ShownStream& s) {
-            return s.info == picture.stream;
-        });
+        auto it = std::find_if(streams_.begin(), streams_.end(),
+                               [&](const ShownStream& s) { return s.info == picture.stream; });
         if (it == streams_.end()) continue;
         ShownStream& stream = *it;
         if (stream.awaiting_key && !picture.packet->keyframe) continue;
@@ -546,8 +569,13 @@ void DisplayChannelClient::send_pictures(const DisplayChange& change) {
         head.id = stream.wire_id;
         head.multi_media_time = picture.mm_time;
         head.data = data;
+        // A stream that moved or resized since STREAM_CREATE says where each picture goes.
+        head.sized = stream.info.rect != stream.created_rect;
+        head.width = uint32_t(stream.info.rect.width());
+        head.height = uint32_t(stream.info.rect.height());
+        head.dest = stream.info.rect;
         send_with(
-            SPICE_MSG_DISPLAY_STREAM_DATA,
+            head.sized ? SPICE_MSG_DISPLAY_STREAM_DATA_SIZED : SPICE_MSG_DISPLAY_STREAM_DATA,
             [&](ByteWriter& out, size_t) {
                 write_stream_data_head(out, head);
                 out.bytes(data);
@@ -555,10 +583,10 @@ void DisplayChannelClient::send_pictures(const DisplayChange& change) {
             data.size() + 16);
         stream.awaiting_key = false;
         if (picture_latency_us_.size() < kLatencySamples) {
-            picture_latency_us_.push_back(uint32_t(
-                std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::steady_clock::now() - picture.submitted)
-                    .count()));
+            picture_latency_us_.push_back(
+                uint32_t(std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::steady_clock::now() - picture.submitted)
+                             .count()));
         }
         ++counts_.stream_pictures;
         counts_.stream_bytes += data.size();
@@ -567,9 +595,8 @@ void DisplayChannelClient::send_pictures(const DisplayChange& change) {
 
 void DisplayChannelClient::on_stream_report(const MsgcDisplayStreamReport& report) {
     uint64_t held_back = 0;
-    auto it = std::find_if(streams_.begin(), streams_.end(), [&](const ShownStream& s) {
-        return s.wire_id == report.stream_id;
-    });
+    auto it = std::find_if(streams_.begin(), streams_.end(),
+                           [&](const ShownStream& s) { return s.wire_id == report.stream_id; });
     if (report.num_frames == 0 && report.num_drops == kStreamRefused) {
         // The client has no working decoder for this codec (spice-gtk offers codecs by the
         // GStreamer elements it finds, which may still fail): the next codec, or lossless.
@@ -587,7 +614,8 @@ void DisplayChannelClient::on_stream_report(const MsgcDisplayStreamReport& repor
     if (it == streams_.end() || it->unique_id != report.unique_id) {
         // Late reports of a stream that just ended are normal; many are not.
         if (stream_log_limiter_.allow(held_back))
-            LOG_INFO("display", "%s: display %u: report on unknown stream %u/%u ignored (%llu "
+            LOG_INFO("display",
+                     "%s: display %u: report on unknown stream %u/%u ignored (%llu "
                      "more held back)",
                      peer().c_str(), display_, report.stream_id, report.unique_id,
                      static_cast<unsigned long long>(held_back));
@@ -610,7 +638,8 @@ void DisplayChannelClient::on_preferred_video_codecs(
         if (!known_video_codec(value)) {
             uint64_t held_back = 0;
             if (codec_log_limiter_.allow(held_back))
-                LOG_INFO("display", "%s: display %u: unknown video codec %u in the client's "
+                LOG_INFO("display",
+                         "%s: display %u: unknown video codec %u in the client's "
                          "preferences ignored",
                          peer().c_str(), display_, value);
             continue;

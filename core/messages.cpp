@@ -350,6 +350,29 @@ Expected<MsgDisplayStreamData, ParseError> parse_stream_data(std::span<const uin
     return message;
 }
 
+void marshal(const MsgDisplayStreamClip& message, ByteWriter& out) {
+    out.u32(message.id);
+    out.u8(SPICE_CLIP_TYPE_RECTS);
+    out.u32(uint32_t(message.rects.size()));
+    for (const Rect& rect : message.rects) put_rect(out, rect);
+}
+
+Expected<MsgDisplayStreamClip, ParseError> parse_stream_clip(std::span<const uint8_t> body) {
+    ByteReader r(body);
+    MsgDisplayStreamClip message{};
+    message.id = r.u32();
+    const uint8_t type = r.u8();
+    if (!r.ok()) return unexpected(ParseError::kTruncated);
+    if (type == SPICE_CLIP_TYPE_NONE) return message;
+    if (type != SPICE_CLIP_TYPE_RECTS) return unexpected(ParseError::kOutOfRange);
+    const uint32_t count = r.u32();
+    if (!r.ok()) return unexpected(ParseError::kTruncated);
+    if (count > kMaxClipRects) return unexpected(ParseError::kTooLarge);
+    if (size_t(count) * 16 > r.remaining()) return unexpected(ParseError::kTruncated);
+    for (uint32_t i = 0; i < count; ++i) message.rects.push_back(get_rect(r));
+    return message;
+}
+
 void marshal(const MsgcDisplayPreferredVideoCodecType& message, ByteWriter& out) {
     out.u8(uint8_t(message.codecs.size()));
     for (uint8_t codec : message.codecs) out.u8(codec);

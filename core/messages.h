@@ -381,6 +381,16 @@ void write_stream_data_head(ByteWriter& out, const MsgDisplayStreamData& message
 Expected<MsgDisplayStreamData, ParseError> parse_stream_data(std::span<const uint8_t> body,
                                                              bool sized);
 
+// STREAM_CLIP with a RECTS clip: pictures show only inside `rects` (a moved stream's new rect,
+// so pictures still queued for its old place cannot paint over that place's repaint).
+struct MsgDisplayStreamClip {
+    static constexpr uint16_t kType = SPICE_MSG_DISPLAY_STREAM_CLIP;
+    uint32_t id;
+    std::vector<Rect> rects;
+};
+void marshal(const MsgDisplayStreamClip& message, ByteWriter& out);
+Expected<MsgDisplayStreamClip, ParseError> parse_stream_clip(std::span<const uint8_t> body);
+
 struct MsgDisplayStreamDestroy {
     static constexpr uint16_t kType = SPICE_MSG_DISPLAY_STREAM_DESTROY;
     uint32_t id;

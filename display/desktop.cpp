@@ -35,7 +35,6 @@ constexpr uint32_t kMinStartBitrate = 500'000;
 constexpr auto kFlushAfter = std::chrono::milliseconds(50);
 constexpr int kFlushPictures = 3;
 
-
 bool layout_is_valid(const DisplayLayout& layout, std::string& why) {
     const Rect surface = Rect::MakeSize(layout.surface);
     if (layout.surface.width < 0 || layout.surface.height < 0) {
@@ -331,15 +330,16 @@ void Desktop::apply_stream_events(uint32_t display, const StreamEvents& events) 
     if (events.empty()) return;
     Screen& screen = *screens_[display];
     for (const DetectedStream& ended : events.ended) {
-        std::erase_if(screen.streams, [&](const Screen::Stream& s) { return s.info.id == ended.id; });
+        std::erase_if(screen.streams,
+                      [&](const Screen::Stream& s) { return s.info.id == ended.id; });
         LOG_INFO("display", "display %u: stream %u ended", display, ended.id);
     }
     for (const StreamChange& changed : events.changed) {
         Screen::Stream* stream = screen.stream(changed.stream.id);
         if (!stream) continue;
         const bool resized = changed.stream.rect.size() != stream->info.rect.size();
-        LOG_INFO("display", "display %u: stream %u %s to %dx%d+%d+%d", display,
-                 changed.stream.id, resized ? "resized" : "moved", changed.stream.rect.width(),
+        LOG_INFO("display", "display %u: stream %u %s to %dx%d+%d+%d", display, changed.stream.id,
+                 resized ? "resized" : "moved", changed.stream.rect.width(),
                  changed.stream.rect.height(), changed.stream.rect.left(),
                  changed.stream.rect.top());
         stream->info.rect = changed.stream.rect;
@@ -423,8 +423,8 @@ void Desktop::encode_streams(uint32_t display, const Frame& frame, DisplayChange
                     LOG_INFO("display", "%s", note.c_str());
                     prefer_backend(encoding.encoder->name());
                 }
-                LOG_INFO("display", "display %u: stream %u: %s %dx%d at %d fps, %u kbit/s",
-                         display, stream.info.id, std::string(encoding.encoder->name()).c_str(),
+                LOG_INFO("display", "display %u: stream %u: %s %dx%d at %d fps, %u kbit/s", display,
+                         stream.info.id, std::string(encoding.encoder->name()).c_str(),
                          settings.size.width, settings.size.height, settings.fps,
                          settings.bitrate_bps / 1000);
                 encoding.key_frame = true;
@@ -441,9 +441,9 @@ void Desktop::encode_streams(uint32_t display, const Frame& frame, DisplayChange
             while (true) {
                 auto packet = encoding.encoder->receive_packet();
                 if (!packet || !*packet) break;
-                change.pictures.push_back(
-                    {stream.info, codec, stamp,
-                     std::make_shared<const VideoPacket>(std::move(**packet)), now});
+                change.pictures.push_back({stream.info, codec, stamp,
+                                           std::make_shared<const VideoPacket>(std::move(**packet)),
+                                           now});
             }
         }
     }
@@ -462,7 +462,8 @@ void Desktop::stream_report(uint32_t display, uint32_t stream, VideoCodec codec,
         if (verdict == StreamRateControl::Verdict::kRejected) {
             uint64_t held_back = 0;
             if (report_log_limiter_.allow(held_back))
-                LOG_WARN("display", "display %u: stream %u: absurd report ignored (%u drops of %u "
+                LOG_WARN("display",
+                         "display %u: stream %u: absurd report ignored (%u drops of %u "
                          "frames over %u ms; %llu more held back)",
                          display, stream, figures.num_drops, figures.num_frames,
                          figures.end_frame_mm_time - figures.start_frame_mm_time,
@@ -471,7 +472,8 @@ void Desktop::stream_report(uint32_t display, uint32_t stream, VideoCodec codec,
         }
         if (verdict == StreamRateControl::Verdict::kUnchanged) return;
         encoding.encoder->set_rate(encoding.rate->bitrate_bps(), encoding.rate->fps());
-        LOG_INFO("display", "display %u: stream %u (%s): %u of %u frames dropped, last %d ms "
+        LOG_INFO("display",
+                 "display %u: stream %u (%s): %u of %u frames dropped, last %d ms "
                  "%s: %s to %u kbit/s, %d fps",
                  display, stream, std::string(to_string(codec)).c_str(), figures.num_drops,
                  figures.num_frames, std::abs(figures.last_frame_delay),
@@ -484,8 +486,7 @@ void Desktop::stream_report(uint32_t display, uint32_t stream, VideoCodec codec,
 void Desktop::prefer_backend(std::string_view name) {
     auto chosen = std::find_if(video_backends_.begin(), video_backends_.end(),
                                [&](const VideoBackend& b) { return b.name == name; });
-    if (chosen != video_backends_.end())
-        std::rotate(video_backends_.begin(), chosen, chosen + 1);
+    if (chosen != video_backends_.end()) std::rotate(video_backends_.begin(), chosen, chosen + 1);
 }
 
 void Desktop::end_all_streams(uint32_t display) {
@@ -511,7 +512,8 @@ void Desktop::arm_stream_timer() {
             any |= !screen.streams.empty();
             // Streams that went quiet get their last picture again, so decoders that hold
             // pictures back (frame threads) show the last one while the stream lives on.
-            if (const auto& frame = state_.displays[display].frame; frame && !screen.streams.empty()) {
+            if (const auto& frame = state_.displays[display].frame;
+                frame && !screen.streams.empty()) {
                 DisplayChange flush;
                 encode_streams(display, *frame, flush, true);
                 if (!flush.pictures.empty()) {

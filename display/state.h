@@ -95,8 +95,8 @@ struct DisplayChange {
     static constexpr size_t kMaxStreamPictures = 32;
 
     bool changes_anything() const {
-        return surface_replaced || frame_changed || cursor_hid || cursor_reshaped ||
-               cursor_moved || streams_changed || !pictures.empty() || pictures_lost;
+        return surface_replaced || frame_changed || cursor_hid || cursor_reshaped || cursor_moved ||
+               streams_changed || !pictures.empty() || pictures_lost;
     }
 
     // Folds `newer` (the change right after this one) into this one. This change's moves

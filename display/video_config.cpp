@@ -112,8 +112,7 @@ Expected<ParsedVideoCodecs, std::string> parse_video_codecs(std::string_view tex
         const bool seen = std::any_of(parsed.choices.begin(), parsed.choices.end(),
                                       [&](const VideoCodecChoice& c) { return c.codec == codec; });
         if (seen) {
-            parsed.notes.push_back(
-                cat("'", entry, "' skipped: ", codec_name, " was named before"));
+            parsed.notes.push_back(cat("'", entry, "' skipped: ", codec_name, " was named before"));
             continue;
         }
         parsed.choices.push_back({codec, std::move(backends)});

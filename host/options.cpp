@@ -294,10 +294,12 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
             auto parsed = parse_video_codecs(value);
             if (!parsed) return unexpected(std::string(option) + ": " + parsed.error());
             config.video.codecs = std::move(parsed->choices);
-            for (std::string& note : parsed->notes) result.notes.push_back("--video-codecs: " + note);
+            for (std::string& note : parsed->notes)
+                result.notes.push_back("--video-codecs: " + note);
         } else if (option == "--stream-min-frames") {
             auto frames = to_number<int>(value);
-            if (!frames || *frames < 1 || *frames > 1000) return bad("is not a frame count (1-1000)");
+            if (!frames || *frames < 1 || *frames > 1000)
+                return bad("is not a frame count (1-1000)");
             config.video.detector.min_frames = *frames;
         } else if (option == "--stream-min-fps") {
             auto fps = to_number<int>(value);

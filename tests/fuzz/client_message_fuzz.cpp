@@ -85,6 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             break;
         case 23:
             (void)parse_stream_data(body, (size & 1) != 0);
+            (void)parse_stream_clip(body);
             break;
     }
     return 0;

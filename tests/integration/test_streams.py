@@ -151,6 +151,14 @@ def streaming_case(codec, prefer=None, no_h264=False):
                 # The first streams may have gone in the client's default codec before its
                 # preference arrived; the preference then switched them.
                 print("  codecs chosen in turn: %s" % ", ".join(chosen), flush=True)
+            # The wireframe's stream resizes as the model turns: the client keeps its stream
+            # and gets the pictures with their new size and place (STREAM_CLIP, DATA_SIZED).
+            followed = re.search(r"\((\d+) moves or resizes followed\)", log)
+            sized = len(re.findall(r"contains sized data", err))
+            print("  moves or resizes followed: %s; sized pictures the client took: %d" % (
+                followed.group(1) if followed else "?", sized), flush=True)
+            if followed and int(followed.group(1)) > 0:
+                H.check(sized > 0, "the server followed a resize but sent no sized picture")
             rects = stream_rects(log)
             H.check(rects, "no stream is running at the freeze:\n%s" % log[-3000:])
             compare_with_streams(picture, served, rects, codec)

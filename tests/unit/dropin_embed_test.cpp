@@ -493,8 +493,8 @@ TEST_F(DropInTest, OnlyTheVersionedApiIsVisible) {
 TEST_F(DropInTest, VideoStreamSettersCheckTheirValues) {
     auto set_streaming = api_.get<int (*)(SpiceServer*, int)>("spice_server_set_streaming_video",
                                                               "SPICE_SERVER_0.6.0");
-    auto set_codecs = api_.get<int (*)(SpiceServer*, const char*)>(
-        "spice_server_set_video_codecs", "SPICE_SERVER_0.13.2");
+    auto set_codecs = api_.get<int (*)(SpiceServer*, const char*)>("spice_server_set_video_codecs",
+                                                                   "SPICE_SERVER_0.13.2");
     auto get_codecs = api_.get<const char* (*)(SpiceServer*)>("spice_server_get_video_codecs",
                                                               "SPICE_SERVER_0.14.3");
     auto free_codecs = api_.get<void (*)(SpiceServer*, const char*)>(

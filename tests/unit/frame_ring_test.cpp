@@ -42,8 +42,8 @@ TEST(FrameRingTest, AFrameMadeWhileEveryKeptOneIsReadStillReachesTheKeptOnes) {
     std::vector<std::shared_ptr<const Frame>> readers;
     for (size_t i = 0; i < FrameRing::kMaxSlots; ++i) {
         primary.paint(Rect::MakeXYWH(int32_t(i) * 4, 0, 4, 4), 0x100u + uint32_t(i));
-        readers.push_back(ring.next(size, Region(Rect::MakeXYWH(int32_t(i) * 4, 0, 4, 4)),
-                                    primary.fill()));
+        readers.push_back(
+            ring.next(size, Region(Rect::MakeXYWH(int32_t(i) * 4, 0, 4, 4)), primary.fill()));
     }
     // Every kept frame is held: the next one is made aside, with a change of its own.
     const Rect change = Rect::MakeXYWH(10, 10, 8, 8);

@@ -111,6 +111,23 @@ TEST(Messages, StreamMessagesRoundTrip) {
     }
 }
 
+TEST(Messages, StreamClipRoundTripsAndIsBounded) {
+    ByteWriter out;
+    marshal(MsgDisplayStreamClip{4, {Rect::MakeXYWH(10, 20, 300, 200)}}, out);
+    auto bytes = out.take();
+    EXPECT_EQ(bytes.size(), 4u + 1 + 4 + 16);
+    auto parsed = parse_stream_clip(bytes);
+    ASSERT_TRUE(parsed.has_value());
+    EXPECT_EQ(parsed->id, 4u);
+    ASSERT_EQ(parsed->rects.size(), 1u);
+    EXPECT_EQ(parsed->rects[0], Rect::MakeXYWH(10, 20, 300, 200));
+    for (size_t n = 0; n < bytes.size(); ++n)
+        EXPECT_FALSE(parse_stream_clip(std::span(bytes.data(), n)).has_value()) << n;
+    // A count far past the body is refused before anything is allocated.
+    const std::vector<uint8_t> lying = {4, 0, 0, 0, SPICE_CLIP_TYPE_RECTS, 0xff, 0xff, 0xff, 0x7f};
+    EXPECT_FALSE(parse_stream_clip(lying).has_value());
+}
+
 TEST(Messages, PreferredVideoCodecsAreBounded) {
     ByteWriter out;
     marshal(MsgcDisplayPreferredVideoCodecType{{3, 1, 200}}, out);
@@ -268,6 +285,7 @@ TEST(Messages, RandomBytesNeverCrashParsers) {
         (void)parse_preferred_video_codecs(bytes);
         (void)parse_stream_create(bytes);
         (void)parse_stream_data(bytes, i % 2 == 0);
+        (void)parse_stream_clip(bytes);
     }
 }
 
