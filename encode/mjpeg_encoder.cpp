@@ -76,18 +76,13 @@ public:
         if (!type) return unexpected("mjpeg: " + type.error());
         // The SPICE JPEG body is a u32 length and then the file.
         constexpr size_t kBodyHeader = 4;
-        VideoPacket packet;
-        packet.data.assign(out_.buffer().begin() + kBodyHeader, out_.buffer().end());
-        packet.keyframe = true;
-        packet.frame_number = number;
-        pending_ = std::move(packet);
+        pending_.set(std::vector<uint8_t>(out_.buffer().begin() + kBodyHeader, out_.buffer().end()),
+                     true, number);
         return {};
     }
 
     Expected<std::optional<VideoPacket>, std::string> receive_packet() override {
-        std::optional<VideoPacket> packet = std::move(pending_);
-        pending_.reset();
-        return packet;
+        return pending_.take();
     }
 
     void set_rate(uint32_t bitrate_bps, int fps) override {
@@ -105,7 +100,7 @@ private:
     int quality_ = 0;
     std::unique_ptr<ImageEncoder> jpeg_;
     ByteWriter out_;  // reused between pictures, keeps its capacity
-    std::optional<VideoPacket> pending_;
+    PendingPacket pending_;
     uint64_t frame_number_ = 0;
 };
 

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/expected.h"
@@ -59,6 +60,19 @@ public:
     virtual Expected<std::optional<VideoPacket>, std::string> receive_packet() = 0;
     // Rate control: the next pictures aim at this bit rate and frame rate.
     virtual void set_rate(uint32_t bitrate_bps, int fps) = 0;
+};
+
+// The packet an encoder that finishes each picture inside send_frame() (x264 with zero
+// latency, MJPEG) holds until receive_packet() takes it.
+class PendingPacket {
+public:
+    void set(std::vector<uint8_t> data, bool keyframe, uint64_t frame_number) {
+        packet_ = VideoPacket{std::move(data), keyframe, frame_number};
+    }
+    std::optional<VideoPacket> take() { return std::exchange(packet_, std::nullopt); }
+
+private:
+    std::optional<VideoPacket> packet_;
 };
 
 }  // namespace spiced

@@ -131,18 +131,12 @@ public:
         // x264 writes a picture's NAL units back to back, so the whole access unit is one
         // range from the first payload.
         const uint8_t* start = nals[0].p_payload;
-        VideoPacket packet;
-        packet.data.assign(start, start + bytes);
-        packet.keyframe = out.b_keyframe != 0;
-        packet.frame_number = number;
-        pending_ = std::move(packet);
+        pending_.set(std::vector<uint8_t>(start, start + bytes), out.b_keyframe != 0, number);
         return {};
     }
 
     Expected<std::optional<VideoPacket>, std::string> receive_packet() override {
-        std::optional<VideoPacket> packet = std::move(pending_);
-        pending_.reset();
-        return packet;
+        return pending_.take();
     }
 
     void set_rate(uint32_t bitrate_bps, int fps) override {
@@ -162,7 +156,7 @@ private:
     x264_param_t param_;  // what the encoder runs with, the base for reconfiguration
     X264Ptr encoder_;
     std::vector<uint8_t> planes_;  // I420, tightly packed
-    std::optional<VideoPacket> pending_;
+    PendingPacket pending_;
     uint64_t frame_number_ = 0;
 };
 

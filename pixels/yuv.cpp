@@ -184,6 +184,24 @@ bool yuv_isa_available(YuvIsa isa) {
     return pick(isa) != nullptr;
 }
 
+namespace {
+// Every output row pair: luma for both rows, then `chroma(kernels, top, bottom, pair)`.
+template <typename Chroma>
+Expected<void, std::string> convert_rows(const Frame& frame, const Rect& area, YuvIsa isa,
+                                         uint8_t* y, int32_t y_stride, Chroma&& chroma) {
+    const Kernels* kernels = pick(isa);
+    if (kernels == nullptr) return unexpected(std::string("yuv: instruction set not available"));
+    for (int32_t row = 0; row < area.height(); row += 2) {
+        const uint8_t* top = pixel_at(frame, area.left(), area.top() + row);
+        const uint8_t* bottom = pixel_at(frame, area.left(), area.top() + row + 1);
+        kernels->luma_row(top, area.width(), y + size_t(row) * size_t(y_stride));
+        kernels->luma_row(bottom, area.width(), y + size_t(row + 1) * size_t(y_stride));
+        chroma(*kernels, top, bottom, size_t(row / 2));
+    }
+    return {};
+}
+}  // namespace
+
 Expected<void, std::string> bgrx_to_i420(const Frame& frame, const Rect& area,
                                          const I420Planes& out, YuvIsa isa) {
     if (auto ok = check_area(frame, area); !ok) return ok;
@@ -192,18 +210,12 @@ Expected<void, std::string> bgrx_to_i420(const Frame& frame, const Rect& area,
         !plane_fits(out.v, out.v_stride, w / 2, h / 2)) {
         return unexpected(std::string("yuv: I420 planes too small for the area"));
     }
-    const Kernels* kernels = pick(isa);
-    if (kernels == nullptr) return unexpected(std::string("yuv: instruction set not available"));
-    for (int32_t row = 0; row < h; row += 2) {
-        const uint8_t* top = pixel_at(frame, area.left(), area.top() + row);
-        const uint8_t* bottom = pixel_at(frame, area.left(), area.top() + row + 1);
-        kernels->luma_row(top, w, out.y.data() + size_t(row) * size_t(out.y_stride));
-        kernels->luma_row(bottom, w, out.y.data() + size_t(row + 1) * size_t(out.y_stride));
-        const size_t c = size_t(row / 2);
-        kernels->chroma_row(top, bottom, w / 2, out.u.data() + c * size_t(out.u_stride),
-                            out.v.data() + c * size_t(out.v_stride), nullptr);
-    }
-    return {};
+    return convert_rows(frame, area, isa, out.y.data(), out.y_stride,
+                        [&](const Kernels& k, const uint8_t* top, const uint8_t* bottom, size_t c) {
+                            k.chroma_row(top, bottom, w / 2,
+                                         out.u.data() + c * size_t(out.u_stride),
+                                         out.v.data() + c * size_t(out.v_stride), nullptr);
+                        });
 }
 
 Expected<void, std::string> bgrx_to_nv12(const Frame& frame, const Rect& area,
@@ -213,17 +225,11 @@ Expected<void, std::string> bgrx_to_nv12(const Frame& frame, const Rect& area,
     if (!plane_fits(out.y, out.y_stride, w, h) || !plane_fits(out.uv, out.uv_stride, w, h / 2)) {
         return unexpected(std::string("yuv: NV12 planes too small for the area"));
     }
-    const Kernels* kernels = pick(isa);
-    if (kernels == nullptr) return unexpected(std::string("yuv: instruction set not available"));
-    for (int32_t row = 0; row < h; row += 2) {
-        const uint8_t* top = pixel_at(frame, area.left(), area.top() + row);
-        const uint8_t* bottom = pixel_at(frame, area.left(), area.top() + row + 1);
-        kernels->luma_row(top, w, out.y.data() + size_t(row) * size_t(out.y_stride));
-        kernels->luma_row(bottom, w, out.y.data() + size_t(row + 1) * size_t(out.y_stride));
-        kernels->chroma_row(top, bottom, w / 2, nullptr, nullptr,
-                            out.uv.data() + size_t(row / 2) * size_t(out.uv_stride));
-    }
-    return {};
+    return convert_rows(frame, area, isa, out.y.data(), out.y_stride,
+                        [&](const Kernels& k, const uint8_t* top, const uint8_t* bottom, size_t c) {
+                            k.chroma_row(top, bottom, w / 2, nullptr, nullptr,
+                                         out.uv.data() + c * size_t(out.uv_stride));
+                        });
 }
 
 }  // namespace spiced
