@@ -556,9 +556,10 @@ void DisplayChannelClient::send_pictures(const DisplayChange& change) {
         if (stream.awaiting_key && !picture.packet->keyframe) continue;
         if (closing() || !can_send_bulk()) {
             // The client is behind: pictures after a skipped one are useless until a key
-            // frame, which the encoder makes next.
+            // frame, which the encoder makes next (again, when the skipped one was the key
+            // frame this client waited for).
             ++counts_.skipped_pictures;
-            if (!stream.awaiting_key) {
+            if (!stream.awaiting_key || picture.packet->keyframe) {
                 stream.awaiting_key = true;
                 desktop.request_key_frame(display_, stream.info.id, *video_codec_);
             }

@@ -377,17 +377,23 @@ void Desktop::encode_streams(uint32_t display, const Frame& frame, DisplayChange
     Screen& screen = *screens_[display];
     const auto now = std::chrono::steady_clock::now();
     for (Screen::Stream& stream : screen.streams) {
+        bool key_requested = false;
+        // Rate control may have lowered the frame rate below the cap.
+        int fps = options_.max_stream_fps;
+        for (auto& [codec, encoding] : stream.encodings) {
+            key_requested |= encoding.key_frame && !encoding.failed && encoding.encoder;
+            if (encoding.rate) fps = std::min(fps, encoding.rate->fps());
+        }
         if (flush_quiet) {
-            if (stream.flushes_left == 0 || now - stream.last_picture < kFlushAfter) continue;
-            --stream.flushes_left;
-        } else {
-            bool key_requested = false;
-            // Rate control may have lowered the frame rate below the cap.
-            int fps = options_.max_stream_fps;
-            for (auto& [codec, encoding] : stream.encodings) {
-                key_requested |= encoding.key_frame && !encoding.failed && encoding.encoder;
-                if (encoding.rate) fps = std::min(fps, encoding.rate->fps());
+            // A key frame someone asked for goes out even when nothing changes any more (a
+            // client that skipped the last pictures would otherwise keep an old one).
+            if (!key_requested) {
+                if (stream.flushes_left == 0 || now - stream.last_picture < kFlushAfter) continue;
+                --stream.flushes_left;
+            } else {
+                stream.flushes_left = kFlushPictures;  // the key frame must be shown too
             }
+        } else {
             const auto interval = std::chrono::microseconds(1'000'000 / std::max(1, fps));
             if (!change.damage.intersects(stream.info.rect) && !key_requested) continue;
             if (now - stream.last_picture < interval && !key_requested) continue;

@@ -67,9 +67,8 @@ int run(int argc, char** argv) {
         LOG_INFO("server", "placement: %s", placement->c_str());
     }
     for (const std::string& note : command_line->notes) LOG_WARN("server", "%s", note.c_str());
-    LOG_INFO("server", "video streams: %s; codecs %s",
-             std::string(spiced::to_string(wanted.video.streaming)).c_str(),
-             spiced::to_string(wanted.video.codecs).c_str());
+    const std::string video = std::string(spiced::to_string(wanted.video.streaming)) + "; codecs " +
+                              spiced::to_string(wanted.video.codecs);
     const spiced::DemoSourceConfig demo = command_line->demo;
     std::vector<std::unique_ptr<spiced::FrameTap>> taps;
     if (!command_line->dump_frame.empty())
@@ -92,6 +91,7 @@ int run(int argc, char** argv) {
         static_cast<unsigned long long>(demo.seed),
         (*server)->config().ticket.ticketing_enabled() ? "password required" : "no password",
         std::string((*server)->backend_name()).c_str(), (*server)->shard_count());
+    LOG_INFO("server", "video streams: %s", video.c_str());
     int signal = 0;
     sigwait(&stop_signals, &signal);
     LOG_INFO("server", "received signal %d, shutting down", signal);

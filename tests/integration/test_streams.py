@@ -165,6 +165,45 @@ def streaming_case(codec, prefer=None, no_h264=False):
     return run
 
 
+def join_mid_stream_case(args):
+    """A second H.264 client that joins while the streams run gets a key frame first: its
+    decoder shows the streams as well as the first client's does."""
+    with tempfile.TemporaryDirectory(prefix="spiced-streams-") as d:
+        dump = os.path.join(d, "frame.ppm")
+        extra = ["--disable-ticketing", "--demo-freeze", str(FREEZE_AT + 30), "--dump-frame",
+                 dump, "--stream-idle-ms", "600000", "--multi-client", "view"]
+        with H.ServerProcess(args.server, extra, workdir=d) as srv:
+            env = dict(os.environ, SPICE_DEBUG="1")
+
+            def client(name):
+                argv = [sys.executable, os.path.abspath(__file__), "--client", str(srv.port),
+                        os.path.join(d, name + ".ppm"), dump, "1.5", "-"]
+                return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT)
+            first = client("first")
+            # The second joins once both streams run (the wireframe's starts after 1 s of
+            # animation).
+            H.check(H.wait_until(lambda: len(re.findall(r"stream \d+ started", srv.log())) >= 2,
+                                 30.0), "the streams did not start:\n" + srv.log()[-2000:])
+            time.sleep(0.5)
+            second = client("second")
+            outputs = {}
+            for name, proc in (("first", first), ("second", second)):
+                out, _ = proc.communicate(timeout=90)
+                outputs[name] = out.decode(errors="replace")
+                H.check(proc.returncode == 0, "%s client failed:\n%s" % (name, outputs[name][-3000:]))
+            served = H.read_ppm(dump)
+            log = srv.log()
+        rects = stream_rects(log)
+        H.check(rects, "no stream is running at the freeze")
+        for name in ("first", "second"):
+            creates = len(re.findall(r"display_handle_stream_create", outputs[name]))
+            print("  %s client: %d streams created" % (name, creates), flush=True)
+            H.check(creates >= 1, "the %s client got no stream" % name)
+            compare_with_streams(H.read_ppm(os.path.join(d, name + ".ppm")), served, rects,
+                                 "H.264, %s client" % name)
+
+
 def stream_ends_case(args):
     """Streams end once their region stops changing; the area is repainted losslessly and
     the client's whole picture equals the frozen frame."""
@@ -220,6 +259,8 @@ def jpeg_repaint_case(args):
             lossy = psnr(first, served)
             exact, picture, _ = client.wait_framebuffer_equals(lambda: served, timeout=10.0)
             client.disconnect()
+            # The count is in the display channel's close line.
+            H.wait_until(lambda: "lossless repaints of JPEG areas" in srv.log(), 5.0)
             log = srv.log()
         print("  first picture: PSNR %.1f dB (JPEG); then %s" % (
             lossy, "pixel-exact" if exact else "never exact"), flush=True)
@@ -369,6 +410,7 @@ def main():
         ("h264_stream", streaming_case("H.264")),
         ("mjpeg_only_client", streaming_case("MJPEG", no_h264=True)),
         ("mjpeg_preferred", streaming_case("MJPEG", prefer="mjpeg")),
+        ("h264_join_mid_stream", join_mid_stream_case),
         ("stream_ends_exact", stream_ends_case),
         ("streaming_off", streaming_off_case),
         ("jpeg_repainted_lossless", jpeg_repaint_case),
