@@ -136,6 +136,7 @@ private:
         uint32_t wire_id = 0;    // small: spice-gtk sizes an array by the largest id
         uint32_t unique_id = 0;  // tells reports on an earlier stream with this id apart
         bool awaiting_key = true;
+        uint32_t sent_since_flow = 0;  // pictures since the last flow note to the desktop
     };
     Region lossy_;  // shown with JPEG's loss on the client
     std::chrono::steady_clock::time_point lossy_touched_{};

@@ -29,6 +29,8 @@ constexpr uint32_t kStreamRefused = 0xffffffffu;
 // stream that goes idle is): ringing around text must not stay on the client.
 constexpr auto kLossyRepaintAfter = std::chrono::milliseconds(300);
 constexpr auto kLossyCheckPeriod = std::chrono::milliseconds(100);
+// Pictures sent without a skip between two "the link keeps up" notes to the rate control.
+constexpr uint32_t kFlowPictures = 30;
 // Latency samples kept per display channel for the close line (~5 min at 30 fps).
 constexpr size_t kLatencySamples = 10'000;
 
@@ -520,7 +522,7 @@ void DisplayChannelClient::sync_streams() {
         while (std::any_of(streams_.begin(), streams_.end(),
                            [&](const ShownStream& s) { return s.wire_id == wire_id; }))
             ++wire_id;
-        ShownStream stream{info, info.rect, wire_id, next_unique_id_++, true};
+        ShownStream stream{info, info.rect, wire_id, next_unique_id_++, true, 0};
         const auto width = uint32_t(info.rect.width());
         const auto height = uint32_t(info.rect.height());
         send(MsgDisplayStreamCreate{kPrimarySurfaceId, wire_id, SPICE_STREAM_FLAGS_TOP_DOWN,
@@ -560,9 +562,13 @@ void DisplayChannelClient::send_pictures(const DisplayChange& change) {
             // frame this client waited for).
             ++counts_.skipped_pictures;
             if (!stream.awaiting_key || picture.packet->keyframe) {
+                // Once a skip episode: the link is full, so the stream's rate goes down.
+                if (!stream.awaiting_key)
+                    desktop.stream_flow(display_, stream.info.id, *video_codec_, true, 0);
                 stream.awaiting_key = true;
                 desktop.request_key_frame(display_, stream.info.id, *video_codec_);
             }
+            stream.sent_since_flow = 0;
             continue;
         }
         const std::vector<uint8_t>& data = picture.packet->data;
@@ -583,6 +589,14 @@ void DisplayChannelClient::send_pictures(const DisplayChange& change) {
             },
             data.size() + 16);
         stream.awaiting_key = false;
+        // Clients that report steer the rate with their reports; for the others, pictures
+        // that go out without skips are the sign the link keeps up.
+        if (!client_caps().has(SPICE_DISPLAY_CAP_STREAM_REPORT) &&
+            ++stream.sent_since_flow >= kFlowPictures) {
+            desktop.stream_flow(display_, stream.info.id, *video_codec_, false,
+                                stream.sent_since_flow);
+            stream.sent_since_flow = 0;
+        }
         if (picture_latency_us_.size() < kLatencySamples) {
             picture_latency_us_.push_back(
                 uint32_t(std::chrono::duration_cast<std::chrono::microseconds>(

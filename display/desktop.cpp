@@ -3,6 +3,7 @@
 #include "display/frame_differ.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 
@@ -458,35 +459,61 @@ void Desktop::encode_streams(uint32_t display, const Frame& frame, DisplayChange
 void Desktop::stream_report(uint32_t display, uint32_t stream, VideoCodec codec,
                             StreamReportFigures figures) {
     run_on_loop([this, display, stream, codec, figures] {
-        if (display >= screens_.size()) return;
-        Screen::Stream* s = screens_[display]->stream(stream);
-        if (!s) return;  // ended meanwhile
-        auto it = s->encodings.find(codec);
-        if (it == s->encodings.end() || !it->second.encoder || !it->second.rate) return;
-        Screen::Encoding& encoding = it->second;
-        const auto verdict = encoding.rate->on_report(figures);
-        if (verdict == StreamRateControl::Verdict::kRejected) {
-            uint64_t held_back = 0;
-            if (report_log_limiter_.allow(held_back))
-                LOG_WARN("display",
-                         "display %u: stream %u: absurd report ignored (%u drops of %u "
-                         "frames over %u ms; %llu more held back)",
-                         display, stream, figures.num_drops, figures.num_frames,
-                         figures.end_frame_mm_time - figures.start_frame_mm_time,
-                         static_cast<unsigned long long>(held_back));
-            return;
-        }
-        if (verdict == StreamRateControl::Verdict::kUnchanged) return;
-        encoding.encoder->set_rate(encoding.rate->bitrate_bps(), encoding.rate->fps());
-        LOG_INFO("display",
-                 "display %u: stream %u (%s): %u of %u frames dropped, last %d ms "
-                 "%s: %s to %u kbit/s, %d fps",
-                 display, stream, std::string(to_string(codec)).c_str(), figures.num_drops,
-                 figures.num_frames, std::abs(figures.last_frame_delay),
-                 figures.last_frame_delay < 0 ? "late" : "early",
-                 verdict == StreamRateControl::Verdict::kLowered ? "lowered" : "raised",
-                 encoding.rate->bitrate_bps() / 1000, encoding.rate->fps());
+        char why[160];
+        std::snprintf(why, sizeof why, "%u of %u frames dropped, last %d ms %s", figures.num_drops,
+                      figures.num_frames, std::abs(figures.last_frame_delay),
+                      figures.last_frame_delay < 0 ? "late" : "early");
+        steer_stream(
+            display, stream, codec,
+            [&](StreamRateControl& rate) {
+                const auto verdict = rate.on_report(figures);
+                uint64_t held_back = 0;
+                if (verdict == StreamRateControl::Verdict::kRejected &&
+                    report_log_limiter_.allow(held_back)) {
+                    LOG_WARN("display",
+                             "display %u: stream %u: absurd report ignored (%u drops of %u "
+                             "frames over %u ms; %llu more held back)",
+                             display, stream, figures.num_drops, figures.num_frames,
+                             figures.end_frame_mm_time - figures.start_frame_mm_time,
+                             static_cast<unsigned long long>(held_back));
+                }
+                return verdict;
+            },
+            why);
     });
+}
+
+void Desktop::stream_flow(uint32_t display, uint32_t stream, VideoCodec codec, bool congested,
+                          uint32_t pictures_sent) {
+    run_on_loop([this, display, stream, codec, congested, pictures_sent] {
+        steer_stream(
+            display, stream, codec,
+            [&](StreamRateControl& rate) {
+                return congested ? rate.on_congestion() : rate.on_pictures_sent(pictures_sent);
+            },
+            congested ? "the client's link is full" : "the client's link keeps up");
+    });
+}
+
+void Desktop::steer_stream(
+    uint32_t display, uint32_t stream, VideoCodec codec,
+    const std::function<StreamRateControl::Verdict(StreamRateControl&)>& steer,
+    const std::string& why) {
+    if (display >= screens_.size()) return;
+    Screen::Stream* s = screens_[display]->stream(stream);
+    if (!s) return;  // ended meanwhile
+    auto it = s->encodings.find(codec);
+    if (it == s->encodings.end() || !it->second.encoder || !it->second.rate) return;
+    Screen::Encoding& encoding = it->second;
+    const auto verdict = steer(*encoding.rate);
+    if (verdict == StreamRateControl::Verdict::kRejected ||
+        verdict == StreamRateControl::Verdict::kUnchanged)
+        return;
+    encoding.encoder->set_rate(encoding.rate->bitrate_bps(), encoding.rate->fps());
+    LOG_INFO("display", "display %u: stream %u (%s): %s: %s to %u kbit/s, %d fps", display, stream,
+             std::string(to_string(codec)).c_str(), why.c_str(),
+             verdict == StreamRateControl::Verdict::kLowered ? "lowered" : "raised",
+             encoding.rate->bitrate_bps() / 1000, encoding.rate->fps());
 }
 
 void Desktop::prefer_backend(std::string_view name) {

@@ -121,6 +121,11 @@ public:
     // control rejects is logged and ignored.
     void stream_report(uint32_t display, uint32_t stream, VideoCodec codec,
                        StreamReportFigures figures);
+    // What a display channel measured itself: its client's link could not take the stream's
+    // pictures (`congested`: pictures were skipped), or `pictures_sent` went out without that
+    // (counted only for clients that send no reports).
+    void stream_flow(uint32_t display, uint32_t stream, VideoCodec codec, bool congested,
+                     uint32_t pictures_sent);
     void key_event(uint16_t scancode, bool down);
     void sync_keyboard_leds(uint32_t leds);
     void pointer_position(uint32_t monitor, Point position, uint32_t buttons_mask);
@@ -169,6 +174,10 @@ private:
     void encode_streams(uint32_t display, const Frame& frame, DisplayChange& change,
                         bool flush_quiet = false);
     void end_all_streams(uint32_t display);
+    // Runs `steer` on the rate control of `stream` in `codec` and applies a change.
+    void steer_stream(uint32_t display, uint32_t stream, VideoCodec codec,
+                      const std::function<StreamRateControl::Verdict(StreamRateControl&)>& steer,
+                      const std::string& why);
     // Moves the backend called `name` to the front of the list (it opened on this machine).
     void prefer_backend(std::string_view name);
     // While streams run, a timer ends those gone idle when the source sends no frames.

@@ -24,6 +24,25 @@ StreamRateControl::Verdict StreamRateControl::on_report(const StreamReportFigure
         return Verdict::kRejected;
     const bool bad = double(report.num_drops) > kBadDropShare * double(report.num_frames) ||
                      report.last_frame_delay < 0;
+    return apply(bad);
+}
+
+StreamRateControl::Verdict StreamRateControl::on_congestion() {
+    pictures_since_clean_ = 0;
+    return apply(true);
+}
+
+StreamRateControl::Verdict StreamRateControl::on_pictures_sent(uint32_t sent_ok) {
+    pictures_since_clean_ += sent_ok;
+    Verdict verdict = Verdict::kUnchanged;
+    while (pictures_since_clean_ >= kCleanPicturesToRaise) {
+        pictures_since_clean_ -= kCleanPicturesToRaise;
+        if (const Verdict step = apply(false); step != Verdict::kUnchanged) verdict = step;
+    }
+    return verdict;
+}
+
+StreamRateControl::Verdict StreamRateControl::apply(bool bad) {
     const uint32_t old_bitrate = bitrate_;
     const int old_fps = fps_;
     if (bad) {

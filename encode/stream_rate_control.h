@@ -30,6 +30,13 @@ public:
     // it starts or spans over a minute, no frames): the caller logs and ignores it.
     Verdict on_report(const StreamReportFigures& report);
 
+    // The client's link could not take the stream's pictures (its socket queue was over budget
+    // and pictures were skipped): measured bandwidth says the rate is too high. Counts as a bad
+    // report. `sent_ok` pictures went out since without that: every kCleanPicturesToRaise of
+    // them count as a clean report (clients that send no reports recover too).
+    Verdict on_congestion();
+    Verdict on_pictures_sent(uint32_t sent_ok);
+
     uint32_t bitrate_bps() const { return bitrate_; }
     int fps() const { return fps_; }
     uint32_t ceiling_bps() const { return ceiling_; }
@@ -43,6 +50,8 @@ public:
     static constexpr double kDecrease = 0.7;
     static constexpr double kIncrease = 1.15;
     static constexpr int kCleanReportsToRaise = 3;
+    // Pictures without congestion that count as one clean report (~1 s at 30 fps).
+    static constexpr uint32_t kCleanPicturesToRaise = 30;
     // The frame rate goes down by a quarter after two bad reports in a row (fewer, better
     // pictures beat many blocky ones), never below 10 fps.
     static constexpr int kMinFps = 10;
@@ -50,6 +59,8 @@ public:
     static constexpr uint32_t kMinBitrate = 100'000;
 
 private:
+    Verdict apply(bool bad);
+
     uint32_t ceiling_;
     uint32_t floor_;
     uint32_t bitrate_;
@@ -57,6 +68,7 @@ private:
     int fps_;
     int bad_in_a_row_ = 0;
     int clean_in_a_row_ = 0;
+    uint32_t pictures_since_clean_ = 0;
 };
 
 }  // namespace spiced

@@ -64,6 +64,25 @@ TEST(StreamRateControl, FloorsHold) {
     EXPECT_EQ(small.fps(), StreamRateControl::kMinFps);
 }
 
+TEST(StreamRateControl, AFullLinkLowersAndFlowingPicturesRaise) {
+    StreamRateControl rate(4'000'000, 30);
+    EXPECT_EQ(rate.on_congestion(), Verdict::kLowered);
+    EXPECT_EQ(rate.on_congestion(), Verdict::kLowered);
+    EXPECT_EQ(rate.fps(), 22);
+    const uint32_t low = rate.bitrate_bps();
+    // 3 x 30 pictures without a skip make one raise.
+    EXPECT_EQ(rate.on_pictures_sent(29), Verdict::kUnchanged);
+    EXPECT_EQ(rate.on_pictures_sent(30), Verdict::kUnchanged);
+    EXPECT_EQ(rate.on_pictures_sent(31), Verdict::kRaised);
+    EXPECT_GT(rate.bitrate_bps(), low);
+    // A skip restarts the count.
+    rate.on_pictures_sent(80);
+    rate.on_congestion();
+    const uint32_t after = rate.bitrate_bps();
+    EXPECT_EQ(rate.on_pictures_sent(60), Verdict::kUnchanged);
+    EXPECT_EQ(rate.bitrate_bps(), after);
+}
+
 TEST(StreamRateControl, AbsurdReportsAreRejectedAndChangeNothing) {
     StreamRateControl rate(4'000'000, 30);
     EXPECT_EQ(rate.on_report(report(10, 11)), Verdict::kRejected);  // more drops than frames
