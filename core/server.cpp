@@ -38,6 +38,9 @@ struct Server::Run {
 Expected<std::unique_ptr<Server>, std::string> Server::create(
     ServerConfig config, std::unique_ptr<DisplaySource> source,
     std::vector<std::unique_ptr<FrameTap>> taps) {
+    // A host that cleared it would otherwise crash the first MAIN_INIT or stream picture on
+    // a server thread.
+    if (!config.media_clock) return unexpected(std::string("no media clock"));
     std::shared_ptr<const TlsContext> tls = config.tls_context;
     if (config.tls_port && !tls) {
         // Certificate problems are start-up errors, before any port is open.

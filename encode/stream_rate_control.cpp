@@ -8,20 +8,31 @@ namespace {
 // A report window longer than this is not one a client sends (spice-gtk reports at least every
 // timeout_ms of the activation, which we set to 500 ms).
 constexpr uint32_t kMaxWindowMs = 60'000;
+// A last frame this early or late means the client's media clock is not ours (a broken or
+// hostile client); taken as lateness, it would cut the rate for every client of the encoder.
+constexpr int32_t kMaxFrameDelayMs = 30'000;
+
+bool plausible(const StreamReportFigures& report) {
+    // mm times wrap at 2^32 ms: the window is the unsigned difference.
+    const uint32_t window = report.end_frame_mm_time - report.start_frame_mm_time;
+    return report.num_frames > 0 && report.num_drops <= report.num_frames &&
+           window <= kMaxWindowMs && report.last_frame_delay >= -kMaxFrameDelayMs &&
+           report.last_frame_delay <= kMaxFrameDelayMs;
+}
 }  // namespace
 
 StreamRateControl::StreamRateControl(uint32_t start_bitrate_bps, int max_fps)
     : ceiling_(std::max(start_bitrate_bps, kMinBitrate)),
       floor_(std::max(ceiling_ / 16, kMinBitrate)),
       bitrate_(ceiling_),
-      max_fps_(std::max(max_fps, kMinFps)),
+      // The stream's own rate is the ceiling even below kMinFps: the encoder is told this
+      // rate, and telling it more than the pictures it gets shrinks each picture's bits.
+      max_fps_(std::max(max_fps, 1)),
+      min_fps_(std::min(kMinFps, max_fps_)),
       fps_(max_fps_) {}
 
 StreamRateControl::Verdict StreamRateControl::on_report(const StreamReportFigures& report) {
-    // mm times wrap at 2^32 ms: the window is the unsigned difference.
-    const uint32_t window = report.end_frame_mm_time - report.start_frame_mm_time;
-    if (report.num_frames == 0 || report.num_drops > report.num_frames || window > kMaxWindowMs)
-        return Verdict::kRejected;
+    if (!plausible(report)) return Verdict::kRejected;
     const bool bad = double(report.num_drops) > kBadDropShare * double(report.num_frames) ||
                      report.last_frame_delay < 0;
     return apply(bad);
@@ -49,7 +60,7 @@ StreamRateControl::Verdict StreamRateControl::apply(bool bad) {
         clean_in_a_row_ = 0;
         ++bad_in_a_row_;
         bitrate_ = std::max(floor_, uint32_t(double(bitrate_) * kDecrease));
-        if (bad_in_a_row_ >= 2) fps_ = std::max(kMinFps, fps_ * 3 / 4);
+        if (bad_in_a_row_ >= 2) fps_ = std::max(min_fps_, fps_ * 3 / 4);
     } else {
         bad_in_a_row_ = 0;
         if (++clean_in_a_row_ >= kCleanReportsToRaise) {

@@ -27,7 +27,8 @@ public:
 
     enum class Verdict : uint8_t { kUnchanged, kLowered, kRaised, kRejected };
     // kRejected: figures no client sends (more drops than frames, a window that ends before
-    // it starts or spans over a minute, no frames): the caller logs and ignores it.
+    // it starts or spans over a minute, no frames, a last frame over 30 s early or late): the
+    // caller logs and ignores it.
     Verdict on_report(const StreamReportFigures& report);
 
     // The client's link could not take the stream's pictures (its socket queue was over budget
@@ -53,7 +54,7 @@ public:
     // Pictures without congestion that count as one clean report (~1 s at 30 fps).
     static constexpr uint32_t kCleanPicturesToRaise = 30;
     // The frame rate goes down by a quarter after two bad reports in a row (fewer, better
-    // pictures beat many blocky ones), never below 10 fps.
+    // pictures beat many blocky ones), never below 10 fps (or the stream's own rate, if lower).
     static constexpr int kMinFps = 10;
     // The floor: 1/16 of the start, at least 100 kbit/s (below that a picture is mush).
     static constexpr uint32_t kMinBitrate = 100'000;
@@ -65,6 +66,7 @@ private:
     uint32_t floor_;
     uint32_t bitrate_;
     int max_fps_;
+    int min_fps_;
     int fps_;
     int bad_in_a_row_ = 0;
     int clean_in_a_row_ = 0;

@@ -41,6 +41,7 @@
 
 #include "base/bytes.h"
 #include "base/log.h"
+#include "base/media_clock.h"
 #include "core/ticket.h"
 #include "demo/demo_source.h"
 #include "display/source.h"
@@ -1019,6 +1020,7 @@ std::vector<uint8_t> u32_body(uint32_t value) {
 constexpr size_t kMainInitBytes = 8 * 4;
 constexpr size_t kInitAgentConnectedAt = 4 * 4;
 constexpr size_t kInitAgentTokensAt = 5 * 4;
+constexpr size_t kInitMediaTimeAt = 6 * 4;
 // The AGENT_DATA messages a client may send before it gets tokens back: spice-server's
 // REDS_AGENT_WINDOW_SIZE, which clients are used to.
 constexpr uint32_t kAgentTokens = 10;
@@ -1214,6 +1216,32 @@ TEST_P(EmbeddedServer, TheAgentsFirstMessageIsNotLost) {
             clients, [&] { return client.take(SPICE_MSG_MAIN_AGENT_DISCONNECTED).has_value(); }));
     }
     server->stop();
+}
+
+TEST_P(EmbeddedServer, MainInitCarriesTheConfiguredMediaClock) {
+    ServerConfig with_clock = config();
+    auto clock = std::make_shared<ManualMediaClock>(0xfffff000u);  // close to the wrap
+    with_clock.media_clock = clock;
+    auto server = create_and_start(std::move(with_clock));
+    ASSERT_TRUE(server);
+    HostLoop host;
+    for (const uint32_t now : {0xfffff000u, 0x00000123u}) {
+        clock->set(now);
+        RawLink client(connect_tcp(server->port()), SPICE_CHANNEL_MAIN);
+        ASSERT_TRUE(host.link_main(client));
+        const auto init = client.take(SPICE_MSG_MAIN_INIT);
+        ASSERT_TRUE(init);
+        ASSERT_EQ(init->body.size(), kMainInitBytes);
+        EXPECT_EQ(load_u32_le(init->body.data() + kInitMediaTimeAt), now);
+    }
+    server->stop();
+
+    ServerConfig without_clock = config();
+    without_clock.media_clock = nullptr;
+    auto refused =
+        Server::create(std::move(without_clock), std::make_unique<DemoSource>(DemoSourceConfig{}));
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().find("media clock"), std::string::npos) << refused.error();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, EmbeddedServer,

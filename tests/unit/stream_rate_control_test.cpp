@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <limits>
+
 namespace spiced {
 namespace {
 
@@ -61,7 +64,21 @@ TEST(StreamRateControl, FloorsHold) {
     StreamRateControl small(300'000, 5);
     for (int i = 0; i < 100; ++i) small.on_report(report(10, 10));
     EXPECT_EQ(small.bitrate_bps(), StreamRateControl::kMinBitrate);
-    EXPECT_EQ(small.fps(), StreamRateControl::kMinFps);
+    EXPECT_EQ(small.fps(), 5) << "a stream slower than the floor stays at its own rate";
+}
+
+TEST(StreamRateControl, AStreamSlowerThanTheFloorIsNeverToldMore) {
+    // --stream-max-fps 6, or a stream detected at 6 fps: the encoder gets 6 fps worth of
+    // pictures, and a higher rate would spread each one's bits thinner.
+    StreamRateControl rate(1'000'000, 6);
+    EXPECT_EQ(rate.fps(), 6);
+    for (int i = 0; i < 3; ++i) rate.on_report(report(10, 5));
+    EXPECT_EQ(rate.fps(), 6);
+    for (int i = 0; i < 100; ++i) rate.on_report(report(10, 0));
+    EXPECT_EQ(rate.fps(), 6);
+    EXPECT_EQ(rate.bitrate_bps(), 1'000'000u);
+    StreamRateControl zero(1'000'000, 0);
+    EXPECT_EQ(zero.fps(), 1);
 }
 
 TEST(StreamRateControl, AFullLinkLowersAndFlowingPicturesRaise) {
@@ -94,6 +111,11 @@ TEST(StreamRateControl, AbsurdReportsAreRejectedAndChangeNothing) {
     spiced_up.num_frames = 0xffffffffu;
     spiced_up.end_frame_mm_time = spiced_up.start_frame_mm_time + 3'600'000;  // an hour
     EXPECT_EQ(rate.on_report(spiced_up), Verdict::kRejected);
+    // A client whose media clock is not ours: its lateness would cut every client's rate.
+    EXPECT_EQ(rate.on_report(report(10, 0, -10'000'000)), Verdict::kRejected);
+    EXPECT_EQ(rate.on_report(report(10, 0, std::numeric_limits<int32_t>::min())),
+              Verdict::kRejected);
+    EXPECT_EQ(rate.on_report(report(10, 0, 40'000)), Verdict::kRejected);
     EXPECT_EQ(rate.bitrate_bps(), 4'000'000u);
     EXPECT_EQ(rate.fps(), 30);
     // The window may wrap around 2^32 ms.
@@ -101,6 +123,8 @@ TEST(StreamRateControl, AbsurdReportsAreRejectedAndChangeNothing) {
     wrapped.start_frame_mm_time = 0xffffff00u;
     wrapped.end_frame_mm_time = 0x100u;
     EXPECT_NE(rate.on_report(wrapped), Verdict::kRejected);
+    // A slow client, late by seconds, is real lateness.
+    EXPECT_EQ(rate.on_report(report(10, 0, -2'500)), Verdict::kLowered);
 }
 
 }  // namespace
