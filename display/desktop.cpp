@@ -3,6 +3,7 @@
 #include "display/frame_differ.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -114,7 +115,7 @@ Expected<std::unique_ptr<Desktop>, std::string> Desktop::create(
     auto reactor = create_epoll_reactor({});
     if (!reactor) return unexpected("desktop event loop: " + reactor.error());
     auto desktop = std::unique_ptr<Desktop>(
-        new Desktop(std::move(source), std::move(*reactor), options, consumers));
+        new Desktop(std::move(source), std::move(*reactor), std::move(options), consumers));
     // Taps watch for as long as they are installed (from the first frame on).
     desktop->taps_ = std::move(taps);
     desktop->watchers_ = int(desktop->taps_.size());
@@ -131,7 +132,7 @@ Desktop::Desktop(std::unique_ptr<DisplaySource> source, std::unique_ptr<Reactor>
                  DesktopOptions options, size_t consumers)
     : reactor_(std::move(reactor)),
       source_(std::move(source)),
-      options_(options),
+      options_(std::move(options)),
       model_(source_->monitor_model()),
       max_heads_(std::clamp<uint32_t>(source_->max_heads(), 1, kMaxHeads)),
       video_backends_(options_.video_backends) {
@@ -409,7 +410,8 @@ void Desktop::encode_streams(uint32_t display, const Frame& frame, DisplayChange
             if (!encoding.encoder) {
                 VideoEncoderSettings settings;
                 settings.size = stream.info.rect.size();
-                settings.fps = std::clamp(int(stream.fps + 0.5), 1, options_.max_stream_fps);
+                settings.fps =
+                    std::clamp(int(std::lround(stream.fps)), 1, options_.max_stream_fps);
                 settings.bitrate_bps = uint32_t(std::clamp(
                     start_bits_per_pixel(codec) * double(stream.info.rect.area()) * settings.fps,
                     double(kMinStartBitrate), double(max_start_bitrate(codec))));

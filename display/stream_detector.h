@@ -38,10 +38,10 @@ struct StreamPolicy {
     // Smallest stream: below 128x128 (and 64 px either way) lossless tiles of a 30 fps
     // animation cost less than an encoder session, its key frames and a client decoder.
     int32_t min_side = 64;
-    int64_t min_area = 128 * 128;
+    int64_t min_area = int64_t{128} * 128;
     // Damage inside a stream below this (64x64) is not activity: a spinner or caret over a
     // paused video (a 32x32 one spans at most 48x48 in 16 px tiles) lets the stream end.
-    int64_t keep_alive_area = 64 * 64;
+    int64_t keep_alive_area = int64_t{64} * 64;
     // No activity this long ends a stream: ~9 frames at 30 fps rides out dropped or late
     // frames, yet a paused video turns sharp (lossless) within a third of a second.
     std::chrono::milliseconds idle_after{300};
