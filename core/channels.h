@@ -129,6 +129,7 @@ private:
     void send_pictures(const DisplayChange& change);
     void on_stream_report(const MsgcDisplayStreamReport& report);
     void on_preferred_video_codecs(const MsgcDisplayPreferredVideoCodecType& preferred);
+    void apply_codec_preference(std::chrono::steady_clock::time_point now);
 
     struct ShownStream {
         StreamInfo info;         // the desktop's stream and the rect the client shows it in
@@ -137,6 +138,7 @@ private:
         uint32_t unique_id = 0;  // tells reports on an earlier stream with this id apart
         bool awaiting_key = true;
         uint32_t sent_since_flow = 0;  // pictures since the last flow note to the desktop
+        std::chrono::steady_clock::time_point last_report{};  // forwarded to the desktop
     };
     Region lossy_;  // shown with JPEG's loss on the client
     std::chrono::steady_clock::time_point lossy_touched_{};
@@ -154,6 +156,9 @@ private:
     std::vector<uint32_t> picture_latency_us_;
     LogLimiter stream_log_limiter_;  // reports on unknown streams
     LogLimiter codec_log_limiter_;   // unknown codecs in preferences
+    LogLimiter report_flood_limiter_;
+    std::chrono::steady_clock::time_point last_codec_switch_{};
+    bool codec_switch_pending_ = false;
 
     uint32_t display_;  // which display channel (= link channel id)
     bool watching_ = false;

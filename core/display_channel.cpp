@@ -29,6 +29,11 @@ constexpr uint32_t kStreamRefused = 0xffffffffu;
 // stream that goes idle is): ringing around text must not stay on the client.
 constexpr auto kLossyRepaintAfter = std::chrono::milliseconds(300);
 constexpr auto kLossyCheckPeriod = std::chrono::milliseconds(100);
+// Stream reports forwarded to the rate control, per stream, at most this often.
+constexpr int kMaxReportsPerSecond = 20;
+constexpr auto kMinReportInterval = std::chrono::milliseconds(1000 / kMaxReportsPerSecond);
+// Codec switches a client's preferences may cause, at most one this often.
+constexpr auto kMinCodecSwitchInterval = std::chrono::seconds(1);
 // Pictures sent without a skip between two "the link keeps up" notes to the rate control.
 constexpr uint32_t kFlowPictures = 30;
 // Latency samples kept per display channel for the close line (~5 min at 30 fps).
@@ -174,6 +179,10 @@ void DisplayChannelClient::on_update(const DesktopUpdate& update) {
         return;
     }
     if (!has_surface_) return;
+    if (codec_switch_pending_) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_codec_switch_ >= kMinCodecSwitchInterval) apply_codec_preference(now);
+    }
     if (change.streams_changed) sync_streams();
     send_pictures(change);
     if (!change.frame_changed) {
@@ -612,10 +621,12 @@ void DisplayChannelClient::on_stream_report(const MsgcDisplayStreamReport& repor
     uint64_t held_back = 0;
     auto it = std::find_if(streams_.begin(), streams_.end(),
                            [&](const ShownStream& s) { return s.wire_id == report.stream_id; });
-    if (report.num_frames == 0 && report.num_drops == kStreamRefused) {
+    if (report.num_frames == 0 && report.num_drops == kStreamRefused && it != streams_.end()) {
         // The client has no working decoder for this codec (spice-gtk offers codecs by the
         // GStreamer elements it finds, which may still fail): the next codec, or lossless.
-        if (video_codec_) refused_video_codecs_.push_back(*video_codec_);
+        // (spice-gtk sends such reports with unique id 0; one on a stream we do not show is
+        // an unknown-stream report below.)
+        refused_video_codecs_.push_back(*video_codec_);
         const std::optional<VideoCodec> next = choose_video_codec();
         LOG_WARN("display", "%s: display %u: the client cannot play stream %u (%s); %s",
                  peer().c_str(), display_, report.stream_id,
@@ -636,6 +647,19 @@ void DisplayChannelClient::on_stream_report(const MsgcDisplayStreamReport& repor
                      static_cast<unsigned long long>(held_back));
         return;
     }
+    // Reports cost the desktop a task each: a client gets kMaxReportsPerSecond per stream
+    // (spice-gtk sends about two a second, sooner after three drops in a row).
+    const auto now = std::chrono::steady_clock::now();
+    if (now - it->last_report < kMinReportInterval) {
+        if (report_flood_limiter_.allow(held_back))
+            LOG_WARN("display",
+                     "%s: display %u: stream reports faster than %d a second dropped (%llu more "
+                     "held back)",
+                     peer().c_str(), display_, kMaxReportsPerSecond,
+                     static_cast<unsigned long long>(held_back));
+        return;
+    }
+    it->last_report = now;
     // The desktop's rate control checks the figures (and logs absurd ones).
     StreamReportFigures figures;
     figures.start_frame_mm_time = report.start_frame_mm_time;
@@ -663,7 +687,23 @@ void DisplayChannelClient::on_preferred_video_codecs(
             preferred_video_codecs_.end())
             preferred_video_codecs_.push_back(value);
     }
-    if (watching_) set_video_codec(choose_video_codec());
+    if (!watching_) return;
+    // A switch destroys, recreates and repaints the client's streams: at most one a second;
+    // a later preference waits (on_update applies it).
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_codec_switch_ < kMinCodecSwitchInterval) {
+        codec_switch_pending_ = true;
+        return;
+    }
+    apply_codec_preference(now);
+}
+
+void DisplayChannelClient::apply_codec_preference(std::chrono::steady_clock::time_point now) {
+    codec_switch_pending_ = false;
+    const std::optional<VideoCodec> codec = choose_video_codec();
+    if (codec == video_codec_) return;
+    last_codec_switch_ = now;
+    set_video_codec(codec);
 }
 
 }  // namespace spiced

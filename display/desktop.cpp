@@ -410,8 +410,7 @@ void Desktop::encode_streams(uint32_t display, const Frame& frame, DisplayChange
             if (!encoding.encoder) {
                 VideoEncoderSettings settings;
                 settings.size = stream.info.rect.size();
-                settings.fps =
-                    std::clamp(int(std::lround(stream.fps)), 1, options_.max_stream_fps);
+                settings.fps = std::clamp(int(std::lround(stream.fps)), 1, options_.max_stream_fps);
                 settings.bitrate_bps = uint32_t(std::clamp(
                     start_bits_per_pixel(codec) * double(stream.info.rect.area()) * settings.fps,
                     double(kMinStartBitrate), double(max_start_bitrate(codec))));
@@ -512,10 +511,16 @@ void Desktop::steer_stream(
         verdict == StreamRateControl::Verdict::kUnchanged)
         return;
     encoding.encoder->set_rate(encoding.rate->bitrate_bps(), encoding.rate->fps());
-    LOG_INFO("display", "display %u: stream %u (%s): %s: %s to %u kbit/s, %d fps", display, stream,
-             std::string(to_string(codec)).c_str(), why.c_str(),
+    // Clients drive these lines: a few a second at most, the rest counted.
+    uint64_t held_back = 0;
+    if (!rate_log_limiter_.allow(held_back)) return;
+    LOG_INFO("display",
+             "display %u: stream %u (%s): %s: %s to %u kbit/s, %d fps (%llu more "
+             "changes not logged)",
+             display, stream, std::string(to_string(codec)).c_str(), why.c_str(),
              verdict == StreamRateControl::Verdict::kLowered ? "lowered" : "raised",
-             encoding.rate->bitrate_bps() / 1000, encoding.rate->fps());
+             encoding.rate->bitrate_bps() / 1000, encoding.rate->fps(),
+             static_cast<unsigned long long>(held_back));
 }
 
 void Desktop::prefer_backend(std::string_view name) {

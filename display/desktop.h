@@ -205,6 +205,7 @@ private:
     std::vector<VideoBackend> video_backends_;
     std::map<VideoCodec, bool> backend_chosen_;
     LogLimiter report_log_limiter_;
+    LogLimiter rate_log_limiter_{std::chrono::milliseconds(200)};
 };
 
 }  // namespace spiced

@@ -9,8 +9,9 @@ packages=(
   libspice-protocol-dev libspice-server-dev liblz4-dev libssl-dev
   zlib1g-dev libjpeg62-turbo-dev libpng-dev libnuma-dev liburing-dev libpixman-1-dev
   # video streams: x264, FFmpeg's hardware H.264 encoders (NVENC headers, VAAPI) and the
-  # GStreamer plugins spice-gtk decodes streams with
+  # GStreamer plugins spice-gtk decodes streams with (h264parse; avdec_h264)
   libx264-dev libavcodec-dev libavutil-dev libffmpeg-nvenc-dev libva-dev gstreamer1.0-plugins-bad
+  gstreamer1.0-libav
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   # real clients: spice-gtk's spicy-screenshot and SpiceClientGLib from Python

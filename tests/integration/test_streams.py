@@ -104,14 +104,16 @@ def psnr(a, b):
 def compare_with_streams(picture, served, rects, what):
     """Inside each running stream the picture is close (PSNR); everywhere else exact. The
     first stream is the demo's video window (it moves from the first frame on): at least
-    30 dB. Later ones are the wireframe's thin coloured lines, which 4:2:0 video blurs: 27 dB."""
+    30 dB. Later ones are the wireframe's thin coloured lines, which 4:2:0 video blurs (29-31
+    dB) and which rate control blurs further when a loaded client reports late frames (26.8
+    dB seen): at least 24 dB, above what a picture several frames old measures (20-22.6)."""
     outside_client = picture.copy()
     for sid, (x, y, w, h) in sorted(rects.items()):
         region = psnr(picture[y:y + h, x:x + w], served[y:y + h, x:x + w])
         exact = H.same_picture(picture[y:y + h, x:x + w], served[y:y + h, x:x + w])
         print("  %s: stream %d at %dx%d+%d+%d: PSNR %.1f dB against the served frame%s" % (
             what, sid, w, h, x, y, region, " (exact)" if exact else ""), flush=True)
-        floor = 30.0 if sid == min(rects) else 27.0
+        floor = 30.0 if sid == min(rects) else 24.0
         H.check(region >= floor, "%s: stream %d is too far from the served frame (%.1f dB)" % (
             what, sid, region))
         H.check(not exact, "%s: stream %d is pixel-exact: was it a stream at all?" % (what, sid))
@@ -381,17 +383,25 @@ def reports_case(args):
                 # Hostile but well-formed: ignored with a log line each, the stream goes on.
                 display.report(stream_id, unique_id, 10, 500)
                 display.report(77, 1, 10, 0)
+                # "I cannot decode stream 77" (spice-gtk's form) for a stream it does not have:
+                # nothing changes codec.
+                display.report(77, 0, 0, 0xffffffff, delay=0, start=0, end=0)
                 display.send(MSGC_PREFERRED_VIDEO_CODEC_TYPE, bytes([2, 77, 1]))
+                # A flood of reports: forwarded at a bounded rate, the rest dropped with a line.
+                for _ in range(200):
+                    display.report(stream_id, unique_id, 10, 0)
                 before = display.data
                 display.pump(1.0)
                 log = srv.log()
                 for line in ("absurd report ignored", "report on unknown stream 77",
-                             "unknown video codec 77"):
+                             "unknown video codec 77", "stream reports faster than"):
                     H.check(line in log, "no log line '%s':\n%s" % (line, log[-2000:]))
+                H.check(log.count("video streams in") == 1, "an unknown stream changed the codec")
                 H.check(not display.closed and display.data > before,
                         "the stream stopped after ignored input")
-                print("  absurd, unknown-stream and unknown-codec input ignored with a log "
-                      "line each; %d more pictures" % (display.data - before), flush=True)
+                print("  absurd, unknown-stream, unknown-codec input and a report flood ignored "
+                      "with a log line each; %d more pictures" % (display.data - before),
+                      flush=True)
                 # Truncated: the channel is closed, with a line saying why.
                 display.send(MSGC_STREAM_REPORT, b"\x01\x02\x03")
                 display.pump(3.0)
