@@ -1,6 +1,6 @@
 #include "display/desktop.h"
 
-#include "display/frame_differ.h"
+#include "gpu/frame_differ.h"
 
 #include <algorithm>
 #include <cmath>

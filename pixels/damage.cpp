@@ -35,13 +35,15 @@ bool pixels_differ(const uint32_t* a, const uint32_t* b, int32_t count) {
 
 class ReferenceDamageDetector final : public DamageDetector {
 public:
+    explicit ReferenceDamageDetector(int32_t tile) : tile_(tile) {}
+
     Region detect_rows_in(std::span<const uint32_t* const> previous, const Frame& current,
                           const Region& hint) override {
         if (previous.size() != size_t(current.height())) return Region(current.rect());
         Region damage;
-        for (int32_t y = 0; y < current.height(); y += kTile) {
-            for (int32_t x = 0; x < current.width(); x += kTile) {
-                const Rect tile = Rect::MakeXYWH(x, y, kTile, kTile).intersect(current.rect());
+        for (int32_t y = 0; y < current.height(); y += tile_) {
+            for (int32_t x = 0; x < current.width(); x += tile_) {
+                const Rect tile = Rect::MakeXYWH(x, y, tile_, tile_).intersect(current.rect());
                 if (hint.intersects(tile) && tile_differs(previous, current, tile))
                     damage.add_rect(tile);
             }
@@ -50,6 +52,8 @@ public:
     }
 
 private:
+    int32_t tile_;
+
     static bool tile_differs(std::span<const uint32_t* const> previous, const Frame& current,
                              const Rect& tile) {
         for (int32_t y = tile.top(); y < tile.bottom(); ++y) {
@@ -282,8 +286,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<DamageDetector> make_reference_damage_detector() {
-    return std::make_unique<ReferenceDamageDetector>();
+std::unique_ptr<DamageDetector> make_reference_damage_detector(int32_t tile_size) {
+    return std::make_unique<ReferenceDamageDetector>(tile_size);
 }
 
 std::unique_ptr<DamageDetector> make_fast_damage_detector(DamageIsa isa) {

@@ -46,7 +46,8 @@ public:
 // time. The others exist so tests and benchmarks can pin each code path.
 enum class DamageIsa { kBest, kPortable, kSse2, kAvx2 };
 
-std::unique_ptr<DamageDetector> make_reference_damage_detector();
+// `tile_size` > 0: the reference also serves other tile sizes (the compositor's option).
+std::unique_ptr<DamageDetector> make_reference_damage_detector(int32_t tile_size = kDamageTileSize);
 // Returns nullptr when `isa` is not available on this CPU or build.
 std::unique_ptr<DamageDetector> make_fast_damage_detector(DamageIsa isa = DamageIsa::kBest);
 

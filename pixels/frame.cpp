@@ -39,14 +39,24 @@ Frame::Frame(Size size, int32_t stride)
 Frame::Frame(uint8_t* pixels, Size size, int32_t stride, std::shared_ptr<const void> owner)
     : size_(size), stride_(stride), data_(pixels), owner_(std::move(owner)) {}
 
-void Frame::copy_from(const Frame& src, const Rect& src_rect, Point dest) {
-    Rect from = src_rect.intersect(src.rect());
+ClippedCopy clip_copy(Size src_size, const Rect& src_rect, Point dest, Size dest_size) {
+    Rect from = src_rect.intersect(Rect::MakeSize(src_size));
     // Shift `dest` by however much the source was clipped at its top-left.
-    Point to{dest.x + (from.left() - src_rect.left()), dest.y + (from.top() - src_rect.top())};
-    Rect into = Rect::MakeXYWH(to.x, to.y, from.width(), from.height()).intersect(rect());
-    if (into.is_empty()) return;
+    const Point to{dest.x + (from.left() - src_rect.left()),
+                   dest.y + (from.top() - src_rect.top())};
+    const Rect into = Rect::MakeXYWH(to.x, to.y, from.width(), from.height())
+                          .intersect(Rect::MakeSize(dest_size));
+    if (into.is_empty()) return {};
     from = Rect::MakeXYWH(from.left() + (into.left() - to.x), from.top() + (into.top() - to.y),
                           into.width(), into.height());
+    return {from, into.origin()};
+}
+
+void Frame::copy_from(const Frame& src, const Rect& src_rect, Point dest) {
+    const ClippedCopy clipped = clip_copy(src.size(), src_rect, dest, size());
+    if (clipped.source.is_empty()) return;
+    const Rect from = clipped.source;
+    const Rect into = Rect::MakeXYWH(clipped.dest.x, clipped.dest.y, from.width(), from.height());
     const size_t row_bytes = size_t(into.width()) * 4;
     const bool bottom_up = (&src == this) && into.top() > from.top();
     for (int32_t i = 0; i < into.height(); ++i) {

@@ -21,6 +21,14 @@
 
 namespace spiced {
 
+// Where a copy of `src_rect` of a `src_size` picture to `dest` on a `dest_size` picture really
+// reads and writes, clipped to both (one rule for Frame::copy_from and the compositors).
+struct ClippedCopy {
+    Rect source;  // empty: nothing to copy
+    Point dest;
+};
+ClippedCopy clip_copy(Size src_size, const Rect& src_rect, Point dest, Size dest_size);
+
 class Frame {
 public:
     // A zero-filled (black) frame with stride = 4 * width.

@@ -11,14 +11,17 @@ namespace {
 
 // ---- The reference: the formulas of yuv.h, one pixel (or one 2x2 block) at a time ----------
 
+inline uint8_t weigh(const YuvWeights& w, int b, int g, int r) {
+    return uint8_t(((w.r * r + w.g * g + w.b * b + 128) >> 8) + w.offset);
+}
 inline uint8_t luma(int b, int g, int r) {
-    return uint8_t(((66 * r + 129 * g + 25 * b + 128) >> 8) + 16);
+    return weigh(kYuvFormula.y, b, g, r);
 }
 inline uint8_t chroma_u(int b, int g, int r) {
-    return uint8_t(((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128);
+    return weigh(kYuvFormula.u, b, g, r);
 }
 inline uint8_t chroma_v(int b, int g, int r) {
-    return uint8_t(((112 * r - 94 * g - 18 * b + 128) >> 8) + 128);
+    return weigh(kYuvFormula.v, b, g, r);
 }
 
 // `bgrx` holds `count` pixels; writes `count` luma samples.
@@ -75,7 +78,7 @@ inline __m128i load4(const uint8_t* p) {
 
 void luma_row_sse2(const uint8_t* bgrx, int32_t count, uint8_t* y) {
     const __m128i zero = _mm_setzero_si128();
-    const __m128i coeff = coefficients(25, 129, 66);
+    const __m128i coeff = coefficients(kYuvFormula.y.b, kYuvFormula.y.g, kYuvFormula.y.r);
     const __m128i offset = _mm_set1_epi16(16);
     int32_t x = 0;
     for (; x + 16 <= count; x += 16, bgrx += 64) {
@@ -105,8 +108,8 @@ inline __m128i block_average2(const uint8_t* top, const uint8_t* bottom) {
 
 void chroma_row_sse2(const uint8_t* top, const uint8_t* bottom, int32_t count, uint8_t* u,
                      uint8_t* v, uint8_t* uv) {
-    const __m128i u_coeff = coefficients(112, -74, -38);
-    const __m128i v_coeff = coefficients(-18, -94, 112);
+    const __m128i u_coeff = coefficients(kYuvFormula.u.b, kYuvFormula.u.g, kYuvFormula.u.r);
+    const __m128i v_coeff = coefficients(kYuvFormula.v.b, kYuvFormula.v.g, kYuvFormula.v.r);
     const __m128i offset = _mm_set1_epi16(128);
     int32_t x = 0;
     // Eight blocks (16 pixels of each row) a step.
@@ -163,8 +166,8 @@ bool plane_fits(std::span<uint8_t> plane, int32_t stride, int32_t row_bytes, int
     return plane.size() >= size_t(rows - 1) * size_t(stride) + size_t(row_bytes);
 }
 
-Expected<void, std::string> check_area(const Frame& frame, const Rect& area) {
-    if (area.is_empty() || !frame.rect().contains(area)) {
+Expected<void, std::string> check_area(Size frame_size, const Rect& area) {
+    if (area.is_empty() || !Rect::MakeSize(frame_size).contains(area)) {
         return unexpected(std::string("yuv: area empty or outside the frame"));
     }
     if (area.width() % 2 != 0 || area.height() % 2 != 0) {
@@ -202,14 +205,31 @@ Expected<void, std::string> convert_rows(const Frame& frame, const Rect& area, Y
 }
 }  // namespace
 
-Expected<void, std::string> bgrx_to_i420(const Frame& frame, const Rect& area,
-                                         const I420Planes& out, YuvIsa isa) {
-    if (auto ok = check_area(frame, area); !ok) return ok;
+Expected<void, std::string> check_i420_target(Size frame_size, const Rect& area,
+                                              const I420Planes& out) {
+    if (auto ok = check_area(frame_size, area); !ok) return ok;
     const int32_t w = area.width(), h = area.height();
     if (!plane_fits(out.y, out.y_stride, w, h) || !plane_fits(out.u, out.u_stride, w / 2, h / 2) ||
         !plane_fits(out.v, out.v_stride, w / 2, h / 2)) {
         return unexpected(std::string("yuv: I420 planes too small for the area"));
     }
+    return {};
+}
+
+Expected<void, std::string> check_nv12_target(Size frame_size, const Rect& area,
+                                              const Nv12Planes& out) {
+    if (auto ok = check_area(frame_size, area); !ok) return ok;
+    if (!plane_fits(out.y, out.y_stride, area.width(), area.height()) ||
+        !plane_fits(out.uv, out.uv_stride, area.width(), area.height() / 2)) {
+        return unexpected(std::string("yuv: NV12 planes too small for the area"));
+    }
+    return {};
+}
+
+Expected<void, std::string> bgrx_to_i420(const Frame& frame, const Rect& area,
+                                         const I420Planes& out, YuvIsa isa) {
+    if (auto ok = check_i420_target(frame.size(), area, out); !ok) return ok;
+    const int32_t w = area.width();
     return convert_rows(frame, area, isa, out.y.data(), out.y_stride,
                         [&](const Kernels& k, const uint8_t* top, const uint8_t* bottom, size_t c) {
                             k.chroma_row(top, bottom, w / 2,
@@ -220,11 +240,8 @@ Expected<void, std::string> bgrx_to_i420(const Frame& frame, const Rect& area,
 
 Expected<void, std::string> bgrx_to_nv12(const Frame& frame, const Rect& area,
                                          const Nv12Planes& out, YuvIsa isa) {
-    if (auto ok = check_area(frame, area); !ok) return ok;
-    const int32_t w = area.width(), h = area.height();
-    if (!plane_fits(out.y, out.y_stride, w, h) || !plane_fits(out.uv, out.uv_stride, w, h / 2)) {
-        return unexpected(std::string("yuv: NV12 planes too small for the area"));
-    }
+    if (auto ok = check_nv12_target(frame.size(), area, out); !ok) return ok;
+    const int32_t w = area.width();
     return convert_rows(frame, area, isa, out.y.data(), out.y_stride,
                         [&](const Kernels& k, const uint8_t* top, const uint8_t* bottom, size_t c) {
                             k.chroma_row(top, bottom, w / 2, nullptr, nullptr,

@@ -43,6 +43,24 @@ struct Nv12Planes {
     int32_t uv_stride = 0;
 };
 
+// The formulas above as numbers, {R, G, B weight, offset} per sample: the GPU compositor's
+// shader takes them from here so both paths use the same ones.
+struct YuvWeights {
+    int32_t r, g, b, offset;
+};
+struct YuvFormula {
+    YuvWeights y, u, v;
+};
+inline constexpr YuvFormula kYuvFormula{
+    {66, 129, 25, 16}, {-38, -74, 112, 128}, {112, -94, -18, 128}};
+
+// What every converter checks before writing: `area` inside a frame of `frame_size`, even and
+// not empty, and planes (strides and sizes) that hold it.
+Expected<void, std::string> check_i420_target(Size frame_size, const Rect& area,
+                                              const I420Planes& out);
+Expected<void, std::string> check_nv12_target(Size frame_size, const Rect& area,
+                                              const Nv12Planes& out);
+
 // kBest picks the widest path the CPU supports at run time; the others pin one path for
 // tests and benchmarks and fail when not available on this CPU or build.
 enum class YuvIsa { kBest, kPortable, kSse2 };

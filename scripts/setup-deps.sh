@@ -8,6 +8,9 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libspice-protocol-dev libspice-server-dev liblz4-dev libssl-dev
   zlib1g-dev libjpeg62-turbo-dev libpng-dev libnuma-dev liburing-dev libpixman-1-dev
+  # the compositor: Vulkan headers and loader, the GLSL to SPIR-V compiler, and Mesa's
+  # lavapipe (the Vulkan device the tests run on where there is no GPU)
+  libvulkan-dev glslang-tools mesa-vulkan-drivers
   # video streams: x264, FFmpeg's hardware H.264 encoders (NVENC headers, VAAPI) and the
   # GStreamer plugins spice-gtk decodes streams with (h264parse; avdec_h264)
   libx264-dev libavcodec-dev libavutil-dev libffmpeg-nvenc-dev libva-dev gstreamer1.0-plugins-bad

@@ -21,7 +21,8 @@ namespace spiced {
 
 class FrameDiffer {
 public:
-    FrameDiffer();
+    // Tiles of kDamageTileSize use the fast detector; other sizes (> 0) the reference one.
+    explicit FrameDiffer(int32_t tile_size = kDamageTileSize);
     Region diff(const Frame& previous, std::span<const MoveHint> moves, const Frame& next,
                 const Region& hint);
 

@@ -1,11 +1,13 @@
-#include "display/frame_differ.h"
+#include "gpu/frame_differ.h"
 
 #include <algorithm>
 #include <cstring>
 
 namespace spiced {
 
-FrameDiffer::FrameDiffer() : detector_(make_fast_damage_detector()) {}
+FrameDiffer::FrameDiffer(int32_t tile_size)
+    : detector_(tile_size == kDamageTileSize ? make_fast_damage_detector()
+                                             : make_reference_damage_detector(tile_size)) {}
 
 Region FrameDiffer::diff(const Frame& previous, std::span<const MoveHint> moves, const Frame& next,
                          const Region& hint) {

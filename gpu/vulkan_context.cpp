@@ -1,0 +1,526 @@
+#include "gpu/vulkan_context.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+namespace spiced::gpu {
+
+namespace {
+
+std::string vk_error(const std::string& what, VkResult result) {
+    return what + " failed (VkResult " + std::to_string(int(result)) + ")";
+}
+
+const char* type_name(VkPhysicalDeviceType type) {
+    switch (type) {
+        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+            return "discrete GPU";
+        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+            return "integrated GPU";
+        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+            return "virtual GPU";
+        case VK_PHYSICAL_DEVICE_TYPE_CPU:
+            return "CPU";
+        default:
+            return "other";
+    }
+}
+
+// "auto" prefers real GPUs; a CPU-type device (lavapipe, SwiftShader) is slower than our own
+// CPU backend, so it runs only when named.
+int auto_rank(VkPhysicalDeviceType type) {
+    switch (type) {
+        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+            return 3;
+        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+            return 2;
+        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+            return 1;
+        default:
+            return 0;
+    }
+}
+
+std::string lower(std::string text) {
+    std::transform(text.begin(), text.end(), text.begin(),
+                   [](unsigned char c) { return char(std::tolower(c)); });
+    return text;
+}
+
+// The loader, its instance and the physical devices it reports.
+struct Instance {
+    std::shared_ptr<void> library;
+    VulkanFunctions vk;
+    VkInstance handle = VK_NULL_HANDLE;
+    std::vector<VkPhysicalDevice> devices;
+    std::vector<VulkanDeviceInfo> infos;
+    std::vector<uint32_t> compute_family;  // per device; UINT32_MAX: none
+
+    Instance() = default;
+    Instance(const Instance&) = delete;
+    Instance& operator=(const Instance&) = delete;
+    ~Instance() {
+        if (handle != VK_NULL_HANDLE) vk.vkDestroyInstance(handle, nullptr);
+    }
+};
+
+VulkanDeviceInfo describe(const VulkanFunctions& vk, VkPhysicalDevice device, uint32_t index,
+                          uint32_t* compute_family) {
+    VkPhysicalDeviceDriverProperties driver{};
+    driver.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES;
+    VkPhysicalDeviceProperties2 properties{};
+    properties.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
+    properties.pNext = &driver;
+    vk.vkGetPhysicalDeviceProperties2(device, &properties);
+
+    VulkanDeviceInfo info;
+    info.index = index;
+    info.name = properties.properties.deviceName;
+    info.type = properties.properties.deviceType;
+    info.driver = driver.driverName;
+    *compute_family = UINT32_MAX;
+    if (properties.properties.apiVersion < VK_API_VERSION_1_2) {
+        info.unusable = "Vulkan 1.2 not supported";
+        return info;
+    }
+    uint32_t count = 0;
+    vk.vkGetPhysicalDeviceQueueFamilyProperties(device, &count, nullptr);
+    std::vector<VkQueueFamilyProperties> families(count);
+    vk.vkGetPhysicalDeviceQueueFamilyProperties(device, &count, families.data());
+    for (uint32_t i = 0; i < count; ++i) {
+        if (families[i].queueCount > 0 && (families[i].queueFlags & VK_QUEUE_COMPUTE_BIT)) {
+            *compute_family = i;
+            break;
+        }
+    }
+    if (*compute_family == UINT32_MAX) {
+        info.unusable = "no compute queue";
+        return info;
+    }
+    VkPhysicalDeviceVulkan12Features features12{};
+    features12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
+    VkPhysicalDeviceFeatures2 features{};
+    features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
+    features.pNext = &features12;
+    vk.vkGetPhysicalDeviceFeatures2(device, &features);
+    if (!features12.storageBuffer8BitAccess) info.unusable = "no 8-bit storage buffers";
+    return info;
+}
+
+Expected<std::unique_ptr<Instance>, std::string> open_instance(const std::string& loader) {
+    auto instance = std::make_unique<Instance>();
+    void* library = dlopen(loader.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (library == nullptr) {
+        const char* why = dlerror();
+        return unexpected("no Vulkan loader (" + std::string(why ? why : loader) + ")");
+    }
+    instance->library = std::shared_ptr<void>(library, [](void* handle) { dlclose(handle); });
+    VulkanFunctions& vk = instance->vk;
+    vk.vkGetInstanceProcAddr =
+        reinterpret_cast<PFN_vkGetInstanceProcAddr>(dlsym(library, "vkGetInstanceProcAddr"));
+    if (vk.vkGetInstanceProcAddr == nullptr)
+        return unexpected(loader + " has no vkGetInstanceProcAddr");
+#define SPICED_VK_LOAD_GLOBAL(name) \
+    vk.name = reinterpret_cast<PFN_##name>(vk.vkGetInstanceProcAddr(nullptr, #name));
+    SPICED_VK_GLOBAL_FUNCTIONS(SPICED_VK_LOAD_GLOBAL)
+#undef SPICED_VK_LOAD_GLOBAL
+    uint32_t version = VK_API_VERSION_1_0;
+    if (vk.vkEnumerateInstanceVersion != nullptr) vk.vkEnumerateInstanceVersion(&version);
+    if (vk.vkCreateInstance == nullptr || version < VK_API_VERSION_1_2)
+        return unexpected(std::string("the Vulkan loader does not offer Vulkan 1.2"));
+
+    VkApplicationInfo app{};
+    app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO;
+    app.pApplicationName = "spiced-gpu";
+    app.pEngineName = "spiced-gpu compositor";
+    app.apiVersion = VK_API_VERSION_1_2;
+    VkInstanceCreateInfo create{};
+    create.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
+    create.pApplicationInfo = &app;
+    if (VkResult r = vk.vkCreateInstance(&create, nullptr, &instance->handle); r != VK_SUCCESS) {
+        instance->handle = VK_NULL_HANDLE;
+        return unexpected(r == VK_ERROR_INCOMPATIBLE_DRIVER ? std::string("no Vulkan driver")
+                                                            : vk_error("vkCreateInstance", r));
+    }
+#define SPICED_VK_LOAD_INSTANCE(name) \
+    vk.name = reinterpret_cast<PFN_##name>(vk.vkGetInstanceProcAddr(instance->handle, #name));
+    SPICED_VK_INSTANCE_FUNCTIONS(SPICED_VK_LOAD_INSTANCE)
+#undef SPICED_VK_LOAD_INSTANCE
+#define SPICED_VK_CHECK_LOADED(name) \
+    if (vk.name == nullptr) return unexpected(std::string("the Vulkan loader lacks " #name));
+    SPICED_VK_INSTANCE_FUNCTIONS(SPICED_VK_CHECK_LOADED)
+#undef SPICED_VK_CHECK_LOADED
+
+    uint32_t count = 0;
+    vk.vkEnumeratePhysicalDevices(instance->handle, &count, nullptr);
+    instance->devices.resize(count);
+    vk.vkEnumeratePhysicalDevices(instance->handle, &count, instance->devices.data());
+    instance->devices.resize(count);
+    if (count == 0) return unexpected(std::string("no Vulkan device"));
+    for (uint32_t i = 0; i < count; ++i) {
+        uint32_t family = UINT32_MAX;
+        instance->infos.push_back(describe(vk, instance->devices[i], i, &family));
+        instance->compute_family.push_back(family);
+    }
+    return instance;
+}
+
+std::string list_of(const std::vector<VulkanDeviceInfo>& infos) {
+    std::string text;
+    for (const VulkanDeviceInfo& info : infos) {
+        if (!text.empty()) text += "; ";
+        text += std::to_string(info.index) + ": " + info.name + " (" + type_name(info.type) +
+                (info.unusable.empty() ? "" : ", unusable: " + info.unusable) + ")";
+    }
+    return text;
+}
+
+// The index `wanted` names, or an error.
+Expected<uint32_t, std::string> pick(const Instance& instance, const std::string& wanted) {
+    const auto& infos = instance.infos;
+    if (wanted == "auto") {
+        int best_rank = 0;
+        uint32_t best = UINT32_MAX;
+        for (const VulkanDeviceInfo& info : infos) {
+            const int rank = auto_rank(info.type);
+            if (info.unusable.empty() && rank > best_rank) {
+                best_rank = rank;
+                best = info.index;
+            }
+        }
+        if (best == UINT32_MAX)
+            return unexpected("no usable GPU among the Vulkan devices (" + list_of(infos) + ")");
+        return best;
+    }
+    std::vector<uint32_t> matches;
+    const bool numeric = !wanted.empty() && std::all_of(wanted.begin(), wanted.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c));
+    });
+    for (const VulkanDeviceInfo& info : infos) {
+        if (numeric ? std::to_string(info.index) == wanted
+                    : lower(info.name).find(lower(wanted)) != std::string::npos)
+            matches.push_back(info.index);
+    }
+    if (matches.empty())
+        return unexpected("no Vulkan device \"" + wanted + "\" (there are: " + list_of(infos) +
+                          ")");
+    if (matches.size() > 1)
+        return unexpected("\"" + wanted + "\" names more than one Vulkan device (" +
+                          list_of(infos) + "); give its index");
+    const VulkanDeviceInfo& chosen = infos[matches.front()];
+    if (!chosen.unusable.empty())
+        return unexpected("Vulkan device " + chosen.name + " is unusable: " + chosen.unusable);
+    return chosen.index;
+}
+
+uint32_t find_memory(const VkPhysicalDeviceMemoryProperties& memory, uint32_t allowed,
+                     VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) {
+    uint32_t fallback = UINT32_MAX;
+    for (uint32_t i = 0; i < memory.memoryTypeCount; ++i) {
+        if (!(allowed & (1u << i))) continue;
+        const VkMemoryPropertyFlags flags = memory.memoryTypes[i].propertyFlags;
+        if ((flags & required) != required) continue;
+        if ((flags & preferred) == preferred) return i;
+        if (fallback == UINT32_MAX) fallback = i;
+    }
+    return fallback;
+}
+
+}  // namespace
+
+Expected<std::vector<VulkanDeviceInfo>, std::string> VulkanContext::list_devices(
+    const std::string& loader) {
+    auto instance = open_instance(loader);
+    if (!instance) return unexpected(instance.error());
+    return (*instance)->infos;
+}
+
+Expected<std::unique_ptr<VulkanContext>, std::string> VulkanContext::open(
+    const std::string& loader, const std::string& device) {
+    auto instance = open_instance(loader);
+    if (!instance) return unexpected(instance.error());
+    auto index = pick(**instance, device);
+    if (!index) return unexpected(index.error());
+
+    auto context = std::make_unique<VulkanContext>(Key{});
+    Instance& opened = **instance;
+    context->library_ = opened.library;
+    context->vk_ = opened.vk;
+    context->instance_ = std::exchange(opened.handle, VK_NULL_HANDLE);
+    context->physical_ = opened.devices[*index];
+    context->info_ = opened.infos[*index];
+    if (auto ok = context->init_device(opened.compute_family[*index]); !ok)
+        return unexpected(ok.error());
+    return context;
+}
+
+Expected<void, std::string> VulkanContext::init_device(uint32_t queue_family) {
+    VulkanFunctions& vk = vk_;
+    vk.vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);
+    const float priority = 1.0f;
+    VkDeviceQueueCreateInfo queue{};
+    queue.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
+    queue.queueFamilyIndex = queue_family;
+    queue.queueCount = 1;
+    queue.pQueuePriorities = &priority;
+    VkPhysicalDeviceVulkan12Features features12{};
+    features12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
+    features12.storageBuffer8BitAccess = VK_TRUE;
+    VkDeviceCreateInfo create{};
+    create.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
+    create.pNext = &features12;
+    create.queueCreateInfoCount = 1;
+    create.pQueueCreateInfos = &queue;
+    if (VkResult r = vk.vkCreateDevice(physical_, &create, nullptr, &device_); r != VK_SUCCESS) {
+        device_ = VK_NULL_HANDLE;
+        return unexpected(vk_error("vkCreateDevice", r));
+    }
+#define SPICED_VK_LOAD_DEVICE(name) \
+    vk.name = reinterpret_cast<PFN_##name>(vk.vkGetDeviceProcAddr(device_, #name));
+    SPICED_VK_DEVICE_FUNCTIONS(SPICED_VK_LOAD_DEVICE)
+#undef SPICED_VK_LOAD_DEVICE
+#define SPICED_VK_CHECK_LOADED(name) \
+    if (vk.name == nullptr) return unexpected(std::string("the Vulkan device lacks " #name));
+    SPICED_VK_DEVICE_FUNCTIONS(SPICED_VK_CHECK_LOADED)
+#undef SPICED_VK_CHECK_LOADED
+    vk.vkGetDeviceQueue(device_, queue_family, 0, &queue_);
+
+    VkCommandPoolCreateInfo pool{};
+    pool.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
+    pool.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
+    pool.queueFamilyIndex = queue_family;
+    if (VkResult r = vk.vkCreateCommandPool(device_, &pool, nullptr, &command_pool_);
+        r != VK_SUCCESS)
+        return unexpected(vk_error("vkCreateCommandPool", r));
+    VkCommandBufferAllocateInfo allocate{};
+    allocate.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
+    allocate.commandPool = command_pool_;
+    allocate.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    allocate.commandBufferCount = 1;
+    if (VkResult r = vk.vkAllocateCommandBuffers(device_, &allocate, &command_buffer_);
+        r != VK_SUCCESS)
+        return unexpected(vk_error("vkAllocateCommandBuffers", r));
+    VkFenceCreateInfo fence{};
+    fence.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
+    if (VkResult r = vk.vkCreateFence(device_, &fence, nullptr, &fence_); r != VK_SUCCESS)
+        return unexpected(vk_error("vkCreateFence", r));
+
+    VkDescriptorSetLayoutBinding bindings[kShaderBuffers]{};
+    for (uint32_t i = 0; i < kShaderBuffers; ++i) {
+        bindings[i].binding = i;
+        bindings[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+        bindings[i].descriptorCount = 1;
+        bindings[i].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
+    }
+    VkDescriptorSetLayoutCreateInfo set{};
+    set.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO;
+    set.bindingCount = kShaderBuffers;
+    set.pBindings = bindings;
+    if (VkResult r = vk.vkCreateDescriptorSetLayout(device_, &set, nullptr, &set_layout_);
+        r != VK_SUCCESS)
+        return unexpected(vk_error("vkCreateDescriptorSetLayout", r));
+    VkPushConstantRange push{};
+    push.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
+    push.size = kPushConstantBytes;
+    VkPipelineLayoutCreateInfo layout{};
+    layout.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO;
+    layout.setLayoutCount = 1;
+    layout.pSetLayouts = &set_layout_;
+    layout.pushConstantRangeCount = 1;
+    layout.pPushConstantRanges = &push;
+    if (VkResult r = vk.vkCreatePipelineLayout(device_, &layout, nullptr, &pipeline_layout_);
+        r != VK_SUCCESS)
+        return unexpected(vk_error("vkCreatePipelineLayout", r));
+    return {};
+}
+
+VulkanContext::~VulkanContext() {
+    const VulkanFunctions& vk = vk_;
+    if (device_ != VK_NULL_HANDLE) {
+        vk.vkDeviceWaitIdle(device_);
+        if (pipeline_layout_ != VK_NULL_HANDLE)
+            vk.vkDestroyPipelineLayout(device_, pipeline_layout_, nullptr);
+        if (set_layout_ != VK_NULL_HANDLE)
+            vk.vkDestroyDescriptorSetLayout(device_, set_layout_, nullptr);
+        if (fence_ != VK_NULL_HANDLE) vk.vkDestroyFence(device_, fence_, nullptr);
+        if (command_pool_ != VK_NULL_HANDLE)
+            vk.vkDestroyCommandPool(device_, command_pool_, nullptr);
+        vk.vkDestroyDevice(device_, nullptr);
+    }
+    if (instance_ != VK_NULL_HANDLE) vk.vkDestroyInstance(instance_, nullptr);
+}
+
+Expected<DeviceBuffer, std::string> VulkanContext::create_buffer(VkDeviceSize size,
+                                                                 BufferUse use) const {
+    DeviceBuffer buffer;
+    buffer.context_ = this;
+    buffer.size_ = size;
+    VkBufferCreateInfo create{};
+    create.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
+    create.size = std::max<VkDeviceSize>(size, 16);
+    create.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                   VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    create.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+    if (VkResult r = vk_.vkCreateBuffer(device_, &create, nullptr, &buffer.buffer_);
+        r != VK_SUCCESS)
+        return unexpected(vk_error("vkCreateBuffer", r));
+    VkMemoryRequirements needs{};
+    vk_.vkGetBufferMemoryRequirements(device_, buffer.buffer_, &needs);
+    VkMemoryPropertyFlags required = 0, preferred = 0;
+    switch (use) {
+        case BufferUse::kDevice:
+            preferred = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
+            break;
+        case BufferUse::kUpload:
+            required = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT;
+            preferred = VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+            break;
+        case BufferUse::kReadback:
+            required = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT;
+            preferred = VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
+            break;
+    }
+    const uint32_t type = find_memory(memory_, needs.memoryTypeBits, required, preferred);
+    if (type == UINT32_MAX) return unexpected(std::string("no Vulkan memory type for a buffer"));
+    VkMemoryAllocateInfo allocate{};
+    allocate.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
+    allocate.allocationSize = needs.size;
+    allocate.memoryTypeIndex = type;
+    if (VkResult r = vk_.vkAllocateMemory(device_, &allocate, nullptr, &buffer.memory_);
+        r != VK_SUCCESS)
+        return unexpected(
+            vk_error("vkAllocateMemory (" + std::to_string(needs.size) + " bytes)", r));
+    if (VkResult r = vk_.vkBindBufferMemory(device_, buffer.buffer_, buffer.memory_, 0);
+        r != VK_SUCCESS)
+        return unexpected(vk_error("vkBindBufferMemory", r));
+    if (use != BufferUse::kDevice) {
+        void* mapped = nullptr;
+        if (VkResult r = vk_.vkMapMemory(device_, buffer.memory_, 0, VK_WHOLE_SIZE, 0, &mapped);
+            r != VK_SUCCESS)
+            return unexpected(vk_error("vkMapMemory", r));
+        buffer.mapped_ = static_cast<uint8_t*>(mapped);
+        buffer.coherent_ =
+            memory_.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    }
+    return buffer;
+}
+
+Expected<ComputePipeline, std::string> VulkanContext::create_pipeline(
+    std::span<const uint32_t> spirv) const {
+    VkShaderModuleCreateInfo module_info{};
+    module_info.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO;
+    module_info.codeSize = spirv.size_bytes();
+    module_info.pCode = spirv.data();
+    VkShaderModule module = VK_NULL_HANDLE;
+    if (VkResult r = vk_.vkCreateShaderModule(device_, &module_info, nullptr, &module);
+        r != VK_SUCCESS)
+        return unexpected(vk_error("vkCreateShaderModule", r));
+    VkComputePipelineCreateInfo create{};
+    create.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO;
+    create.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+    create.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+    create.stage.module = module;
+    create.stage.pName = "main";
+    create.layout = pipeline_layout_;
+    ComputePipeline pipeline;
+    pipeline.context_ = this;
+    const VkResult r = vk_.vkCreateComputePipelines(device_, VK_NULL_HANDLE, 1, &create, nullptr,
+                                                    &pipeline.pipeline_);
+    vk_.vkDestroyShaderModule(device_, module, nullptr);
+    if (r != VK_SUCCESS) {
+        pipeline.pipeline_ = VK_NULL_HANDLE;
+        return unexpected(vk_error("vkCreateComputePipelines", r));
+    }
+    return pipeline;
+}
+
+Expected<void, std::string> VulkanContext::begin() {
+    vk_.vkResetCommandPool(device_, command_pool_, 0);
+    VkCommandBufferBeginInfo info{};
+    info.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
+    info.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+    if (VkResult r = vk_.vkBeginCommandBuffer(command_buffer_, &info); r != VK_SUCCESS)
+        return unexpected(vk_error("vkBeginCommandBuffer", r));
+    return {};
+}
+
+Expected<void, std::string> VulkanContext::submit_and_wait() {
+    if (VkResult r = vk_.vkEndCommandBuffer(command_buffer_); r != VK_SUCCESS)
+        return unexpected(vk_error("vkEndCommandBuffer", r));
+    VkSubmitInfo submit{};
+    submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
+    submit.commandBufferCount = 1;
+    submit.pCommandBuffers = &command_buffer_;
+    vk_.vkResetFences(device_, 1, &fence_);
+    if (VkResult r = vk_.vkQueueSubmit(queue_, 1, &submit, fence_); r != VK_SUCCESS)
+        return unexpected(vk_error("vkQueueSubmit", r));
+    // A device that hangs for 5 s is lost to us; the caller falls back.
+    constexpr uint64_t kTimeoutNs = 5'000'000'000;
+    if (VkResult r = vk_.vkWaitForFences(device_, 1, &fence_, VK_TRUE, kTimeoutNs); r != VK_SUCCESS)
+        return unexpected(vk_error("vkWaitForFences", r));
+    return {};
+}
+
+DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
+    if (this != &other) {
+        reset();
+        context_ = std::exchange(other.context_, nullptr);
+        buffer_ = std::exchange(other.buffer_, VkBuffer(VK_NULL_HANDLE));
+        memory_ = std::exchange(other.memory_, VkDeviceMemory(VK_NULL_HANDLE));
+        size_ = std::exchange(other.size_, 0);
+        mapped_ = std::exchange(other.mapped_, nullptr);
+        coherent_ = other.coherent_;
+    }
+    return *this;
+}
+
+void DeviceBuffer::reset() {
+    if (context_ == nullptr) return;
+    const VulkanFunctions& vk = context_->vk();
+    if (mapped_ != nullptr) vk.vkUnmapMemory(context_->device(), memory_);
+    if (buffer_ != VK_NULL_HANDLE) vk.vkDestroyBuffer(context_->device(), buffer_, nullptr);
+    if (memory_ != VK_NULL_HANDLE) vk.vkFreeMemory(context_->device(), memory_, nullptr);
+    context_ = nullptr;
+    buffer_ = VK_NULL_HANDLE;
+    memory_ = VK_NULL_HANDLE;
+    mapped_ = nullptr;
+}
+
+void DeviceBuffer::flush() const {
+    if (coherent_ || mapped_ == nullptr) return;
+    VkMappedMemoryRange range{};
+    range.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE;
+    range.memory = memory_;
+    range.size = VK_WHOLE_SIZE;
+    context_->vk().vkFlushMappedMemoryRanges(context_->device(), 1, &range);
+}
+
+void DeviceBuffer::invalidate() const {
+    if (coherent_ || mapped_ == nullptr) return;
+    VkMappedMemoryRange range{};
+    range.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE;
+    range.memory = memory_;
+    range.size = VK_WHOLE_SIZE;
+    context_->vk().vkInvalidateMappedMemoryRanges(context_->device(), 1, &range);
+}
+
+ComputePipeline& ComputePipeline::operator=(ComputePipeline&& other) noexcept {
+    if (this != &other) {
+        reset();
+        context_ = std::exchange(other.context_, nullptr);
+        pipeline_ = std::exchange(other.pipeline_, VkPipeline(VK_NULL_HANDLE));
+    }
+    return *this;
+}
+
+void ComputePipeline::reset() {
+    if (context_ != nullptr && pipeline_ != VK_NULL_HANDLE)
+        context_->vk().vkDestroyPipeline(context_->device(), pipeline_, nullptr);
+    context_ = nullptr;
+    pipeline_ = VK_NULL_HANDLE;
+}
+
+}  // namespace spiced::gpu
