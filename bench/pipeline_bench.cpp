@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "demo/demo_source.h"
-#include "display/frame_differ.h"
+#include "gpu/frame_differ.h"
 #include "encode/codecs.h"
 #include "io/reactor.h"
 

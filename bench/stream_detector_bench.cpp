@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "demo/demo_desktop.h"
-#include "display/frame_differ.h"
+#include "gpu/frame_differ.h"
 #include "display/stream_detector.h"
 
 namespace spiced {

@@ -3,7 +3,7 @@
 // exactly the tiles where that client's picture differs (no more: moves are there to save
 // encoding), including frames whose moves the differ diffed through its private row copies.
 // A hint limits the comparison to the tiles it touches.
-#include "display/frame_differ.h"
+#include "gpu/frame_differ.h"
 
 #include <gtest/gtest.h>
 

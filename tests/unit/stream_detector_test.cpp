@@ -13,7 +13,7 @@
 
 #include "demo/demo_desktop.h"
 #include "demo/layout.h"
-#include "display/frame_differ.h"
+#include "gpu/frame_differ.h"
 
 namespace spiced {
 namespace {
