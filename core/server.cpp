@@ -76,6 +76,11 @@ Expected<std::unique_ptr<Server>, std::string> Server::create(
     options.video_backends = backends_for(config.video.codecs, default_video_backends());
     options.max_stream_fps = config.video.max_fps;
     options.media_clock = config.media_clock;
+    auto gpu = gpu::choose_gpu_backend(config.gpu);
+    if (!gpu) return unexpected(gpu.error());
+    LOG_INFO("gpu", "compositor: %s", gpu->note.c_str());
+    options.gpu = std::move(gpu->backend);
+    options.damage_tile = config.gpu_tile_size;
     auto desktop = Desktop::create(std::move(source), options, shards, std::move(taps));
     if (!desktop) return unexpected(desktop.error());
     return std::unique_ptr<Server>(new Server(std::move(config), shards, std::move(plain),

@@ -15,6 +15,7 @@
 #include "core/session_directory.h"
 #include "core/ticket.h"
 #include "display/video_config.h"
+#include "gpu/compositor.h"
 #include "encode/image_policy.h"
 #include "io/reactor.h"
 #include "io/tls.h"
@@ -55,6 +56,8 @@ struct ServerConfig {
     TicketPolicy ticket = TicketPolicy::disabled();
     ImagePolicyConfig images;  // --image-compression, --jpeg-wan-compression, ...
     VideoConfig video;         // --streaming-video, --video-codecs, --stream-*
+    gpu::GpuChoice gpu;        // --gpu: where the compositor runs
+    int32_t gpu_tile_size = 16;  // --gpu-tile-size: damage granularity
     // SPICE multimedia time for MAIN_INIT and every stamped medium (video pictures).
     std::shared_ptr<const MediaClock> media_clock = steady_media_clock();
     // --mouse-mode: client offers SPICE's client mouse mode (when the source takes absolute

@@ -1,6 +1,5 @@
 #include "display/desktop.h"
 
-#include "gpu/frame_differ.h"
 
 #include <algorithm>
 #include <cmath>
@@ -65,7 +64,9 @@ bool layout_is_valid(const DisplayLayout& layout, std::string& why) {
 struct Desktop::Screen {
     explicit Screen(const StreamPolicy& policy) : detector(policy) {}
 
-    FrameDiffer differ;
+    // Finds the damage of frames whose source gives only a hint; kept current with every
+    // frame (exact ones too) so the next comparison is against what clients have.
+    std::unique_ptr<gpu::DisplayCompositor> compositor;
     // The next frame is all damage: nothing was shown yet, or the surface was replaced.
     bool needs_full = true;
 
@@ -138,8 +139,11 @@ Desktop::Desktop(std::unique_ptr<DisplaySource> source, std::unique_ptr<Reactor>
       video_backends_(options_.video_backends) {
     for (size_t i = 0; i < consumers; ++i) feeds_.push_back(std::make_unique<Feed>());
     const uint32_t displays = source_->display_channels();
-    for (uint32_t i = 0; i < displays; ++i)
+    if (!options_.gpu) options_.gpu = gpu::make_cpu_backend();
+    for (uint32_t i = 0; i < displays; ++i) {
         screens_.push_back(std::make_unique<Screen>(options_.stream_policy));
+        screens_.back()->compositor = make_compositor(i);
+    }
     state_.displays.resize(displays);
     state_.client_mouse_allowed = client_mouse_allowed();
     state_.client_mouse_mode = state_.client_mouse_allowed;
@@ -198,6 +202,33 @@ void Desktop::set_layout(uint32_t display, DisplayLayout layout) {
     schedule_publish();
 }
 
+std::unique_ptr<gpu::DisplayCompositor> Desktop::make_compositor(uint32_t display) {
+    auto made = options_.gpu->create_compositor(options_.damage_tile);
+    if (made) return std::move(*made);
+    LOG_ERROR("display", "display %u: %s; finding damage on the CPU", display, made.error().c_str());
+    return std::move(*gpu::make_cpu_backend()->create_compositor(kDamageTileSize));
+}
+
+Region Desktop::compose(uint32_t display, const FrameSubmission& submission, bool want_damage) {
+    Screen& screen = *screens_[display];
+    gpu::CompositionStep step;
+    step.output_size = submission.frame->size();
+    step.layers.push_back(
+        gpu::Layer{submission.frame, submission.frame->rect(), Point{0, 0}});
+    step.moves = submission.moves;
+    step.hint = submission.changed;
+    step.want_damage = want_damage;
+    auto damage = screen.compositor->compose(step);
+    if (damage) return std::move(*damage);
+    // A device that fails (lost, out of memory) is not retried: this display goes on on the
+    // CPU, starting with a whole frame.
+    LOG_ERROR("display", "display %u: compositor failed (%s); going on on the CPU", display,
+              damage.error().c_str());
+    screen.compositor = std::move(*gpu::make_cpu_backend()->create_compositor(kDamageTileSize));
+    auto again = screen.compositor->compose(step);
+    return again ? std::move(*again) : Region(submission.frame->rect());
+}
+
 void Desktop::submit_frame(uint32_t display, FrameSubmission submission) {
     if (display >= screens_.size() || !submission.frame) return;
     Screen& screen = *screens_[display];
@@ -212,6 +243,7 @@ void Desktop::submit_frame(uint32_t display, FrameSubmission submission) {
     const bool full = screen.needs_full || !shown.frame;
     DisplayChange change;
     change.frame_changed = true;
+    Region found = compose(display, submission, !full && !submission.exact);
     if (full) {
         change.damage = Region(frame.rect());
     } else if (submission.exact) {
@@ -219,8 +251,7 @@ void Desktop::submit_frame(uint32_t display, FrameSubmission submission) {
         change.damage.intersect_with(frame.rect());
         change.moves = std::move(submission.moves);
     } else {
-        change.damage =
-            screen.differ.diff(*shown.frame, submission.moves, frame, submission.changed);
+        change.damage = std::move(found);
         change.moves = std::move(submission.moves);
     }
     update_streams(display, frame, change);

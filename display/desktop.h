@@ -33,6 +33,7 @@
 #include "display/stream_detector.h"
 #include "encode/stream_rate_control.h"
 #include "encode/video_encoders.h"
+#include "gpu/compositor.h"
 #include "io/reactor.h"
 #include "io/spsc_ring.h"
 
@@ -52,6 +53,10 @@ struct DesktopOptions {
     int max_stream_fps = 60;
     // Stamps pictures (clients show each at its stamp); the main channel's clock.
     std::shared_ptr<const MediaClock> media_clock = steady_media_clock();
+    // Where each display's damage is found (--gpu); null: the CPU backend.
+    std::shared_ptr<gpu::GpuBackend> gpu;
+    // --gpu-tile-size: damage granularity in pixels.
+    int32_t damage_tile = kDamageTileSize;
 };
 
 class Desktop final : private DisplaySink {
@@ -151,6 +156,9 @@ private:
     // DisplaySink (the source calls these on the desktop thread).
     void set_layout(uint32_t display, DisplayLayout layout) override;
     void submit_frame(uint32_t display, FrameSubmission submission) override;
+    std::unique_ptr<gpu::DisplayCompositor> make_compositor(uint32_t display);
+    // Hands the frame to the display's compositor; the damage it found when `want_damage`.
+    Region compose(uint32_t display, const FrameSubmission& submission, bool want_damage);
     void set_cursor_shape(uint32_t display, std::shared_ptr<const PointerShape> shape) override;
     void move_cursor(uint32_t display, Point position) override;
     void hide_cursor(uint32_t display) override;

@@ -28,6 +28,7 @@
 #include "display/types.h"
 #include "pixels/frame.h"
 #include "pixels/region.h"
+#include "pixels/damage.h"
 #include "pixels/yuv.h"
 
 namespace spiced::gpu {
@@ -53,6 +54,9 @@ struct CompositionStep {
     // Where the new output may differ from the previous one after the moves; the sources'
     // contract: outside it (and outside the moves' destinations) the layers did not change.
     Region hint;
+    // False when the caller knows the damage (a QXL device's exact damage, a first frame):
+    // the output is still composed and kept, the comparison skipped (compose returns empty).
+    bool want_damage = true;
 };
 
 class DisplayCompositor {

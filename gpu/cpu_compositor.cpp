@@ -21,7 +21,7 @@ public:
         Region damage;
         if (!current_ || current_->size() != step.output_size) {
             damage = Region(Rect::MakeSize(step.output_size));
-        } else {
+        } else if (step.want_damage) {
             damage = differ_.diff(*current_, step.moves, *next, step.hint);
         }
         // The frame we drew into last time is free again once nothing else holds it.

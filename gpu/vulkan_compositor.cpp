@@ -132,7 +132,7 @@ public:
             if (auto ok = upload_cursor(*step.cursor); !ok) return unexpected(ok.error());
         }
         std::vector<Rect> tiles;
-        if (!fresh) {
+        if (!fresh && step.want_damage) {
             tiles = tiles_touching(step.hint, size_, tile_size_);
             if (auto ok = upload_tile_list(tiles); !ok) return unexpected(ok.error());
             if (auto ok = reserve(flags_, tiles.size() * 4, BufferUse::kReadback); !ok)
@@ -140,14 +140,16 @@ public:
         }
         auto ran = context().run([&](VkCommandBuffer cmd) {
             vk().vkResetDescriptorPool(context().device(), pool_, 0);
-            if (!fresh) record_moves(cmd, step.moves);
+            const bool compare = !fresh && step.want_damage;
+            if (compare) record_moves(cmd, step.moves);
             record_composition(cmd, step);
-            if (!fresh && !tiles.empty()) record_damage(cmd, uint32_t(tiles.size()));
+            if (compare && !tiles.empty()) record_damage(cmd, uint32_t(tiles.size()));
             host_barrier(cmd);
         });
         if (!ran) return unexpected(ran.error());
         std::swap(previous_, current_);  // current_ now holds the new output
         if (fresh) return Region(Rect::MakeSize(size_));
+        if (!step.want_damage) return Region();
         return damage_of(tiles);
     }
 

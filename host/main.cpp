@@ -45,6 +45,9 @@ int run(int argc, char** argv) {
         std::puts("spiced-gpu " SPICED_VERSION);
         return 0;
     }
+    // A private Vulkan loader (or, in tests, a missing one) instead of libvulkan.so.1.
+    if (const char* loader = std::getenv("SPICED_VULKAN_LOADER"); loader && *loader)
+        command_line->config.gpu.vulkan_loader = loader;
     // SIGINT and SIGTERM end the process: blocked here and taken with sigwait() below, so a
     // signal during start-up waits for us instead of killing the process.
     sigset_t stop_signals;

@@ -78,6 +78,8 @@ constexpr std::string_view kValued[] = {"--addr",
                                         "--stream-min-area",
                                         "--stream-idle-ms",
                                         "--stream-max-fps",
+                                        "--gpu",
+                                        "--gpu-tile-size",
                                         "--display-budget",
                                         "--web-root",
                                         "--websocket-origin",
@@ -159,6 +161,13 @@ Display:
   --stream-idle-ms MS       a stream ends after this long without change and its area is
                             sent again losslessly (default 300)
   --stream-max-fps N        most pictures a second per stream (default 60)
+  --gpu DEVICE              where the compositor finds damage: auto (default: the best
+                            Vulkan GPU, else the CPU), none (the CPU), or a Vulkan device
+                            by index or by part of its name (e.g. llvmpipe: Mesa's CPU
+                            Vulkan driver). A named device that cannot be opened is an
+                            error; auto falls back to the CPU and logs why
+  --gpu-tile-size N         damage granularity in pixels (4-256, a multiple of 4; default
+                            16, the H.264 macroblock)
   --name NAME               VM name shown by clients
   --uuid UUID               VM UUID (32 hex digits, dashes allowed)
   --display-budget BYTES    queued display bytes per client before updates merge
@@ -318,6 +327,14 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
             auto fps = to_number<int>(value);
             if (!fps || *fps < 1 || *fps > 240) return bad("is not a frame rate (1-240)");
             config.video.max_fps = *fps;
+        } else if (option == "--gpu") {
+            if (value.empty()) return bad("is not a device (auto, none, an index or a name)");
+            config.gpu.device = std::string(value);
+        } else if (option == "--gpu-tile-size") {
+            auto tile = to_number<int32_t>(value);
+            if (!tile || !gpu::valid_compositor_tile(*tile))
+                return bad("is not a tile size (4-256, a multiple of 4)");
+            config.gpu_tile_size = *tile;
         } else if (option == "--name") {
             config.name = std::string(value);
         } else if (option == "--uuid") {
