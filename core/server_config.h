@@ -15,8 +15,8 @@
 #include "core/session_directory.h"
 #include "core/ticket.h"
 #include "display/video_config.h"
-#include "gpu/compositor.h"
 #include "encode/image_policy.h"
+#include "gpu/compositor.h"
 #include "io/reactor.h"
 #include "io/tls.h"
 
@@ -54,9 +54,9 @@ struct ServerConfig {
     std::array<std::optional<ChannelSecurity>, 16> channel_security{};
     ChannelSecurity default_security = ChannelSecurity::kAny;
     TicketPolicy ticket = TicketPolicy::disabled();
-    ImagePolicyConfig images;  // --image-compression, --jpeg-wan-compression, ...
-    VideoConfig video;         // --streaming-video, --video-codecs, --stream-*
-    gpu::GpuChoice gpu;        // --gpu: where the compositor runs
+    ImagePolicyConfig images;    // --image-compression, --jpeg-wan-compression, ...
+    VideoConfig video;           // --streaming-video, --video-codecs, --stream-*
+    gpu::GpuChoice gpu;          // --gpu: where the compositor runs
     int32_t gpu_tile_size = 16;  // --gpu-tile-size: damage granularity
     // SPICE multimedia time for MAIN_INIT and every stamped medium (video pictures).
     std::shared_ptr<const MediaClock> media_clock = steady_media_clock();

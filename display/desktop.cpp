@@ -1,6 +1,5 @@
 #include "display/desktop.h"
 
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -205,7 +204,8 @@ void Desktop::set_layout(uint32_t display, DisplayLayout layout) {
 std::unique_ptr<gpu::DisplayCompositor> Desktop::make_compositor(uint32_t display) {
     auto made = options_.gpu->create_compositor(options_.damage_tile);
     if (made) return std::move(*made);
-    LOG_ERROR("display", "display %u: %s; finding damage on the CPU", display, made.error().c_str());
+    LOG_ERROR("display", "display %u: %s; finding damage on the CPU", display,
+              made.error().c_str());
     return std::move(*gpu::make_cpu_backend()->create_compositor(kDamageTileSize));
 }
 
@@ -213,8 +213,7 @@ Region Desktop::compose(uint32_t display, const FrameSubmission& submission, boo
     Screen& screen = *screens_[display];
     gpu::CompositionStep step;
     step.output_size = submission.frame->size();
-    step.layers.push_back(
-        gpu::Layer{submission.frame, submission.frame->rect(), Point{0, 0}});
+    step.layers.push_back(gpu::Layer{submission.frame, submission.frame->rect(), Point{0, 0}});
     step.moves = submission.moves;
     step.hint = submission.changed;
     step.want_damage = want_damage;
@@ -468,7 +467,10 @@ void Desktop::encode_streams(uint32_t display, const Frame& frame, DisplayChange
                          settings.bitrate_bps / 1000);
                 encoding.key_frame = true;
             }
-            auto sent = encoding.encoder->send_frame(frame, stream.info.rect, encoding.key_frame);
+            // The compositor's output is `frame`: it converts to YUV where the frame lives.
+            gpu::OutputPicture picture(frame, *screen.compositor);
+            auto sent =
+                encoding.encoder->send_picture(picture, stream.info.rect, encoding.key_frame);
             if (!sent) {
                 LOG_ERROR("display", "display %u: stream %u: %s", display, stream.info.id,
                           sent.error().c_str());

@@ -137,8 +137,8 @@ public:
     std::string_view name() const override { return name_; }
     const VideoEncoderSettings& settings() const override { return settings_; }
 
-    Expected<void, std::string> send_frame(const Frame& frame, const Rect& area,
-                                           bool keyframe) override {
+    Expected<void, std::string> send_picture(PictureSource& picture, const Rect& area,
+                                             bool keyframe) override {
         if (area.size() != settings_.size) {
             return unexpected(name_ + ": area size differs from the stream's");
         }
@@ -156,7 +156,7 @@ public:
                                 upload_->linesize[0],
                                 {upload_->data[1], size_t(upload_->linesize[1]) * size_t(h / 2)},
                                 upload_->linesize[1]};
-        if (auto ok = bgrx_to_nv12(frame, area, planes); !ok) {
+        if (auto ok = picture.to_nv12(area, planes); !ok) {
             return unexpected(name_ + ": " + ok.error());
         }
         upload_->pts = int64_t(frame_number_++);

@@ -65,13 +65,13 @@ public:
     std::string_view name() const override { return "mjpeg"; }
     const VideoEncoderSettings& settings() const override { return settings_; }
 
-    Expected<void, std::string> send_frame(const Frame& frame, const Rect& area,
-                                           bool /*keyframe: every picture is one*/) override {
+    Expected<void, std::string> send_picture(PictureSource& picture, const Rect& area,
+                                             bool /*keyframe: every picture is one*/) override {
         if (area.size() != settings_.size) {
             return unexpected(std::string("mjpeg: area size differs from the stream's"));
         }
         out_.buffer().clear();
-        auto type = jpeg_->encode(frame, area, out_, 0);
+        auto type = jpeg_->encode(picture.frame(), area, out_, 0);
         const uint64_t number = frame_number_++;
         if (!type) return unexpected("mjpeg: " + type.error());
         // The SPICE JPEG body is a u32 length and then the file.

@@ -20,6 +20,7 @@
 
 #include "base/expected.h"
 #include "pixels/frame.h"
+#include "pixels/yuv.h"
 
 namespace spiced {
 
@@ -52,10 +53,16 @@ public:
     virtual std::string_view name() const = 0;
     virtual const VideoEncoderSettings& settings() const = 0;
 
-    // Queues `area` of `frame` (BGRX; area.size() == settings().size). `keyframe` forces an
-    // intra picture (a client joined, or lost a packet).
-    virtual Expected<void, std::string> send_frame(const Frame& frame, const Rect& area,
-                                                   bool keyframe) = 0;
+    // Queues `area` of `picture` (area.size() == settings().size). `keyframe` forces an
+    // intra picture (a client joined, or lost a packet). H.264 encoders take the picture's
+    // 4:2:0 planes, MJPEG its BGRX frame.
+    virtual Expected<void, std::string> send_picture(PictureSource& picture, const Rect& area,
+                                                     bool keyframe) = 0;
+    // The same for a host frame (converted on the CPU).
+    Expected<void, std::string> send_frame(const Frame& frame, const Rect& area, bool keyframe) {
+        HostPicture picture(frame);
+        return send_picture(picture, area, keyframe);
+    }
     // The next finished packet, or nullopt when the encoder needs another picture first.
     virtual Expected<std::optional<VideoPacket>, std::string> receive_packet() = 0;
     // Rate control: the next pictures aim at this bit rate and frame rate.

@@ -91,8 +91,8 @@ public:
     std::string_view name() const override { return "x264"; }
     const VideoEncoderSettings& settings() const override { return settings_; }
 
-    Expected<void, std::string> send_frame(const Frame& frame, const Rect& area,
-                                           bool keyframe) override {
+    Expected<void, std::string> send_picture(PictureSource& picture, const Rect& area,
+                                             bool keyframe) override {
         if (area.size() != settings_.size) {
             return unexpected(std::string("x264: area size differs from the stream's"));
         }
@@ -105,8 +105,7 @@ public:
                                 w / 2,
                                 all.subspan(luma + luma / 4),
                                 w / 2};
-        if (auto ok = bgrx_to_i420(frame, area, planes); !ok)
-            return unexpected("x264: " + ok.error());
+        if (auto ok = picture.to_i420(area, planes); !ok) return unexpected("x264: " + ok.error());
 
         x264_picture_t in;
         x264_picture_init(&in);

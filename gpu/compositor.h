@@ -26,9 +26,9 @@
 
 #include "base/expected.h"
 #include "display/types.h"
+#include "pixels/damage.h"
 #include "pixels/frame.h"
 #include "pixels/region.h"
-#include "pixels/damage.h"
 #include "pixels/yuv.h"
 
 namespace spiced::gpu {
@@ -74,6 +74,25 @@ public:
 
     virtual Size output_size() const = 0;
     virtual int32_t tile_size() const = 0;
+};
+
+// A compositor's current output as video encoders read it: 4:2:0 comes from the compositor
+// (a shader on the device), the BGRX frame (for MJPEG) is the host frame it was composed from.
+class OutputPicture final : public PictureSource {
+public:
+    OutputPicture(const Frame& frame, DisplayCompositor& compositor)
+        : frame_(frame), compositor_(compositor) {}
+    const Frame& frame() const override { return frame_; }
+    Expected<void, std::string> to_i420(const Rect& area, const I420Planes& out) override {
+        return compositor_.to_i420(area, out);
+    }
+    Expected<void, std::string> to_nv12(const Rect& area, const Nv12Planes& out) override {
+        return compositor_.to_nv12(area, out);
+    }
+
+private:
+    const Frame& frame_;
+    DisplayCompositor& compositor_;
 };
 
 enum class GpuBackendKind { kCpu, kVulkan };

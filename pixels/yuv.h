@@ -74,4 +74,30 @@ Expected<void, std::string> bgrx_to_i420(const Frame& frame, const Rect& area,
 Expected<void, std::string> bgrx_to_nv12(const Frame& frame, const Rect& area,
                                          const Nv12Planes& out, YuvIsa isa = YuvIsa::kBest);
 
+// A picture video encoders read: its BGRX frame, and 4:2:0 of areas of it. A host frame
+// converts on the CPU (HostPicture); a compositor's output converts where it lives (on the
+// device, gpu/compositor.h), so the encoder gets planes without a CPU pass over the pixels.
+class PictureSource {
+public:
+    virtual ~PictureSource() = default;
+    virtual const Frame& frame() const = 0;
+    virtual Expected<void, std::string> to_i420(const Rect& area, const I420Planes& out) = 0;
+    virtual Expected<void, std::string> to_nv12(const Rect& area, const Nv12Planes& out) = 0;
+};
+
+class HostPicture final : public PictureSource {
+public:
+    explicit HostPicture(const Frame& frame) : frame_(frame) {}
+    const Frame& frame() const override { return frame_; }
+    Expected<void, std::string> to_i420(const Rect& area, const I420Planes& out) override {
+        return bgrx_to_i420(frame_, area, out);
+    }
+    Expected<void, std::string> to_nv12(const Rect& area, const Nv12Planes& out) override {
+        return bgrx_to_nv12(frame_, area, out);
+    }
+
+private:
+    const Frame& frame_;
+};
+
 }  // namespace spiced

@@ -162,6 +162,13 @@ class ServerProcess:
         backend = os.environ.get("SPICED_TEST_IO_BACKEND")
         if backend and "--io-backend" not in self.extra_args:
             self.extra_args += ["--io-backend", backend]
+        # ... and some once with the compositor on a Vulkan device (lavapipe): the server must
+        # then say it runs there, or the run would pass on the CPU backend unseen.
+        self.gpu = os.environ.get("SPICED_TEST_GPU")
+        if self.gpu and "--gpu" not in self.extra_args:
+            self.extra_args += ["--gpu", self.gpu]
+        else:
+            self.gpu = None
         self.own_workdir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="spiced-it-")
         if env is None:
@@ -205,6 +212,7 @@ class ServerProcess:
                 if self.proc.poll() is not None:
                     break
                 if port_is_listening(self.port):
+                    self._check_gpu()
                     return self
                 time.sleep(0.02)
             if self.proc.poll() is None:
@@ -219,6 +227,17 @@ class ServerProcess:
                           % (self.proc.returncode, self.port, " ".join(argv), self.log()))
             # Maybe someone grabbed the port between free_port() and bind(): try another one.
         raise TestFailure(last_error)
+
+    def _check_gpu(self):
+        if not self.gpu:
+            return
+        def line():
+            return [l for l in self.log().splitlines() if "[gpu] compositor:" in l]
+        wait_until(line, 10.0)
+        found = line()
+        if not found or "compositor: vulkan" not in found[0]:
+            raise TestFailure("SPICED_TEST_GPU=%s but the compositor is not on Vulkan: %s"
+                              % (self.gpu, found or "no compositor line"))
 
     def log(self):
         if not self.stderr_path:

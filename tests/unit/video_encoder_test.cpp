@@ -352,7 +352,9 @@ public:
     VideoCodec codec() const override { return codec_; }
     std::string_view name() const override { return name_; }
     const VideoEncoderSettings& settings() const override { return settings_; }
-    Expected<void, std::string> send_frame(const Frame&, const Rect&, bool) override { return {}; }
+    Expected<void, std::string> send_picture(PictureSource&, const Rect&, bool) override {
+        return {};
+    }
     Expected<std::optional<VideoPacket>, std::string> receive_packet() override {
         return std::optional<VideoPacket>();
     }
