@@ -501,6 +501,23 @@ int main(int argc, char** argv) {
     ok = ok && scanout(200, 120, 200 * 4 + 32, kXbgr8888, true);
     ok = ok && (paint(*buffer, picture, 0, 0, 200, 120, checker(10, 0xff0000, 0x0000ff)), true) &&
          show("xbgr_full", 0, 0, 200, 120);
+    // A buffer shorter than its stated size is refused (and its fd closed); the picture
+    // stays. Then the scanout ends (QEMU's fd -1) and a draw without one still completes.
+    if (ok) {
+        auto short_buffer = Buffer::create(64, 8, 256, kXrgb8888, true);
+        ok = short_buffer.has_value();
+        if (ok)
+            spice_qxl_gl_scanout(&device->instance, short_buffer->lend_fd(), 64, 64, 256, kXrgb8888,
+                                 true);
+        spice_qxl_gl_scanout(&device->instance, -1, 0, 0, 0, 0, false);
+        const auto us = draw(0, 0, 16, 16);
+        if (!us) {
+            std::printf("FAIL cookie of a draw without a scanout not completed within 1 s\n");
+            ok = false;
+        } else {
+            cookie_us.push_back(*us);
+        }
+    }
     // Back to the first size with a fresh buffer; every earlier fd must be closed by now.
     ok = ok && scanout(320, 200, 320 * 4 + 64, kXrgb8888, true);
     ok = ok && (paint(*buffer, picture, 0, 0, 320, 200, stripes(0x10f0a0, 0x402000)), true) &&
@@ -512,8 +529,12 @@ int main(int argc, char** argv) {
         result = 1;
     } else {
         std::sort(cookie_us.begin(), cookie_us.end());
-        std::printf("COOKIES n=%zu median_us=%.0f max_us=%.0f\n", cookie_us.size(),
-                    cookie_us[cookie_us.size() / 2], cookie_us.back());
+        // One frame at 60 Hz: reported, not enforced (a loaded CI machine may stall a thread).
+        const auto over_frame = std::count_if(cookie_us.begin(), cookie_us.end(),
+                                              [](double us) { return us > 16667.0; });
+        std::printf("COOKIES n=%zu median_us=%.0f max_us=%.0f over_one_frame=%zd\n",
+                    cookie_us.size(), cookie_us[cookie_us.size() / 2], cookie_us.back(),
+                    over_frame);
         std::printf("DONE %d memfds=%d\n", step, count_memfds());
         const auto command = read_command(loop);
         if (!command || *command != "quit") result = 1;

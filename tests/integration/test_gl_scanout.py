@@ -172,6 +172,8 @@ def case_remote_tcp_pictures(args):
             log = host.log()
             H.check("remote clients: port %d on 127.0.0.1 (password as the host set it)" % port
                     in log, "no log line for the remote port:\n" + log)
+            H.check("GL scanout 64x64 stride 256 needs 16384 bytes, the buffer has 2048: "
+                    "refused" in log, "no refusal of the short buffer:\n" + log)
             # The host's password guards the remote port too.
             intruder = H.SpiceClient(port=port, password="wrong", name="wrong-password")
             intruder.connect()
