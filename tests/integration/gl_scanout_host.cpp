@@ -18,7 +18,7 @@
 // Exit 3: spice_server_init failed (the test checks the one log line); exit 1: anything else
 // went wrong (a cookie lost, a call refused), with a line saying what.
 //
-// Usage: gl_scanout_host --unix PATH --out DIR [--password PW]
+// Usage: gl_scanout_host --unix PATH --out DIR [--password PW] [--tls-port P --x509-dir DIR]
 // The remote port comes from the environment (SPICED_REMOTE_PORT, ...), as an operator sets it.
 #include <dirent.h>
 #include <fcntl.h>
@@ -31,6 +31,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -350,6 +351,9 @@ struct Options {
     std::string unix_path;
     std::string out_dir;
     std::optional<std::string> password;
+    // A host's own TLS (spice_server_set_tls), as QEMU without gl=on passes it.
+    int tls_port = 0;
+    std::string x509_dir;
 };
 
 int fail(const char* what) {
@@ -367,6 +371,8 @@ int main(int argc, char** argv) {
         if (flag == "--unix") options.unix_path = argv[i + 1];
         if (flag == "--out") options.out_dir = argv[i + 1];
         if (flag == "--password") options.password = argv[i + 1];
+        if (flag == "--tls-port") options.tls_port = std::atoi(argv[i + 1]);
+        if (flag == "--x509-dir") options.x509_dir = argv[i + 1];
     }
     if (options.unix_path.empty() || options.out_dir.empty()) {
         std::fprintf(stderr, "usage: %s --unix PATH --out DIR [--password PW]\n", argv[0]);
@@ -389,6 +395,13 @@ int main(int argc, char** argv) {
         spice_server_set_ticket(server, options.password->c_str(), 0, 0, 0);
     } else {
         spice_server_set_noauth(server);
+    }
+    if (options.tls_port > 0) {
+        const std::string ca = options.x509_dir + "/ca-cert.pem";
+        const std::string cert = options.x509_dir + "/server-cert.pem";
+        const std::string key = options.x509_dir + "/server-key.pem";
+        spice_server_set_tls(server, options.tls_port, ca.c_str(), cert.c_str(), key.c_str(),
+                             nullptr, nullptr, nullptr);
     }
     // Lossless pictures and no video streams, so the client's picture can be compared exactly
     // (QEMU's jpeg-wan-compression=never, streaming-video=off).

@@ -37,7 +37,7 @@ PASSWORD = "gl-s3cret"
 class Host:
     """gl_scanout_host with a line protocol on stdin/stdout (see the program's header)."""
 
-    def __init__(self, binary, d, env_extra, password=PASSWORD):
+    def __init__(self, binary, d, env_extra, password=PASSWORD, extra_args=()):
         self.unix_path = os.path.join(d, "spice.sock")
         self.out = os.path.join(d, "pictures")
         os.makedirs(self.out, exist_ok=True)
@@ -49,6 +49,7 @@ class Host:
         argv = [binary, "--unix", self.unix_path, "--out", self.out]
         if password is not None:
             argv += ["--password", password]
+        argv += list(extra_args)
         self.stderr_path = os.path.join(d, "host.log")
         self._stderr = open(self.stderr_path, "w")
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -274,6 +275,31 @@ def case_remote_tls(args):
             host.kill()
 
 
+def case_remote_tls_host_certificates(args):
+    """A host that set TLS itself (spice_server_set_tls, QEMU without gl=on): the remote TLS
+    port serves with the host's certificates, no SPICED_REMOTE_X509_DIR needed."""
+    import test_tls as T
+    with tempfile.TemporaryDirectory(prefix="spiced-gl-tls-host-") as d:
+        x509 = T.make_x509_dir(d)
+        host_tls, remote_tls = H.free_port(), H.free_port()
+        host = Host(args.host, d, {"SPICED_REMOTE_TLS_PORT": str(remote_tls),
+                                   "SPICED_REMOTE_ADDR": "127.0.0.1"},
+                    extra_args=["--tls-port", str(host_tls), "--x509-dir", x509])
+        try:
+            H.check(host.read_line() == "READY", "host not ready")
+            step = host.read_line()
+            c = H.SpiceClient(port=0, password=PASSWORD, name="tls-host-certs")
+            c.session.set_property("port", None)
+            c.session.set_property("tls-port", str(remote_tls))
+            c.session.set_property("ca-file", os.path.join(x509, "ca-cert.pem"))
+            c.connect()
+            c.wait_primary(20.0)
+            expect_step(c, step)
+            c.disconnect()
+        finally:
+            host.kill()
+
+
 def case_bad_settings(args):
     """Each wrong value: spice_server_init fails (QEMU then stops at start) with ONE clear
     line naming the setting and the value."""
@@ -337,6 +363,7 @@ def main():
         ("remote_tcp_pictures", case_remote_tcp_pictures),
         ("config_file", case_config_file),
         ("remote_tls", case_remote_tls),
+        ("remote_tls_host_certificates", case_remote_tls_host_certificates),
         ("bad_settings", case_bad_settings),
     ]
     return H.run_cases(cases, args)
