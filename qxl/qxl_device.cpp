@@ -1,6 +1,9 @@
 #include "qxl/qxl_device.h"
 
+#include <linux/dma-buf.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -15,6 +18,7 @@
 #include "base/log.h"
 #include "base/log_limiter.h"
 #include "io/service_thread.h"
+#include "io/unique_fd.h"
 #include "qxl/command_parser.h"
 #include "qxl/cursor_shape.h"
 #include "qxl/frame_ring.h"
@@ -125,6 +129,9 @@ struct QxlDevice::Worker {
     LogLimiter message_limiter;
     // A GL scanout replaces the primary surface while it is set.
     struct Scanout {
+        // spice-server owns the fd it is given (it closes the previous one at the next scanout),
+        // and QEMU hands over a fresh or dup()ed fd each time: ours to close, with the mapping.
+        UniqueFd fd;
         void* map = MAP_FAILED;
         size_t length = 0;
         uint32_t stride = 0;
@@ -575,6 +582,10 @@ void QxlDevice::Worker::publish_frame() {
     std::shared_ptr<const Frame> frame;
     if (scanout) {
         const Scanout& s = *scanout;
+        // A real dmabuf wants CPU reads bracketed so caches are coherent with the GPU's
+        // writes; a memfd (tests) answers ENOTTY, which changes nothing.
+        dma_buf_sync sync{DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ};
+        ioctl(s.fd.get(), DMA_BUF_IOCTL_SYNC, &sync);
         frame = ring.next(s.size, changed, [&s](const Rect& rect, Frame& out) {
             const bool bgr = s.format == kDrmXbgr8888 || s.format == kDrmAbgr8888;
             for (int32_t y = rect.top(); y < rect.bottom(); ++y) {
@@ -591,6 +602,8 @@ void QxlDevice::Worker::publish_frame() {
                 }
             }
         });
+        sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ;
+        ioctl(s.fd.get(), DMA_BUF_IOCTL_SYNC, &sync);
     } else {
         if (!primary_id) {
             pending.clear();
@@ -839,7 +852,8 @@ void QxlDevice::loadvm_commands(const QXLCommandExt* commands, uint32_t count) {
 void QxlDevice::gl_scanout(int fd, uint32_t width, uint32_t height, uint32_t stride,
                            uint32_t format, bool y0_top) {
     auto next = std::make_unique<Worker::Scanout>();
-    if (fd >= 0) {
+    UniqueFd owned(fd);  // closed here on refusal, else by the scanout that replaces this one
+    if (owned.valid()) {
         const bool known = format == kDrmXrgb8888 || format == kDrmArgb8888 ||
                            format == kDrmXbgr8888 || format == kDrmAbgr8888;
         const uint64_t length = uint64_t(stride) * height;
@@ -849,12 +863,24 @@ void QxlDevice::gl_scanout(int fd, uint32_t width, uint32_t height, uint32_t str
                      instance_->id, width, height, stride, format);
             return;
         }
-        next->map = mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, 0);
+        // Reading past the end of a shorter buffer would be SIGBUS in our worker, not an error:
+        // both memfds and dmabufs report their size.
+        struct stat st {};
+        if (fstat(owned.get(), &st) == 0 && st.st_size > 0 && uint64_t(st.st_size) < length) {
+            LOG_WARN("qxl",
+                     "qxl %d: GL scanout %ux%u stride %u needs %llu bytes, the buffer has "
+                     "%lld: refused",
+                     instance_->id, width, height, stride, static_cast<unsigned long long>(length),
+                     static_cast<long long>(st.st_size));
+            return;
+        }
+        next->map = mmap(nullptr, length, PROT_READ, MAP_SHARED, owned.get(), 0);
         if (next->map == MAP_FAILED) {
             LOG_WARN("qxl", "qxl %d: GL scanout cannot be mapped: %s", instance_->id,
                      std::strerror(errno));
             return;
         }
+        next->fd = std::move(owned);
         next->length = length;
         next->stride = stride;
         next->format = format;
@@ -880,7 +906,17 @@ void QxlDevice::gl_draw(const Rect& rect, uint64_t cookie) {
     post(
         [rect, cookie](Worker& w) {
             if (w.scanout) {
-                w.pending.add_rect(rect.intersect(Rect::MakeSize(w.scanout->size)));
+                const Size size = w.scanout->size;
+                w.pending.add_rect(rect.intersect(Rect::MakeSize(size)));
+                if (!w.scanout->y0_top) {
+                    // QEMU passes the guest's flush rectangle unchanged; for a bottom-up
+                    // scanout nothing says whether it counts rows from the top of the picture
+                    // (as we read it) or from the first row in memory. Both are read; the
+                    // differ drops whatever did not change.
+                    const Rect mirrored = Rect::MakeLTRB(rect.left(), size.height - rect.bottom(),
+                                                         rect.right(), size.height - rect.top());
+                    w.pending.add_rect(mirrored.intersect(Rect::MakeSize(size)));
+                }
                 w.publish_frame();
             }
             // QEMU holds the guest's GPU queue until this comes back: we read the picture

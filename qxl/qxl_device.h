@@ -97,7 +97,9 @@ public:
     void set_max_monitors(uint32_t max_monitors);
     void loadvm_commands(const QXLCommandExt* commands, uint32_t count);
     // A GL scanout (QEMU's virtio-gpu/virgl with gl=on): the picture is in a dmabuf. We map it
-    // and read it on the CPU. `fd` is owned by the host.
+    // and read it on the CPU. `fd` becomes ours (as in spice-server: QEMU hands over a fresh
+    // or dup()ed fd each time) and is closed when the next scanout replaces it; -1 ends the
+    // scanout.
     void gl_scanout(int fd, uint32_t width, uint32_t height, uint32_t stride, uint32_t format,
                     bool y0_top);
     void gl_draw(const Rect& rect, uint64_t cookie);

@@ -59,6 +59,11 @@ RedsState::RedsState() {
     config.address = "0.0.0.0";
     config.plain_port_enabled = false;
     config.name = "spiced-gpu";
+    // spice-server starts with ticketing on and no password: nobody gets in until the host
+    // sets a password or calls spice_server_set_noauth (QEMU's disable-ticketing=on). QEMU
+    // with neither relies on that (a password may come later from the monitor), and a remote
+    // port (SPICED_REMOTE_PORT) must not be open to anyone meanwhile.
+    config.ticket = spiced::TicketPolicy::password("", std::nullopt);
 }
 
 RedsState::~RedsState() {
@@ -124,6 +129,7 @@ int RedsState::init(SpiceCoreInterface* core) {
         }
         tls_listener_ = std::move(*fd);
     }
+    if (!bind_remote()) return -1;
     auto host = spiced::abi::HostCalls::create(*core);
     if (!host) {
         LOG_ERROR("server", "spice_server_init: %s", host.error().c_str());
@@ -141,6 +147,63 @@ int RedsState::init(SpiceCoreInterface* core) {
     // 1 ms, not 0: X servers (Xspice's loop) treat a 0 ms timer as "not armed".
     core->timer_start(start_timer_, 1);
     return 0;
+}
+
+bool RedsState::bind_remote() {
+    auto loaded = spiced::abi::load_remote_listen([](const char* name) { return getenv(name); });
+    if (!loaded) {
+        // spice_server_init fails: QEMU stops with "failed to initialize spice server" rather
+        // than run a VM whose display the operator cannot reach.
+        LOG_ERROR("server", "remote port settings: %s", loaded.error().c_str());
+        return false;
+    }
+    remote_ = std::move(*loaded);
+    if (!remote_.any()) return true;
+    const std::string address = remote_.address.empty() ? "0.0.0.0" : remote_.address;
+    if (remote_.port) {
+        auto fd = bind_port(address, *remote_.port);
+        if (!fd) {
+            LOG_ERROR("server", "remote port %s:%u (%s): %s", address.c_str(), *remote_.port,
+                      remote_.port_origin.c_str(), fd.error().c_str());
+            return false;
+        }
+        remote_listener_ = std::move(*fd);
+    }
+    if (remote_.tls_port) {
+        // QEMU passes no certificates with gl=on (it refuses tls-port there), so the remote
+        // TLS port has its own directory; when the host did set TLS, its files serve both
+        // ports (one TLS context per server).
+        if (!tls_context_) {
+            if (remote_.x509_dir.empty()) {
+                LOG_ERROR("server",
+                          "remote TLS port %u (%s) needs remote-x509-dir / "
+                          "SPICED_REMOTE_X509_DIR (the host set no TLS certificates)",
+                          *remote_.tls_port, remote_.tls_port_origin.c_str());
+                return false;
+            }
+            const std::string& dir = remote_.x509_dir;
+            auto context = spiced::TlsContext::load_files(
+                dir + "/ca-cert.pem", dir + "/server-cert.pem", dir + "/server-key.pem", "");
+            if (!context) {
+                LOG_ERROR("server", "remote TLS port: %s: %s", dir.c_str(),
+                          context.error().c_str());
+                return false;
+            }
+            tls_context_ = std::move(*context);
+        } else if (!remote_.x509_dir.empty()) {
+            log_once(
+                "remote-x509-dir is ignored: the host's TLS certificates serve the remote "
+                "TLS port too");
+        }
+        auto fd = bind_port(address, *remote_.tls_port);
+        if (!fd) {
+            LOG_ERROR("server", "remote TLS port %s:%u (%s): %s", address.c_str(),
+                      *remote_.tls_port, remote_.tls_port_origin.c_str(), fd.error().c_str());
+            return false;
+        }
+        remote_tls_listener_ = std::move(*fd);
+    }
+    return true;
 }
 
 void RedsState::start_server() {
@@ -187,6 +250,25 @@ void RedsState::start_server() {
     hand_over(plain_listener_, false);
     hand_over(unix_listener_, false);
     hand_over(tls_listener_, true);
+    // The remote ports are listeners of the same server: the host's ticket (and its later
+    // changes through spice_server_set_ticket) applies to them as to its own socket.
+    if (remote_listener_.valid() || remote_tls_listener_.valid()) {
+        const std::string address = remote_.address.empty() ? "0.0.0.0" : remote_.address;
+        std::string ports;
+        if (remote_.port) ports += "port " + std::to_string(*remote_.port);
+        if (remote_.tls_port)
+            ports += (ports.empty() ? "" : ", ") + std::string("TLS port ") +
+                     std::to_string(*remote_.tls_port);
+        const std::string beside = unix_socket.empty()
+                                       ? std::string("besides the host's own listener")
+                                       : "besides the host's unix socket " + unix_socket;
+        LOG_INFO("server", "remote clients: %s on %s (%s), %s", ports.c_str(), address.c_str(),
+                 config.ticket.ticketing_enabled() ? "password as the host set it"
+                                                   : "NO password: the host disabled ticketing",
+                 beside.c_str());
+    }
+    hand_over(remote_listener_, false);
+    hand_over(remote_tls_listener_, true);
     if (host_listen_fd >= 0) {
         spiced::UniqueFd fd(fcntl(host_listen_fd, F_DUPFD_CLOEXEC, 0));
         hand_over(fd, false);
@@ -358,15 +440,13 @@ int RedsState::remove_interface(SpiceBaseInstance* sin) {
 int RedsState::set_ticket(const char* password, int lifetime, bool fail_if_connected,
                           bool disconnect_if_connected) {
     if (fail_if_connected && server_ && server_->session_count() > 0) return -1;
-    spiced::TicketPolicy policy = spiced::TicketPolicy::disabled();
-    if (password) {
-        std::optional<spiced::TicketPolicy::Clock::time_point> expiry;
-        if (lifetime > 0)
-            expiry = spiced::TicketPolicy::Clock::now() + std::chrono::seconds(lifetime);
-        // spice-server: a lifetime of 0 means no expiry. An empty password with ticketing on
-        // lets nobody in, as QEMU's "expire_password now" relies on.
-        policy = spiced::TicketPolicy::password(password, expiry);
-    }
+    std::optional<spiced::TicketPolicy::Clock::time_point> expiry;
+    if (lifetime > 0) expiry = spiced::TicketPolicy::Clock::now() + std::chrono::seconds(lifetime);
+    // spice-server: a lifetime of 0 means no expiry, and this call always turns ticketing on;
+    // a NULL or empty password then lets nobody in (QEMU's expire_password before any
+    // set_password passes NULL). Only spice_server_set_noauth turns ticketing off.
+    const spiced::TicketPolicy policy =
+        spiced::TicketPolicy::password(password ? password : "", expiry);
     config.ticket = policy;
     if (server_) server_->set_ticket(policy, disconnect_if_connected);
     return 0;

@@ -35,6 +35,7 @@
 #include "core/server_config.h"
 #include "io/unique_fd.h"
 #include "qxl/abi/host_calls.h"
+#include "qxl/abi/remote_listen.h"
 #include "qxl/guest_agent_link.h"
 #include "qxl/qxl_display_source.h"
 
@@ -112,6 +113,9 @@ public:
 
 private:
     void start_server();
+    // The operator's own remote port(s) (qxl/abi/remote_listen.h), bound at init; false after
+    // one error line.
+    bool bind_remote();
     void attach_agent(SpiceCharDeviceInstance* device);
     void channel_event(const spiced::ChannelEvent& event);
     void detach_agent();
@@ -141,6 +145,9 @@ private:
     spiced::UniqueFd plain_listener_;
     spiced::UniqueFd tls_listener_;
     spiced::UniqueFd unix_listener_;
+    spiced::abi::RemoteListen remote_;
+    spiced::UniqueFd remote_listener_;
+    spiced::UniqueFd remote_tls_listener_;
     std::shared_ptr<const spiced::TlsContext> tls_context_;
 
     std::vector<QXLInstance*> qxls_;
