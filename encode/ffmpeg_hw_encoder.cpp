@@ -236,10 +236,10 @@ private:
         context->gop_size = settings_.fps * kKeyintSeconds;
         context->max_b_frames = 0;
         context->profile = FF_PROFILE_H264_MAIN;
-        context->color_range = AVCOL_RANGE_MPEG;  // pixels/yuv.h: BT.601 limited range
-        context->colorspace = AVCOL_SPC_SMPTE170M;
-        context->color_primaries = AVCOL_PRI_SMPTE170M;
-        context->color_trc = AVCOL_TRC_SMPTE170M;
+        context->color_range = AVCOL_RANGE_MPEG;  // pixels/yuv.h: BT.709 limited range
+        context->colorspace = AVCOL_SPC_BT709;
+        context->color_primaries = AVCOL_PRI_BT709;
+        context->color_trc = AVCOL_TRC_BT709;
         apply_rate(*context);
         BufferPtr frames;
         if (device_) {

@@ -4,7 +4,7 @@
 //
 // The stream is what spice-gtk's GStreamer pipeline (h264parse ! avdec_h264, or a hardware
 // decoder) plays: Annex B byte stream, profile Main at the level x264 derives, SPS and PPS
-// before every IDR so a client that joins at a keyframe can start there, 4:2:0 8-bit BT.601
+// before every IDR so a client that joins at a keyframe can start there, 4:2:0 8-bit BT.709
 // limited range (pixels/yuv.h), said so in the VUI.
 // x264.h needs the fixed-width integer types declared first.
 #include <cstdint>
@@ -187,11 +187,11 @@ VideoEncoderResult make_x264_encoder(const VideoEncoderSettings& settings) {
     param.i_keyint_max = settings.fps * kKeyintSeconds;
     param.b_repeat_headers = 1;
     param.b_annexb = 1;
-    // SMPTE 170M (BT.601 525) primaries, transfer and matrix, limited range: how pixels/yuv.h
-    // converts. Decoders assume this anyway; saying it costs a few bytes per SPS.
-    param.vui.i_colorprim = 6;
-    param.vui.i_transfer = 6;
-    param.vui.i_colmatrix = 6;
+    // BT.709 primaries, transfer and matrix (H.264 Table E-3: 1), limited range: how
+    // pixels/yuv.h converts. Without it decoders may guess BT.601 for small pictures.
+    param.vui.i_colorprim = 1;
+    param.vui.i_transfer = 1;
+    param.vui.i_colmatrix = 1;
     param.vui.b_fullrange = 0;
     apply_rate(param, settings.bitrate_bps, settings.fps);
     if (x264_param_apply_profile(&param, kProfile) < 0) {

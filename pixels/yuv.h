@@ -2,13 +2,14 @@
 // libavcodec's software paths read) and NV12 (Y plane, then interleaved U/V: what VAAPI and
 // NVENC surfaces hold).
 //
-// Colour: BT.601, limited ("TV") range: Y in 16..235, U and V in 16..240. That is what an
-// H.264 stream without VUI colour information means (H.264 Annex E defaults), so every
-// decoder, avdec_h264 in spice-gtk included, shows the colours we meant.
-//   Y = ((66 R + 129 G +  25 B + 128) >> 8) + 16
-//   U = ((-38 R - 74 G + 112 B + 128) >> 8) + 128
-//   V = ((112 R - 94 G -  18 B + 128) >> 8) + 128
-// (the BT.601 matrix scaled by 219/255 and 224/255, in 8-bit fixed point; >> is arithmetic).
+// Colour: BT.709, limited ("TV") range: Y in 16..235, U and V in 16..240: what HD video is,
+// what x264 and NVENC are tuned for, and what our H.264 streams say in their VUI (primaries,
+// transfer and matrix 1), so decoders (avdec_h264 in spice-gtk) show the colours we meant.
+//   Y = ((47 R + 157 G +  16 B + 128) >> 8) + 16
+//   U = ((-26 R - 86 G + 112 B + 128) >> 8) + 128
+//   V = ((112 R - 102 G - 10 B + 128) >> 8) + 128
+// (the BT.709 matrix scaled by 219/255 and 224/255, in 8-bit fixed point, each row's weights
+// rounded so grey stays at 128; >> is arithmetic).
 // Chroma is taken from the 2x2 average of R, G and B, each rounded ((sum + 2) >> 2), then
 // the formula above. The X byte is ignored.
 //
@@ -52,7 +53,7 @@ struct YuvFormula {
     YuvWeights y, u, v;
 };
 inline constexpr YuvFormula kYuvFormula{
-    {66, 129, 25, 16}, {-38, -74, 112, 128}, {112, -94, -18, 128}};
+    {47, 157, 16, 16}, {-26, -86, 112, 128}, {112, -102, -10, 128}};
 
 // What every converter checks before writing: `area` inside a frame of `frame_size`, even and
 // not empty, and planes (strides and sizes) that hold it.

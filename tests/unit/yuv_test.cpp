@@ -53,10 +53,12 @@ TEST(YuvTest, KnownColours) {
         uint32_t rgb;
         uint8_t y, u, v;
     };
-    // BT.601 limited range: black 16/128/128, white 235/128/128, and the primaries.
+    // BT.709 limited range: black 16/128/128, white 235/128/128, and the primaries (BT.709's
+    // own table: red 63/102/240, green 173/42/26, blue 32/240/118; 8-bit weights give green
+    // a Y of 172).
     const Case cases[] = {
-        {0x000000, 16, 128, 128}, {0xffffff, 235, 128, 128}, {0xff0000, 82, 90, 240},
-        {0x00ff00, 144, 54, 34},  {0x0000ff, 41, 240, 110},
+        {0x000000, 16, 128, 128}, {0xffffff, 235, 128, 128}, {0xff0000, 63, 102, 240},
+        {0x00ff00, 172, 42, 26},  {0x0000ff, 32, 240, 118},
     };
     for (const Case& c : cases) {
         auto frame = Frame::create({2, 2});
@@ -79,8 +81,8 @@ TEST(YuvTest, ChromaIsTheRoundedBlockAverage) {
     // Blue average (0 + 1 + 1 + 255 + 2) >> 2 = 64, red and green 0.
     I420Buffer out({2, 2}, 0);
     ASSERT_TRUE(bgrx_to_i420(*frame, frame->rect(), out.planes, YuvIsa::kPortable));
-    EXPECT_EQ(out.u[0], uint8_t(((112 * 64 + 128) >> 8) + 128));
-    EXPECT_EQ(out.v[0], uint8_t(((-18 * 64 + 128) >> 8) + 128));
+    EXPECT_EQ(out.u[0], uint8_t(((kYuvFormula.u.b * 64 + 128) >> 8) + 128));
+    EXPECT_EQ(out.v[0], uint8_t(((kYuvFormula.v.b * 64 + 128) >> 8) + 128));
 }
 
 TEST(YuvTest, SimdMatchesPortable) {
