@@ -15,6 +15,11 @@ The guest's /init (INIT_TEMPLATE) talks to the host over two serial ports:
   ttyS1  raw framebuffer bytes, nothing else.
 Before accepting commands it prints "GUEST GEOMETRY w,h stride bpp" and "GUEST READY".
 
+Other kinds of guest reuse the kernel, busybox, module and cache handling: prepare(cache_dir,
+spec=...) takes a GuestSpec subclass that names the modules, writes /init and adds files
+(virgl_guest.py's guest, with Mesa and a GL program from the host); each kind needs a cache
+directory of its own.
+
 Runs under Debian's /usr/bin/python3; stdlib only (the cpio archive and the modules'
 dependencies are read and written here, so neither cpio nor kmod is needed on the host).
 """

@@ -9,21 +9,23 @@ which QEMU's SPICE display hands to the library as QXL drawing commands, as for 
 (QEMU 7.2 refuses `gl=on` with a SPICE port; `gl=on` would also need a dmabuf, which swrast
 cannot export.) The guest (virgl_guest.py: Debian 12's kernel, its virtio_gpu DRM driver and a
 GBM + EGL + GLES2 program on Mesa's virgl driver, all copied from the host's Debian 12) draws
-one still picture: three solid triangles and a grey gradient band on dark blue.
+a still picture (three solid triangles and a grey gradient band on dark blue), then on the
+test's command a second one whose triangles' colours turned.
 
 Checks:
   - QEMU mapped our library and no other libspice-server (a run on Debian's library fails).
   - The guest's GL_RENDERER says virgl.
-  - The guest's own read-back of its picture (glReadPixels, dumped gzipped over a second serial
+  - The guest's own read-back of each picture (glReadPixels, dumped gzipped over a second serial
     port) equals, pixel for pixel, the picture of a SpiceClientGLib client that watched the
-    boot and that of spicy-screenshot connecting afterwards. QEMU's `screendump` is no
-    reference here: QEMU 7.2 answers "no surface" for a console that shows a GL scanout.
-  - The picture is the expected one, not a blank or stale frame: the background, the three
+    boot, for the first GL frame and for the second (a partial update); the second also equals
+    spicy-screenshot's picture, taken afterwards. QEMU's `screendump` is no reference here:
+    QEMU 7.2 answers "no surface" for a console that shows a GL scanout.
+  - Each picture is the expected one, not a blank or stale frame: the background, the three
     triangles' colours in the expected amounts and places, the gradient band at the bottom
     running from dark to light.
   - The guest powers off and QEMU exits with 0, with no sanitizer report from our library.
-Figures printed: QEMU start to SPICE listening, to "GUEST GL READY", to the client's GL picture,
-and the bytes the client received.
+Figures printed: QEMU start to SPICE listening, to "GUEST GL READY", to the client's GL picture;
+the second frame's time to the client; the bytes the client received.
 
 A sanitizer build of the library runs the same way: its runtimes are LD_PRELOADed into QEMU
 (test_dropin_linux.Qemu.start).
@@ -97,8 +99,11 @@ def dump_guest_frame(console, qemu, size):
     return np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 4)[:, :, :3].copy()
 
 
-def check_picture(frame):
-    """The picture virgl_guest_gl.c draws, in the right places: not blank, not stale, not
+COLOURS = (("red", (255, 0, 0)), ("green", (0, 255, 0)), ("blue", (0, 0, 255)))
+
+
+def check_picture(frame, number):
+    """Frame `number` of virgl_guest_gl.c, in the right places: not blank, not stale, not
     flipped. `frame` is (h, w, 3) RGB, top row first."""
     h, w = frame.shape[:2]
     total = h * w
@@ -109,10 +114,10 @@ def check_picture(frame):
     print("  picture: %.1f%% dark blue background" % (100.0 * background / total), flush=True)
     H.check(background > 0.4 * total, "the background (0,0,64) covers only %d of %d pixels"
             % (background, total))
-    # Each triangle covers 7.5% of the picture: red on the left, green in the middle, blue on
-    # the right, apex up (more pixels in its lower half).
-    for name, rgb, third in (("red", (255, 0, 0), 0), ("green", (0, 255, 0), 1),
-                             ("blue", (0, 0, 255), 2)):
+    # Each triangle covers 7.5% of the picture, apex up (more pixels in its lower half). Frame
+    # 0 has red on the left, green in the middle, blue on the right; each frame turns them.
+    for third in range(3):
+        name, rgb = COLOURS[(third + number) % 3]
         m = mask(rgb)
         n = int(m.sum())
         ys, xs = np.nonzero(m)
@@ -168,24 +173,39 @@ def case_linux_virgl_guest(args):
                 "GL_RENDERER is %r" % renderer)
 
         frame = dump_guest_frame(console, qemu, size)
-        H.write_ppm(os.path.join(workdir, "guest-gl.ppm"), frame)
-        check_picture(frame)
+        H.write_ppm(os.path.join(workdir, "guest-gl-0.ppm"), frame)
+        check_picture(frame, 0)
         ok, fb, _ = watcher.wait_framebuffer_equals(lambda: frame, 60.0)
         t_picture = qemu.elapsed()
-        L.compare("guest-gl", frame, "watcher-client", fb, workdir, problems)
+        L.compare("guest-gl-0", frame, "watcher-client", fb, workdir, problems)
         print("  FIGURES (seconds from QEMU's start): SPICE listening %.2f; guest GL picture "
               "shown (READY on ttyS0) %.2f; the client has it %s" % (
                   t_listen, t_ready, "%.2f" % t_picture if ok else "never"), flush=True)
+        display_bytes = watcher.bytes_read("display")
         print("  FIGURES (bytes the watching client received): display %d, main %d, cursor %d, "
-              "inputs %d" % (watcher.bytes_read("display"), watcher.bytes_read("main"),
+              "inputs %d" % (display_bytes, watcher.bytes_read("main"),
                              watcher.bytes_read("cursor"), watcher.bytes_read("inputs")),
               flush=True)
+
+        # The next GL frame (only the triangles change) reaches the same client.
+        console.send("next")
+        console.wait_for(r"GUEST GL FRAME 1\n", 60.0, qemu)
+        t_shown = time.monotonic()
+        frame = dump_guest_frame(console, qemu, size)
+        H.write_ppm(os.path.join(workdir, "guest-gl-1.ppm"), frame)
+        check_picture(frame, 1)
+        ok, fb, _ = watcher.wait_framebuffer_equals(lambda: frame, 60.0)
+        L.compare("guest-gl-1", frame, "watcher-client", fb, workdir, problems)
+        print("  FIGURES (second GL frame): at the client %s after the guest showed it (the "
+              "ttyS1 dump in between), %d display bytes" % (
+                  "%.2f s" % (time.monotonic() - t_shown) if ok else "never",
+                  watcher.bytes_read("display") - display_bytes), flush=True)
 
         # spicy-screenshot replaces the watcher (one client at a time, as spice-server).
         shot_path = os.path.join(workdir, "spicy-screenshot.ppm")
         rc, out = H.run_spicy_screenshot(qemu.port, shot_path, timeout=60.0)
         H.check(rc == 0, "spicy-screenshot exited %s: %s" % (rc, out))
-        L.compare("guest-gl", frame, "spicy-screenshot", H.read_ppm(shot_path), workdir,
+        L.compare("guest-gl-1", frame, "spicy-screenshot", H.read_ppm(shot_path), workdir,
                   problems)
         watcher.disconnect()
         watcher = None

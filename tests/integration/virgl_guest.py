@@ -22,8 +22,10 @@ drmModeSetCrtc and prints on ttyS0
 (GL_RENDERER says "virgl" when the host's virglrenderer draws it), then holds still. The guest
 talks to the host over two serial ports, as linux_guest's does:
   ttyS0  console and commands, one a line:
-           dump  write /tmp/frame.rgba gzipped to ttyS1, then "GUEST DUMPED <bytes>" (the
-                 gzip stream's length)
+           dump  write /tmp/frame.rgba (the frame shown) gzipped to ttyS1, then
+                 "GUEST DUMPED <bytes>" (the gzip stream's length)
+           next  the GL program renders and shows its next frame (the triangles' colours
+                 turn), then prints "GUEST GL FRAME <n>"
            off   power off
   ttyS1  the gzip streams, nothing else.
 
@@ -86,6 +88,7 @@ stty -F /dev/ttyS1 raw -echo cs8 -parenb -ixon -ixoff
 # It prints "GUEST GL READY ..." (or "GUEST GL FAIL ...") and keeps running.
 HOME=/tmp MESA_SHADER_CACHE_DISABLE=true /@PROGRAM@ /dev/dri/card0 /tmp/frame.rgba \
     > /dev/ttyS0 2>&1 &
+gl=$!
 
 while read -r cmd < /dev/ttyS0; do
     case "$cmd" in
@@ -93,6 +96,8 @@ while read -r cmd < /dev/ttyS0; do
         gzip -c /tmp/frame.rgba > /tmp/frame.gz
         cat /tmp/frame.gz > /dev/ttyS1
         say "DUMPED $(wc -c < /tmp/frame.gz)" ;;
+    next)
+        kill -USR1 $gl ;;
     off)
         poweroff -f ;;
     *)
@@ -126,36 +131,30 @@ def _ldd(path):
     return found
 
 
-def _host_library(soname):
-    path = os.path.join(LIBDIR, soname)
+def _host_file(path, package):
     if not os.path.exists(path):
-        raise RuntimeError("%s is not on the host (scripts/setup-deps.sh installs the GL "
-                           "packages)" % path)
+        raise RuntimeError("%s is not on the host (package %s; scripts/setup-deps.sh installs "
+                           "it)" % (path, package))
     return path
 
 
 def guest_files(extra_binaries=()):
     """{guest path: host path} of every host file the guest needs: the root libraries, the DRI
     driver, the EGL vendor file and the ldd closure of those and of `extra_binaries`."""
-    files = {}
-    roots = [_host_library(name) for name in ROOT_LIBRARIES] + [DRI_DRIVER]
-    for path in roots:
-        if not os.path.exists(path):
-            raise RuntimeError("%s is not on the host (scripts/setup-deps.sh installs "
-                               "libgl1-mesa-dri)" % path)
-    files["usr/lib/x86_64-linux-gnu/dri/" + os.path.basename(DRI_DRIVER)] = DRI_DRIVER
-    for path in roots[:-1]:
+    libraries = [_host_file(os.path.join(LIBDIR, name), "libegl-mesa0, libgles2, libgbm1")
+                 for name in ROOT_LIBRARIES]
+    dri = _host_file(DRI_DRIVER, "libgl1-mesa-dri")
+    files = {"usr/lib/x86_64-linux-gnu/dri/" + os.path.basename(dri): dri,
+             EGL_VENDOR_FILE.lstrip("/"): _host_file(EGL_VENDOR_FILE, "libegl-mesa0")}
+    for path in libraries:
         files["lib/x86_64-linux-gnu/" + os.path.basename(path)] = path
-    for binary in list(roots) + list(extra_binaries):
+    for binary in libraries + [dri] + list(extra_binaries):
         for soname, path in _ldd(binary):
             if soname is None:
                 # The loader's path is the program's PT_INTERP: it must be where ldd says.
                 files[path.lstrip("/")] = path
             else:
                 files["lib/x86_64-linux-gnu/" + soname] = path
-    if not os.path.exists(EGL_VENDOR_FILE):
-        raise RuntimeError("%s is missing (package libegl-mesa0)" % EGL_VENDOR_FILE)
-    files[EGL_VENDOR_FILE.lstrip("/")] = EGL_VENDOR_FILE
     return files
 
 

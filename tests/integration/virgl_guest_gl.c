@@ -2,22 +2,25 @@
  * host and copies it, with its shared libraries and Mesa's virtio_gpu driver, into the guest's
  * initramfs).
  *
- * On /dev/dri/card0 (the virtio_gpu DRM driver) it renders one still picture with GLES2 through
+ * On /dev/dri/card0 (the virtio_gpu DRM driver) it renders a still picture with GLES2 through
  * GBM + EGL, which Mesa's virgl driver turns into commands for the host's virglrenderer, shows
  * that buffer with drmModeSetCrtc, prints
  *     GUEST GL READY <width>x<height> renderer=<GL_RENDERER>
- * and holds still: the picture never changes afterwards, and the process keeps the DRM device
- * open (closing it would give the display back to the fbcon console).
+ * and holds still. Each SIGUSR1 renders and shows the next frame, then prints
+ *     GUEST GL FRAME <n>
+ * Between those the picture never changes, and the process keeps the DRM device open (closing
+ * it would give the display back to the fbcon console).
  *
- * Before showing the picture it reads it back with glReadPixels (through virgl: from the host's
+ * Frame n (from 0): a dark blue background, three solid triangles whose colours are red, green
+ * and blue from left to right turned n places (frame 1: green, blue, red), and a band across
+ * the bottom whose colour runs from black to white (a GLES gradient: the interpolation is done
+ * by the host's GPU). Later frames change only the triangles.
+ *
+ * Before showing a frame it reads it back with glReadPixels (through virgl: from the host's
  * render target) and writes it to the file named by its second argument, top row first, 4 bytes
  * a pixel (R, G, B, A): the guest's own view of its GL output, which the test compares with what
  * the remote client received. (QEMU 7.2's screendump cannot read a console that shows a GL
  * scanout: "no surface".)
- *
- * The picture: a dark blue background, three solid triangles (red, green, blue) and a band
- * across the bottom whose colour runs from black to white (a GLES gradient: the interpolation
- * is done by the host's GPU, so the band shows that the output really came from GL).
  * Failures print "GUEST GL FAIL <what>" and exit 1.
  */
 #define _GNU_SOURCE
@@ -26,6 +29,7 @@
 #include <GLES2/gl2.h>
 #include <fcntl.h>
 #include <gbm.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +38,7 @@
 #include <xf86drm.h>
 #include <xf86drmMode.h>
 
-static void fail(const char *fmt, ...)
-{
+static void fail(const char* fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     printf("GUEST GL FAIL ");
@@ -53,16 +56,15 @@ struct output {
 };
 
 /* The first connected connector, its preferred mode and a CRTC that can drive it. */
-static struct output find_output(int fd)
-{
+static struct output find_output(int fd) {
     struct output out;
     memset(&out, 0, sizeof(out));
-    drmModeRes *res = drmModeGetResources(fd);
+    drmModeRes* res = drmModeGetResources(fd);
     if (!res) {
         fail("drmModeGetResources");
     }
     for (int i = 0; i < res->count_connectors && !out.connector; i++) {
-        drmModeConnector *conn = drmModeGetConnector(fd, res->connectors[i]);
+        drmModeConnector* conn = drmModeGetConnector(fd, res->connectors[i]);
         if (!conn) {
             continue;
         }
@@ -75,7 +77,7 @@ static struct output find_output(int fd)
                 }
             }
             for (int e = 0; e < conn->count_encoders && !out.crtc; e++) {
-                drmModeEncoder *enc = drmModeGetEncoder(fd, conn->encoders[e]);
+                drmModeEncoder* enc = drmModeGetEncoder(fd, conn->encoders[e]);
                 if (!enc) {
                     continue;
                 }
@@ -100,8 +102,7 @@ static struct output find_output(int fd)
     return out;
 }
 
-static GLuint shader(GLenum type, const char *source)
-{
+static GLuint shader(GLenum type, const char* source) {
     GLuint s = glCreateShader(type);
     glShaderSource(s, 1, &source, NULL);
     glCompileShader(s);
@@ -115,7 +116,7 @@ static GLuint shader(GLenum type, const char *source)
     return s;
 }
 
-static const char *VERTEX_SHADER =
+static const char* VERTEX_SHADER =
     "attribute vec2 position;\n"
     "attribute vec3 colour;\n"
     "varying vec3 v_colour;\n"
@@ -124,29 +125,31 @@ static const char *VERTEX_SHADER =
     "    gl_Position = vec4(position, 0.0, 1.0);\n"
     "}\n";
 
-static const char *FRAGMENT_SHADER =
+static const char* FRAGMENT_SHADER =
     "precision mediump float;\n"
     "varying vec3 v_colour;\n"
     "void main() { gl_FragColor = vec4(v_colour, 1.0); }\n";
 
-/* x, y (clip space), r, g, b. */
+/* x, y (clip space), r, g, b; the triangles' colours are set per frame. */
+#define TRIANGLES 3
+// clang-format off
 static const GLfloat VERTICES[] = {
-    /* red */
-    -0.90f, -0.40f, 1, 0, 0,   -0.40f, -0.40f, 1, 0, 0,   -0.65f, 0.80f, 1, 0, 0,
-    /* green */
-    -0.25f, -0.40f, 0, 1, 0,    0.25f, -0.40f, 0, 1, 0,    0.00f, 0.80f, 0, 1, 0,
-    /* blue */
-     0.40f, -0.40f, 0, 0, 1,    0.90f, -0.40f, 0, 0, 1,    0.65f, 0.80f, 0, 0, 1,
+    -0.90f, -0.40f, 0, 0, 0,   -0.40f, -0.40f, 0, 0, 0,   -0.65f, 0.80f, 0, 0, 0,
+    -0.25f, -0.40f, 0, 0, 0,    0.25f, -0.40f, 0, 0, 0,    0.00f, 0.80f, 0, 0, 0,
+     0.40f, -0.40f, 0, 0, 0,    0.90f, -0.40f, 0, 0, 0,    0.65f, 0.80f, 0, 0, 0,
     /* the gradient band: two triangles, black on the left, white on the right */
     -0.90f, -0.90f, 0, 0, 0,    0.90f, -0.90f, 1, 1, 1,    0.90f, -0.60f, 1, 1, 1,
     -0.90f, -0.90f, 0, 0, 0,    0.90f, -0.60f, 1, 1, 1,   -0.90f, -0.60f, 0, 0, 0,
 };
+// clang-format on
+#define VERTEX_COUNT (sizeof(VERTICES) / sizeof(VERTICES[0]) / 5)
+
+static const GLfloat PALETTE[TRIANGLES][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}};
 
 /* The frame glReadPixels gives (bottom row first) written top row first. */
-static void save_frame(const char *path, uint32_t width, uint32_t height)
-{
+static void save_frame(const char* path, uint32_t width, uint32_t height) {
     size_t row = (size_t)width * 4;
-    unsigned char *pixels = malloc(row * height);
+    unsigned char* pixels = malloc(row * height);
     if (!pixels) {
         fail("out of memory");
     }
@@ -155,7 +158,7 @@ static void save_frame(const char *path, uint32_t width, uint32_t height)
     if (glGetError() != GL_NO_ERROR) {
         fail("glReadPixels");
     }
-    FILE *f = fopen(path, "wb");
+    FILE* f = fopen(path, "wb");
     if (!f) {
         fail("cannot write %s", path);
     }
@@ -170,8 +173,7 @@ static void save_frame(const char *path, uint32_t width, uint32_t height)
     free(pixels);
 }
 
-static void draw(void)
-{
+static GLuint make_program(void) {
     GLuint program = glCreateProgram();
     glAttachShader(program, shader(GL_VERTEX_SHADER, VERTEX_SHADER));
     glAttachShader(program, shader(GL_FRAGMENT_SHADER, FRAGMENT_SHADER));
@@ -183,27 +185,37 @@ static void draw(void)
     if (!ok) {
         fail("program link");
     }
+    return program;
+}
+
+static void draw(GLuint program, unsigned frame) {
+    GLfloat vertices[sizeof(VERTICES) / sizeof(VERTICES[0])];
+    memcpy(vertices, VERTICES, sizeof(vertices));
+    for (unsigned t = 0; t < TRIANGLES; t++) {
+        for (unsigned v = 3 * t; v < 3 * t + 3; v++) {
+            memcpy(&vertices[5 * v + 2], PALETTE[(t + frame) % TRIANGLES], 3 * sizeof(GLfloat));
+        }
+    }
     glUseProgram(program);
     glClearColor(0.0f, 0.0f, 0.25f, 1.0f);
     glClear(GL_COLOR_BUFFER_BIT);
-    glVertexAttribPointer(0, 2, GL_FLOAT, GL_FALSE, 5 * sizeof(GLfloat), VERTICES);
-    glVertexAttribPointer(1, 3, GL_FLOAT, GL_FALSE, 5 * sizeof(GLfloat), VERTICES + 2);
+    glVertexAttribPointer(0, 2, GL_FLOAT, GL_FALSE, 5 * sizeof(GLfloat), vertices);
+    glVertexAttribPointer(1, 3, GL_FLOAT, GL_FALSE, 5 * sizeof(GLfloat), vertices + 2);
     glEnableVertexAttribArray(0);
     glEnableVertexAttribArray(1);
-    glDrawArrays(GL_TRIANGLES, 0, (GLsizei)(sizeof(VERTICES) / sizeof(VERTICES[0]) / 5));
+    glDrawArrays(GL_TRIANGLES, 0, (GLsizei)VERTEX_COUNT);
     glFinish();
     if (glGetError() != GL_NO_ERROR) {
         fail("GL error while drawing");
     }
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char** argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: %s DRM-DEVICE FRAME-FILE\n", argv[0]);
         return 2;
     }
-    const char *device = argv[1];
+    const char* device = argv[1];
     setvbuf(stdout, NULL, _IOLBF, 0);
     int fd = open(device, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
@@ -213,12 +225,12 @@ int main(int argc, char **argv)
     uint32_t width = out.mode.hdisplay;
     uint32_t height = out.mode.vdisplay;
 
-    struct gbm_device *gbm = gbm_create_device(fd);
+    struct gbm_device* gbm = gbm_create_device(fd);
     if (!gbm) {
         fail("gbm_create_device");
     }
-    struct gbm_surface *surface = gbm_surface_create(
-        gbm, width, height, GBM_FORMAT_XRGB8888, GBM_BO_USE_SCANOUT | GBM_BO_USE_RENDERING);
+    struct gbm_surface* surface = gbm_surface_create(gbm, width, height, GBM_FORMAT_XRGB8888,
+                                                     GBM_BO_USE_SCANOUT | GBM_BO_USE_RENDERING);
     if (!surface) {
         fail("gbm_surface_create %ux%u", width, height);
     }
@@ -231,9 +243,19 @@ int main(int argc, char **argv)
     if (!eglBindAPI(EGL_OPENGL_ES_API)) {
         fail("eglBindAPI");
     }
-    static const EGLint config_attribs[] = {
-        EGL_SURFACE_TYPE, EGL_WINDOW_BIT, EGL_RENDERABLE_TYPE, EGL_OPENGL_ES2_BIT,
-        EGL_RED_SIZE, 8, EGL_GREEN_SIZE, 8, EGL_BLUE_SIZE, 8, EGL_ALPHA_SIZE, 0, EGL_NONE};
+    static const EGLint config_attribs[] = {EGL_SURFACE_TYPE,
+                                            EGL_WINDOW_BIT,
+                                            EGL_RENDERABLE_TYPE,
+                                            EGL_OPENGL_ES2_BIT,
+                                            EGL_RED_SIZE,
+                                            8,
+                                            EGL_GREEN_SIZE,
+                                            8,
+                                            EGL_BLUE_SIZE,
+                                            8,
+                                            EGL_ALPHA_SIZE,
+                                            0,
+                                            EGL_NONE};
     EGLConfig configs[64];
     EGLint count = 0;
     if (!eglChooseConfig(dpy, config_attribs, configs, 64, &count) || count == 0) {
@@ -265,26 +287,45 @@ int main(int argc, char **argv)
     }
 
     glViewport(0, 0, (GLsizei)width, (GLsizei)height);
-    draw();
-    save_frame(argv[2], width, height);
-    if (!eglSwapBuffers(dpy, egl_surface)) {
-        fail("eglSwapBuffers (0x%x)", eglGetError());
-    }
-    struct gbm_bo *bo = gbm_surface_lock_front_buffer(surface);
-    if (!bo) {
-        fail("gbm_surface_lock_front_buffer");
-    }
-    uint32_t fb = 0;
-    if (drmModeAddFB(fd, width, height, 24, 32, gbm_bo_get_stride(bo),
-                     gbm_bo_get_handle(bo).u32, &fb)) {
-        fail("drmModeAddFB");
-    }
-    if (drmModeSetCrtc(fd, out.crtc, fb, 0, 0, &out.connector, 1, &out.mode)) {
-        fail("drmModeSetCrtc");
-    }
-    printf("GUEST GL READY %ux%u renderer=%s\n", width, height,
-           (const char *)glGetString(GL_RENDERER));
-    for (;;) {
-        pause();
+    GLuint program = make_program();
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, NULL);
+
+    struct gbm_bo* shown = NULL;
+    for (unsigned frame = 0;; frame++) {
+        draw(program, frame);
+        save_frame(argv[2], width, height);
+        if (!eglSwapBuffers(dpy, egl_surface)) {
+            fail("eglSwapBuffers (0x%x)", eglGetError());
+        }
+        struct gbm_bo* bo = gbm_surface_lock_front_buffer(surface);
+        if (!bo) {
+            fail("gbm_surface_lock_front_buffer");
+        }
+        uint32_t fb = 0;
+        if (drmModeAddFB(fd, width, height, 24, 32, gbm_bo_get_stride(bo),
+                         gbm_bo_get_handle(bo).u32, &fb)) {
+            fail("drmModeAddFB");
+        }
+        if (drmModeSetCrtc(fd, out.crtc, fb, 0, 0, &out.connector, 1, &out.mode)) {
+            fail("drmModeSetCrtc");
+        }
+        if (shown) {
+            /* Off the screen now: its framebuffer goes, the surface may reuse it. */
+            drmModeRmFB(fd, (uint32_t)(uintptr_t)gbm_bo_get_user_data(shown));
+            gbm_surface_release_buffer(surface, shown);
+        }
+        gbm_bo_set_user_data(bo, (void*)(uintptr_t)fb, NULL);
+        shown = bo;
+        if (frame == 0) {
+            printf("GUEST GL READY %ux%u renderer=%s\n", width, height,
+                   (const char*)glGetString(GL_RENDERER));
+        } else {
+            printf("GUEST GL FRAME %u\n", frame);
+        }
+        int sig = 0;
+        sigwait(&usr1, &sig);
     }
 }
