@@ -15,7 +15,7 @@ Nothing is installed on the host by this module; scripts/setup-deps.sh installs 
 packages the compile needs.
 
 The guest's /init (INIT_TEMPLATE) loads virtio_pci and virtio_gpu (and their dependencies),
-waits for /dev/dri/card0 and starts the GL program, which renders one still picture through
+waits for /dev/dri/card0 and starts the GL program, which renders a still picture through
 GBM + EGL + GLES2, reads it back with glReadPixels into /tmp/frame.rgba, shows it with
 drmModeSetCrtc and prints on ttyS0
     GUEST GL READY <w>x<h> renderer=<GL_RENDERER>
