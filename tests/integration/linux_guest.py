@@ -15,6 +15,11 @@ The guest's /init (INIT_TEMPLATE) talks to the host over two serial ports:
   ttyS1  raw framebuffer bytes, nothing else.
 Before accepting commands it prints "GUEST GEOMETRY w,h stride bpp" and "GUEST READY".
 
+Other kinds of guest reuse the kernel, busybox, module and cache handling: prepare(cache_dir,
+spec=...) takes a GuestSpec subclass that names the modules, writes /init and adds files
+(virgl_guest.py's guest, with Mesa and a GL program from the host); each kind needs a cache
+directory of its own.
+
 Runs under Debian's /usr/bin/python3; stdlib only (the cpio archive and the modules'
 dependencies are read and written here, so neither cpio nor kmod is needed on the host).
 """
@@ -259,32 +264,50 @@ class Cpio:
 
     def __init__(self):
         self.parts = []
+        self.size = 0
         self.ino = 1
+        self.dirs = set()
 
     def _entry(self, name, mode, data=b"", rdev=(0, 0)):
         name_bytes = name.encode() + b"\0"
         header = b"070701" + b"".join(b"%08X" % v for v in (
             self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, rdev[0], rdev[1], len(name_bytes), 0))
         self.ino += 1
-        self.parts.append(header + name_bytes)
-        self._pad()
-        self.parts.append(data)
-        self._pad()
+        self._append(header + name_bytes)
+        self._append(data)
 
-    def _pad(self):
-        size = sum(len(p) for p in self.parts)
-        self.parts.append(b"\0" * (-size % 4))
+    def _append(self, data):
+        self.parts.append(data)
+        self.size += len(data)
+        pad = -self.size % 4
+        if pad:
+            self.parts.append(b"\0" * pad)
+            self.size += pad
+
+    def _parents(self, name):
+        """Entries for the directories above `name` not written yet (the kernel needs them
+        before the files in them)."""
+        parent = os.path.dirname(name)
+        if parent and parent not in self.dirs:
+            self.directory(parent)
 
     def directory(self, name):
+        if name in self.dirs:
+            return
+        self._parents(name)
+        self.dirs.add(name)
         self._entry(name, 0o040755)
 
     def file(self, name, data, mode=0o644):
+        self._parents(name)
         self._entry(name, 0o100000 | mode, data)
 
     def symlink(self, name, target):
+        self._parents(name)
         self._entry(name, 0o120777, target.encode())
 
     def chardev(self, name, major, minor):
+        self._parents(name)
         self._entry(name, 0o020600, rdev=(major, minor))
 
     def finish(self):
@@ -297,7 +320,28 @@ def init_script(module_names):
             .replace("@TEXT@", CONSOLE_TEXT))
 
 
-def build_initramfs(busybox, modules):
+class GuestSpec:
+    """What a guest's initramfs holds besides busybox: the kernel modules wanted (their
+    `depends=` add the rest), the /init script and any further files. This base is the qxl
+    console guest above; virgl_guest.py derives the virgl one from it."""
+
+    modules = WANTED_MODULES
+
+    def init_script(self, module_names):
+        return init_script(module_names)
+
+    def stamp(self):
+        """What the cached initramfs was made from besides the kernel and busybox: a change
+        rebuilds it. Cheap, as it is computed at every run."""
+        return {"init": hashlib.sha256(INIT_TEMPLATE.encode() + CONSOLE_TEXT.encode())
+                .hexdigest()}
+
+    def add_files(self, archive, scratch, log):
+        """Writes further files into `archive` (a Cpio); `scratch` is a temporary directory."""
+
+
+def build_initramfs(busybox, modules, spec=None, scratch=None, log=print):
+    spec = spec or GuestSpec()
     archive = Cpio()
     for d in ("bin", "dev", "proc", "sys", "lib", "lib/modules"):
         archive.directory(d)
@@ -306,9 +350,10 @@ def build_initramfs(busybox, modules):
     with open(busybox, "rb") as f:
         archive.file("bin/busybox", f.read(), 0o755)
     archive.symlink("bin/sh", "busybox")
-    archive.file("init", init_script([n for n, _ in modules]).encode(), 0o755)
+    archive.file("init", spec.init_script([n for n, _ in modules]).encode(), 0o755)
     for name, data in modules:
         archive.file("lib/modules/%s.ko" % name, data)
+    spec.add_files(archive, scratch, log)
     return gzip.compress(archive.finish(), 6, mtime=0)  # the same inputs, the same bytes
 
 
@@ -333,9 +378,11 @@ def _write_atomically(path, data):
     os.replace(tmp, path)
 
 
-def prepare(cache_dir, log=print):
-    """GuestFiles for the current Debian kernel; builds into cache_dir when needed.
-    Raises GuestUnavailable when the kernel cannot be had (the caller skips)."""
+def prepare(cache_dir, log=print, spec=None):
+    """GuestFiles for the current Debian kernel and `spec` (a GuestSpec; the qxl console guest
+    by default); builds into cache_dir when needed, so each kind of guest needs a cache_dir of
+    its own. Raises GuestUnavailable when the kernel cannot be had (the caller skips)."""
+    spec = spec or GuestSpec()
     os.makedirs(cache_dir, exist_ok=True)
     package, version = resolve_kernel_package()
     kernel = os.path.join(cache_dir, "vmlinuz")
@@ -343,10 +390,8 @@ def prepare(cache_dir, log=print):
     stamp_path = os.path.join(cache_dir, "stamp.json")
     # Busybox is hashed when it comes from the host; /init by its text (the module list is a
     # function of the kernel version).
-    want = {"package": package, "version": version,
-            "init": hashlib.sha256(INIT_TEMPLATE.encode() + CONSOLE_TEXT.encode()).hexdigest(),
-            "wanted": list(WANTED_MODULES),
-            "busybox": _sha256_file("/bin/busybox") if os.path.exists("/bin/busybox") else ""}
+    want = dict(spec.stamp(), package=package, version=version, wanted=list(spec.modules),
+                busybox=_sha256_file("/bin/busybox") if os.path.exists("/bin/busybox") else "")
     try:
         with open(stamp_path) as f:
             have = json.load(f)
@@ -362,9 +407,9 @@ def prepare(cache_dir, log=print):
         vmlinuz = [f for f in os.listdir(os.path.join(root, "boot")) if f.startswith("vmlinuz-")]
         if not vmlinuz:
             raise RuntimeError("%s has no /boot/vmlinuz-*" % package)
-        modules = modules_in_load_order(root)
+        modules = modules_in_load_order(root, spec.modules)
         log("linux_guest: modules in load order: %s" % " ".join(n for n, _ in modules))
-        image = build_initramfs(busybox_binary(scratch), modules)
+        image = build_initramfs(busybox_binary(scratch), modules, spec, scratch, log)
         with open(os.path.join(root, "boot", vmlinuz[0]), "rb") as f:
             _write_atomically(kernel, f.read())
         _write_atomically(initrd, image)

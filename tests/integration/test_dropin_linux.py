@@ -131,19 +131,24 @@ class GuestConsole:
         self.log.close()
 
 
-def read_dump(path, offset, nbytes, geometry, timeout, qemu):
-    """The raw fb bytes the guest wrote to ttyS1 from `offset` on -> (h, w, 3) RGB. The fb is
-    32 bpp xRGB, little-endian (B, G, R, X in memory), rows `stride` bytes apart. (QEMU keeps
-    its own file offset, so the file only grows: truncating it would leave a hole.)"""
-    width, height, stride, bpp = geometry
-    H.check(bpp == 32, "guest fb has %d bits per pixel; this test reads 32" % bpp)
+def read_serial(path, offset, nbytes, timeout, qemu):
+    """`nbytes` the guest wrote to a serial port's file from `offset` on. (QEMU keeps its own
+    file offset, so the file only grows: truncating it would leave a hole.)"""
     end = offset + nbytes
     ok = H.wait_until(lambda: os.path.getsize(path) >= end or not qemu.alive(), timeout)
     size = os.path.getsize(path) - offset
-    H.check(ok and size >= nbytes, "fb dump has %d of %d bytes" % (size, nbytes))
+    H.check(ok and size >= nbytes, "serial dump has %d of %d bytes" % (size, nbytes))
     with open(path, "rb") as f:
         f.seek(offset)
-        raw = np.frombuffer(f.read(nbytes), dtype=np.uint8)
+        return f.read(nbytes)
+
+
+def read_dump(path, offset, nbytes, geometry, timeout, qemu):
+    """The raw fb bytes the guest wrote to ttyS1 from `offset` on -> (h, w, 3) RGB. The fb is
+    32 bpp xRGB, little-endian (B, G, R, X in memory), rows `stride` bytes apart."""
+    width, height, stride, bpp = geometry
+    H.check(bpp == 32, "guest fb has %d bits per pixel; this test reads 32" % bpp)
+    raw = np.frombuffer(read_serial(path, offset, nbytes, timeout, qemu), dtype=np.uint8)
     rows = raw.reshape(height, stride)[:, :width * 4].reshape(height, width, 4)
     return rows[:, :, [2, 1, 0]].copy()
 
@@ -163,6 +168,8 @@ def sanitizer_runtimes(library):
 
 
 class Qemu:
+    memory_mb = 512
+
     def __init__(self, args, files, workdir):
         self.args = args
         self.workdir = workdir
@@ -174,21 +181,23 @@ class Qemu:
         self.proc = None
         self.t0 = None
 
-    def argv(self):
-        vga = ["-vga", "qxl"]
-        trace = []
+    def display_argv(self):
+        """The display device and QEMU's own display; the virgl test overrides this."""
         if self.args.qxl_debug:
-            vga = ["-vga", "none", "-device", "qxl-vga,cmdlog=1"]
-            trace = ["-trace", "qxl_*"]
+            return ["-vga", "none", "-device", "qxl-vga,cmdlog=1", "-display", "none",
+                    "-trace", "qxl_*"]
+        return ["-vga", "qxl", "-display", "none"]
+
+    def argv(self):
         return [self.args.qemu, "-nodefaults", "-no-user-config", "-machine", "accel=tcg",
-                "-m", "512", *vga, "-display", "none", "-net", "none", "-no-reboot",
+                "-m", str(self.memory_mb), *self.display_argv(), "-net", "none", "-no-reboot",
                 "-spice", "port=%d,addr=127.0.0.1,disable-ticketing=on" % self.port,
                 "-kernel", self.files.kernel, "-initrd", self.files.initrd,
                 # quiet + consoleblank=0: nothing but our text on tty1, and it never blanks.
                 "-append", "console=ttyS0 consoleblank=0 quiet panic=-1",
                 # wait=on: the VM starts only once we listen, so no console line is lost.
                 "-chardev", "socket,id=con,path=%s,server=on,wait=on" % self.console_path,
-                "-serial", "chardev:con", "-serial", "file:%s" % self.fb_path, *trace]
+                "-serial", "chardev:con", "-serial", "file:%s" % self.fb_path]
 
     def start(self):
         env = H.headless_env()
@@ -431,9 +440,10 @@ def case_linux_qxl_guest(args):
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def prepare_guest(args):
+def prepare_guest(args, prepare=linux_guest.prepare):
+    """`prepare`: linux_guest.prepare or another kind of guest's (virgl_guest.prepare)."""
     t = time.monotonic()
-    files = linux_guest.prepare(args.cache, log=lambda s: print("  " + s, flush=True))
+    files = prepare(args.cache, log=lambda s: print("  " + s, flush=True))
     print("  guest: %s %s (%s, %.1f s)" % (files.package, files.version,
                                           "built" if files.built else "cached",
                                           time.monotonic() - t), flush=True)
