@@ -204,7 +204,7 @@ public:
         const uint32_t w = uint32_t(area.width()), h = uint32_t(area.height());
         if (auto ok = convert(area, {0, w, w * h, w, 0, 0, true}); !ok) return ok;
         copy_plane(yuv_.mapped(), w, out.y, out.y_stride, w, h);
-        copy_plane(yuv_.mapped() + w * h, w, out.uv, out.uv_stride, w, h / 2);
+        copy_plane(yuv_.mapped() + size_t(w) * h, w, out.uv, out.uv_stride, w, h / 2);
         return {};
     }
 
