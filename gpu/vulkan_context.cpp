@@ -14,6 +14,12 @@ std::string vk_error(const std::string& what, VkResult result) {
     return what + " failed (VkResult " + std::to_string(int(result)) + ")";
 }
 
+// A call's result as a value: nothing, or what failed.
+Expected<void, std::string> vk_ok(const char* what, VkResult result) {
+    if (result == VK_SUCCESS) return {};
+    return unexpected(vk_error(what, result));
+}
+
 const char* type_name(VkPhysicalDeviceType type) {
     switch (type) {
         case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
@@ -292,21 +298,23 @@ Expected<void, std::string> VulkanContext::init_device(uint32_t queue_family) {
     pool.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
     pool.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
     pool.queueFamilyIndex = queue_family;
-    if (VkResult r = vk.vkCreateCommandPool(device_, &pool, nullptr, &command_pool_);
-        r != VK_SUCCESS)
-        return unexpected(vk_error("vkCreateCommandPool", r));
+    if (auto ok = vk_ok("vkCreateCommandPool",
+                        vk.vkCreateCommandPool(device_, &pool, nullptr, &command_pool_));
+        !ok)
+        return unexpected(ok.error());
     VkCommandBufferAllocateInfo allocate{};
     allocate.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
     allocate.commandPool = command_pool_;
     allocate.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
     allocate.commandBufferCount = 1;
-    if (VkResult r = vk.vkAllocateCommandBuffers(device_, &allocate, &command_buffer_);
-        r != VK_SUCCESS)
-        return unexpected(vk_error("vkAllocateCommandBuffers", r));
+    if (auto ok = vk_ok("vkAllocateCommandBuffers",
+                        vk.vkAllocateCommandBuffers(device_, &allocate, &command_buffer_));
+        !ok)
+        return unexpected(ok.error());
     VkFenceCreateInfo fence{};
     fence.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
-    if (VkResult r = vk.vkCreateFence(device_, &fence, nullptr, &fence_); r != VK_SUCCESS)
-        return unexpected(vk_error("vkCreateFence", r));
+    if (auto ok = vk_ok("vkCreateFence", vk.vkCreateFence(device_, &fence, nullptr, &fence_)); !ok)
+        return unexpected(ok.error());
 
     VkDescriptorSetLayoutBinding bindings[kShaderBuffers]{};
     for (uint32_t i = 0; i < kShaderBuffers; ++i) {
@@ -319,9 +327,10 @@ Expected<void, std::string> VulkanContext::init_device(uint32_t queue_family) {
     set.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO;
     set.bindingCount = kShaderBuffers;
     set.pBindings = bindings;
-    if (VkResult r = vk.vkCreateDescriptorSetLayout(device_, &set, nullptr, &set_layout_);
-        r != VK_SUCCESS)
-        return unexpected(vk_error("vkCreateDescriptorSetLayout", r));
+    if (auto ok = vk_ok("vkCreateDescriptorSetLayout",
+                        vk.vkCreateDescriptorSetLayout(device_, &set, nullptr, &set_layout_));
+        !ok)
+        return unexpected(ok.error());
     VkPushConstantRange push{};
     push.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
     push.size = kPushConstantBytes;
@@ -331,9 +340,10 @@ Expected<void, std::string> VulkanContext::init_device(uint32_t queue_family) {
     layout.pSetLayouts = &set_layout_;
     layout.pushConstantRangeCount = 1;
     layout.pPushConstantRanges = &push;
-    if (VkResult r = vk.vkCreatePipelineLayout(device_, &layout, nullptr, &pipeline_layout_);
-        r != VK_SUCCESS)
-        return unexpected(vk_error("vkCreatePipelineLayout", r));
+    if (auto ok = vk_ok("vkCreatePipelineLayout",
+                        vk.vkCreatePipelineLayout(device_, &layout, nullptr, &pipeline_layout_));
+        !ok)
+        return unexpected(ok.error());
     return {};
 }
 
@@ -364,9 +374,10 @@ Expected<DeviceBuffer, std::string> VulkanContext::create_buffer(VkDeviceSize si
     create.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
                    VK_BUFFER_USAGE_TRANSFER_DST_BIT;
     create.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
-    if (VkResult r = vk_.vkCreateBuffer(device_, &create, nullptr, &buffer.buffer_);
-        r != VK_SUCCESS)
-        return unexpected(vk_error("vkCreateBuffer", r));
+    if (auto ok =
+            vk_ok("vkCreateBuffer", vk_.vkCreateBuffer(device_, &create, nullptr, &buffer.buffer_));
+        !ok)
+        return unexpected(ok.error());
     VkMemoryRequirements needs{};
     vk_.vkGetBufferMemoryRequirements(device_, buffer.buffer_, &needs);
     VkMemoryPropertyFlags required = 0, preferred = 0;
@@ -393,14 +404,16 @@ Expected<DeviceBuffer, std::string> VulkanContext::create_buffer(VkDeviceSize si
         r != VK_SUCCESS)
         return unexpected(
             vk_error("vkAllocateMemory (" + std::to_string(needs.size) + " bytes)", r));
-    if (VkResult r = vk_.vkBindBufferMemory(device_, buffer.buffer_, buffer.memory_, 0);
-        r != VK_SUCCESS)
-        return unexpected(vk_error("vkBindBufferMemory", r));
+    if (auto ok = vk_ok("vkBindBufferMemory",
+                        vk_.vkBindBufferMemory(device_, buffer.buffer_, buffer.memory_, 0));
+        !ok)
+        return unexpected(ok.error());
     if (use != BufferUse::kDevice) {
         void* mapped = nullptr;
-        if (VkResult r = vk_.vkMapMemory(device_, buffer.memory_, 0, VK_WHOLE_SIZE, 0, &mapped);
-            r != VK_SUCCESS)
-            return unexpected(vk_error("vkMapMemory", r));
+        if (auto ok = vk_ok("vkMapMemory",
+                            vk_.vkMapMemory(device_, buffer.memory_, 0, VK_WHOLE_SIZE, 0, &mapped));
+            !ok)
+            return unexpected(ok.error());
         buffer.mapped_ = static_cast<uint8_t*>(mapped);
         buffer.coherent_ =
             memory_.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
@@ -415,9 +428,10 @@ Expected<ComputePipeline, std::string> VulkanContext::create_pipeline(
     module_info.codeSize = spirv.size_bytes();
     module_info.pCode = spirv.data();
     VkShaderModule module = VK_NULL_HANDLE;
-    if (VkResult r = vk_.vkCreateShaderModule(device_, &module_info, nullptr, &module);
-        r != VK_SUCCESS)
-        return unexpected(vk_error("vkCreateShaderModule", r));
+    if (auto ok = vk_ok("vkCreateShaderModule",
+                        vk_.vkCreateShaderModule(device_, &module_info, nullptr, &module));
+        !ok)
+        return unexpected(ok.error());
     VkComputePipelineCreateInfo create{};
     create.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO;
     create.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
@@ -442,25 +456,28 @@ Expected<void, std::string> VulkanContext::begin() {
     VkCommandBufferBeginInfo info{};
     info.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
     info.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
-    if (VkResult r = vk_.vkBeginCommandBuffer(command_buffer_, &info); r != VK_SUCCESS)
-        return unexpected(vk_error("vkBeginCommandBuffer", r));
+    if (auto ok = vk_ok("vkBeginCommandBuffer", vk_.vkBeginCommandBuffer(command_buffer_, &info));
+        !ok)
+        return unexpected(ok.error());
     return {};
 }
 
 Expected<void, std::string> VulkanContext::submit_and_wait() {
-    if (VkResult r = vk_.vkEndCommandBuffer(command_buffer_); r != VK_SUCCESS)
-        return unexpected(vk_error("vkEndCommandBuffer", r));
+    if (auto ok = vk_ok("vkEndCommandBuffer", vk_.vkEndCommandBuffer(command_buffer_)); !ok)
+        return unexpected(ok.error());
     VkSubmitInfo submit{};
     submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
     submit.commandBufferCount = 1;
     submit.pCommandBuffers = &command_buffer_;
     vk_.vkResetFences(device_, 1, &fence_);
-    if (VkResult r = vk_.vkQueueSubmit(queue_, 1, &submit, fence_); r != VK_SUCCESS)
-        return unexpected(vk_error("vkQueueSubmit", r));
+    if (auto ok = vk_ok("vkQueueSubmit", vk_.vkQueueSubmit(queue_, 1, &submit, fence_)); !ok)
+        return unexpected(ok.error());
     // A device that hangs for 5 s is lost to us; the caller falls back.
     constexpr uint64_t kTimeoutNs = 5'000'000'000;
-    if (VkResult r = vk_.vkWaitForFences(device_, 1, &fence_, VK_TRUE, kTimeoutNs); r != VK_SUCCESS)
-        return unexpected(vk_error("vkWaitForFences", r));
+    if (auto ok =
+            vk_ok("vkWaitForFences", vk_.vkWaitForFences(device_, 1, &fence_, VK_TRUE, kTimeoutNs));
+        !ok)
+        return unexpected(ok.error());
     return {};
 }
 
@@ -490,21 +507,21 @@ void DeviceBuffer::reset() {
 }
 
 void DeviceBuffer::flush() const {
-    if (coherent_ || mapped_ == nullptr) return;
-    VkMappedMemoryRange range{};
-    range.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE;
-    range.memory = memory_;
-    range.size = VK_WHOLE_SIZE;
-    context_->vk().vkFlushMappedMemoryRanges(context_->device(), 1, &range);
+    sync_mapping(context_ ? context_->vk().vkFlushMappedMemoryRanges : nullptr);
 }
 
 void DeviceBuffer::invalidate() const {
-    if (coherent_ || mapped_ == nullptr) return;
+    sync_mapping(context_ ? context_->vk().vkInvalidateMappedMemoryRanges : nullptr);
+}
+
+// Flush and invalidate take the same arguments; coherent memory needs neither.
+void DeviceBuffer::sync_mapping(PFN_vkFlushMappedMemoryRanges sync) const {
+    if (coherent_ || mapped_ == nullptr || sync == nullptr) return;
     VkMappedMemoryRange range{};
     range.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE;
     range.memory = memory_;
     range.size = VK_WHOLE_SIZE;
-    context_->vk().vkInvalidateMappedMemoryRanges(context_->device(), 1, &range);
+    sync(context_->device(), 1, &range);
 }
 
 ComputePipeline& ComputePipeline::operator=(ComputePipeline&& other) noexcept {

@@ -127,6 +127,7 @@ public:
 private:
     friend class VulkanContext;
     void reset();
+    void sync_mapping(PFN_vkFlushMappedMemoryRanges sync) const;
 
     const VulkanContext* context_ = nullptr;
     VkBuffer buffer_ = VK_NULL_HANDLE;
