@@ -19,7 +19,16 @@ namespace {
 constexpr off_t kMaxStaticFile = off_t{32} << 20;
 // Request targets in log lines are cut to this many characters.
 constexpr size_t kMaxLoggedTarget = 160;
+// The HTTP requests the SPICE port answers: GET (files, WebSocket upgrades) and HEAD (load
+// balancers' health checks), told apart from SPICE's "REDQ" by their first bytes.
 constexpr std::string_view kGet = "GET ";
+constexpr std::string_view kHead = "HEAD ";
+
+// Whether `input` can still be, or is, the start of `method`.
+bool may_start_with(std::span<const uint8_t> input, std::string_view method) {
+    const size_t seen = std::min(input.size(), method.size());
+    return std::memcmp(input.data(), method.data(), seen) == 0;
+}
 
 std::string loggable(std::string_view target) {
     if (target.size() <= kMaxLoggedTarget) return std::string(target);
@@ -191,12 +200,12 @@ bool Connection::take_framed_input(std::span<const uint8_t> fresh) {
             return true;
         case Mode::kDetect: {
             input_.insert(input_.end(), fresh.begin(), fresh.end());
-            const size_t seen = std::min(input_.size(), kGet.size());
-            if (std::memcmp(input_.data(), kGet.data(), seen) != 0) {
+            const bool get = may_start_with(input_, kGet), head = may_start_with(input_, kHead);
+            if (!get && !head) {
                 mode_ = Mode::kPlain;  // SPICE ("REDQ") or anything else that is not HTTP
                 return true;
             }
-            if (seen < kGet.size()) return false;
+            if (input_.size() < (get ? kGet.size() : kHead.size())) return false;
             mode_ = Mode::kHttp;
             handle_http_head();
             return mode_ == Mode::kWebSocket;
@@ -261,10 +270,14 @@ void Connection::handle_http_head() {
 
 void Connection::serve_static(const HttpRequest& request) {
     namespace fs = std::filesystem;
+    // HEAD is answered like GET without the body (RFC 9110 9.3.2).
+    const bool head_only = request.method == "HEAD";
     auto refuse = [&](int status, const std::string& why) {
-        LOG_INFO("http", "%s: GET %s: %d (%s)", peer().c_str(), loggable(request.target).c_str(),
-                 status, why.c_str());
-        answer_http_and_close(http_error_response(status), {}, "HTTP request refused");
+        LOG_INFO("http", "%s: %s %s: %d (%s)", peer().c_str(), request.method.c_str(),
+                 loggable(request.target).c_str(), status, why.c_str());
+        std::string answer = http_error_response(status);
+        if (head_only) answer.resize(answer.find("\r\n\r\n") + 4);
+        answer_http_and_close(std::move(answer), {}, "HTTP request refused");
     };
     if (options_.web_root.empty()) return refuse(404, "no --web-root configured");
     auto relative = static_file_path(request.target);
@@ -279,13 +292,22 @@ void Connection::serve_static(const HttpRequest& request) {
     if (std::mismatch(root.begin(), root.end(), file.begin(), file.end()).first != root.end()) {
         return refuse(404, "resolves outside the web root");
     }
-    UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    // O_NONBLOCK: a FIFO put in the web root must not block this thread in open() (the
+    // regular-file check below refuses it); reads of regular files ignore the flag.
+    UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     struct stat info {};
     if (!fd.valid() || ::fstat(fd.get(), &info) != 0) {
         return refuse(404, std::string("cannot open: ") + std::strerror(errno));
     }
     if (!S_ISREG(info.st_mode)) return refuse(404, "not a regular file");
     if (info.st_size > kMaxStaticFile) return refuse(404, "file too large to serve");
+    const std::string content_type(http_content_type(file.native()));
+    if (head_only) {
+        LOG_DEBUG("http", "%s: HEAD %s: 200", peer().c_str(), loggable(request.target).c_str());
+        answer_http_and_close(http_response_head(200, content_type, size_t(info.st_size)), {},
+                              "HTTP request served");
+        return;
+    }
     std::vector<uint8_t> body(size_t(info.st_size));
     size_t have = 0;
     while (have < body.size()) {
@@ -296,7 +318,7 @@ void Connection::serve_static(const HttpRequest& request) {
     }
     LOG_DEBUG("http", "%s: GET %s: 200, %zu bytes", peer().c_str(),
               loggable(request.target).c_str(), body.size());
-    std::string head = http_response_head(200, http_content_type(file.native()), body.size());
+    std::string head = http_response_head(200, content_type, body.size());
     answer_http_and_close(std::move(head), body, "HTTP request served");
 }
 

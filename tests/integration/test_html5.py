@@ -56,12 +56,13 @@ EXTRA_SERVER_ARGS = os.environ.get("SPICED_HTML5_SERVER_ARGS", "").split()
 # Plain HTTP
 
 
-def http_get(port, target, timeout=5.0):
-    """(status, headers dict with lower-case names, body) of one GET; the server closes."""
+def http_get(port, target, timeout=5.0, method="GET"):
+    """(status, headers dict with lower-case names, body) of one request; the server closes."""
     s = H.raw_connect(port)
     try:
         s.settimeout(timeout)
-        s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (target, port)).encode())
+        s.sendall(("%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n"
+                   % (method, target, port)).encode())
         data = b""
         while True:
             chunk = s.recv(65536)
@@ -394,6 +395,8 @@ def case_static_files(args):
         os.symlink(os.path.join(d, "secret.txt"), os.path.join(root, "escape.txt"))
         os.symlink("sub/x.svg", os.path.join(root, "inside.svg"))
         os.symlink("sub", os.path.join(root, "subdir"))
+        # A FIFO nobody writes: open() of it for reading would block until a writer came.
+        os.mkfifo(os.path.join(root, "pipe"))
         with H.ServerProcess(args.server, ["--disable-ticketing", "--web-root", root],
                              workdir=d) as srv:
             for target, want_type, want_body in (
@@ -409,17 +412,25 @@ def case_static_files(args):
                         "GET %s: Content-Type %r" % (target, headers.get("content-type")))
                 H.check(headers.get("content-length") == str(len(want_body)),
                         "GET %s: Content-Length %r" % (target, headers.get("content-length")))
+            # HEAD (load balancers' health checks) is GET without the body.
+            status, headers, body = http_get(srv.port, "/index.html", method="HEAD")
+            H.check(status == 200 and body == b"" and headers.get("content-length") == "13",
+                    "HEAD /index.html: %d %r %r" % (status, headers, body[:80]))
+            status, _, body = http_get(srv.port, "/missing.js", method="HEAD")
+            H.check(status == 404 and body == b"", "HEAD /missing.js: %d %r" % (status, body))
             refused = ["/../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/sub/../../secret.txt",
-                       "//etc/passwd", "/escape.txt", "/missing.js", "/sub", "/..%2fsecret.txt"]
+                       "//etc/passwd", "/escape.txt", "/missing.js", "/sub", "/..%2fsecret.txt",
+                       "/pipe"]
             for target in refused:
                 status, _, body = http_get(srv.port, target)
                 H.check(status == 404, "GET %s: status %d, want 404" % (target, status))
                 H.check(b"SECRET" not in body and b"root:" not in body,
                         "GET %s leaked: %r" % (target, body[:80]))
-            print("  %d files served, %d refused (404)" % (5, len(refused)))
+            print("  %d files served, %d refused (404, a FIFO among them), HEAD answered"
+                  % (5, len(refused)))
             # Each refusal is one log line; a plain SPICE link is not confused by any of it.
             log = srv.log()
-            H.check(log.count("[http]") == len(refused),
+            H.check(log.count("[http]") == len(refused) + 1,  # + HEAD /missing.js
                     "want %d [http] lines (the refusals), got:\n%s" % (len(refused), log))
             H.check("[link]" not in log, "HTTP requests were logged as bad links:\n" + log)
             res = H.link_exchange(srv.port, H.full_link(channel_type=H.CHANNEL_DISPLAY,
