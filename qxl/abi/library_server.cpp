@@ -158,6 +158,8 @@ bool RedsState::bind_remote() {
         return false;
     }
     remote_ = std::move(*loaded);
+    if (!remote_.gpu.empty()) config.gpu.device = remote_.gpu;
+    if (!remote_.vulkan_loader.empty()) config.gpu.vulkan_loader = remote_.vulkan_loader;
     if (!remote_.any()) return true;
     const std::string address = remote_.address.empty() ? "0.0.0.0" : remote_.address;
     if (remote_.port) {

@@ -68,9 +68,14 @@ Expected<void, std::string> apply(std::string_view key, std::string_view value,
         into.x509_dir = std::string(value);
         return {};
     }
-    return unexpected(
-        origin +
-        ": unknown key (known: remote-port, remote-tls-port, remote-addr, remote-x509-dir)");
+    if (key == "gpu" || key == "vulkan-loader") {
+        if (value.empty()) return bad("is empty");
+        (key == "gpu" ? into.gpu : into.vulkan_loader) = std::string(value);
+        return {};
+    }
+    return unexpected(origin +
+                      ": unknown key (known: remote-port, remote-tls-port, remote-addr, "
+                      "remote-x509-dir, gpu, vulkan-loader)");
 }
 
 }  // namespace
@@ -122,6 +127,8 @@ Expected<RemoteListen, std::string> load_remote_listen(
         {"SPICED_REMOTE_TLS_PORT", "remote-tls-port"},
         {"SPICED_REMOTE_ADDR", "remote-addr"},
         {"SPICED_REMOTE_X509_DIR", "remote-x509-dir"},
+        {"SPICED_GPU", "gpu"},
+        {"SPICED_VULKAN_LOADER", "vulkan-loader"},
     };
     for (const auto& [variable, key] : kVariables) {
         const char* value = getenv(variable);

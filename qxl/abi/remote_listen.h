@@ -9,12 +9,14 @@
 //      default file is no error; a missing file that SPICED_CONFIG names is);
 //      lines `key = value`, `#` starts a comment, blank lines ignored;
 //   2. the environment: SPICED_REMOTE_PORT, SPICED_REMOTE_TLS_PORT, SPICED_REMOTE_ADDR,
-//      SPICED_REMOTE_X509_DIR (an empty variable counts as unset).
+//      SPICED_REMOTE_X509_DIR, SPICED_GPU, SPICED_VULKAN_LOADER (an empty variable counts as
+//      unset).
 // Keys: remote-port, remote-tls-port (1-65535), remote-addr (IPv4/IPv6 literal, default all
 // addresses), remote-x509-dir (QEMU's x509-dir layout: ca-cert.pem, server-cert.pem,
-// server-key.pem). Any bad value or unknown key is an error naming where it came from: an
-// operator who asked for a remote port wants to hear at start that it will not open, not find
-// out from a user later.
+// server-key.pem), gpu (spiced-gpu's --gpu: auto, none or a Vulkan device; default auto),
+// vulkan-loader (the Vulkan loader library to open). Any bad value or unknown key is an error
+// naming where it came from: an operator who asked for a remote port wants to hear at start that it
+// will not open, not find out from a user later.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +36,9 @@ struct RemoteListen {
     std::optional<uint16_t> tls_port;
     std::string address;   // empty: every address (0.0.0.0)
     std::string x509_dir;  // empty: the TLS port needs the host's spice_server_set_tls files
+    // The compositor's device and loader (empty: the defaults, --gpu auto, libvulkan.so.1).
+    std::string gpu;
+    std::string vulkan_loader;
     // Where each setting came from ("SPICED_REMOTE_PORT", "/etc/...conf:3"), for log lines.
     std::string port_origin, tls_port_origin;
 

@@ -57,6 +57,23 @@ TEST(RemoteListen, FileLines) {
     EXPECT_TRUE(r.any());
 }
 
+// The compositor's device for a host that loads the library (QEMU): a file key and a variable,
+// without opening a remote port.
+TEST(RemoteListen, GpuChoice) {
+    RemoteListen r;
+    ASSERT_TRUE(
+        parse_remote_config("gpu = none\nvulkan-loader = /opt/vk/libvulkan.so.1\n", "f.conf", r));
+    EXPECT_EQ(r.gpu, "none");
+    EXPECT_EQ(r.vulkan_loader, "/opt/vk/libvulkan.so.1");
+    EXPECT_FALSE(r.any());
+    EXPECT_FALSE(parse_remote_config("gpu =\n", "f.conf", r));
+    Env env;
+    env.values["SPICED_GPU"] = "llvmpipe";
+    auto loaded = load_remote_listen(std::ref(env));
+    ASSERT_TRUE(loaded) << loaded.error();
+    EXPECT_EQ(loaded->gpu, "llvmpipe");
+}
+
 TEST(RemoteListen, FileErrorsNameTheLine) {
     const struct {
         const char* text;
