@@ -470,6 +470,12 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
         }
     }
 
+    if (result.source == SourceKind::kVirgl &&
+        (result.demo.heads != 1 || result.demo.model != MonitorModel::kOneSurface)) {
+        return unexpected(
+            std::string("--source virgl shows one head: --demo-monitors and --demo-monitor-model "
+                        "do not apply"));
+    }
     if (int64_t{result.demo.head_size.width} * result.demo.head_size.height * result.demo.heads >
         kMaxSurfacePixels) {
         return unexpected("--demo-monitors " + std::to_string(result.demo.heads) +

@@ -125,6 +125,9 @@ TEST(Options, Sources) {
     auto unknown = parse_args({"--disable-ticketing", "--source", "vnc"});
     ASSERT_FALSE(unknown.has_value());
     EXPECT_NE(unknown.error().find("demo, virgl"), std::string::npos) << unknown.error();
+    auto heads = parse_args({"--disable-ticketing", "--source", "virgl", "--demo-monitors", "2"});
+    ASSERT_FALSE(heads.has_value());
+    EXPECT_NE(heads.error().find("one head"), std::string::npos) << heads.error();
 }
 
 TEST(Options, ClearErrors) {
