@@ -14,8 +14,46 @@
 #include "display/frame_tap.h"
 #include "host/options.h"
 #include "io/cpu_placement.h"
+#ifdef SPICED_HAVE_VIRGL
+#include "virgl/virgl_source.h"
+#endif
 
 namespace {
+
+// The source --source asks for, and how the start-up log line names it; an error when it
+// cannot start (the operator asked for it: no fallback).
+struct ChosenSource {
+    std::unique_ptr<spiced::DisplaySource> source;
+    std::string description;
+};
+
+spiced::Expected<ChosenSource, std::string> make_source(const spiced::CommandLine& command_line) {
+    const spiced::DemoSourceConfig& demo = command_line.demo;
+    if (command_line.source == spiced::SourceKind::kVirgl) {
+#ifdef SPICED_HAVE_VIRGL
+        spiced::VirglSourceConfig config;
+        config.size = demo.head_size;
+        config.freeze_at = demo.freeze_at;
+        config.fps = demo.fps;
+        auto source = spiced::VirglSource::create(std::move(config));
+        if (!source) return spiced::unexpected("--source virgl: " + source.error());
+        std::string description = "virgl source " + std::to_string(demo.head_size.width) + "x" +
+                                  std::to_string(demo.head_size.height) + ", " +
+                                  (*source)->description();
+        return ChosenSource{std::move(*source), std::move(description)};
+#else
+        return spiced::unexpected(std::string(
+            "--source virgl: this build has no virglrenderer (install libvirglrenderer-dev)"));
+#endif
+    }
+    char text[160];
+    std::snprintf(
+        text, sizeof(text), "demo desktop %u x %dx%d %s, seed %llu", demo.heads,
+        demo.head_size.width, demo.head_size.height,
+        demo.model == spiced::MonitorModel::kOneSurface ? "on one surface" : "one channel each",
+        static_cast<unsigned long long>(demo.seed));
+    return ChosenSource{std::make_unique<spiced::DemoSource>(demo), text};
+}
 
 // "127.0.0.1:5900", "127.0.0.1:5900 and TLS 127.0.0.1:5901" or "TLS 127.0.0.1:5901".
 std::string listening_on(const spiced::Server& server) {
@@ -72,13 +110,16 @@ int run(int argc, char** argv) {
     for (const std::string& note : command_line->notes) LOG_WARN("server", "%s", note.c_str());
     const std::string video = std::string(spiced::to_string(wanted.video.streaming)) + "; codecs " +
                               spiced::to_string(wanted.video.codecs);
-    const spiced::DemoSourceConfig demo = command_line->demo;
+    auto chosen = make_source(*command_line);
+    if (!chosen) {
+        LOG_ERROR("server", "cannot start: %s", chosen.error().c_str());
+        return 1;
+    }
     std::vector<std::unique_ptr<spiced::FrameTap>> taps;
     if (!command_line->dump_frame.empty())
         taps.push_back(spiced::make_ppm_dump_tap(command_line->dump_frame));
-    auto server =
-        spiced::Server::create(std::move(command_line->config),
-                               std::make_unique<spiced::DemoSource>(demo), std::move(taps));
+    auto server = spiced::Server::create(std::move(command_line->config), std::move(chosen->source),
+                                         std::move(taps));
     if (!server) {
         LOG_ERROR("server", "cannot start: %s", server.error().c_str());
         return 1;
@@ -87,13 +128,10 @@ int run(int argc, char** argv) {
         LOG_ERROR("server", "cannot start: %s", started.error().c_str());
         return 1;
     }
-    LOG_INFO(
-        "server", "listening on %s (demo desktop %u x %dx%d %s, seed %llu, %s, %s, %zu shards)",
-        listening_on(**server).c_str(), demo.heads, demo.head_size.width, demo.head_size.height,
-        demo.model == spiced::MonitorModel::kOneSurface ? "on one surface" : "one channel each",
-        static_cast<unsigned long long>(demo.seed),
-        (*server)->config().ticket.ticketing_enabled() ? "password required" : "no password",
-        std::string((*server)->backend_name()).c_str(), (*server)->shard_count());
+    LOG_INFO("server", "listening on %s (%s, %s, %s, %zu shards)", listening_on(**server).c_str(),
+             chosen->description.c_str(),
+             (*server)->config().ticket.ticketing_enabled() ? "password required" : "no password",
+             std::string((*server)->backend_name()).c_str(), (*server)->shard_count());
     LOG_INFO("server", "video streams: %s", video.c_str());
     int signal = 0;
     sigwait(&stop_signals, &signal);

@@ -173,7 +173,10 @@ Display:
   --display-budget BYTES    queued display bytes per client before updates merge
                             (default 4194304)
 Source:
-  --source demo             the embedded demo desktop (default; the only source so far)
+  --source SOURCE           demo: the embedded demo desktop (default); virgl: moving
+                            rectangles rendered by virglrenderer (EGL surfaceless, e.g. on
+                            Mesa's llvmpipe) from our own virgl command stream, for tests
+                            and benchmarks; it takes --demo-size, --demo-freeze and --fps
   --demo-size WxH           demo resolution of each head (default 1920x1080)
   --demo-monitors N         demo heads (1-16, default 1)
   --demo-monitor-model M    one-surface|channel-per-head (default one-surface): all heads
@@ -342,7 +345,13 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
             if (!uuid) return bad("is not a UUID (32 hex digits)");
             config.uuid = *uuid;
         } else if (option == "--source") {
-            if (value != "demo") return bad("is not a known source (demo)");
+            if (value == "demo") {
+                result.source = SourceKind::kDemo;
+            } else if (value == "virgl") {
+                result.source = SourceKind::kVirgl;
+            } else {
+                return bad("is not a known source (demo, virgl)");
+            }
         } else if (option == "--demo-size") {
             auto x = value.find('x');
             auto w = to_number<int32_t>(value.substr(0, x));
@@ -461,6 +470,12 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
         }
     }
 
+    if (result.source == SourceKind::kVirgl &&
+        (result.demo.heads != 1 || result.demo.model != MonitorModel::kOneSurface)) {
+        return unexpected(
+            std::string("--source virgl shows one head: --demo-monitors and --demo-monitor-model "
+                        "do not apply"));
+    }
     if (int64_t{result.demo.head_size.width} * result.demo.head_size.height * result.demo.heads >
         kMaxSurfacePixels) {
         return unexpected("--demo-monitors " + std::to_string(result.demo.heads) +

@@ -14,8 +14,13 @@
 
 namespace spiced {
 
+// Where the pixels come from (--source).
+enum class SourceKind { kDemo, kVirgl };
+
 struct CommandLine {
     ServerConfig config;
+    SourceKind source = SourceKind::kDemo;
+    // The demo's settings; the virgl source takes its size (head_size), freeze_at and fps.
     DemoSourceConfig demo;
     std::string dump_frame;  // --dump-frame FILE ("" = off)
     // Lines for the log once logging runs (settings that were accepted with a remark).

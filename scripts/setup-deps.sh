@@ -27,6 +27,8 @@ packages=(
   # the virgl guest (test_dropin_virgl.py): QEMU's virtio-vga-gl and egl-headless, and what its
   # GL program is compiled against and copied with (Mesa's virtio_gpu DRI driver)
   qemu-system-gui libgbm-dev libegl-dev libgles-dev libdrm-dev libgl1-mesa-dri libegl-mesa0
+  # --source virgl: virglrenderer (0.10.4) on EGL surfaceless, Mesa's llvmpipe without a GPU
+  libvirglrenderer-dev
 )
 
 missing=()

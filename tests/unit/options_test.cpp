@@ -112,6 +112,24 @@ TEST(Options, PasswordFromEnvironment) {
     EXPECT_FALSE(cl->config.ticket.check("envpw", TicketPolicy::Clock::now()).has_value());
 }
 
+TEST(Options, Sources) {
+    auto demo = parse_args({"--disable-ticketing", "--source", "demo"});
+    ASSERT_TRUE(demo.has_value()) << demo.error();
+    EXPECT_EQ(demo->source, SourceKind::kDemo);
+    auto virgl = parse_args({"--disable-ticketing", "--source", "virgl", "--demo-size", "640x480",
+                             "--demo-freeze", "9"});
+    ASSERT_TRUE(virgl.has_value()) << virgl.error();
+    EXPECT_EQ(virgl->source, SourceKind::kVirgl);
+    EXPECT_EQ(virgl->demo.head_size, (Size{640, 480}));
+    EXPECT_EQ(virgl->demo.freeze_at, 9);
+    auto unknown = parse_args({"--disable-ticketing", "--source", "vnc"});
+    ASSERT_FALSE(unknown.has_value());
+    EXPECT_NE(unknown.error().find("demo, virgl"), std::string::npos) << unknown.error();
+    auto heads = parse_args({"--disable-ticketing", "--source", "virgl", "--demo-monitors", "2"});
+    ASSERT_FALSE(heads.has_value());
+    EXPECT_NE(heads.error().find("one head"), std::string::npos) << heads.error();
+}
+
 TEST(Options, ClearErrors) {
     struct Case {
         std::vector<std::string_view> args;
