@@ -22,7 +22,6 @@
 // The remote port comes from the environment (SPICED_REMOTE_PORT, ...), as an operator sets it.
 #include <dirent.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -44,6 +43,8 @@
 
 #include <spice.h>
 
+#include "tests/support/spice_host_loop.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -52,105 +53,10 @@ using Clock = std::chrono::steady_clock;
 constexpr uint32_t kXrgb8888 = 0x34325258;  // 'XR24': memory B, G, R, X
 constexpr uint32_t kXbgr8888 = 0x34324258;  // 'XB24': memory R, G, B, X
 
-}  // namespace
+// -- The host's event loop and QXL interface: tests/support/spice_host_loop.h ---------------
 
-// -- The host's event loop (the core interface's opaque types are ours to define) ------------
-
-struct SpiceTimer {
-    SpiceTimerFunc func;
-    void* opaque;
-    bool armed = false;
-    Clock::time_point due{};
-};
-struct SpiceWatch {
-    int fd;
-    int mask;
-    SpiceWatchFunc func;
-    void* opaque;
-};
-
-namespace {
-
-struct HostLoop {
-    std::vector<std::unique_ptr<SpiceTimer>> timers;
-    std::vector<std::unique_ptr<SpiceWatch>> watches;
-
-    // One turn: poll the watches (and `extra_fd` if >= 0) up to `max_wait`, run what is ready.
-    // Returns whether `extra_fd` is readable.
-    bool run_once(std::chrono::milliseconds max_wait, int extra_fd = -1) {
-        auto now = Clock::now();
-        auto wait = max_wait;
-        for (auto& timer : timers) {
-            if (timer->armed)
-                wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                          std::max(timer->due - now, Clock::duration::zero())));
-        }
-        std::vector<pollfd> fds;
-        std::vector<SpiceWatch*> polled;
-        for (auto& watch : watches) {
-            short events = 0;
-            if (watch->mask & SPICE_WATCH_EVENT_READ) events |= POLLIN;
-            if (watch->mask & SPICE_WATCH_EVENT_WRITE) events |= POLLOUT;
-            fds.push_back(pollfd{watch->fd, events, 0});
-            polled.push_back(watch.get());
-        }
-        if (extra_fd >= 0) fds.push_back(pollfd{extra_fd, POLLIN, 0});
-        poll(fds.data(), fds.size(), int(wait.count()));
-        for (size_t i = 0; i < polled.size(); ++i) {
-            if (!fds[i].revents) continue;
-            // A callback may remove watches: call only those still registered.
-            const bool still = std::any_of(watches.begin(), watches.end(),
-                                           [&](const auto& w) { return w.get() == polled[i]; });
-            if (!still) continue;
-            int events = 0;
-            if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) events |= SPICE_WATCH_EVENT_READ;
-            if (fds[i].revents & POLLOUT) events |= SPICE_WATCH_EVENT_WRITE;
-            polled[i]->func(polled[i]->fd, events, polled[i]->opaque);
-        }
-        now = Clock::now();
-        for (size_t i = 0; i < timers.size(); ++i) {
-            SpiceTimer* timer = timers[i].get();
-            if (timer->armed && timer->due <= now) {
-                timer->armed = false;
-                timer->func(timer->opaque);
-            }
-        }
-        return extra_fd >= 0 && fds.back().revents != 0;
-    }
-};
-
-// The core interface's callbacks carry no user pointer.
-HostLoop* g_loop = nullptr;
-
-SpiceCoreInterface make_core() {
-    SpiceCoreInterface core{};
-    core.base.type = SPICE_INTERFACE_CORE;
-    core.base.description = "gl scanout test host";
-    core.base.major_version = SPICE_INTERFACE_CORE_MAJOR;
-    core.base.minor_version = SPICE_INTERFACE_CORE_MINOR;
-    core.timer_add = [](SpiceTimerFunc func, void* opaque) {
-        g_loop->timers.push_back(std::make_unique<SpiceTimer>(SpiceTimer{func, opaque}));
-        return g_loop->timers.back().get();
-    };
-    core.timer_start = [](SpiceTimer* timer, uint32_t ms) {
-        timer->armed = true;
-        timer->due = Clock::now() + std::chrono::milliseconds(ms);
-    };
-    core.timer_cancel = [](SpiceTimer* timer) { timer->armed = false; };
-    core.timer_remove = [](SpiceTimer* timer) {
-        std::erase_if(g_loop->timers, [timer](const auto& t) { return t.get() == timer; });
-    };
-    core.watch_add = [](int fd, int mask, SpiceWatchFunc func, void* opaque) {
-        g_loop->watches.push_back(std::make_unique<SpiceWatch>(SpiceWatch{fd, mask, func, opaque}));
-        return g_loop->watches.back().get();
-    };
-    core.watch_update_mask = [](SpiceWatch* watch, int mask) { watch->mask = mask; };
-    core.watch_remove = [](SpiceWatch* watch) {
-        std::erase_if(g_loop->watches, [watch](const auto& w) { return w.get() == watch; });
-    };
-    core.channel_event = [](int, SpiceChannelEventInfo*) {};
-    return core;
-}
+// HostLoop, g_host_loop, make_core, idle_qxl_interface.
+using namespace spiced::testing_support;
 
 // -- The display device: QEMU's GL display has a QXL instance without commands --------------
 
@@ -171,27 +77,7 @@ GlDevice* device_of(QXLInstance*) {
 }
 
 QXLInterface make_qxl_interface() {
-    QXLInterface qif{};
-    qif.base.type = SPICE_INTERFACE_QXL;
-    qif.base.description = "gl scanout test display";
-    qif.base.major_version = SPICE_INTERFACE_QXL_MAJOR;
-    qif.base.minor_version = SPICE_INTERFACE_QXL_MINOR;
-    qif.attached_worker = [](QXLInstance*) {};
-    qif.set_compression_level = [](QXLInstance*, int) {};
-    qif.get_init_info = [](QXLInstance*, QXLDevInitInfo* info) {
-        info->num_memslots_groups = 1;
-        info->num_memslots = 1;
-        info->memslot_gen_bits = 8;
-        info->memslot_id_bits = 8;
-        info->n_surfaces = 1;
-    };
-    qif.get_command = [](QXLInstance*, QXLCommandExt*) -> int { return 0; };
-    qif.req_cmd_notification = [](QXLInstance*) -> int { return 1; };
-    qif.release_resource = [](QXLInstance*, QXLReleaseInfoExt) {};
-    qif.get_cursor_command = [](QXLInstance*, QXLCommandExt*) -> int { return 0; };
-    qif.req_cursor_notification = [](QXLInstance*) -> int { return 1; };
-    qif.notify_update = [](QXLInstance*, uint32_t) {};
-    qif.flush_resources = [](QXLInstance*) -> int { return 0; };
+    QXLInterface qif = idle_qxl_interface("gl scanout test display");
     qif.async_complete = [](QXLInstance* qin, uint64_t cookie) {
         const auto now = Clock::now();
         GlDevice* d = device_of(qin);
@@ -201,9 +87,6 @@ QXLInterface make_qxl_interface() {
         }
         d->completed_cv.notify_all();
     };
-    qif.update_area_complete = [](QXLInstance*, uint32_t, QXLRect*, uint32_t) {};
-    qif.set_client_capabilities = [](QXLInstance*, uint8_t, uint8_t*) {};
-    qif.client_monitors_config = [](QXLInstance*, VDAgentMonitorsConfig*) -> int { return 0; };
     return qif;
 }
 
@@ -381,8 +264,8 @@ int main(int argc, char** argv) {
     setvbuf(stdout, nullptr, _IOLBF, 0);
 
     HostLoop loop;
-    g_loop = &loop;
-    SpiceCoreInterface core = make_core();
+    g_host_loop = &loop;
+    SpiceCoreInterface core = make_core("gl scanout test host");
     QXLInterface qif = make_qxl_interface();
     auto device = std::make_unique<GlDevice>();
     device->instance.base.sif = &qif.base;
@@ -560,6 +443,6 @@ int main(int argc, char** argv) {
                     loop.timers.size());
         result = 1;
     }
-    g_loop = nullptr;
+    g_host_loop = nullptr;
     return result;
 }

@@ -48,14 +48,12 @@ CONSOLE_TEXT = (
     r"The quick brown fox jumps over the lazy dog 0123456789\n"
 )
 
-INIT_TEMPLATE = r"""#!/bin/sh
-# PID 1 of the spiced-gpu test guest (tests/integration/linux_guest.py writes it).
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-say() { echo "GUEST $*" > /dev/ttyS0; }
+
+def init_load_modules(device):
+    """The part of a test guest's /init that defines `say` (a line to the host on ttyS0), loads
+    the kernel modules (@MODULES@, in dependency order) and waits up to 2 min for `device`;
+    without it, says "FAIL no <device>" with the kernel log's tail and powers off."""
+    return r"""say() { echo "GUEST $*" > /dev/ttyS0; }
 say "init started, uptime $(cut -d' ' -f1 /proc/uptime)"
 
 # No modules.dep in the initramfs: the host listed them in dependency order.
@@ -64,13 +62,23 @@ for m in @MODULES@; do
 done
 
 i=0
-while [ ! -e /dev/fb0 ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
-if [ ! -e /dev/fb0 ]; then
-    say "FAIL no /dev/fb0"
+while [ ! -e @DEVICE@ ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
+if [ ! -e @DEVICE@ ]; then
+    say "FAIL no @DEVICE@"
     dmesg | tail -40 > /dev/ttyS0
     poweroff -f
 fi
-say "fb0 up, uptime $(cut -d' ' -f1 /proc/uptime)"
+""".replace("@DEVICE@", device)
+
+
+INIT_TEMPLATE = r"""#!/bin/sh
+# PID 1 of the spiced-gpu test guest (tests/integration/linux_guest.py writes it).
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+""" + init_load_modules("/dev/fb0") + r"""say "fb0 up, uptime $(cut -d' ' -f1 /proc/uptime)"
 
 # A blinking cursor would make the picture depend on when it is taken: stop and hide it.
 echo 0 > /sys/class/graphics/fbcon/cursor_blink

@@ -21,6 +21,7 @@ Skips (exit 77) when qemu-system-x86_64 is missing or the kernel package cannot 
 """
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -42,17 +43,21 @@ BOOT_TIMEOUT = 300.0     # TCG on 2 shared cores; seen: /dev/fb0 ~3-10 s after s
 TYPED_TEXT = "hello spice"
 
 
-def parse_args():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+def parse_args(doc=__doc__, watchdog=850.0, qxl_debug=True):
+    """The options of a drop-in guest test (`doc`: its module's docstring); `qxl_debug`: it
+    offers --qxl-debug (else args.qxl_debug is False)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n", 1)[0])
     ap.add_argument("--server", required=True, help="spiced-gpu binary (harness convention)")
     ap.add_argument("--library", required=True, help="our libspice-server.so.1")
     ap.add_argument("--cache", required=True, help="directory for the kernel and initramfs")
     ap.add_argument("--qemu", default=shutil.which("qemu-system-x86_64") or "")
-    ap.add_argument("--qxl-debug", action="store_true",
-                    help="QEMU logs the guest's QXL commands (cmdlog=1, -trace qxl_*)")
+    if qxl_debug:
+        ap.add_argument("--qxl-debug", action="store_true",
+                        help="QEMU logs the guest's QXL commands (cmdlog=1, -trace qxl_*)")
     ap.add_argument("-k", dest="filter", default=None)
-    ap.add_argument("--watchdog", type=float, default=850.0)
+    ap.add_argument("--watchdog", type=float, default=watchdog)
     args = ap.parse_args()
+    args.qxl_debug = getattr(args, "qxl_debug", False)
     args.server = os.path.abspath(args.server)
     args.library = os.path.realpath(args.library)
     args.cache = os.path.abspath(args.cache)  # QEMU runs in a temporary directory
@@ -357,23 +362,80 @@ def type_keys(port, console, qemu, workdir, geometry, problems):
         client.disconnect()
 
 
+class GuestSession:
+    """What guest_session hands its body: the watching client (disconnected at the end if still
+    set) and whether to keep the work directory after a pass."""
+
+    def __init__(self):
+        self.watcher = None
+        self.keep_workdir = False
+
+
+@contextlib.contextmanager
+def guest_session(qemu, console, workdir):
+    """Around a guest case: on failure the work directory is kept (and said) with QEMU's
+    stderr tail; in any case the watcher is disconnected, QEMU stopped, the console closed."""
+    session = GuestSession()
+    try:
+        yield session
+    except BaseException:
+        print("  kept for inspection: %s (ttyS0.log, qemu.stderr, *.ppm)" % workdir, flush=True)
+        print(qemu.stderr_tail(), flush=True)
+        session.keep_workdir = True
+        raise
+    finally:
+        if session.watcher is not None:
+            session.watcher.disconnect()
+        qemu.stop()
+        console.close()
+        if not session.keep_workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def start_guest(qemu, console, library):
+    """Starts QEMU, attaches the console, waits for SPICE to listen and checks that QEMU loaded
+    our library. Returns when SPICE listened (seconds from QEMU's start)."""
+    qemu.start()
+    console.connect(qemu)
+    qemu.wait_listening()
+    t_listen = qemu.elapsed()
+    check_our_library(qemu, library)
+    return t_listen
+
+
+def connect_watcher(qemu):
+    """A client that watches the whole boot, once it has its first picture."""
+    watcher = H.SpiceClient(port=qemu.port, name="watcher").connect()
+    watcher.wait_first_invalidate(60.0)
+    return watcher
+
+
+def power_off_guest(console, qemu, problems):
+    """Tells the guest to power off: QEMU must exit cleanly with our library still loaded (a
+    crash or sanitizer abort in it at shutdown shows here)."""
+    console.send("off")
+    if not H.wait_until(lambda: not qemu.alive(), 30.0):
+        problems.append("QEMU did not exit within 30 s of the guest's poweroff")
+    elif qemu.proc.returncode != 0:
+        problems.append("QEMU exited with %s after the guest's poweroff"
+                        % qemu.proc.returncode)
+    report_library_warnings(qemu)
+    for pattern in H.SANITIZER_PATTERNS:
+        if pattern in qemu.stderr_text():
+            problems.append("QEMU's stderr holds %r (our library, sanitizer build)" % pattern)
+
+
 def case_linux_qxl_guest(args):
     files = prepare_guest(args)
     workdir = tempfile.mkdtemp(prefix="spiced-dropin-linux-")
     qemu = Qemu(args, files, workdir)
     console = GuestConsole(qemu.console_path, os.path.join(workdir, "ttyS0.log"))
     problems = []
-    watcher = None
-    try:
-        qemu.start()
-        console.connect(qemu)
-        qemu.wait_listening()
-        t_listen = qemu.elapsed()
-        check_our_library(qemu, args.library)
+    with guest_session(qemu, console, workdir) as session:
+        t_listen = start_guest(qemu, console, args.library)
 
         # A client watches the whole boot: first picture (SeaBIOS/VGA text), then the guest's.
-        watcher = H.SpiceClient(port=qemu.port, name="watcher").connect()
-        watcher.wait_first_invalidate(60.0)
+        session.watcher = watcher = connect_watcher(qemu)
         t_first = watcher.invalidates[0][0] - qemu.t0
         bytes_first = client_bytes(watcher)
 
@@ -407,37 +469,14 @@ def case_linux_qxl_guest(args):
         H.check(rc == 0, "spicy-screenshot exited %s: %s" % (rc, out))
         compare("guest-fb", dump, "spicy-screenshot", H.read_ppm(shot_path), workdir, problems)
         watcher.disconnect()
-        watcher = None
+        session.watcher = None
 
         type_keys(qemu.port, console, qemu, workdir, geometry, problems)
-        console.send("off")
-        # The guest powers off: QEMU must exit cleanly with our library still loaded (a crash
-        # or sanitizer abort in it at shutdown shows here).
-        if not H.wait_until(lambda: not qemu.alive(), 30.0):
-            problems.append("QEMU did not exit within 30 s of the guest's poweroff")
-        elif qemu.proc.returncode != 0:
-            problems.append("QEMU exited with %s after the guest's poweroff"
-                            % qemu.proc.returncode)
-        report_library_warnings(qemu)
-        for pattern in H.SANITIZER_PATTERNS:
-            if pattern in qemu.stderr_text():
-                problems.append("QEMU's stderr holds %r (our library, sanitizer build)" % pattern)
+        power_off_guest(console, qemu, problems)
         if args.qxl_debug:
             print("  QXL command log kept in %s/qemu.stderr" % workdir, flush=True)
-            workdir = None
+            session.keep_workdir = True
         H.check(not problems, "; ".join(problems))
-    except BaseException:
-        print("  kept for inspection: %s (ttyS0.log, qemu.stderr, *.ppm)" % workdir, flush=True)
-        print(qemu.stderr_tail(), flush=True)
-        workdir = None
-        raise
-    finally:
-        if watcher is not None:
-            watcher.disconnect()
-        qemu.stop()
-        console.close()
-        if workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def prepare_guest(args, prepare=linux_guest.prepare):
@@ -455,19 +494,29 @@ def skip(reason):
     sys.exit(SKIP)
 
 
-def main():
-    args = parse_args()
+def require_qemu(args):
     if not args.qemu or not os.access(args.qemu, os.X_OK):
         skip("qemu-system-x86_64 not found (install qemu-system-x86)")
+
+
+def run_guest_cases(args, cases, prepare=linux_guest.prepare):
+    """Runs `cases` (as H.run_cases) once the library exists and `prepare` (linux_guest's or
+    another kind of guest's) has made the guest's files."""
     if not os.path.exists(args.library):
         print("library %s does not exist" % args.library)
         return 2
     try:
         # Prepared before run_cases so that "cannot download" is a skip, not a failure.
-        linux_guest.prepare(args.cache, log=lambda s: print(s, flush=True))
+        prepare(args.cache, log=lambda s: print(s, flush=True))
     except linux_guest.GuestUnavailable as e:
         skip("cannot prepare the Linux guest: %s" % e)
-    return H.run_cases([("linux_qxl_guest", case_linux_qxl_guest)], args)
+    return H.run_cases(cases, args)
+
+
+def main():
+    args = parse_args()
+    require_qemu(args)
+    return run_guest_cases(args, [("linux_qxl_guest", case_linux_qxl_guest)])
 
 
 if __name__ == "__main__":

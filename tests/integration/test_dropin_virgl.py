@@ -40,11 +40,9 @@ Skips (exit 77) when qemu-system-x86_64 or its virtio-vga-gl device (package qem
 is missing or the kernel package cannot be downloaded.
 """
 
-import argparse
 import gzip
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -55,7 +53,6 @@ import numpy as np
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spiced_harness as H  # noqa: E402
-import linux_guest  # noqa: E402
 import test_dropin_linux as L  # noqa: E402
 import virgl_guest  # noqa: E402
 
@@ -64,19 +61,7 @@ BOOT_TIMEOUT = 240.0     # TCG on 2 shared cores; seen: "GUEST GL READY" ~18 s a
 
 
 def parse_args():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    ap.add_argument("--server", required=True, help="spiced-gpu binary (harness convention)")
-    ap.add_argument("--library", required=True, help="our libspice-server.so.1")
-    ap.add_argument("--cache", required=True, help="directory for the kernel and initramfs")
-    ap.add_argument("--qemu", default=shutil.which("qemu-system-x86_64") or "")
-    ap.add_argument("-k", dest="filter", default=None)
-    ap.add_argument("--watchdog", type=float, default=550.0)
-    args = ap.parse_args()
-    args.server = os.path.abspath(args.server)
-    args.library = os.path.realpath(args.library)
-    args.cache = os.path.abspath(args.cache)  # QEMU runs in a temporary directory
-    args.qxl_debug = False
-    return args
+    return L.parse_args(__doc__, watchdog=550.0, qxl_debug=False)
 
 
 class VirglQemu(L.Qemu):
@@ -149,17 +134,11 @@ def case_linux_virgl_guest(args):
     qemu = VirglQemu(args, files, workdir)
     console = L.GuestConsole(qemu.console_path, os.path.join(workdir, "ttyS0.log"))
     problems = []
-    watcher = None
-    try:
-        qemu.start()
-        console.connect(qemu)
-        qemu.wait_listening()
-        t_listen = qemu.elapsed()
-        L.check_our_library(qemu, args.library)
+    with L.guest_session(qemu, console, workdir) as session:
+        t_listen = L.start_guest(qemu, console, args.library)
 
         # A client watches the whole boot: SeaBIOS, the virtio_gpu console, the GL picture.
-        watcher = H.SpiceClient(port=qemu.port, name="watcher").connect()
-        watcher.wait_first_invalidate(60.0)
+        session.watcher = watcher = L.connect_watcher(qemu)
 
         m = console.wait_for(r"GUEST GL (READY (\d+)x(\d+) renderer=([^\n]*)|FAIL[^\n]*)\n",
                              BOOT_TIMEOUT, qemu)
@@ -209,31 +188,10 @@ def case_linux_virgl_guest(args):
         L.compare("guest-gl-1", frame, "spicy-screenshot", H.read_ppm(shot_path), workdir,
                   problems)
         watcher.disconnect()
-        watcher = None
+        session.watcher = None
 
-        console.send("off")
-        if not H.wait_until(lambda: not qemu.alive(), 30.0):
-            problems.append("QEMU did not exit within 30 s of the guest's poweroff")
-        elif qemu.proc.returncode != 0:
-            problems.append("QEMU exited with %s after the guest's poweroff"
-                            % qemu.proc.returncode)
-        L.report_library_warnings(qemu)
-        for pattern in H.SANITIZER_PATTERNS:
-            if pattern in qemu.stderr_text():
-                problems.append("QEMU's stderr holds %r (our library, sanitizer build)" % pattern)
+        L.power_off_guest(console, qemu, problems)
         H.check(not problems, "; ".join(problems))
-    except BaseException:
-        print("  kept for inspection: %s (ttyS0.log, qemu.stderr, *.ppm)" % workdir, flush=True)
-        print(qemu.stderr_tail(), flush=True)
-        workdir = None
-        raise
-    finally:
-        if watcher is not None:
-            watcher.disconnect()
-        qemu.stop()
-        console.close()
-        if workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 # What QEMU says when the device or the display is not built or not installed (Debian: the
@@ -260,21 +218,13 @@ def qemu_virgl_missing(qemu):
 
 def main():
     args = parse_args()
-    if not args.qemu or not os.access(args.qemu, os.X_OK):
-        L.skip("qemu-system-x86_64 not found (install qemu-system-x86)")
+    L.require_qemu(args)
     missing = qemu_virgl_missing(args.qemu)
     if missing:
         L.skip("QEMU cannot run virtio-vga-gl on egl-headless (Debian: install "
                "qemu-system-gui): %s" % missing)
-    if not os.path.exists(args.library):
-        print("library %s does not exist" % args.library)
-        return 2
-    try:
-        # Prepared before run_cases so that "cannot download" is a skip, not a failure.
-        virgl_guest.prepare(args.cache, log=lambda s: print(s, flush=True))
-    except linux_guest.GuestUnavailable as e:
-        L.skip("cannot prepare the Linux guest: %s" % e)
-    return H.run_cases([("linux_virgl_guest", case_linux_virgl_guest)], args)
+    return L.run_guest_cases(args, [("linux_virgl_guest", case_linux_virgl_guest)],
+                             virgl_guest.prepare)
 
 
 if __name__ == "__main__":

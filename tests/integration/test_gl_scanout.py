@@ -129,6 +129,18 @@ def expect_step(client, step_line, timeout=15.0):
     return name, float(cookie_us), time.monotonic() - t0
 
 
+def client_sees_first_step(host, client):
+    """After the host's READY, `client` connects and must show the host's first picture; then
+    it disconnects. Returns what expect_step returns."""
+    H.check(host.read_line() == "READY", "host not ready")
+    step = host.read_line()
+    client.connect()
+    client.wait_primary(20.0)
+    seen = expect_step(client, step)
+    client.disconnect()
+    return seen
+
+
 def run_sequence(host, client_factory, label):
     """Drives the host through all its pictures, each checked on the client; returns the
     cookie times (us) reported with each step."""
@@ -213,13 +225,7 @@ def case_config_file(args):
         host = Host(args.host, d, {"SPICED_CONFIG": conf, "SPICED_REMOTE_PORT": str(port)},
                     password=None)
         try:
-            H.check(host.read_line() == "READY", "host not ready")
-            step = host.read_line()
-            c = H.SpiceClient(port=port, name="config")
-            c.connect()
-            c.wait_primary(20.0)
-            expect_step(c, step)
-            c.disconnect()
+            client_sees_first_step(host, H.SpiceClient(port=port, name="config"))
             H.check(not H.port_is_listening(other), "the file's port opened though the "
                     "environment overrides it")
             log = host.log()
@@ -230,15 +236,18 @@ def case_config_file(args):
         # The file alone.
         host = Host(args.host, d, {"SPICED_CONFIG": conf}, password=None)
         try:
-            H.check(host.read_line() == "READY", "host not ready")
-            step = host.read_line()
-            c = H.SpiceClient(port=other, name="config-only")
-            c.connect()
-            c.wait_primary(20.0)
-            expect_step(c, step)
-            c.disconnect()
+            client_sees_first_step(host, H.SpiceClient(port=other, name="config-only"))
         finally:
             host.kill()
+
+
+def tls_client(name, tls_port, ca_file):
+    """A client of the remote TLS port alone (no plain port), trusting `ca_file`."""
+    c = H.SpiceClient(port=0, password=PASSWORD, name=name)
+    c.session.set_property("port", None)
+    c.session.set_property("tls-port", str(tls_port))
+    c.session.set_property("ca-file", ca_file)
+    return c
 
 
 def case_remote_tls(args):
@@ -252,21 +261,10 @@ def case_remote_tls(args):
                                    "SPICED_REMOTE_X509_DIR": x509,
                                    "SPICED_REMOTE_ADDR": "127.0.0.1"})
         try:
-            H.check(host.read_line() == "READY", "host not ready")
-            step = host.read_line()
-            c = H.SpiceClient(port=0, password=PASSWORD, name="tls")
-            c.session.set_property("port", None)
-            c.session.set_property("tls-port", str(tls_port))
-            c.session.set_property("ca-file", os.path.join(x509, "ca-cert.pem"))
-            c.connect()
-            c.wait_primary(20.0)
-            name, cookie, seen = expect_step(c, step)
+            name, _, seen = client_sees_first_step(
+                host, tls_client("tls", tls_port, os.path.join(x509, "ca-cert.pem")))
             print("  TLS client sees %s after %.0f ms" % (name, seen * 1000))
-            c.disconnect()
-            untrusted = H.SpiceClient(port=0, password=PASSWORD, name="untrusted")
-            untrusted.session.set_property("port", None)
-            untrusted.session.set_property("tls-port", str(tls_port))
-            untrusted.session.set_property("ca-file", os.path.join(x509, "server-cert.pem"))
+            untrusted = tls_client("untrusted", tls_port, os.path.join(x509, "server-cert.pem"))
             untrusted.connect()
             H.check(H.wait_until(untrusted.failed, 10.0), "untrusted TLS client: no error")
             H.check(untrusted.primary is None, "a client without the CA got a picture")
@@ -286,16 +284,8 @@ def case_remote_tls_host_certificates(args):
                                    "SPICED_REMOTE_ADDR": "127.0.0.1"},
                     extra_args=["--tls-port", str(host_tls), "--x509-dir", x509])
         try:
-            H.check(host.read_line() == "READY", "host not ready")
-            step = host.read_line()
-            c = H.SpiceClient(port=0, password=PASSWORD, name="tls-host-certs")
-            c.session.set_property("port", None)
-            c.session.set_property("tls-port", str(remote_tls))
-            c.session.set_property("ca-file", os.path.join(x509, "ca-cert.pem"))
-            c.connect()
-            c.wait_primary(20.0)
-            expect_step(c, step)
-            c.disconnect()
+            client_sees_first_step(host, tls_client("tls-host-certs", remote_tls,
+                                                    os.path.join(x509, "ca-cert.pem")))
         finally:
             host.kill()
 

@@ -63,22 +63,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /tmp
 mount -t tmpfs tmpfs /tmp
-say() { echo "GUEST $*" > /dev/ttyS0; }
-say "init started, uptime $(cut -d' ' -f1 /proc/uptime)"
-
-# No modules.dep in the initramfs: the host listed them in dependency order.
-for m in @MODULES@; do
-    insmod /lib/modules/$m.ko || say "insmod $m failed"
-done
-
-i=0
-while [ ! -e /dev/dri/card0 ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
-if [ ! -e /dev/dri/card0 ]; then
-    say "FAIL no /dev/dri/card0"
-    dmesg | tail -40 > /dev/ttyS0
-    poweroff -f
-fi
-say "dri up, uptime $(cut -d' ' -f1 /proc/uptime)"
+""" + linux_guest.init_load_modules("/dev/dri/card0") + r"""say "dri up, uptime $(cut -d' ' -f1 /proc/uptime)"
 
 # The fbcon console under the GL picture: no blinking cursor, nothing written on it.
 echo 0 > /sys/class/graphics/fbcon/cursor_blink

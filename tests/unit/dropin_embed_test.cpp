@@ -4,7 +4,6 @@
 // spice-gtk's spicy-screenshot as the client; then destroyed and unloaded.
 #include <dlfcn.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,130 +25,16 @@
 #include <spice.h>
 
 #include "pixels/ppm.h"
+#include "tests/support/spice_host_loop.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// -- The host's event loop --------------------------------------------------------------------
+// -- The host's event loop and QXL interface: tests/support/spice_host_loop.h ---------------
 
-}  // namespace
-
-struct SpiceTimer {
-    SpiceTimerFunc func;
-    void* opaque;
-    bool armed = false;
-    Clock::time_point due{};
-};
-struct SpiceWatch {
-    int fd;
-    int mask;
-    SpiceWatchFunc func;
-    void* opaque;
-};
-
-namespace {
-
-// One host loop per test (the core interface has no user pointer, so it is reached through a
-// thread_local: the library calls timer_add/watch_add on the host's thread only).
-struct HostLoop {
-    std::vector<std::unique_ptr<SpiceTimer>> timers;
-    std::vector<std::unique_ptr<SpiceWatch>> watches;
-    std::thread::id thread = std::this_thread::get_id();
-    int foreign_calls = 0;
-
-    void run_once(std::chrono::milliseconds max_wait) {
-        auto now = Clock::now();
-        auto wait = max_wait;
-        for (auto& timer : timers) {
-            if (timer->armed)
-                wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                          std::max(timer->due - now, Clock::duration::zero())));
-        }
-        std::vector<pollfd> fds;
-        for (auto& watch : watches) {
-            short events = 0;
-            if (watch->mask & SPICE_WATCH_EVENT_READ) events |= POLLIN;
-            if (watch->mask & SPICE_WATCH_EVENT_WRITE) events |= POLLOUT;
-            fds.push_back(pollfd{watch->fd, events, 0});
-        }
-        poll(fds.data(), fds.size(), int(wait.count()));
-        std::vector<SpiceWatch*> ready;
-        for (size_t i = 0; i < fds.size(); ++i) {
-            if (fds[i].revents) ready.push_back(watches[i].get());
-        }
-        for (SpiceWatch* watch : ready) {
-            // A callback may remove watches: call only those still registered.
-            for (auto& w : watches) {
-                if (w.get() == watch) {
-                    watch->func(watch->fd, SPICE_WATCH_EVENT_READ, watch->opaque);
-                    break;
-                }
-            }
-        }
-        now = Clock::now();
-        for (size_t i = 0; i < timers.size(); ++i) {
-            SpiceTimer* timer = timers[i].get();
-            if (timer->armed && timer->due <= now) {
-                timer->armed = false;
-                timer->func(timer->opaque);
-            }
-        }
-    }
-};
-
-// The core interface's callbacks carry no user pointer: the test's loop is reached through
-// this (the library must call them on the host's thread only, which the test checks).
-thread_local HostLoop* t_loop = nullptr;
-
-void check_thread() {
-    if (std::this_thread::get_id() != t_loop->thread) ++t_loop->foreign_calls;
-}
-
-SpiceTimer* timer_add(SpiceTimerFunc func, void* opaque) {
-    check_thread();
-    t_loop->timers.push_back(std::make_unique<SpiceTimer>(SpiceTimer{func, opaque}));
-    return t_loop->timers.back().get();
-}
-void timer_start(SpiceTimer* timer, uint32_t ms) {
-    timer->armed = true;
-    timer->due = Clock::now() + std::chrono::milliseconds(ms);
-}
-void timer_cancel(SpiceTimer* timer) {
-    timer->armed = false;
-}
-void timer_remove(SpiceTimer* timer) {
-    std::erase_if(t_loop->timers, [timer](const auto& t) { return t.get() == timer; });
-}
-SpiceWatch* watch_add(int fd, int mask, SpiceWatchFunc func, void* opaque) {
-    check_thread();
-    t_loop->watches.push_back(std::make_unique<SpiceWatch>(SpiceWatch{fd, mask, func, opaque}));
-    return t_loop->watches.back().get();
-}
-void watch_update_mask(SpiceWatch* watch, int mask) {
-    watch->mask = mask;
-}
-void watch_remove(SpiceWatch* watch) {
-    std::erase_if(t_loop->watches, [watch](const auto& w) { return w.get() == watch; });
-}
-void channel_event(int, SpiceChannelEventInfo*) {}
-
-SpiceCoreInterface make_core() {
-    SpiceCoreInterface core{};
-    core.base.type = SPICE_INTERFACE_CORE;
-    core.base.description = "test host";
-    core.base.major_version = SPICE_INTERFACE_CORE_MAJOR;
-    core.base.minor_version = SPICE_INTERFACE_CORE_MINOR;
-    core.timer_add = timer_add;
-    core.timer_start = timer_start;
-    core.timer_cancel = timer_cancel;
-    core.timer_remove = timer_remove;
-    core.watch_add = watch_add;
-    core.watch_update_mask = watch_update_mask;
-    core.watch_remove = watch_remove;
-    core.channel_event = channel_event;
-    return core;
-}
+// HostLoop, g_host_loop, make_core, idle_qxl_interface.
+using namespace spiced::testing_support;
 
 // -- A QXL device in the test's memory ---------------------------------------------------------
 
@@ -190,18 +75,10 @@ FakeDevice* device_of(QXLInstance* qin) {
 }
 
 QXLInterface make_qxl_interface() {
-    QXLInterface qif{};
-    qif.base.type = SPICE_INTERFACE_QXL;
-    qif.base.description = "test qxl";
-    qif.base.major_version = SPICE_INTERFACE_QXL_MAJOR;
-    qif.base.minor_version = SPICE_INTERFACE_QXL_MINOR;
+    QXLInterface qif = idle_qxl_interface("test qxl");
     qif.attached_worker = [](QXLInstance* qin) { ++device_of(qin)->attached; };
-    qif.set_compression_level = [](QXLInstance*, int) {};
-    qif.get_init_info = [](QXLInstance*, QXLDevInitInfo* info) {
-        info->num_memslots_groups = 1;
-        info->num_memslots = 1;
-        info->memslot_gen_bits = 8;
-        info->memslot_id_bits = 8;
+    qif.get_init_info = [](QXLInstance* qin, QXLDevInitInfo* info) {
+        idle_init_info(qin, info);
         info->internal_groupslot_id = 0;
         info->qxl_ram_size = 8 << 20;
         info->n_surfaces = 64;
@@ -220,18 +97,11 @@ QXLInterface make_qxl_interface() {
         return d->commands.empty() ? 1 : 0;
     };
     qif.release_resource = [](QXLInstance* qin, QXLReleaseInfoExt) { ++device_of(qin)->released; };
-    qif.get_cursor_command = [](QXLInstance*, QXLCommandExt*) -> int { return 0; };
-    qif.req_cursor_notification = [](QXLInstance*) -> int { return 1; };
-    qif.notify_update = [](QXLInstance*, uint32_t) {};
-    qif.flush_resources = [](QXLInstance*) -> int { return 0; };
     qif.async_complete = [](QXLInstance* qin, uint64_t cookie) {
         FakeDevice* d = device_of(qin);
         std::lock_guard lock(d->mutex);
         d->completed.push_back(cookie);
     };
-    qif.update_area_complete = [](QXLInstance*, uint32_t, QXLRect*, uint32_t) {};
-    qif.set_client_capabilities = [](QXLInstance*, uint8_t, uint8_t*) {};
-    qif.client_monitors_config = [](QXLInstance*, VDAgentMonitorsConfig*) -> int { return 0; };
     return qif;
 }
 
@@ -367,7 +237,7 @@ protected:
     void SetUp() override {
         if (access("/usr/bin/spicy-screenshot", X_OK) != 0)
             GTEST_SKIP() << "spicy-screenshot (package spice-client-gtk) is not installed";
-        t_loop = &loop_;
+        g_host_loop = &loop_;
         api_.handle = dlopen(SPICED_DROPIN_LIBRARY, RTLD_NOW | RTLD_LOCAL);
         ASSERT_NE(api_.handle, nullptr) << dlerror();
         auto server_new = api_.get<SpiceServer* (*)()>("spice_server_new", "SPICE_SERVER_0.6.0");
@@ -412,12 +282,13 @@ protected:
             destroy_(server_);
             EXPECT_TRUE(loop_.watches.empty()) << "a watch was left registered";
             EXPECT_TRUE(loop_.timers.empty()) << "a timer was left registered";
-            EXPECT_EQ(loop_.foreign_calls, 0) << "timers or watches were added from our threads";
+            EXPECT_EQ(loop_.foreign_calls.load(), 0)
+                << "timers or watches were added from our threads";
         }
         if (api_.handle) {
             EXPECT_EQ(dlclose(api_.handle), 0);
         }
-        t_loop = nullptr;
+        g_host_loop = nullptr;
     }
 
     void create_primary(int width, int height) {
@@ -465,7 +336,7 @@ protected:
 
     HostLoop loop_;
     Api api_;
-    SpiceCoreInterface core_ = make_core();
+    SpiceCoreInterface core_ = make_core("test host");
     QXLInterface qif_ = make_qxl_interface();
     std::unique_ptr<FakeDevice> device_ = std::make_unique<FakeDevice>();
     SpiceServer* server_ = nullptr;
