@@ -192,7 +192,13 @@ void DisplayChannelClient::on_update(const DesktopUpdate& update) {
     for (const MoveHint& move : change.moves) {
         const Rect source =
             Rect::MakeXYWH(move.src.x, move.src.y, move.dest.width(), move.dest.height());
-        if (can_send_bulk() && !pending_.intersects(source)) {
+        // A stream's area on the client shows video: lossy, and whichever frame its clock
+        // has reached, so a copy out of it would leave stale loss behind that no stream's
+        // end repaints.
+        const bool from_stream = std::any_of(
+            streams_.begin(), streams_.end(),
+            [&](const ShownStream& stream) { return stream.info.rect.intersects(source); });
+        if (can_send_bulk() && !pending_.intersects(source) && !from_stream) {
             // What the client shows at `source` is current, so it can move it itself (with
             // whatever loss it shows there).
             send(MsgDisplayCopyBits{{kPrimarySurfaceId, move.dest}, move.src});

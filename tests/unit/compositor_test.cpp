@@ -197,6 +197,32 @@ TEST(CompositorTest, DemoDesktopIdenticalOnBothBackends) {
     EXPECT_GT(damaged, 0);  // the demo animates: the comparison saw changes
 }
 
+// A source under load skips frames: the demo then renders frame indexes several apart, so one
+// step carries several lines of terminal scroll and a long editor glide at once.
+TEST(CompositorTest, DemoWithSkippedFramesIdenticalOnBothBackends) {
+    for (const int32_t tile : {kDamageTileSize, 64}) {
+        CompositorPair pair;
+        OPEN_PAIR_OR_SKIP(pair, tile);
+        const Size size{1280, 800};
+        DemoDesktop desktop(DemoConfig{size, 11});
+        auto shadow = Frame::create(size);
+        uint32_t jumps = 12345;
+        int64_t index = 0;
+        for (int i = 0; i < 60; ++i) {
+            auto frame = std::shared_ptr<Frame>(Frame::create(size));
+            std::vector<MoveHint> moves;
+            desktop.render(index, *frame, moves);
+            const Region damage =
+                pair.step(whole_frame_step(frame, moves, Region(frame->rect())),
+                          "tile " + std::to_string(tile) + " demo frame " + std::to_string(index));
+            pair.expect_partial_read_back(moves, damage, *shadow);
+            if (HasFatalFailure()) return;
+            jumps = jumps * 1103515245u + 12345u;
+            index += 1 + int64_t(jumps >> 16) % 9;
+        }
+    }
+}
+
 // A QXL guest's drawing, as our renderer executes it: fills and COPY_BITS on the primary
 // surface, exact damage as the hint, COPY_BITS as moves.
 TEST(CompositorTest, QxlSceneIdenticalOnBothBackends) {
