@@ -208,7 +208,7 @@ TEST(CompositorTest, DemoWithSkippedFramesIdenticalOnBothBackends) {
         auto shadow = Frame::create(size);
         uint32_t jumps = 12345;
         int64_t index = 0;
-        for (int i = 0; i < 60; ++i) {
+        for (int i = 0; i < 32; ++i) {
             auto frame = std::shared_ptr<Frame>(Frame::create(size));
             std::vector<MoveHint> moves;
             desktop.render(index, *frame, moves);
