@@ -65,6 +65,7 @@ private:
 
     uint32_t warmup_ping_ = 0;
     uint32_t test_ping_ = 0;
+    bool bandwidth_measured_ = false;
     std::chrono::steady_clock::time_point warmup_pong_{};
 
     // Client -> agent.
@@ -169,6 +170,8 @@ private:
     Region pending_;
     uint64_t next_image_id_ = 1;
     uint64_t updates_sent_ = 0;
+    bool display_init_seen_ = false;
+    bool repeated_init_logged_ = false;
     // What went out, for the close line (operators and tests read it).
     struct Counts {
         uint64_t images = 0, image_bytes = 0, fills = 0, copy_bits = 0, cache_hits = 0,

@@ -399,6 +399,18 @@ Expected<void, ParseError> DisplayChannelClient::on_message(uint16_t type,
         case SPICE_MSGC_DISPLAY_INIT: {
             auto init = parse<MsgcDisplayInit>(body);
             if (!init) return unexpected(init.error());
+            // A client sends it once; its caches are set up by then. Repeats change nothing
+            // and log one line in all (they cost a log line each before).
+            if (display_init_seen_) {
+                if (!repeated_init_logged_) {
+                    LOG_WARN("display",
+                             "%s: display %u: repeated DISPLAY_INIT ignored (logged once)",
+                             peer().c_str(), display_);
+                    repeated_init_logged_ = true;
+                }
+                return {};
+            }
+            display_init_seen_ = true;
             cache_.set_capacity(init->pixmap_cache_size);
             image_caps_.glz_window_pixels = init->glz_dictionary_window_size;
             policy_.set_client(image_caps_);

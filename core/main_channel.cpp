@@ -54,9 +54,11 @@ void MainChannelClient::on_pong(uint32_t id) {
     const auto now = std::chrono::steady_clock::now();
     if (id == warmup_ping_) {
         warmup_pong_ = now;
-    } else if (id == test_ping_ && warmup_pong_.time_since_epoch().count() != 0) {
-        // Measured once: a client that replays the test's pong ids gets no second run.
-        test_ping_ = 0;
+    } else if (!bandwidth_measured_ && id == test_ping_ &&
+               warmup_pong_.time_since_epoch().count() != 0) {
+        // Measured once: a client that replays the test's pong ids (or sends id 0) gets no
+        // second run, no second log line and no second post to every shard.
+        bandwidth_measured_ = true;
         const double seconds = std::chrono::duration<double>(now - warmup_pong_).count();
         // A gap below timer resolution means "faster than we can tell".
         const double mbps = seconds > 1e-6 ? double(kNetTestBytes) * 8 / seconds / 1e6 : 1e6;

@@ -968,6 +968,7 @@ class RawMainSession:
         common = caps[:ncommon]
         word0 = common[0] if common else 0
         mini = bool(word0 & (1 << COMMON_CAP_MINI_HEADER))
+        self.mini = mini
         if word0 & (1 << COMMON_CAP_PROTOCOL_AUTH_SELECTION):
             self.sock.sendall(struct.pack("<I", COMMON_CAP_AUTH_SPICE))
         n, exp = rsa_public_key_from_spki(body[4:4 + 162])
@@ -996,11 +997,38 @@ class RawMainSession:
                 self.init = struct.unpack_from("<8I", msg, 0)
         check(self.session_id is not None, "raw main link: no MAIN_INIT")
 
+    def read_message(self, timeout=10.0):
+        """The next message as (type, body)."""
+        return read_raw_message(self.sock, self.mini, timeout)
+
+    def send_message(self, mtype, body):
+        self.sock.sendall(raw_message(mtype, body, self.mini))
+
     def close(self):
         try:
             self.sock.close()
         except OSError:
             pass
+
+
+def raw_message(mtype, body, mini=True):
+    """A client message with the mini header (or the full one, serial 0, no sub-list)."""
+    if mini:
+        return struct.pack("<HI", mtype, len(body)) + body
+    return struct.pack("<QHII", 0, mtype, len(body), 0) + body
+
+
+def read_raw_message(sock, mini, timeout=10.0):
+    hsize = 6 if mini else 18
+    hdr, eof = recv_some(sock, hsize, timeout)
+    check(len(hdr) == hsize, "raw channel: short message header")
+    if mini:
+        mtype, msize = struct.unpack("<HI", hdr)
+    else:
+        _serial, mtype, msize, _sub = struct.unpack("<QHII", hdr)
+    msg, eof = recv_some(sock, msize, timeout)
+    check(len(msg) == msize, "raw channel: short message body")
+    return mtype, msg
 
 
 def raw_link_channel(port, session_id, channel_type, rcvbuf=None, timeout=10.0,

@@ -15,8 +15,10 @@ the reply (SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE) here.
 
 import os
 import re
+import struct
 import sys
 import tempfile
+import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -199,11 +201,64 @@ def case_two_clients(args):
                 b.disconnect()
 
 
+SPICE_MSG_PING = 4
+SPICE_MSGC_PONG = 3
+SPICE_MSGC_DISPLAY_INIT = 101
+
+
+def case_replayed_messages(args):
+    """Messages replayed after they did their work cost no log line each (issue 14 item 6):
+    PONGs repeating the connect-time bandwidth test's ids (and id 0) and repeated
+    DISPLAY_INITs."""
+    replays = 3000
+    with H.ServerProcess(args.server, ["--disable-ticketing"]) as srv:
+        main = H.RawMainSession(srv.port)
+        try:
+            pings = []
+            deadline = time.monotonic() + 10.0
+            while len(pings) < 2 and time.monotonic() < deadline:
+                mtype, body = main.read_message()
+                if mtype == SPICE_MSG_PING:
+                    pings.append(struct.unpack_from("<IQ", body))
+            H.check(len(pings) == 2, "no warm-up and test pings after MAIN_INIT")
+            for ping_id, stamp in pings:
+                main.send_message(SPICE_MSGC_PONG, struct.pack("<IQ", ping_id, stamp))
+            H.check(H.wait_until(lambda: "link measured" in srv.log(), 5.0),
+                    "no bandwidth figure after the test's pongs:\n" + srv.log())
+            replay = b"".join(H.raw_message(SPICE_MSGC_PONG, struct.pack("<IQ", i, s), main.mini)
+                              for i, s in [pings[1], (0, 0), pings[0]])
+            main.sock.sendall(replay * replays)
+
+            display = H.raw_link_channel(srv.port, main.session_id, H.CHANNEL_DISPLAY)
+            try:
+                init = H.raw_message(SPICE_MSGC_DISPLAY_INIT,
+                                     struct.pack("<BqBi", 1, 20 << 20, 0, 1 << 22))
+                display.sendall(init * replays)
+                H.check(H.wait_until(lambda: "repeated DISPLAY_INIT" in srv.log(), 10.0),
+                        "no line for the repeated DISPLAY_INITs:\n" + srv.log()[-3000:])
+                H.pump(1.0)  # the replayed pongs were sent first: they are all read by now
+            finally:
+                display.close()
+        finally:
+            main.close()
+        log = srv.log()
+        measured = log.count("link measured")
+        inits = log.count("client caches")
+        repeats = log.count("repeated DISPLAY_INIT")
+        print("  %d replays each: %d bandwidth line(s), %d DISPLAY_INIT line(s), %d repeat "
+              "line(s), %d log lines in all" % (replays, measured, inits, repeats,
+                                                len(log.splitlines())))
+        H.check(measured == 1 and inits == 1 and repeats == 1,
+                "want one line each, got %d, %d, %d" % (measured, inits, repeats))
+        H.check(len(log.splitlines()) < 60, "the log grew with the replays:\n" + log[-3000:])
+
+
 def main():
     args = H.parse_args(__doc__)
     cases = [
         ("robustness_abuse", case_abuse),
         ("robustness_two_clients", case_two_clients),
+        ("robustness_replayed_messages", case_replayed_messages),
     ]
     return H.run_cases(cases, args)
 
