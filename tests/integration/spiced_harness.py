@@ -981,15 +981,7 @@ class RawMainSession:
         self.session_id = None
         deadline = time.monotonic() + timeout
         while self.session_id is None and time.monotonic() < deadline:
-            hsize = 6 if mini else 18
-            hdr, eof = recv_some(self.sock, hsize, timeout)
-            check(len(hdr) == hsize, "raw main link: short message header")
-            if mini:
-                mtype, msize = struct.unpack("<HI", hdr)
-            else:
-                _serial, mtype, msize, _sub = struct.unpack("<QHII", hdr)
-            msg, eof = recv_some(self.sock, msize, timeout)
-            check(len(msg) == msize, "raw main link: short message body")
+            mtype, msg = read_raw_message(self.sock, mini, timeout)
             if mtype == SPICE_MSG_MAIN_INIT:
                 self.session_id, = struct.unpack_from("<I", msg, 0)
                 # session_id, display_channels_hint, supported_mouse_modes, current_mouse_mode,
