@@ -4,6 +4,7 @@
 
 #include "base/log.h"
 #include "core/session.h"
+#include "core/shard.h"
 
 namespace spiced {
 
@@ -50,13 +51,38 @@ void ChannelClient::start() {
 }
 
 void ChannelClient::tick(std::chrono::steady_clock::time_point now) {
-    if (closing_ || now < next_ping_) return;
+    if (closing_) return;
+    const ServerConfig& config = session_.shard().config();
+    const auto partial_timeout = config.partial_message_timeout;
+    if (partial_message_ && partial_timeout.count() > 0 && now - last_received_ > partial_timeout) {
+        LOG_WARN("channel",
+                 "%s: %s channel: no more of a started message for %lld s "
+                 "(--partial-message-timeout); closing",
+                 peer().c_str(), name(), static_cast<long long>(partial_timeout.count()));
+        close("partial message timeout");
+        return;
+    }
+    // Only the main channel must answer: its queue is small, where a display channel's ping
+    // may wait behind megabytes of pictures on a slow link.
+    const auto pong_timeout = config.pong_timeout;
+    if (link_.channel_type == SPICE_CHANNEL_MAIN && pong_timeout.count() > 0 &&
+        !unanswered_pings_.empty() && now - unanswered_pings_.front().second > pong_timeout) {
+        LOG_WARN("channel",
+                 "%s: %s channel: ping %u unanswered for %lld s (--pong-timeout); closing",
+                 peer().c_str(), name(), unanswered_pings_.front().first,
+                 static_cast<long long>(pong_timeout.count()));
+        close("pong timeout");
+        return;
+    }
+    if (now < next_ping_) return;
     send_ping();
 }
 
 uint32_t ChannelClient::send_ping(size_t padding) {
-    next_ping_ = std::chrono::steady_clock::now() + kPingInterval;
+    const auto now = std::chrono::steady_clock::now();
+    next_ping_ = now + kPingInterval;
     const MsgPing ping{++ping_id_, monotonic_ns()};
+    unanswered_pings_.emplace_back(ping.id, now);
     send_with(
         MsgPing::kType,
         [&](ByteWriter& out, size_t) {
@@ -94,6 +120,7 @@ void ChannelClient::send_with(uint16_t type, const std::function<void(ByteWriter
 size_t ChannelClient::on_data(std::span<const uint8_t> data) {
     const size_t header = mini_header_ ? kMiniHeaderSize : kFullHeaderSize;
     size_t used = 0;
+    last_received_ = std::chrono::steady_clock::now();
     while (!closing_ && data.size() - used >= header) {
         ByteReader r(data.subspan(used));
         if (!mini_header_) r.u64();  // client serials carry nothing we need
@@ -121,6 +148,7 @@ size_t ChannelClient::on_data(std::span<const uint8_t> data) {
             return used;
         }
     }
+    partial_message_ = used < data.size();
     return used;
 }
 
@@ -148,6 +176,11 @@ Expected<void, ParseError> ChannelClient::on_common_message(uint16_t type,
                 last_rtt_ms_ = double(now - pong->timestamp) / 1e6;
                 LOG_DEBUG("channel", "%s: %s channel: ping %u rtt %.3f ms", peer().c_str(), name(),
                           pong->id, last_rtt_ms_);
+            }
+            // An answer settles its ping and the ones before it (ids we never sent: nothing).
+            if (pong->id <= ping_id_) {
+                while (!unanswered_pings_.empty() && unanswered_pings_.front().first <= pong->id)
+                    unanswered_pings_.pop_front();
             }
             on_pong(pong->id);
             return {};

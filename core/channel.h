@@ -7,12 +7,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "base/bytes.h"
 #include "base/expected.h"
@@ -111,6 +113,11 @@ private:
     uint32_t unacked_ = 0;
     uint32_t ack_generation_ = 1;
     uint32_t ping_id_ = 0;
+    // Pings not answered yet, oldest first (id, when sent): the pong timeout reads the front.
+    std::deque<std::pair<uint32_t, std::chrono::steady_clock::time_point>> unanswered_pings_;
+    // Part of a message is waiting for its rest; when bytes last arrived.
+    bool partial_message_ = false;
+    std::chrono::steady_clock::time_point last_received_{};
     double last_rtt_ms_ = -1;
     std::chrono::steady_clock::time_point next_ping_{};
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <array>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -83,6 +84,12 @@ struct ServerConfig {
     // merge long before this; control messages are never dropped, so a client that stops
     // reading altogether is disconnected when it reaches the cap).
     size_t client_memory_limit_bytes = size_t{16} << 20;
+    // --partial-message-timeout: a linked channel holding part of a client message gets no
+    // more bytes for this long: closed. Zero: never.
+    std::chrono::seconds partial_message_timeout{30};
+    // --pong-timeout: the main channel's oldest unanswered ping is this old: the session is
+    // closed (pings go every 10 s; clients answer at once). Zero: never.
+    std::chrono::seconds pong_timeout{60};
     // For hosts (the drop-in library's SpiceCoreInterface::channel_event): a channel linked or
     // closed, on its shard's thread. `key` names the channel from link to close.
     std::function<void(const ChannelEvent&)> on_channel_event;

@@ -86,6 +86,8 @@ constexpr std::string_view kValued[] = {"--addr",
                                         "--io-backend",
                                         "--zero-copy-min",
                                         "--client-memory-limit",
+                                        "--partial-message-timeout",
+                                        "--pong-timeout",
                                         "--cpus",
                                         "--numa-node",
                                         "--shards"};
@@ -119,6 +121,10 @@ Input/output and placement:
                             65536; 0 = never); dropped per client where the kernel copies
   --client-memory-limit BYTES  most bytes queued for one client connection; a client that
                             stops reading is disconnected there (default 16777216)
+  --partial-message-timeout SECONDS  close a channel that sent part of a message and
+                            nothing more for this long (default 30; 0 = never)
+  --pong-timeout SECONDS    close a session whose main channel leaves a ping unanswered
+                            this long (pings go every 10 s; default 60; 0 = never)
   --shards N                io threads, each with its own ring, listeners and clients
                             (default: one per CPU we may run on, at most 8)
   --cpus LIST               run the server's threads on these CPUs (e.g. 2-3 or 4,6);
@@ -422,6 +428,11 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
             auto bytes = to_number<uint64_t>(value);
             if (!bytes || *bytes < (1 << 20)) return bad("is not a byte count (at least 1048576)");
             config.client_memory_limit_bytes = size_t(*bytes);
+        } else if (option == "--partial-message-timeout" || option == "--pong-timeout") {
+            auto seconds = to_number<uint32_t>(value);
+            if (!seconds || *seconds > 86400) return bad("is not a number of seconds (0-86400)");
+            (option == "--pong-timeout" ? config.pong_timeout : config.partial_message_timeout) =
+                std::chrono::seconds(*seconds);
         } else if (option == "--cpus") {
             auto cpus = parse_cpu_list(value);
             if (!cpus) return unexpected("--cpus: " + cpus.error());

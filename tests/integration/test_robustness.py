@@ -15,6 +15,7 @@ the reply (SPICE_LINK_ERR_CHANNEL_NOT_AVAILABLE) here.
 
 import os
 import re
+import socket
 import struct
 import sys
 import tempfile
@@ -253,12 +254,67 @@ def case_replayed_messages(args):
         H.check(len(log.splitlines()) < 60, "the log grew with the replays:\n" + log[-3000:])
 
 
+def seconds_until_closed(sock, limit):
+    """Reads and drops what arrives until the server closes `sock`; the seconds that took, or
+    None when it was still open after `limit`."""
+    t0 = time.monotonic()
+    sock.settimeout(0.2)
+    while time.monotonic() - t0 < limit:
+        try:
+            if not sock.recv(65536):
+                return time.monotonic() - t0
+        except socket.timeout:
+            continue
+        except OSError:
+            return time.monotonic() - t0
+    return None
+
+
+def case_stalled_channels(args):
+    """Channels that stall after the link are closed (issue 14 item 9): half a message and
+    nothing more (--partial-message-timeout), a main channel that never answers pings
+    (--pong-timeout); a real client with the same short timeouts keeps its session."""
+    with H.ServerProcess(args.server, ["--disable-ticketing", "--pong-timeout", "3",
+                                       "--partial-message-timeout", "0",
+                                       "--multi-client", "shared"]) as srv:
+        client = H.SpiceClient(port=srv.port, name="answers").connect()
+        try:
+            client.wait_first_invalidate(15.0)
+            silent = H.RawMainSession(srv.port)
+            took = seconds_until_closed(silent.sock, 10.0)
+            silent.close()
+            H.check(took is not None, "a main channel that never answers pings is still open "
+                    "after 10 s (--pong-timeout 3):\n" + srv.log()[-3000:])
+            print("  a main channel that never answers pings: closed after %.1f s "
+                  "(--pong-timeout 3)" % took)
+            H.check("(--pong-timeout); closing" in srv.log(), "no log line for the pong timeout")
+            still_receiving(client, 5.0, "beside the silent session: ")
+        finally:
+            client.disconnect()
+    with H.ServerProcess(args.server, ["--disable-ticketing", "--pong-timeout", "0",
+                                       "--partial-message-timeout", "2"]) as srv:
+        main = H.RawMainSession(srv.port)
+        try:
+            # SPICE_MSGC_MAIN_ATTACH_CHANNELS announcing 20 bytes, 5 of them sent.
+            main.sock.sendall(H.raw_message(104, bytes(20), main.mini)[:11])
+            took = seconds_until_closed(main.sock, 10.0)
+        finally:
+            main.close()
+        H.check(took is not None, "a channel holding half a message is still open after 10 s "
+                "(--partial-message-timeout 2):\n" + srv.log()[-3000:])
+        print("  half a message and nothing more: closed after %.1f s "
+              "(--partial-message-timeout 2)" % took)
+        H.check("(--partial-message-timeout); closing" in srv.log(),
+                "no log line for the partial-message timeout")
+
+
 def main():
     args = H.parse_args(__doc__)
     cases = [
         ("robustness_abuse", case_abuse),
         ("robustness_two_clients", case_two_clients),
         ("robustness_replayed_messages", case_replayed_messages),
+        ("robustness_stalled_channels", case_stalled_channels),
     ]
     return H.run_cases(cases, args)
 

@@ -31,9 +31,9 @@ TEST(Options, Defaults) {
 
 TEST(Options, VideoStreams) {
     auto cl = parse_args({"--disable-ticketing", "--streaming-video", "all", "--video-codecs",
-                          "gstreamer:vp8;spice:mjpeg", "--stream-min-frames=5",
-                          "--stream-min-fps", "15", "--stream-min-area", "40000",
-                          "--stream-idle-ms", "1000", "--stream-max-fps", "30"});
+                          "gstreamer:vp8;spice:mjpeg", "--stream-min-frames=5", "--stream-min-fps",
+                          "15", "--stream-min-area", "40000", "--stream-idle-ms", "1000",
+                          "--stream-max-fps", "30"});
     ASSERT_TRUE(cl.has_value()) << cl.error();
     EXPECT_EQ(cl->config.video.streaming, StreamingVideo::kAll);
     ASSERT_EQ(cl->config.video.codecs.size(), 1u);
@@ -159,6 +159,9 @@ TEST(Options, ClearErrors) {
         {{"--zero-copy-min", "100", "--disable-ticketing"}, "--zero-copy-min"},
         {{"--client-memory-limit", "1000", "--disable-ticketing"}, "--client-memory-limit"},
         {{"--client-memory-limit", "2000000", "--disable-ticketing"}, "twice --display-budget"},
+        {{"--pong-timeout", "-1", "--disable-ticketing"}, "--pong-timeout"},
+        {{"--partial-message-timeout", "90000", "--disable-ticketing"},
+         "--partial-message-timeout"},
         {{"--cpus", "3-1", "--disable-ticketing"}, "--cpus"},
         {{"--cpus", "a", "--disable-ticketing"}, "--cpus"},
         {{"--numa-node", "-1", "--disable-ticketing"}, "--numa-node"},
@@ -188,6 +191,13 @@ TEST(Options, IoAndPlacement) {
     EXPECT_EQ(defaults->config.shards, 0u);  // one per CPU
     EXPECT_FALSE(defaults->config.numa_node.has_value());
     EXPECT_TRUE(defaults->config.websocket_origins.empty());
+    EXPECT_EQ(defaults->config.partial_message_timeout, std::chrono::seconds(30));
+    EXPECT_EQ(defaults->config.pong_timeout, std::chrono::seconds(60));
+    auto timeouts = parse_args(
+        {"--disable-ticketing", "--pong-timeout", "0", "--partial-message-timeout", "5"});
+    ASSERT_TRUE(timeouts.has_value()) << timeouts.error();
+    EXPECT_EQ(timeouts->config.pong_timeout, std::chrono::seconds(0));
+    EXPECT_EQ(timeouts->config.partial_message_timeout, std::chrono::seconds(5));
 
     auto cl = parse_args({"--disable-ticketing", "--io-backend", "epoll", "--zero-copy-min", "0",
                           "--client-memory-limit", "33554432", "--cpus", "0-1,3", "--numa-node",
