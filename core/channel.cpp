@@ -12,6 +12,7 @@ namespace {
 constexpr size_t kMiniHeaderSize = 6;   // u16 type, u32 size
 constexpr size_t kFullHeaderSize = 18;  // u64 serial, u16 type, u32 size, u32 sub_list
 constexpr auto kPingInterval = std::chrono::seconds(10);
+constexpr size_t kMaxUnansweredPings = 64;
 
 uint64_t monotonic_ns() {
     return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -82,7 +83,10 @@ uint32_t ChannelClient::send_ping(size_t padding) {
     const auto now = std::chrono::steady_clock::now();
     next_ping_ = now + kPingInterval;
     const MsgPing ping{++ping_id_, monotonic_ns()};
-    unanswered_pings_.emplace_back(ping.id, now);
+    // A client that never answers must not grow this: past the cap only the oldest entries
+    // (the ones the pong timeout reads) are kept.
+    if (unanswered_pings_.size() < kMaxUnansweredPings)
+        unanswered_pings_.emplace_back(ping.id, now);
     send_with(
         MsgPing::kType,
         [&](ByteWriter& out, size_t) {
