@@ -166,7 +166,10 @@ def case_idle_cpu(args):
             H.wait_for_ppm(dump, 20.0, srv)
             client = connect(srv.port, "still")
             wait_equal_to_dump(client, dump, "a still desktop")
-            share = cpu_share(srv.proc.pid, 5.0)
+            # Steady state, not the tail of the first picture (freeing its buffers, the
+            # client's acks): on a loaded CI machine that tail alone was 70 ms.
+            H.pump(1.0)
+            share = cpu_share(srv.proc.pid, 10.0)
             print("  one client watching a still desktop: %.2f %% of a core" % (100 * share))
             H.check(share <= 0.01, "a still desktop with one client cost %.2f %% of a core"
                     % (100 * share))
