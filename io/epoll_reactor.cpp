@@ -7,13 +7,17 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <unordered_map>
+#include <vector>
 
 #include "base/log.h"
+#include "io/accept_guard.h"
 #include "io/reactor.h"
 
 namespace spiced {
@@ -74,20 +78,63 @@ public:
         // reactors (shards) may watch one listener: EPOLLEXCLUSIVE wakes one of them per
         // connection rather than all, and one that finds the backlog already empty
         // (kWouldBlock) has simply nothing to do.
-        return watch(listener.fd(), kReadable | EPOLLEXCLUSIVE,
-                     [this, &listener, on_stream = std::move(on_stream)](uint32_t) {
-                         for (int i = 0; i < 256 && !stopping_; ++i) {
-                             auto stream = const_cast<TcpListener&>(listener).accept();
-                             if (stream) {
-                                 on_stream(std::move(*stream));
-                                 continue;
-                             }
-                             if (stream.error() != IoError::kWouldBlock) {
-                                 LOG_WARN("io", "accept failed: %s", std::strerror(errno));
-                             }
-                             return;
-                         }
-                     });
+        auto self = std::make_shared<Id>(0);
+        *self = watch(listener.fd(), kReadable | EPOLLEXCLUSIVE,
+                      [this, self, &listener, on_stream = std::move(on_stream)](uint32_t) {
+                          for (int i = 0; i < 256 && !stopping_; ++i) {
+                              auto stream = const_cast<TcpListener&>(listener).accept();
+                              if (stream) {
+                                  accept_guard_.on_accepted();
+                                  on_stream(std::move(*stream));
+                                  continue;
+                              }
+                              const int error = errno;
+                              if (stream.error() == IoError::kWouldBlock) return;
+                              if (AcceptGuard::out_of_descriptors(error)) {
+                                  pause_accepts(*self,
+                                                accept_guard_.on_exhausted(listener.fd(), error));
+                              } else {
+                                  LOG_WARN("io", "accept failed: %s", std::strerror(error));
+                              }
+                              return;
+                          }
+                      });
+        return *self;
+    }
+
+    // A listener stays readable while its backlog is full and we have no descriptor for it:
+    // take it out of the epoll set for a while (EPOLLEXCLUSIVE cannot be modified, only
+    // removed and added again).
+    void pause_accepts(Id id, std::chrono::milliseconds pause) {
+        auto it = watches_.find(id);
+        if (it == watches_.end()) return;
+        epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second->fd, nullptr);
+        // Not a timerfd: there is no descriptor to spare right now. run() wakes for it.
+        paused_accepts_.push_back({std::chrono::steady_clock::now() + pause, id});
+    }
+
+    // Adds paused listeners back whose pause is over; returns the epoll_wait timeout (ms) until
+    // the next one, or -1.
+    int resume_accepts() {
+        if (paused_accepts_.empty()) return -1;
+        const auto now = std::chrono::steady_clock::now();
+        auto next = std::chrono::steady_clock::time_point::max();
+        for (size_t i = 0; i < paused_accepts_.size();) {
+            const PausedAccept paused = paused_accepts_[i];
+            if (paused.until > now) {
+                next = std::min(next, paused.until);
+                ++i;
+                continue;
+            }
+            paused_accepts_.erase(paused_accepts_.begin() + long(i));
+            auto it = watches_.find(paused.id);
+            if (it != watches_.end() &&
+                !epoll_add(it->second->fd, kReadable | EPOLLEXCLUSIVE, paused.id))
+                LOG_ERROR("io", "epoll_ctl(ADD, listener %d): %s", it->second->fd,
+                          std::strerror(errno));
+        }
+        if (next == std::chrono::steady_clock::time_point::max()) return -1;
+        return int(std::chrono::ceil<std::chrono::milliseconds>(next - now).count());
     }
 
     std::unique_ptr<StreamIo> open_stream(TcpStream stream, StreamIo::Events& events) override {
@@ -146,7 +193,8 @@ public:
         std::array<epoll_event, 128> events{};
         while (!stopping_) {
             run_deferred();
-            const int n = epoll_wait(epoll_.get(), events.data(), int(events.size()), -1);
+            const int n =
+                epoll_wait(epoll_.get(), events.data(), int(events.size()), resume_accepts());
             if (n < 0) {
                 if (errno == EINTR) continue;
                 LOG_ERROR("io", "epoll_wait: %s", std::strerror(errno));
@@ -167,6 +215,13 @@ protected:
     }
 
 private:
+    AcceptGuard accept_guard_;
+    struct PausedAccept {
+        std::chrono::steady_clock::time_point until;
+        Id id;
+    };
+    std::vector<PausedAccept> paused_accepts_;
+
     struct Watch {
         int fd;
         FdCallback callback;

@@ -74,6 +74,14 @@ public:
     virtual Id every(std::chrono::nanoseconds period, std::function<void()> callback) = 0;
     // Stops an accept_on() or every(); safe from inside its own callback.
     virtual void cancel(Id id) = 0;
+    // Runs `task` once, `delay` from now (a timer that cancels itself).
+    void after(std::chrono::nanoseconds delay, std::function<void()> task) {
+        auto id = std::make_shared<Id>(0);
+        *id = every(delay, [this, id, task = std::move(task)] {
+            task();
+            cancel(*id);
+        });
+    }
 
     // Runs `task` after the current batch of callbacks: for work that must not happen inside
     // a callback, such as destroying the object whose callback is running.

@@ -24,6 +24,7 @@
 #include <unordered_map>
 
 #include "base/log.h"
+#include "io/accept_guard.h"
 #include "io/reactor.h"
 
 // liburing 2.3 (Debian 12) predates these; the values are the kernel's ABI (Linux 6.2).
@@ -358,6 +359,8 @@ private:
         __kernel_timespec deadline{};  // read by the kernel at submission
         std::function<void()> callback;
     };
+    AcceptGuard accept_guard_;
+
     struct Acceptor {
         int fd;
         std::function<void(TcpStream)> on_stream;
@@ -548,17 +551,23 @@ private:
             return;
         }
         std::shared_ptr<Acceptor> acceptor = it->second;
+        const bool exhausted = done.res < 0 && AcceptGuard::out_of_descriptors(-done.res);
+        std::chrono::milliseconds pause{0};
         if (done.res >= 0) {
+            accept_guard_.on_accepted();
             acceptor->on_stream(TcpStream::accepted(UniqueFd(done.res)));
+        } else if (exhausted) {
+            pause = accept_guard_.on_exhausted(acceptor->fd, -done.res);
         } else if (done.res != -ECANCELED && done.res != -EAGAIN) {
             // -EAGAIN (== -EWOULDBLOCK) is no error: another ring (another shard's reactor on a
             // listener they share) or the host took the connection first.
             LOG_WARN("io", "accept failed: %s", std::strerror(-done.res));
         }
         if (!more && acceptors_.count(id) > 0) {
-            if (done.res == -EMFILE || done.res == -ENFILE || done.res == -ENOMEM) {
-                // Out of descriptors: retry when the loop comes round, not in a tight spin.
-                defer([this, id] { arm_accept(id); });
+            if (exhausted) {
+                // Out of descriptors: the backlog still holds what we could not take; come
+                // back after the guard's pause instead of spinning on it.
+                after(pause, [this, id] { arm_accept(id); });
             } else {
                 arm_accept(id);
             }

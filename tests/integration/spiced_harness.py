@@ -159,8 +159,10 @@ def port_is_listening(port, host="127.0.0.1"):
 class ServerProcess:
     """The spiced-gpu binary. Use as a context manager or call start()/stop()."""
 
-    def __init__(self, binary, args=(), workdir=None, env=None, port=None, name="server"):
+    def __init__(self, binary, args=(), workdir=None, env=None, port=None, name="server",
+                 preexec=None):
         self.binary = binary
+        self.preexec = preexec  # run in the child before exec (e.g. to lower a limit)
         self.extra_args = list(args)
         # CTest runs every integration test once per I/O backend (io_uring, then epoll).
         backend = os.environ.get("SPICED_TEST_IO_BACKEND")
@@ -211,7 +213,8 @@ class ServerProcess:
             errf = open(self.stderr_path, "wb")
             self.start_time = time.monotonic()
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=errf,
-                                         stderr=errf, env=self.env, cwd=self.workdir)
+                                         stderr=errf, env=self.env, cwd=self.workdir,
+                                         preexec_fn=self.preexec)
             errf.close()
             deadline = self.start_time + timeout
             while time.monotonic() < deadline:
