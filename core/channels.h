@@ -114,6 +114,8 @@ private:
     bool can_send_bulk();
     // `lossless`: never a lossy codec (the repaint of an area sent as JPEG).
     void send_area(const Frame& frame, const Rect& area, bool lossless = false);
+    // The DISPLAY_INIT line: the client's caches, and its GLZ window as served.
+    void log_display_init(int64_t cache_pixels, int64_t glz_asked);
     // Areas sent as JPEG go again losslessly once they hold still (checked on a timer while
     // there are any).
     void repaint_still_lossy_areas();

@@ -7,6 +7,7 @@
 #include "core/session.h"
 #include "core/shard.h"
 #include "display/desktop.h"
+#include "encode/codecs.h"
 
 namespace spiced {
 
@@ -73,7 +74,7 @@ DisplayChannelClient::DisplayChannelClient(Session& session, std::unique_ptr<Con
                                            const LinkRequest& link, bool mini_header)
     : ChannelClient(session, std::move(connection), link, mini_header),
       display_(link.channel_id),
-      policy_(session.shard().config().images) {
+      policy_(session.shard().config().images, session.shard().glz_budget()) {
     image_caps_.lz4 = client_caps().has(SPICE_DISPLAY_CAP_LZ4_COMPRESSION);
     image_caps_.low_bandwidth = session.low_bandwidth();
     // Browser clients (spice-html5, the only SPICE client that speaks WebSocket) decode LZ
@@ -151,6 +152,27 @@ void DisplayChannelClient::on_start() {
     watching_ = true;
     set_video_codec(choose_video_codec());
     create_surface();
+}
+
+void DisplayChannelClient::log_display_init(int64_t cache_pixels, int64_t glz_asked) {
+    const int64_t granted = policy_.glz_window_pixels();
+    char glz[160];
+    if (glz_asked <= 0 || granted == std::min(glz_asked, kGlzMaxWindowPixels)) {
+        std::snprintf(glz, sizeof glz, "a GLZ window of %lld pixels",
+                      static_cast<long long>(glz_asked));
+    } else {
+        // The one line that says why this client compresses less than it could.
+        const auto& budget = session().shard().glz_budget();
+        const std::string served =
+            granted > 0 ? "served with " + std::to_string(granted) : "not served (LZ instead)";
+        std::snprintf(glz, sizeof glz,
+                      "a GLZ window of %lld pixels, %s: --glz-memory-limit has %zu of %zu MiB "
+                      "in use",
+                      static_cast<long long>(glz_asked), served.c_str(),
+                      budget->used_bytes() >> 20, budget->limit_bytes() >> 20);
+    }
+    LOG_INFO("display", "%s: display %u: client caches %lld pixels of images, %s", peer().c_str(),
+             display_, static_cast<long long>(cache_pixels), glz);
 }
 
 void DisplayChannelClient::set_low_bandwidth(bool low) {
@@ -414,11 +436,7 @@ Expected<void, ParseError> DisplayChannelClient::on_message(uint16_t type,
             cache_.set_capacity(init->pixmap_cache_size);
             image_caps_.glz_window_pixels = init->glz_dictionary_window_size;
             policy_.set_client(image_caps_);
-            LOG_INFO("display",
-                     "%s: display %u: client caches %lld pixels of images, a GLZ window of %lld "
-                     "pixels",
-                     peer().c_str(), display_, static_cast<long long>(init->pixmap_cache_size),
-                     static_cast<long long>(init->glz_dictionary_window_size));
+            log_display_init(init->pixmap_cache_size, init->glz_dictionary_window_size);
             return {};
         }
         case SPICE_MSGC_DISPLAY_PREFERRED_COMPRESSION: {

@@ -96,6 +96,7 @@ Server::Server(ServerConfig config, size_t shards, std::vector<TcpListener> list
       listeners_(std::move(listeners)),
       tls_listeners_(std::move(tls_listeners)),
       tls_(std::move(tls)),
+      glz_budget_(std::make_shared<GlzMemoryBudget>(config_.glz_memory_limit_bytes)),
       directory_(config_.multi_client),
       desktop_(std::move(desktop)) {}
 

@@ -22,6 +22,7 @@
 #include "base/expected.h"
 #include "core/server_config.h"
 #include "core/session_directory.h"
+#include "encode/glz_budget.h"
 #include "display/desktop.h"
 #include "io/reactor.h"
 #include "io/tcp.h"
@@ -81,6 +82,8 @@ public:
     Desktop& desktop() { return *desktop_; }
     SessionDirectory& sessions() { return directory_; }
     const std::shared_ptr<const TlsContext>& tls() const { return tls_; }
+    // --glz-memory-limit, shared by every display client of every shard.
+    const std::shared_ptr<GlzMemoryBudget>& glz_budget() const { return glz_budget_; }
     // Runs `task` on every shard's own thread (including the caller's, later).
     void post_to_shards(const std::function<void(Shard&)>& task);
     // Runs `task` on shard `index`'s thread.
@@ -103,6 +106,7 @@ private:
     std::vector<TcpListener> host_listeners_;  // handed over: every shard accepts on each
     std::vector<TcpListener> host_tls_listeners_;  // the same, under TLS
     std::shared_ptr<const TlsContext> tls_;
+    std::shared_ptr<GlzMemoryBudget> glz_budget_;
     SessionDirectory directory_;
     // Shards hold references into the desktop: it is destroyed after them (declared first).
     std::unique_ptr<Desktop> desktop_;

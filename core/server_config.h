@@ -16,6 +16,7 @@
 #include "core/session_directory.h"
 #include "core/ticket.h"
 #include "display/video_config.h"
+#include "encode/glz_budget.h"
 #include "encode/image_policy.h"
 #include "gpu/compositor.h"
 #include "io/reactor.h"
@@ -90,6 +91,9 @@ struct ServerConfig {
     // --pong-timeout: the main channel's oldest unanswered ping is this old: the session is
     // closed (pings go every 10 s; clients answer at once). Zero: never.
     std::chrono::seconds pong_timeout{60};
+    // --glz-memory-limit: memory all GLZ encoders (one per display client) may hold together;
+    // a client's window is shrunk, or refused (LZ instead), when it does not fit. Zero: no GLZ.
+    size_t glz_memory_limit_bytes = GlzMemoryBudget::kDefaultLimitBytes;
     // For hosts (the drop-in library's SpiceCoreInterface::channel_event): a channel linked or
     // closed, on its shard's thread. `key` names the channel from link to close.
     std::function<void(const ChannelEvent&)> on_channel_event;

@@ -159,6 +159,10 @@ const ServerConfig& Shard::config() const {
     return server_.config();
 }
 
+const std::shared_ptr<GlzMemoryBudget>& Shard::glz_budget() const {
+    return server_.glz_budget();
+}
+
 void Shard::shutdown() {
     for_each_channel([](ChannelClient& channel) {
         if (auto* display = dynamic_cast<DisplayChannelClient*>(&channel)) display->send_goodbye();

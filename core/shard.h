@@ -46,6 +46,7 @@ public:
 
     size_t index() const { return index_; }
     const ServerConfig& config() const;
+    const std::shared_ptr<GlzMemoryBudget>& glz_budget() const;
     Reactor& reactor() { return reactor_; }
     // Graceful stop: tells display clients their surface is gone and closes every connection.
     void shutdown();

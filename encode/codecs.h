@@ -36,8 +36,16 @@ struct GlzOptions {
     int64_t window_pixels = 0;  // the client's glz_dictionary_window_size (DISPLAY_INIT)
     bool zlib = false;          // wrap in ZLIB_GLZ_RGB
 };
-// One per client display channel: it models that client's dictionary window exactly.
+// One per client display channel: it models that client's dictionary window exactly (or a
+// smaller window inside it: the client frees what the encoder says it no longer uses).
 std::unique_ptr<ImageEncoder> make_glz_encoder(const GlzOptions& options);
+// LZ_MAX_WINDOW_SIZE in spice-common: a larger DISPLAY_INIT request is served with this much.
+inline constexpr int64_t kGlzMaxWindowPixels = int64_t{1} << 25;
+// Switches a GLZ encoder between GLZ_RGB and ZLIB_GLZ_RGB output without touching its
+// dictionary; false when `encoder` is not one.
+bool set_glz_zlib(ImageEncoder& encoder, bool zlib);
+// The most memory a GLZ encoder with this window holds (what --glz-memory-limit counts).
+size_t glz_encoder_bytes(int64_t window_pixels);
 // A client-side GLZ window for our own decoder (tests, spiced-codec); it keeps decoded
 // images while the window holds them, as spice-gtk does.
 class GlzDecoderWindow {

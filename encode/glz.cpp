@@ -75,8 +75,7 @@ constexpr size_t kMinGlzBytesForZlib = 100;
 // fraction of level 3's (spice-server's default) time, and ZLIB_GLZ exists for slow links
 // where a busy encoder would add latency too.
 constexpr int kZlibLevel = 1;
-// LZ_MAX_WINDOW_SIZE in spice-common: a larger DISPLAY_INIT request is served with this much.
-constexpr int64_t kMaxWindowPixels = int64_t{1} << 25;
+constexpr int64_t kMaxWindowPixels = kGlzMaxWindowPixels;
 
 inline uint64_t load_pair(const uint32_t* p) {
     uint64_t v;
@@ -251,12 +250,18 @@ private:
 // transparent huge pages, so filling it first costs one fault per 2 MiB instead of one per
 // 4 KiB page (the faults were a fifth of encoding a fresh client's first images).
 constexpr size_t kHugePage = size_t{2} << 20;
+size_t ring_bytes(size_t pixels) {
+    return (pixels * sizeof(uint32_t) + kHugePage - 1) / kHugePage * kHugePage;
+}
+uint32_t ring_size_for(int64_t window_pixels) {
+    return uint32_t(window_pixels + window_pixels / 4);
+}
 struct FreeDeleter {
     void operator()(uint32_t* p) const { std::free(p); }
 };
 using RingPtr = std::unique_ptr<uint32_t[], FreeDeleter>;
 RingPtr allocate_ring(size_t pixels) {
-    const size_t bytes = (pixels * sizeof(uint32_t) + kHugePage - 1) / kHugePage * kHugePage;
+    const size_t bytes = ring_bytes(pixels);
     auto* ring = static_cast<uint32_t*>(std::aligned_alloc(kHugePage, bytes));
     if (ring == nullptr) throw std::bad_alloc();
 #if defined(MADV_HUGEPAGE)
@@ -279,14 +284,17 @@ public:
           window_pixels_(std::min(options.window_pixels, kMaxWindowPixels)),
           // A quarter more ring than window, so the gap left when an image starts over at
           // the ring's start rarely forces evicting more than the client's window would.
-          ring_size_(uint32_t(window_pixels_ + window_pixels_ / 4)),
+          ring_size_(ring_size_for(window_pixels_)),
           ring_(allocate_ring(size_t{ring_size_} + 2)),
           short_table_(size_t{1} << kShortBits, 0),
           long_table_(size_t{1} << kLongBits, 0) {
         // Pair loads at the last pixel read one past it.
         ring_[ring_size_] = ring_[ring_size_ + 1] = 0;
-        if (zlib_) deflater_ = std::make_unique<Deflater>();
     }
+
+    // The dictionary is the client's; the zlib wrap is per image (a session's bandwidth
+    // figure can change while its display channel lives).
+    void set_zlib(bool zlib) { zlib_ = zlib; }
 
     ImageCodec codec() const override { return zlib_ ? ImageCodec::kZlibGlz : ImageCodec::kGlz; }
 
@@ -332,6 +340,7 @@ public:
 
         const std::span<const uint8_t> stream(scratch_.data(), glz_size);
         if (zlib_ && glz_size >= kMinGlzBytesForZlib) {
+            if (!deflater_) deflater_ = std::make_unique<Deflater>();
             const size_t at = out.size();
             out.u32(uint32_t(glz_size));
             out.u32(0);  // data_size, patched below
@@ -634,7 +643,7 @@ private:
         return put_literals(o, w + literals, end - literals);
     }
 
-    const bool zlib_;
+    bool zlib_;
     const PixelOps ops_ = pick_pixel_ops();
     static_assert(kMaxWindowPixels + kMaxWindowPixels / 4 + 2 <= int64_t{1} << kPosBits);
     const int64_t window_pixels_;
@@ -666,6 +675,23 @@ private:
 std::unique_ptr<ImageEncoder> make_glz_encoder(const GlzOptions& options) {
     if (options.window_pixels <= 0) return nullptr;  // the client has no GLZ window
     return std::make_unique<GlzEncoder>(options);
+}
+
+bool set_glz_zlib(ImageEncoder& encoder, bool zlib) {
+    auto* glz = dynamic_cast<GlzEncoder*>(&encoder);
+    if (glz == nullptr) return false;
+    glz->set_zlib(zlib);
+    return true;
+}
+
+size_t glz_encoder_bytes(int64_t window_pixels) {
+    const int64_t window = std::clamp<int64_t>(window_pixels, 0, kMaxWindowPixels);
+    if (window == 0) return 0;
+    // The ring (with its two slack pixels), both hash tables, and the output scratch, which
+    // grows to the largest image (at most the window) at 3 bytes a pixel plus control bytes.
+    return ring_bytes(size_t{ring_size_for(window)} + 2) +
+           ((size_t{1} << kShortBits) + (size_t{1} << kLongBits)) * sizeof(Entry) +
+           size_t(window) * 3 + size_t(window) / glz::kMaxLiterals + glz::kHeaderBytes + 8;
 }
 
 std::optional<GlzWindowState> glz_encoder_state(const ImageEncoder& encoder) {

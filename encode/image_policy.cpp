@@ -1,7 +1,9 @@
 #include "encode/image_policy.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <utility>
 
 #include "base/log.h"
 #include "encode/codecs.h"
@@ -77,14 +79,23 @@ ContentKind classify_content(const Frame& frame, const Rect& area) {
     return smooth * 3 >= pairs ? ContentKind::kNatural : ContentKind::kSynthetic;
 }
 
-ImagePolicy::ImagePolicy(const ImagePolicyConfig& config) : config_(config) {}
+ImagePolicy::ImagePolicy(const ImagePolicyConfig& config,
+                         std::shared_ptr<GlzMemoryBudget> glz_budget)
+    : config_(config), glz_budget_(std::move(glz_budget)) {}
 ImagePolicy::~ImagePolicy() = default;
 
 void ImagePolicy::set_client(const ClientImageCaps& caps) {
     // A new GLZ window means a new dictionary: the old encoder's model no longer applies.
     if (caps.glz_window_pixels != caps_.glz_window_pixels) {
         encoders_[index_of(ImageCodec::kGlz)].reset();
-        encoders_[index_of(ImageCodec::kZlibGlz)].reset();
+        glz_lease_ = {};  // before leasing the new window: the old one's memory is free now
+        if (glz_budget_) {
+            glz_lease_ = glz_budget_->reserve(caps.glz_window_pixels);
+            glz_window_pixels_ = glz_lease_.window_pixels();
+        } else {
+            glz_window_pixels_ = std::min(std::max<int64_t>(caps.glz_window_pixels, 0),
+                                          kGlzMaxWindowPixels);
+        }
     }
     if (caps.lz_palette != caps_.lz_palette) encoders_[index_of(ImageCodec::kLz)].reset();
     caps_ = caps;
@@ -95,7 +106,7 @@ void ImagePolicy::set_mode(ImageCompression mode) {
 }
 
 ImageCodec ImagePolicy::preferred(const Frame& frame, const Rect& area) const {
-    const bool glz_ok = caps_.glz_window_pixels > 0;
+    const bool glz_ok = glz_window_pixels_ > 0;
     const bool zlib = config_.zlib_glz_wan == WanCompression::kAlways ||
                       (config_.zlib_glz_wan == WanCompression::kAuto && caps_.low_bandwidth);
     const bool jpeg = config_.jpeg_wan == WanCompression::kAlways ||
@@ -126,14 +137,16 @@ ImageCodec ImagePolicy::preferred(const Frame& frame, const Rect& area) const {
 }
 
 ImageEncoder* ImagePolicy::encoder(ImageCodec codec) {
-    const size_t i = index_of(codec);
+    const bool glz = codec == ImageCodec::kGlz || codec == ImageCodec::kZlibGlz;
+    const size_t i = index_of(glz ? ImageCodec::kGlz : codec);
     if (unavailable_[i]) return nullptr;
+    if (glz && encoders_[i]) set_glz_zlib(*encoders_[i], codec == ImageCodec::kZlibGlz);
     if (!encoders_[i]) {
         switch (codec) {
             case ImageCodec::kGlz:
             case ImageCodec::kZlibGlz:
                 encoders_[i] =
-                    make_glz_encoder({caps_.glz_window_pixels, codec == ImageCodec::kZlibGlz});
+                    make_glz_encoder({glz_window_pixels_, codec == ImageCodec::kZlibGlz});
                 break;
             case ImageCodec::kJpeg:
                 encoders_[i] = make_jpeg_encoder(config_.jpeg_quality);
@@ -158,7 +171,7 @@ ImageEncoder* ImagePolicy::encoder(ImageCodec codec) {
 ImageCodec ImagePolicy::available(ImageCodec codec) {
     if (codec == ImageCodec::kLz4 && !caps_.lz4) codec = ImageCodec::kLz;
     if ((codec == ImageCodec::kGlz || codec == ImageCodec::kZlibGlz) &&
-        caps_.glz_window_pixels <= 0) {
+        glz_window_pixels_ <= 0) {
         codec = ImageCodec::kLz;
     }
     if (encoder(codec) != nullptr) return codec;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string_view>
 
+#include "encode/glz_budget.h"
 #include "encode/image_encoder.h"
 #include "pixels/frame.h"
 
@@ -43,12 +44,18 @@ ContentKind classify_content(const Frame& frame, const Rect& area);
 
 class ImagePolicy {
 public:
-    explicit ImagePolicy(const ImagePolicyConfig& config);
+    // GLZ windows are leased from `glz_budget` (the server's --glz-memory-limit); without
+    // one, every window is served as the client asked.
+    explicit ImagePolicy(const ImagePolicyConfig& config,
+                         std::shared_ptr<GlzMemoryBudget> glz_budget = nullptr);
     ~ImagePolicy();
 
     // The client's capabilities changed (link caps, DISPLAY_INIT, bandwidth estimate, or a
     // PREFERRED_COMPRESSION request that replaces the mode).
     void set_client(const ClientImageCaps& caps);
+    // The GLZ window the encoder models: the client's, or less when the budget is short
+    // (0: no GLZ for this client).
+    int64_t glz_window_pixels() const { return glz_window_pixels_; }
     void set_mode(ImageCompression mode);
     ImageCompression mode() const { return config_.mode; }
 
@@ -71,6 +78,10 @@ private:
 
     ImagePolicyConfig config_;
     ClientImageCaps caps_;
+    std::shared_ptr<GlzMemoryBudget> glz_budget_;
+    GlzMemoryBudget::Lease glz_lease_;
+    int64_t glz_window_pixels_ = 0;
+    // GLZ and ZLIB_GLZ share one encoder (slot kGlz): the client has one dictionary.
     std::unique_ptr<ImageEncoder> encoders_[7];
     bool unavailable_[7] = {};
 };

@@ -88,6 +88,7 @@ constexpr std::string_view kValued[] = {"--addr",
                                         "--client-memory-limit",
                                         "--partial-message-timeout",
                                         "--pong-timeout",
+                                        "--glz-memory-limit",
                                         "--cpus",
                                         "--numa-node",
                                         "--shards"};
@@ -125,6 +126,9 @@ Input/output and placement:
                             nothing more for this long (default 30; 0 = never)
   --pong-timeout SECONDS    close a session whose main channel leaves a ping unanswered
                             this long (pings go every 10 s; default 60; 0 = never)
+  --glz-memory-limit BYTES  memory all clients' GLZ dictionaries may hold together; a
+                            window that does not fit is served smaller, or LZ is used
+                            (default 1073741824; 0 = no GLZ)
   --shards N                io threads, each with its own ring, listeners and clients
                             (default: one per CPU we may run on, at most 8)
   --cpus LIST               run the server's threads on these CPUs (e.g. 2-3 or 4,6);
@@ -428,6 +432,10 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
             auto bytes = to_number<uint64_t>(value);
             if (!bytes || *bytes < (1 << 20)) return bad("is not a byte count (at least 1048576)");
             config.client_memory_limit_bytes = size_t(*bytes);
+        } else if (option == "--glz-memory-limit") {
+            auto bytes = to_number<uint64_t>(value);
+            if (!bytes) return bad("is not a byte count (0 turns GLZ off)");
+            config.glz_memory_limit_bytes = size_t(*bytes);
         } else if (option == "--partial-message-timeout" || option == "--pong-timeout") {
             auto seconds = to_number<uint32_t>(value);
             if (!seconds || *seconds > 86400) return bad("is not a number of seconds (0-86400)");

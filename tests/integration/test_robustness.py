@@ -254,6 +254,67 @@ def case_replayed_messages(args):
         H.check(len(log.splitlines()) < 60, "the log grew with the replays:\n" + log[-3000:])
 
 
+GLZ_LINE_RE = re.compile(r"client caches \d+ pixels of images, a GLZ window of (\d+) pixels"
+                         r"(?:, (?:served with (\d+)|not served \(LZ instead\)): "
+                         r"--glz-memory-limit has (\d+) of (\d+) MiB in use)?")
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+def case_glz_budget(args):
+    """Display clients asking for the largest GLZ window (INT32_MAX pixels, which spice-server
+    clamps to 32M) no longer get ~190 MB each (issue 14 item 7): --glz-memory-limit bounds
+    all windows together; windows that do not fit are served smaller, then not at all (LZ),
+    one line each; a real client that comes later is still served."""
+    limit_mib = 256
+    hostile = 20
+    with H.ServerProcess(args.server, ["--disable-ticketing", "--demo-size", "800x600",
+                                       "--multi-client", "shared",
+                                       "--glz-memory-limit", str(limit_mib << 20)]) as srv:
+        sessions, displays = [], []
+        rss_before = rss_kib(srv.proc.pid) >> 10
+        try:
+            for _ in range(hostile):
+                main = H.RawMainSession(srv.port)
+                sessions.append(main)
+                display = H.raw_link_channel(srv.port, main.session_id, H.CHANNEL_DISPLAY)
+                displays.append(display)
+                display.sendall(H.raw_message(SPICE_MSGC_DISPLAY_INIT,
+                                              struct.pack("<BqBi", 1, 20 << 20, 0, 2**31 - 1)))
+            H.check(H.wait_until(lambda: len(GLZ_LINE_RE.findall(srv.log())) >= hostile, 10.0),
+                    "not every DISPLAY_INIT was answered with a GLZ line:\n" + srv.log()[-3000:])
+            lines = GLZ_LINE_RE.findall(srv.log())
+            served = [int(m[1]) for m in lines if m[1]]
+            refused = sum(1 for m in lines if m[2] and not m[1])
+            in_use = max(int(m[2]) for m in lines if m[2]) if any(m[2] for m in lines) else 0
+            rss = rss_kib(srv.proc.pid) >> 10
+            print("  %d clients asking 2^31-1 pixels, --glz-memory-limit %d MiB: %d windows "
+                  "served (%s pixels each), %d refused (LZ); %d MiB of GLZ memory accounted; "
+                  "server RSS %d -> %d MiB" % (hostile, limit_mib, len(served),
+                                              "/".join(sorted(set(map(str, served)))), refused,
+                                              in_use, rss_before, rss))
+            H.check(len(lines) == hostile and all(m[2] for m in lines),
+                    "a window was served whole:\n" + "\n".join(map(str, lines)))
+            H.check(in_use <= limit_mib, "%d MiB accounted, over the %d MiB budget"
+                    % (in_use, limit_mib))
+            H.check(served and refused, "want some windows shrunk and the rest refused")
+            # A real client that comes now gets its picture (LZ rather than GLZ).
+            client = H.SpiceClient(port=srv.port, name="late").connect()
+            client.wait_primary(15.0)
+            client.wait_first_invalidate(15.0)
+            fb = client.framebuffer()
+            H.check(fb is not None and int(fb.max()) > 0, "the late client got no picture")
+            client.disconnect()
+        finally:
+            for sock in displays:
+                sock.close()
+            for main in sessions:
+                main.close()
+
+
 def seconds_until_closed(sock, limit):
     """Reads and drops what arrives until the server closes `sock`; the seconds that took, or
     None when it was still open after `limit`."""
@@ -377,6 +438,7 @@ def main():
         ("robustness_two_clients", case_two_clients),
         ("robustness_replayed_messages", case_replayed_messages),
         ("robustness_stalled_channels", case_stalled_channels),
+        ("robustness_glz_budget", case_glz_budget),
         ("robustness_out_of_descriptors", case_out_of_descriptors),
     ]
     return H.run_cases(cases, args)

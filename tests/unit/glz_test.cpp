@@ -194,6 +194,23 @@ TEST(GlzTest, ZlibFallsBackToPlainGlzForTinyImages) {
     EXPECT_EQ(encode_ok(*encoder, *big, big->rect()).type, SPICE_IMAGE_TYPE_ZLIB_GLZ_RGB);
 }
 
+// A session's bandwidth figure can change while its display lives: the wrap changes, the
+// client's one dictionary goes on (ids continue, references reach across the switch).
+TEST(GlzTest, ZlibWrapSwitchesWithoutANewDictionary) {
+    auto corpus = make_screen_corpus();
+    const Frame& frame = *corpus[0].frame;
+    auto encoder = make_glz_encoder({1 << 22, false});
+    auto window = make_glz_decoder_window(1 << 22);
+    for (int i = 0; i < 4; ++i) {
+        ASSERT_TRUE(set_glz_zlib(*encoder, i % 2 == 1));
+        EXPECT_EQ(encoder->codec(), i % 2 == 1 ? ImageCodec::kZlibGlz : ImageCodec::kGlz);
+        round_trip(*encoder, *window, frame, frame.rect());
+    }
+    EXPECT_EQ(glz_encoder_state(*encoder)->next_id, 4u);
+    auto lz = make_lz_encoder();
+    EXPECT_FALSE(set_glz_zlib(*lz, true));
+}
+
 TEST(GlzTest, WireHeader) {
     auto encoder = make_glz_encoder({1 << 16, false});
     auto frame = noise_frame({5, 3}, 1);

@@ -193,6 +193,11 @@ TEST(Options, IoAndPlacement) {
     EXPECT_TRUE(defaults->config.websocket_origins.empty());
     EXPECT_EQ(defaults->config.partial_message_timeout, std::chrono::seconds(30));
     EXPECT_EQ(defaults->config.pong_timeout, std::chrono::seconds(60));
+    EXPECT_EQ(defaults->config.glz_memory_limit_bytes, size_t{1} << 30);
+    auto glz = parse_args({"--disable-ticketing", "--glz-memory-limit", "0"});
+    ASSERT_TRUE(glz.has_value()) << glz.error();
+    EXPECT_EQ(glz->config.glz_memory_limit_bytes, 0u);
+    EXPECT_FALSE(parse_args({"--disable-ticketing", "--glz-memory-limit", "lots"}).has_value());
     auto timeouts = parse_args(
         {"--disable-ticketing", "--pong-timeout", "0", "--partial-message-timeout", "5"});
     ASSERT_TRUE(timeouts.has_value()) << timeouts.error();
