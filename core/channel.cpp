@@ -125,7 +125,12 @@ size_t ChannelClient::on_data(std::span<const uint8_t> data) {
     const size_t header = mini_header_ ? kMiniHeaderSize : kFullHeaderSize;
     size_t used = 0;
     last_received_ = std::chrono::steady_clock::now();
+    bool held = false;
     while (!closing_ && data.size() - used >= header) {
+        if (!accepts_input()) {
+            held = true;
+            break;
+        }
         ByteReader r(data.subspan(used));
         if (!mini_header_) r.u64();  // client serials carry nothing we need
         uint16_t type = r.u16();
@@ -152,7 +157,8 @@ size_t ChannelClient::on_data(std::span<const uint8_t> data) {
             return used;
         }
     }
-    partial_message_ = used < data.size();
+    // Messages we hold back are not the client's stall (--partial-message-timeout).
+    partial_message_ = !held && used < data.size();
     return used;
 }
 

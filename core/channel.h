@@ -92,6 +92,9 @@ protected:
     virtual Expected<void, ParseError> on_message(uint16_t type, std::span<const uint8_t> body) = 0;
     // Room opened up for more output (socket drained or acks arrived).
     virtual void on_can_send() {}
+    // False holds further messages in the connection's input buffer (offered again through
+    // Connection::redeliver_input): backpressure to a client whose input is still queued.
+    virtual bool accepts_input() { return true; }
     virtual void on_closing() {}
     virtual void on_pong(uint32_t /*id*/) {}
     // Sends a PING carrying `padding` extra bytes; returns its id.

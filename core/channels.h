@@ -194,8 +194,26 @@ private:
     void count_motion();
     // Whether this session may drive the desktop (--multi-client view); logs once when not.
     bool may_drive();
+    bool accepts_input() override;
+    // `events` input events went to the desktop's queue; every kInputMarkEvery of them a
+    // marker follows that reports them consumed (Shard::inputs_consumed -> input_consumed).
+    void posted_input(uint32_t events);
+
     uint32_t motions_ = 0;
     bool viewer_logged_ = false;
+    uint32_t in_flight_ = 0;  // events posted to the desktop, not yet reported consumed
+    uint32_t unmarked_ = 0;   // of those, events no marker covers yet
+    bool input_held_ = false;
+    bool held_logged_ = false;
+
+public:
+    // Events this client may have queued on the desktop thread: beyond it, its messages wait
+    // in the connection (then the socket), and another session's key waits behind at most
+    // this many of its events (a flood once queued millions: 4 s for another client's key).
+    static constexpr uint32_t kMaxInputInFlight = 4096;
+    static constexpr uint32_t kInputMarkEvery = 64;
+    // The desktop consumed `events` of this client's input (on the channel's shard).
+    void input_consumed(uint32_t events);
 };
 
 class CursorChannelClient final : public ChannelClient {

@@ -452,6 +452,16 @@ void Shard::agent_consumed(uint32_t id, size_t bytes) {
     });
 }
 
+void Shard::inputs_consumed(uint32_t id, uint32_t events) {
+    auto found = sessions_.find(id);
+    if (found == sessions_.end()) return;
+    found->second->for_each_channel([&](ChannelClient& channel) {
+        if (auto* inputs = dynamic_cast<InputsChannelClient*>(&channel)) {
+            inputs->input_consumed(events);
+        }
+    });
+}
+
 void Shard::on_housekeeping() {
     const auto now = std::chrono::steady_clock::now();
     for (auto& [key, link] : pending_) {

@@ -86,6 +86,8 @@ public:
     void replace_session(uint32_t id);
     // The desktop took `bytes` of session `id`'s agent messages.
     void agent_consumed(uint32_t id, size_t bytes);
+    // The desktop consumed `events` of session `id`'s input (InputsChannelClient).
+    void inputs_consumed(uint32_t id, uint32_t events);
     // A connection the host handed over (Server::add_client).
     void adopt(TcpStream stream, bool tls) { on_accept(std::move(stream), tls); }
 

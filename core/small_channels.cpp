@@ -1,5 +1,6 @@
 // Inputs and cursor channels: small state machines around the desktop's shared state.
 #include <algorithm>
+#include <utility>
 
 #include "base/log.h"
 #include "core/channels.h"
@@ -25,6 +26,41 @@ void InputsChannelClient::count_motion() {
         send_empty(SPICE_MSG_INPUTS_MOUSE_MOTION_ACK);
 }
 
+void InputsChannelClient::posted_input(uint32_t events) {
+    in_flight_ += events;
+    unmarked_ += events;
+    if (unmarked_ < kInputMarkEvery) return;
+    Shard& shard = session().shard();
+    Reactor* reactor = &shard.reactor();
+    Shard* home = &shard;
+    const uint32_t id = session().id();
+    const uint32_t marked = std::exchange(unmarked_, 0);
+    shard.desktop().after_input([reactor, home, id, marked] {
+        reactor->post([home, id, marked] { home->inputs_consumed(id, marked); });
+    });
+}
+
+bool InputsChannelClient::accepts_input() {
+    if (in_flight_ < kMaxInputInFlight) return true;
+    if (!held_logged_) {
+        held_logged_ = true;
+        LOG_INFO("input",
+                 "%s: session %u: %u input events queued on the desktop; reading this "
+                 "client's input again once it catches up (logged once)",
+                 peer().c_str(), session().id(), in_flight_);
+    }
+    input_held_ = true;
+    return false;
+}
+
+void InputsChannelClient::input_consumed(uint32_t events) {
+    in_flight_ -= std::min(events, in_flight_);
+    if (input_held_ && in_flight_ <= kMaxInputInFlight / 2) {
+        input_held_ = false;
+        connection().redeliver_input();
+    }
+}
+
 bool InputsChannelClient::may_drive() {
     if (session().shard().sessions().may_drive(session().id())) return true;
     if (!viewer_logged_) {
@@ -48,28 +84,40 @@ Expected<void, ParseError> InputsChannelClient::on_message(uint16_t type,
             if (!message) return unexpected(message.error());
             auto key = decode_key_code(message->code, type == SPICE_MSGC_INPUTS_KEY_UP);
             if (!key) return unexpected(key.error());
-            if (may_drive()) desktop.key_event(key->scancode, key->down);
+            if (may_drive()) {
+                desktop.key_event(key->scancode, key->down);
+                posted_input(1);
+            }
             return {};
         }
         case SPICE_MSGC_INPUTS_KEY_SCANCODE: {
             auto keys = decode_scancode_bytes(body);
             if (!keys) return unexpected(keys.error());
-            if (!may_drive()) return {};
-            for (const KeyCode& key : *keys) desktop.key_event(key.scancode, key.down);
+            if (!may_drive() || keys->empty()) return {};
+            std::vector<Desktop::KeyEvent> events;
+            events.reserve(keys->size());
+            for (const KeyCode& key : *keys) events.push_back({key.scancode, key.down});
+            desktop.key_events(std::move(events));
+            posted_input(uint32_t(keys->size()));
             return {};
         }
         case SPICE_MSGC_INPUTS_KEY_MODIFIERS: {
             auto message = parse<MsgcKeyModifiers>(body);
             if (!message) return unexpected(message.error());
-            if (may_drive()) desktop.sync_keyboard_leds(message->modifiers);
+            if (may_drive()) {
+                desktop.sync_keyboard_leds(message->modifiers);
+                posted_input(1);
+            }
             return {};
         }
         case SPICE_MSGC_INPUTS_MOUSE_MOTION: {
             auto message = parse<MsgcMouseMotion>(body);
             if (!message) return unexpected(message.error());
             count_motion();
-            if (!shard.state().client_mouse_mode && may_drive())
+            if (!shard.state().client_mouse_mode && may_drive()) {
                 desktop.pointer_motion(message->dx, message->dy, message->buttons_state);
+                posted_input(1);
+            }
             return {};
         }
         case SPICE_MSGC_INPUTS_MOUSE_POSITION: {
@@ -82,6 +130,7 @@ Expected<void, ParseError> InputsChannelClient::on_message(uint16_t type,
                                          {int32_t(std::min<uint32_t>(message->x, INT32_MAX)),
                                           int32_t(std::min<uint32_t>(message->y, INT32_MAX))},
                                          message->buttons_state);
+                posted_input(1);
             }
             return {};
         }
@@ -89,8 +138,10 @@ Expected<void, ParseError> InputsChannelClient::on_message(uint16_t type,
         case SPICE_MSGC_INPUTS_MOUSE_RELEASE: {
             auto message = parse<MsgcMousePress>(body);  // same layout for release
             if (!message) return unexpected(message.error());
-            if (may_drive())
+            if (may_drive()) {
                 desktop.button_event(message->button, type == SPICE_MSGC_INPUTS_MOUSE_PRESS);
+                posted_input(1);
+            }
             return {};
         }
         default:

@@ -705,6 +705,16 @@ void Desktop::key_event(uint16_t scancode, bool down) {
     run_on_loop([this, scancode, down] { source_->key_event(scancode, down); });
 }
 
+void Desktop::key_events(std::vector<KeyEvent> keys) {
+    run_on_loop([this, keys = std::move(keys)] {
+        for (const KeyEvent& key : keys) source_->key_event(key.scancode, key.down);
+    });
+}
+
+void Desktop::after_input(std::function<void()> done) {
+    run_on_loop(std::move(done));
+}
+
 void Desktop::sync_keyboard_leds(uint32_t leds) {
     run_on_loop([this, leds] { source_->sync_keyboard_leds(leds); });
 }

@@ -132,6 +132,16 @@ public:
     void stream_flow(uint32_t display, uint32_t stream, VideoCodec codec, bool congested,
                      uint32_t pictures_sent);
     void key_event(uint16_t scancode, bool down);
+    struct KeyEvent {
+        uint16_t scancode;
+        bool down;
+    };
+    // Many keys as one task (KEY_SCANCODE carries up to 256 KiB of them).
+    void key_events(std::vector<KeyEvent> keys);
+    // Runs `done` on the desktop thread once every input call made before it from the
+    // calling thread has reached the source (tasks run in order): how a client's inputs
+    // channel learns how much of its input is still queued here.
+    void after_input(std::function<void()> done);
     void sync_keyboard_leds(uint32_t leds);
     void pointer_position(uint32_t monitor, Point position, uint32_t buttons_mask);
     void pointer_motion(int32_t dx, int32_t dy, uint32_t buttons_mask);

@@ -315,6 +315,91 @@ def case_glz_budget(args):
                 main.close()
 
 
+SPICE_MSGC_INPUTS_KEY_SCANCODE = 104
+SCANCODE_B = 0x30
+
+
+def key_to_screen(client, dump, timeout=15.0):
+    """Seconds from a real client's key press until the served frame shows it."""
+    before = H.try_read_ppm(dump)
+    start = time.monotonic()
+    client.tap_keys([SCANCODE_B], delay=0.0)
+    changed = H.wait_until(lambda: not H.same_picture(H.try_read_ppm(dump), before), timeout,
+                           interval=0.01)
+    H.check(changed, "the client's key never reached the screen")
+    return time.monotonic() - start
+
+
+def case_input_flood(args):
+    """One session floods KEY_SCANCODE (issue 14 item 4; Shift presses, which draw nothing):
+    every byte used to become a task on the desktop thread (19 MB took RSS from 22 to 221 MB
+    and another session's key 4.1 s to reach the screen). Now a client's queued input is
+    bounded: its further messages wait in its connection, and a client that keeps sending
+    past the input buffer is closed; the other session's keys stay prompt."""
+    import threading
+    flood_bytes = 19 << 20
+    with tempfile.TemporaryDirectory(prefix="spiced-flood-") as d:
+        dump = os.path.join(d, "f.ppm")
+        with H.ServerProcess(args.server, ["--disable-ticketing", "--demo-freeze", "0",
+                                           "--demo-size", "800x600", "--multi-client", "shared",
+                                           "--dump-frame", dump], workdir=d) as srv:
+            H.wait_for_ppm(dump, 20.0, srv)
+            client = H.SpiceClient(port=srv.port, name="typist").connect()
+            client.wait_primary(15.0)
+            client.wait_inputs(15.0)
+            H.pump(1.0)
+            quiet = [key_to_screen(client, dump) for _ in range(3)]
+            rss_before = rss_kib(srv.proc.pid) >> 10
+
+            message = H.raw_message(SPICE_MSGC_INPUTS_KEY_SCANCODE, bytes([0x2A, 0xAA]) * 32768)
+            flood = {"sent": 0, "closed": 0, "stop": False}
+
+            def send_flood():
+                # A flooder the server closes comes back with a new session, so the flood
+                # lasts while the other client types.
+                while flood["sent"] < flood_bytes and not flood["stop"]:
+                    main = H.RawMainSession(srv.port)
+                    inputs = H.raw_link_channel(srv.port, main.session_id, H.CHANNEL_INPUTS)
+                    inputs.settimeout(30.0)
+                    try:
+                        while flood["sent"] < flood_bytes and not flood["stop"]:
+                            inputs.sendall(message)
+                            flood["sent"] += len(message)
+                    except OSError:
+                        flood["closed"] += 1
+                    finally:
+                        inputs.close()
+                        main.close()
+
+            sender = threading.Thread(target=send_flood, daemon=True)
+            sender.start()
+            try:
+                during = [key_to_screen(client, dump) for _ in range(5)]
+                rss_during = rss_kib(srv.proc.pid) >> 10
+                flooding = sender.is_alive()
+                sender.join(60.0)
+                H.check(not sender.is_alive(), "the flood did not end")
+            finally:
+                flood["stop"] = True
+            H.pump(1.0)
+            rss_after = rss_kib(srv.proc.pid) >> 10
+            after = key_to_screen(client, dump)
+            print("  flood of %d MiB of KEY_SCANCODE sent over %d sessions (each closed by the "
+                  "server); another client's key-to-screen %.2f s quiet, %.2f s worst during, "
+                  "%.2f s after; server RSS %d -> %d (during) -> %d MiB"
+                  % (flood["sent"] >> 20, flood["closed"], max(quiet), max(during), after,
+                     rss_before, rss_during, rss_after))
+            H.check(flooding, "the flood was over before the other client's keys were timed")
+            H.check(max(during) < 1.0, "another session's key took %.2f s during the flood"
+                    % max(during))
+            H.check(rss_during - rss_before < 64 and rss_after - rss_before < 64,
+                    "the flood grew the server by %d MiB" % (max(rss_during, rss_after)
+                                                            - rss_before))
+            H.check("input events queued on the desktop" in srv.log(),
+                    "the flooder was never held back:\n" + srv.log()[-3000:])
+            client.disconnect()
+
+
 def seconds_until_closed(sock, limit):
     """Reads and drops what arrives until the server closes `sock`; the seconds that took, or
     None when it was still open after `limit`."""
@@ -439,6 +524,7 @@ def main():
         ("robustness_replayed_messages", case_replayed_messages),
         ("robustness_stalled_channels", case_stalled_channels),
         ("robustness_glz_budget", case_glz_budget),
+        ("robustness_input_flood", case_input_flood),
         ("robustness_out_of_descriptors", case_out_of_descriptors),
     ]
     return H.run_cases(cases, args)
