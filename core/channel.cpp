@@ -75,6 +75,17 @@ void ChannelClient::tick(std::chrono::steady_clock::time_point now) {
         close("pong timeout");
         return;
     }
+    const auto write_timeout = config.write_timeout;
+    if (write_timeout.count() > 0 && connection_->queued_bytes() > 0 &&
+        now - connection_->output_progress_at() > write_timeout) {
+        LOG_WARN("channel",
+                 "%s: %s channel: %zu bytes queued and none taken for %lld s "
+                 "(--write-timeout); closing",
+                 peer().c_str(), name(), connection_->queued_bytes(),
+                 static_cast<long long>(write_timeout.count()));
+        close("write timeout");
+        return;
+    }
     if (now < next_ping_) return;
     send_ping();
 }

@@ -91,6 +91,9 @@ struct ServerConfig {
     // --pong-timeout: the main channel's oldest unanswered ping is this old: the session is
     // closed (pings go every 10 s; clients answer at once). Zero: never.
     std::chrono::seconds pong_timeout{60};
+    // --write-timeout: a linked channel with output queued whose socket takes no byte for
+    // this long (the client stopped reading) is closed. Zero: never.
+    std::chrono::seconds write_timeout{60};
     // --glz-memory-limit: memory all GLZ encoders (one per display client) may hold together;
     // a client's window is shrunk, or refused (LZ instead), when it does not fit. Zero: no GLZ.
     size_t glz_memory_limit_bytes = GlzMemoryBudget::kDefaultLimitBytes;

@@ -88,6 +88,7 @@ constexpr std::string_view kValued[] = {"--addr",
                                         "--client-memory-limit",
                                         "--partial-message-timeout",
                                         "--pong-timeout",
+                                        "--write-timeout",
                                         "--glz-memory-limit",
                                         "--cpus",
                                         "--numa-node",
@@ -126,6 +127,8 @@ Input/output and placement:
                             nothing more for this long (default 30; 0 = never)
   --pong-timeout SECONDS    close a session whose main channel leaves a ping unanswered
                             this long (pings go every 10 s; default 60; 0 = never)
+  --write-timeout SECONDS   close a channel whose client takes none of its queued output
+                            for this long (default 60; 0 = never)
   --glz-memory-limit BYTES  memory all clients' GLZ dictionaries may hold together; a
                             window that does not fit is served smaller, or LZ is used
                             (default 1073741824; 0 = no GLZ)
@@ -436,11 +439,14 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
             auto bytes = to_number<uint64_t>(value);
             if (!bytes) return bad("is not a byte count (0 turns GLZ off)");
             config.glz_memory_limit_bytes = size_t(*bytes);
-        } else if (option == "--partial-message-timeout" || option == "--pong-timeout") {
+        } else if (option == "--partial-message-timeout" || option == "--pong-timeout" ||
+                   option == "--write-timeout") {
             auto seconds = to_number<uint32_t>(value);
             if (!seconds || *seconds > 86400) return bad("is not a number of seconds (0-86400)");
-            (option == "--pong-timeout" ? config.pong_timeout : config.partial_message_timeout) =
-                std::chrono::seconds(*seconds);
+            auto& timeout = option == "--pong-timeout"    ? config.pong_timeout
+                            : option == "--write-timeout" ? config.write_timeout
+                                                          : config.partial_message_timeout;
+            timeout = std::chrono::seconds(*seconds);
         } else if (option == "--cpus") {
             auto cpus = parse_cpu_list(value);
             if (!cpus) return unexpected("--cpus: " + cpus.error());

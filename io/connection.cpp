@@ -85,9 +85,16 @@ void Connection::enqueue(std::vector<uint8_t> bytes) {
     enqueue_raw(std::move(records));
 }
 
+namespace {
+// What counts as small (replies, acks, pings, cursor moves), and the chunk they are staged in.
+constexpr size_t kSmallMessage = 1024;
+constexpr size_t kStageChunk = size_t{16} << 10;
+}  // namespace
+
 void Connection::enqueue_raw(std::vector<uint8_t> bytes) {
     if (bytes.empty() || closed_) return;
-    const size_t queued = io_->queued_bytes() + bytes.size();
+    if (queued_bytes() == 0) output_progress_at_ = std::chrono::steady_clock::now();
+    const size_t queued = queued_bytes() + bytes.size();
     if (options_.output_limit != 0 && queued > options_.output_limit) {
         LOG_WARN("io",
                  "%s: peer is not reading: %zu bytes would be queued, over the limit of %zu "
@@ -98,7 +105,22 @@ void Connection::enqueue_raw(std::vector<uint8_t> bytes) {
         return;
     }
     peak_queued_bytes_ = std::max(peak_queued_bytes_, queued);
+    const bool small = bytes.size() <= kSmallMessage;
+    if (small && (!staged_.empty() || io_->queued_bytes() > 0)) {
+        if (staged_.capacity() < kStageChunk) staged_.reserve(kStageChunk);
+        staged_.insert(staged_.end(), bytes.begin(), bytes.end());
+        if (staged_.size() >= kStageChunk) flush_staged();
+        return;
+    }
+    flush_staged();  // what was staged goes first
     io_->write(std::move(bytes));
+}
+
+void Connection::flush_staged() {
+    if (staged_.empty() || closed_) return;
+    std::vector<uint8_t> chunk = std::move(staged_);
+    staged_ = {};
+    io_->write(std::move(chunk));
 }
 
 void Connection::close(std::string_view reason, bool flush_first) {
@@ -116,7 +138,9 @@ void Connection::close(std::string_view reason, bool flush_first) {
         }
         if (closed_) return;  // a write error closed it already
     }
+    if (flush_first) flush_staged();
     closed_ = true;
+    staged_ = {};
     io_->shut(flush_first);
     if (handler_ != nullptr) handler_->on_closed(reason);
 }
@@ -155,6 +179,12 @@ void Connection::on_received(std::span<const uint8_t> fresh) {
 
 void Connection::on_sent(size_t queued) {
     if (closed_) return;
+    output_progress_at_ = std::chrono::steady_clock::now();
+    if (queued == 0 && !staged_.empty()) {
+        flush_staged();
+        if (closed_) return;
+        queued = io_->queued_bytes();
+    }
     if (mode_ == Mode::kDraining) {
         if (queued == 0) close(drain_reason_);
         return;

@@ -20,6 +20,7 @@
 // after close() its owner is told through Handler::on_closed and must drop it (deferred).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -76,7 +77,12 @@ public:
 
     // Queues a whole message; written in order, as soon as the socket takes it.
     void send(std::vector<uint8_t> bytes);
-    size_t queued_bytes() const { return io_->queued_bytes(); }
+    size_t queued_bytes() const { return io_->queued_bytes() + staged_.size(); }
+    // When output last made progress (or began to wait); meaningful while queued_bytes() > 0:
+    // a peer that stops reading leaves it in the past.
+    std::chrono::steady_clock::time_point output_progress_at() const {
+        return output_progress_at_;
+    }
     // The most bytes that were ever queued at once: what this client cost us at worst.
     size_t peak_queued_bytes() const { return peak_queued_bytes_; }
     uint64_t bytes_sent() const { return io_->bytes_sent(); }
@@ -121,6 +127,8 @@ private:
     void enqueue(std::vector<uint8_t> bytes);
     // Queues bytes exactly as they go on the wire.
     void enqueue_raw(std::vector<uint8_t> bytes);
+    // Hands the staged small messages to the socket queue.
+    void flush_staged();
     // TLS: the socket's bytes in, decrypted bytes out (in `plain`); false when closed.
     bool take_tls_input(std::span<const uint8_t> fresh, std::vector<uint8_t>& plain);
     void dispatch_input();
@@ -134,6 +142,13 @@ private:
     std::string tls_setup_error_;                  // TlsSession::create failed (rare)
     std::string drain_reason_;                     // close reason once kDraining output is out
     std::vector<uint8_t> input_;
+    // Small messages queued behind a peer that is not keeping up, copied into one shared
+    // chunk: each would otherwise be a heap buffer of its own (~128 bytes of heap for a
+    // 6-byte reply), which let a client that sends many small requests and never reads hold
+    // 230 MB while 16 MiB were counted. Goes to the socket queue when it is full, before any
+    // larger message, and when the socket queue empties.
+    std::vector<uint8_t> staged_;
+    std::chrono::steady_clock::time_point output_progress_at_{};
     size_t low_water_ = 0;
     size_t peak_queued_bytes_ = 0;
     bool closed_ = false;

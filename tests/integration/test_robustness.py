@@ -400,6 +400,56 @@ def case_input_flood(args):
             client.disconnect()
 
 
+SPICE_MSGC_INPUTS_MOUSE_MOTION = 111
+SPICE_MSGC_ACK = 2
+
+
+def hwm_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
+
+
+def case_small_replies(args):
+    """A client that sends many small requests and never reads (issue 14 item 1): every 4th
+    MOUSE_MOTION earns a 6-byte MOTION_ACK, and each reply used to be a heap buffer of its
+    own, so the connection held ~230 MB while --client-memory-limit counted under 16 MiB. Now
+    small replies share chunks: the connection is closed at the limit with the server's peak
+    RSS a small multiple of it."""
+    limit_mib = 16
+    with H.ServerProcess(args.server, ["--disable-ticketing", "--demo-size", "800x600"]) as srv:
+        main = H.RawMainSession(srv.port)
+        inputs = H.raw_link_channel(srv.port, main.session_id, H.CHANNEL_INPUTS, rcvbuf=4096)
+        inputs.settimeout(30.0)
+        H.pump(0.5)
+        peak_before = hwm_kib(srv.proc.pid) >> 10
+        motion = H.raw_message(SPICE_MSGC_INPUTS_MOUSE_MOTION, struct.pack("<iiH", 1, 1, 0))
+        chunk = motion * (1 << 16)
+        sent = 0
+        closed = False
+        try:
+            while sent < (400 << 20):
+                inputs.sendall(chunk)
+                sent += len(chunk)
+        except OSError:
+            closed = True
+        finally:
+            inputs.close()
+            main.close()
+        H.check(H.wait_until(lambda: "client memory limit" in srv.log() or
+                             "not reading" in srv.log(), 20.0),
+                "the non-reading client was not closed at the limit:\n" + srv.log()[-2000:])
+        peak = hwm_kib(srv.proc.pid) >> 10
+        line = [l for l in srv.log().splitlines() if "peer is not reading" in l]
+        print("  %d MiB of MOUSE_MOTION sent (%d MOTION_ACKs owed) to a client that never "
+              "reads: %s; server peak RSS %d -> %d MiB (limit %d MiB)"
+              % (sent >> 20, sent // len(motion) // 4,
+                 "closed at the limit" if line else "not closed", peak_before, peak, limit_mib))
+        H.check(closed or line, "the server kept the connection")
+        H.check(peak - peak_before <= 3 * limit_mib,
+                "the non-reading connection grew the server by %d MiB (limit %d MiB)"
+                % (peak - peak_before, limit_mib))
+
+
 def seconds_until_closed(sock, limit):
     """Reads and drops what arrives until the server closes `sock`; the seconds that took, or
     None when it was still open after `limit`."""
@@ -417,9 +467,10 @@ def seconds_until_closed(sock, limit):
 
 
 def case_stalled_channels(args):
-    """Channels that stall after the link are closed (issue 14 item 9): half a message and
-    nothing more (--partial-message-timeout), a main channel that never answers pings
-    (--pong-timeout); a real client with the same short timeouts keeps its session."""
+    """Channels that stall after the link are closed (issue 14 items 9 and 1): half a message
+    and nothing more (--partial-message-timeout), a main channel that never answers pings
+    (--pong-timeout), a client that stops reading (--write-timeout); a real client with the
+    same short timeouts keeps its session."""
     with H.ServerProcess(args.server, ["--disable-ticketing", "--pong-timeout", "3",
                                        "--partial-message-timeout", "0",
                                        "--multi-client", "shared"]) as srv:
@@ -452,6 +503,36 @@ def case_stalled_channels(args):
               "(--partial-message-timeout 2)" % took)
         H.check("(--partial-message-timeout); closing" in srv.log(),
                 "no log line for the partial-message timeout")
+    # A display client that stops reading, its queue under --client-memory-limit: closed
+    # after --write-timeout without a byte taken (the animating demo keeps output queued).
+    with H.ServerProcess(args.server, ["--disable-ticketing", "--pong-timeout", "0",
+                                       "--write-timeout", "2"]) as srv:
+        main = H.RawMainSession(srv.port)
+        display = H.raw_link_channel(srv.port, main.session_id, H.CHANNEL_DISPLAY, rcvbuf=4096)
+        start = time.monotonic()
+        try:
+            display.sendall(H.raw_message(SPICE_MSGC_DISPLAY_INIT,
+                                          struct.pack("<BqBi", 1, 20 << 20, 0, 1 << 22)))
+            # It acknowledges blindly (SPICE_MSGC_ACK) so the server keeps sending, but reads
+            # nothing: the socket fills, then the server's queue holds what is left.
+            ack = H.raw_message(SPICE_MSGC_ACK, b"")
+            closed = False
+            while not closed and time.monotonic() - start < 15.0:
+                try:
+                    display.sendall(ack * 4)
+                except OSError:
+                    pass
+                closed = H.wait_until(lambda: "(--write-timeout); closing" in srv.log(), 0.1)
+            took = time.monotonic() - start
+        finally:
+            display.close()
+            main.close()
+        H.check(closed, "a display channel that never reads is still open after 15 s "
+                "(--write-timeout 2):\n" + srv.log()[-3000:])
+        print("  a display client that stopped reading: closed %.1f s after its link "
+              "(--write-timeout 2)" % took)
+
+
 def cpu_seconds(pid):
     """utime + stime of a process (all threads) in seconds, from /proc."""
     with open("/proc/%d/stat" % pid) as f:
@@ -525,6 +606,7 @@ def main():
         ("robustness_stalled_channels", case_stalled_channels),
         ("robustness_glz_budget", case_glz_budget),
         ("robustness_input_flood", case_input_flood),
+        ("robustness_small_replies", case_small_replies),
         ("robustness_out_of_descriptors", case_out_of_descriptors),
     ]
     return H.run_cases(cases, args)

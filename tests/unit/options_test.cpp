@@ -194,6 +194,10 @@ TEST(Options, IoAndPlacement) {
     EXPECT_EQ(defaults->config.partial_message_timeout, std::chrono::seconds(30));
     EXPECT_EQ(defaults->config.pong_timeout, std::chrono::seconds(60));
     EXPECT_EQ(defaults->config.glz_memory_limit_bytes, size_t{1} << 30);
+    EXPECT_EQ(defaults->config.write_timeout, std::chrono::seconds(60));
+    auto write = parse_args({"--disable-ticketing", "--write-timeout", "7"});
+    ASSERT_TRUE(write.has_value()) << write.error();
+    EXPECT_EQ(write->config.write_timeout, std::chrono::seconds(7));
     auto glz = parse_args({"--disable-ticketing", "--glz-memory-limit", "0"});
     ASSERT_TRUE(glz.has_value()) << glz.error();
     EXPECT_EQ(glz->config.glz_memory_limit_bytes, 0u);
