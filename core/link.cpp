@@ -69,6 +69,7 @@ size_t LinkHandshake::feed(std::span<const uint8_t> in, ByteWriter& out) {
     // gets our reply, and whatever it sends early stays buffered in the connection.
     while (state_ == State::kReading && step_ != Step::kAwaitKey && used < in.size()) {
         size_t take = std::min(need_ - buffer_.size(), in.size() - used);
+        if (step_ == Step::kTicket && take > 0) ticket_bytes_seen_ = true;
         buffer_.insert(buffer_.end(), in.begin() + long(used), in.begin() + long(used + take));
         used += take;
         if (buffer_.size() < need_) break;
@@ -152,6 +153,13 @@ void LinkHandshake::retry_key(ByteWriter& out) {
     if (step_ != Step::kAwaitKey) return;
     key_ = take_key_();
     if (key_) send_reply(out);
+}
+
+std::optional<TicketKey> LinkHandshake::release_unused_key() {
+    if (!key_ || ticket_bytes_seen_) return std::nullopt;
+    std::optional<TicketKey> key = std::move(key_);
+    key_.reset();
+    return key;
 }
 
 void LinkHandshake::send_reply(ByteWriter& out) {

@@ -70,6 +70,7 @@ public:
 
     LinkHandshake(Decide decide, TakeKey take_key, const TicketPolicy& policy);
     void set_admit(Admit admit) { admit_ = std::move(admit); }
+    void set_take_key(TakeKey take_key) { take_key_ = std::move(take_key); }
 
     // Consumes bytes from `in` (returns how many) and appends any reply to `out`. Stops
     // consuming at kLinked: the rest belongs to the channel.
@@ -79,6 +80,11 @@ public:
     bool awaiting_key() const { return step_ == Step::kAwaitKey; }
     // Tries again to get a key and, if it comes, sends the link reply.
     void retry_key(ByteWriter& out);
+    bool holds_key() const { return key_.has_value(); }
+    // The key, when the client never sent a byte of a ticket encrypted to it: no ciphertext
+    // under it exists, so another link may use it without a replay being possible. Empty
+    // otherwise (a key that saw a ticket is never handed out again).
+    std::optional<TicketKey> release_unused_key();
     // Valid once the link message was read.
     const LinkRequest& request() const { return request_; }
     const LinkDecision& decision() const { return decision_; }
@@ -115,6 +121,7 @@ private:
     LinkRequest request_;
     LinkDecision decision_;
     std::optional<TicketKey> key_;
+    bool ticket_bytes_seen_ = false;
     bool mini_header_ = false;
     std::string failure_;
 };

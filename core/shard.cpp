@@ -37,6 +37,16 @@ public:
           handshake_(std::move(decide), std::move(take_key), policy),
           started_(std::chrono::steady_clock::now()) {}
 
+    // The peer's address without the port: ticket keys are shared out per host.
+    std::string peer_host() const {
+        const std::string& peer = connection_->peer();
+        const size_t colon = peer.rfind(':');
+        return colon == std::string::npos ? peer : peer.substr(0, colon);
+    }
+    // Whether Shard::keys_held_ counts a key of this link (until drop_link).
+    bool key_counted = false;
+    std::string host;
+
     LinkHandshake& handshake() { return handshake_; }
     // The session this link was admitted to (the directory already counts the channel).
     void admitted(uint32_t session_id, SessionDirectory::Joined joined) {
@@ -177,9 +187,11 @@ void Shard::on_accept(TcpStream stream, bool tls) {
     const int fd = stream.fd();
     auto link = std::make_unique<PendingLink>(
         *this, reactor_, std::move(stream),
-        [this, tls](const LinkRequest& request) { return decide(request, tls); },
-        [this] { return keys_.try_take(); }, ticket_, tls ? server_.tls() : nullptr);
+        [this, tls](const LinkRequest& request) { return decide(request, tls); }, nullptr,
+        ticket_, tls ? server_.tls() : nullptr);
     PendingLink* key = link.get();
+    key->host = key->peer_host();
+    key->handshake().set_take_key([this, key] { return take_key(*key); });
     key->handshake().set_admit([this, key] { return admit(*key); });
     if (config().on_channel_event) {
         // The host wants addresses with its channel events: read them while the socket is
@@ -346,7 +358,39 @@ void Shard::link_finished(PendingLink& link) {
 void Shard::drop_link(PendingLink* link) {
     link_events_.erase(link);
     std::erase(awaiting_key_, link);
+    if (link->key_counted) {
+        auto held = keys_held_.find(link->host);
+        if (held != keys_held_.end() && --held->second == 0) keys_held_.erase(held);
+    }
+    // A link that got a key and went without sending a ticket (a flood's links do) gives it
+    // back for the next one.
+    if (auto key = link->handshake().release_unused_key();
+        key && recycled_keys_.size() < kMaxRecycledKeys) {
+        recycled_keys_.push_back(std::move(*key));
+    }
     pending_.erase(link);
+}
+
+std::optional<TicketKey> Shard::take_key(PendingLink& link) {
+    const auto held = keys_held_.find(link.host);
+    const bool over_quota = held != keys_held_.end() && held->second >= kKeysPerHost;
+    // A host past its share waits behind everyone else's links (retry_key_waiters serves
+    // those first), so a flood from one address cannot make a correct client wait for keys.
+    if (over_quota && !serving_over_quota_ && !awaiting_key_.empty()) return std::nullopt;
+    std::optional<TicketKey> key;
+    if (!recycled_keys_.empty()) {
+        key = std::move(recycled_keys_.back());
+        recycled_keys_.pop_back();
+    } else {
+        key = keys_.try_take();
+    }
+    if (!key) {
+        keys_dry_ = true;
+        return key;
+    }
+    ++keys_held_[link.host];
+    link.key_counted = true;
+    return key;
 }
 
 void Shard::wait_for_key(PendingLink* link) {
@@ -359,12 +403,23 @@ void Shard::wait_for_key(PendingLink* link) {
 }
 
 void Shard::retry_key_waiters() {
-    while (!awaiting_key_.empty()) {
-        PendingLink* link = awaiting_key_.front();
-        link->retry_key();
-        if (link->handshake().awaiting_key()) break;  // pool empty again: keep the order
-        awaiting_key_.pop_front();
+    // First come, first served among hosts within their share; then the others, in order.
+    keys_dry_ = false;
+    for (const bool over_quota : {false, true}) {
+        serving_over_quota_ = over_quota;
+        for (PendingLink* link : std::vector<PendingLink*>(awaiting_key_.begin(),
+                                                            awaiting_key_.end())) {
+            if (keys_dry_) break;
+            const auto held = keys_held_.find(link->host);
+            const bool link_over = held != keys_held_.end() && held->second >= kKeysPerHost;
+            if (link_over != over_quota || !link->handshake().awaiting_key()) continue;
+            link->retry_key();  // may close the link (deferred drop): the copy keeps us safe
+        }
+        if (keys_dry_) break;
     }
+    serving_over_quota_ = false;
+    std::erase_if(awaiting_key_,
+                  [](PendingLink* link) { return !link->handshake().awaiting_key(); });
     if (awaiting_key_.empty() && key_retry_timer_ != 0) {
         reactor_.cancel(key_retry_timer_);
         key_retry_timer_ = 0;

@@ -14,8 +14,10 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/link.h"
@@ -78,6 +80,8 @@ public:
     void drop_link(PendingLink* link);
     // The link found the ticket key pool empty; it is retried until a key is ready.
     void wait_for_key(PendingLink* link);
+    // A ticket key for `link`, or nothing while it must wait (see keys_held_).
+    std::optional<TicketKey> take_key(PendingLink& link);
 
     // -- From other shards and the desktop (posted) ------------------------------------------
     void end_session_part(uint32_t id);
@@ -119,8 +123,17 @@ private:
     Reactor::Id housekeeping_timer_ = 0;
     TicketKeySource keys_;
     std::map<PendingLink*, std::unique_ptr<PendingLink>> pending_;
-    std::deque<PendingLink*> awaiting_key_;  // first come, first served
+    std::deque<PendingLink*> awaiting_key_;  // first come, first served (per share, below)
     Reactor::Id key_retry_timer_ = 0;
+    // Ticket keys under a link flood (issue 14 item 5): links of one host that hold a key and
+    // are not done yet; past kKeysPerHost that host's links wait behind other hosts'. Keys
+    // of links that ended without a ticket byte are handed out again.
+    static constexpr uint32_t kKeysPerHost = 16;
+    static constexpr size_t kMaxRecycledKeys = 64;
+    std::unordered_map<std::string, uint32_t> keys_held_;
+    std::vector<TicketKey> recycled_keys_;
+    bool serving_over_quota_ = false;
+    bool keys_dry_ = false;  // a take found no key (ends a retry round)
     TicketPolicy ticket_;  // links in pending_ hold a reference to it
     // Addresses of pending links, for the host's channel events (only when it wants them).
     std::map<PendingLink*, ChannelEvent> link_events_;

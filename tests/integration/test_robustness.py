@@ -450,6 +450,81 @@ def case_small_replies(args):
                 % (peak - peak_before, limit_mib))
 
 
+def case_link_flood(args):
+    """A link flood from one host (issue 14 item 5; no login needed): 600 link messages a
+    second from 127.0.0.2, each connection kept open, used to take every fresh ticket key, so
+    a correct client's link failed or took 10 s. Now a host past its share of keys waits
+    behind the others: a correct client from 127.0.0.1 links within 3 s during the flood."""
+    import resource
+    import threading
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    rate, seconds, most = 600, 8.0, 900
+    with H.ServerProcess(args.server, ["--disable-ticketing", "--demo-size", "800x600"]) as srv:
+        flood = {"held": [], "stop": False, "errors": 0}
+        link = H.full_link()
+
+        def send_flood():
+            start = time.monotonic()
+            n = 0
+            # At most `most` held at once: the flood must drain the keys, not the descriptors.
+            while not flood["stop"] and time.monotonic() - start < seconds:
+                if len(flood["held"]) >= most:
+                    time.sleep(0.05)
+                    continue
+                s = socket.socket()
+                s.settimeout(2.0)
+                try:
+                    s.bind(("127.0.0.2", 0))
+                    s.connect(("127.0.0.1", srv.port))
+                    s.sendall(link)
+                    flood["held"].append(s)
+                except OSError:
+                    flood["errors"] += 1
+                    s.close()
+                n += 1
+                delay = start + n / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+
+        sender = threading.Thread(target=send_flood, daemon=True)
+        sender.start()
+        try:
+            H.pump(1.5)  # the pool is drained by now
+            times = []
+            for _ in range(3):
+                # Until the link reply (it carries the ticket key), from 127.0.0.1.
+                sock = H.raw_connect(srv.port)
+                try:
+                    t0 = time.monotonic()
+                    sock.sendall(H.full_link())
+                    data, _ = H.recv_some(sock, H.LINK_HEADER_SIZE + 4, 12.0, False)
+                    times.append(time.monotonic() - t0)
+                finally:
+                    sock.close()
+                reply = H.parse_link_reply(data)
+                H.check(reply is not None and reply["error"] == 0,
+                        "a correct link failed during the flood: %r" % reply)
+            t0 = time.monotonic()
+            client = H.SpiceClient(port=srv.port, name="during-flood").connect()
+            client.wait_primary(15.0)
+            session = time.monotonic() - t0
+            client.disconnect()
+            flooding = sender.is_alive()
+        finally:
+            flood["stop"] = True
+            sender.join(10.0)
+            for s in flood["held"]:
+                s.close()
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        print("  %d flood links held open from 127.0.0.2 (%d/s): correct links answered in "
+              "%s s, a SpiceClientGLib session had its display in %.2f s"
+              % (len(flood["held"]), rate, "/".join("%.2f" % t for t in times), session))
+        H.check(flooding, "the flood was over before the correct links were timed")
+        H.check(max(times) < 3.0, "a correct link took %.2f s during the flood" % max(times))
+        H.check(session < 5.0, "a real client took %.2f s to connect during the flood" % session)
+
+
 def seconds_until_closed(sock, limit):
     """Reads and drops what arrives until the server closes `sock`; the seconds that took, or
     None when it was still open after `limit`."""
@@ -607,6 +682,7 @@ def main():
         ("robustness_glz_budget", case_glz_budget),
         ("robustness_input_flood", case_input_flood),
         ("robustness_small_replies", case_small_replies),
+        ("robustness_link_flood", case_link_flood),
         ("robustness_out_of_descriptors", case_out_of_descriptors),
     ]
     return H.run_cases(cases, args)

@@ -193,6 +193,31 @@ TEST(Link, WaitsForAKeyWithoutConsumingAndThenReplies) {
     EXPECT_EQ(h.handshake.feed(early, h.out), 4u);
 }
 
+// A link that never sent a byte of its ticket gives its key back for another link; one that
+// did never does (a ciphertext under that key exists: reusing it would allow a replay).
+TEST(Link, OnlyAKeyThatSawNoTicketIsReleased) {
+    {
+        Harness h;
+        EXPECT_FALSE(h.handshake.release_unused_key().has_value());  // no key yet
+        h.feed(link_bytes(SPICE_MAGIC, 2, SPICE_CHANNEL_MAIN, {kAuthCaps}));
+        ASSERT_TRUE(h.handshake.holds_key());
+        const uint8_t mechanism[] = {SPICE_COMMON_CAP_AUTH_SPICE, 0, 0, 0};
+        h.feed(mechanism);
+        auto key = h.handshake.release_unused_key();
+        ASSERT_TRUE(key.has_value());
+        EXPECT_EQ(key->public_der().size(), 162u);
+        EXPECT_FALSE(h.handshake.holds_key());
+        EXPECT_FALSE(h.handshake.release_unused_key().has_value());  // once
+    }
+    {
+        Harness h;
+        h.feed(link_bytes(SPICE_MAGIC, 2, SPICE_CHANNEL_MAIN, {}));
+        const uint8_t first_ticket_byte[] = {0x42};
+        h.feed(first_ticket_byte);
+        EXPECT_FALSE(h.handshake.release_unused_key().has_value());
+    }
+}
+
 TEST(Link, SaslIsRefused) {
     Harness h;
     h.feed(link_bytes(SPICE_MAGIC, 2, SPICE_CHANNEL_MAIN, {kAuthCaps}));
