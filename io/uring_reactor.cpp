@@ -53,6 +53,10 @@ constexpr uint16_t kBufferGroup = 0;
 constexpr size_t kMaxIovecs = 64;
 // How long a closing connection's last send may take before the socket is shut anyway.
 constexpr std::chrono::seconds kFlushLinger{2};
+// How long a closed connection may wait for a send or a zero-copy notification before its
+// socket is reset: a peer that stopped reading would otherwise hold the descriptor and the
+// queued buffers (outside every limit) for as long as it stays.
+constexpr std::chrono::seconds kCloseWait{3};
 
 enum class Op : uint8_t { kWake = 1, kTimer, kAccept, kRecv, kSend, kIgnored };
 
@@ -337,7 +341,32 @@ public:
             io_uring_prep_cancel64(sqe(), tag(state.id, Op::kRecv), 0);
             io_uring_sqe_set_data64(last_sqe_, tag(0, Op::kIgnored));
         }
+        if (state.send_in_flight || state.zero_copy_notifications_pending > 0) {
+            std::weak_ptr<StreamState> weak = streams_.at(state.id);
+            add_timer(kCloseWait, /*repeat=*/false, [this, weak] {
+                if (auto held = weak.lock()) abort_socket(*held);
+            });
+        }
         maybe_release(state);
+    }
+
+    // The peer still has not taken what a closed connection sent: reset the connection, which
+    // drops the kernel's copy (the zero-copy notification then comes) and, once the send in
+    // flight is cancelled, releases the socket.
+    void abort_socket(StreamState& state) {
+        if (!state.fd.valid()) return;
+        LOG_DEBUG("io", "closed connection %llu: peer took nothing for %lld s; resetting it",
+                  static_cast<unsigned long long>(state.id),
+                  static_cast<long long>(kCloseWait.count()));
+        const linger reset_on_close{1, 0};
+        ::setsockopt(state.fd.get(), SOL_SOCKET, SO_LINGER, &reset_on_close,
+                     sizeof reset_on_close);
+        if (state.send_in_flight) {
+            io_uring_prep_cancel64(sqe(), tag(state.id, Op::kSend), 0);
+            io_uring_sqe_set_data64(last_sqe_, tag(0, Op::kIgnored));
+        }
+        state.shutdown_pending = false;
+        state.fd.reset();  // the ring's reference to the socket goes with the cancelled send
     }
 
 protected:

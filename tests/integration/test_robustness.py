@@ -525,6 +525,60 @@ def case_link_flood(args):
         H.check(session < 5.0, "a real client took %.2f s to connect during the flood" % session)
 
 
+def open_sockets(pid):
+    count = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("socket:"):
+                count += 1
+        except OSError:
+            pass
+    return count
+
+
+def case_closed_nonreaders(args):
+    """Connections the server closes while their peer reads nothing are released (issue 14
+    item 3): 20 HTTP GETs of an 8 MiB file under --web-root that never read. io_uring used
+    to keep each socket and its queued file (sent zero-copy) waiting for a notification that
+    never came, until the peers left; now a closed connection's socket is reset after 3 s."""
+    clients, size = 20, 8 << 20
+    with tempfile.TemporaryDirectory(prefix="spiced-nonreaders-") as d:
+        with open(os.path.join(d, "big.bin"), "wb") as f:
+            f.write(os.urandom(size))
+        with H.ServerProcess(args.server, ["--disable-ticketing", "--demo-size", "800x600",
+                                           "--web-root", d]) as srv:
+            H.pump(0.5)
+            base_sockets = open_sockets(srv.proc.pid)
+            base_rss = rss_kib(srv.proc.pid) >> 10
+            held = []
+            try:
+                for _ in range(clients):
+                    s = socket.socket()
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                    s.connect(("127.0.0.1", srv.port))
+                    s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                    held.append(s)
+                H.pump(1.0)
+                busy_sockets = open_sockets(srv.proc.pid)
+                busy_rss = rss_kib(srv.proc.pid) >> 10
+                # The link stage's 10 s limit closes them; then at most the close wait.
+                start = time.monotonic()
+                released = H.wait_until(lambda: open_sockets(srv.proc.pid) <= base_sockets,
+                                        25.0, interval=0.2)
+                took = time.monotonic() - start
+                rss = rss_kib(srv.proc.pid) >> 10
+            finally:
+                for s in held:
+                    s.close()
+            print("  %d non-reading GETs of %d MiB: %d -> %d server sockets, RSS %d -> %d MiB; "
+                  "%s %.1f s later (RSS %d MiB) with the peers still connected"
+                  % (clients, size >> 20, base_sockets, busy_sockets, base_rss, busy_rss,
+                     "all released" if released else "NOT released", took, rss))
+            H.check(busy_sockets >= base_sockets + clients, "the GETs were not all accepted")
+            H.check(released, "closed connections still hold %d sockets while their peers "
+                    "stay:\n%s" % (open_sockets(srv.proc.pid) - base_sockets, srv.log()[-2000:]))
+
+
 def seconds_until_closed(sock, limit):
     """Reads and drops what arrives until the server closes `sock`; the seconds that took, or
     None when it was still open after `limit`."""
@@ -683,6 +737,7 @@ def main():
         ("robustness_input_flood", case_input_flood),
         ("robustness_small_replies", case_small_replies),
         ("robustness_link_flood", case_link_flood),
+        ("robustness_closed_nonreaders", case_closed_nonreaders),
         ("robustness_out_of_descriptors", case_out_of_descriptors),
     ]
     return H.run_cases(cases, args)
