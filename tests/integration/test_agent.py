@@ -690,23 +690,6 @@ def case_file_transfer_5mb(args):
             s.wait_update("received-files list")
 
 
-def sanitizer_env(binary):
-    """For an AddressSanitizer build: no quarantine of freed memory, so RSS measures what the
-    server holds rather than what ASan keeps back. None (the harness default) otherwise."""
-    try:
-        with open(binary, "rb") as f:
-            is_asan = b"__asan_init" in f.read()
-    except OSError:
-        is_asan = False
-    if not is_asan:
-        return None
-    env = {k: v for k, v in os.environ.items() if k != "SPICED_PASSWORD"}
-    env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
-                           + ":quarantine_size_mb=0")
-    print("  AddressSanitizer build: ASAN_OPTIONS=%s for the RSS check" % env["ASAN_OPTIONS"])
-    return env
-
-
 class HostileRun:
     """The steps of case_hostile_agent_traffic: a raw session sends bad agent traffic while a
     SpiceClientGLib client watches; after each step the right log line must be there, the raw
@@ -760,7 +743,7 @@ class HostileRun:
 
 def case_hostile_agent_traffic(args):
     with tempfile.TemporaryDirectory(prefix="spiced-agent-") as d:
-        env = sanitizer_env(args.server)
+        env = H.sanitizer_env(args.server)
         with FrozenDesktop(args, d, extra=["--multi-client", "shared"], name="watcher",
                            env=env) as desk:
             srv = desk.srv

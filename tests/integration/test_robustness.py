@@ -6,7 +6,12 @@ link protocol defines an answer (SpiceLinkHeader + SpiceLinkReply.error) it is c
 client must still be connected and receiving updates, a new spicy-screenshot must work, and the
 server log must hold a `[link]` warning for each kind of bad connection.
 
-Also: two SpiceClientGLib sessions at once both get the frame.
+Also: two SpiceClientGLib sessions at once both get the frame. And the hostile clients of
+issue 14, each with the figure it prints: replayed messages, stalled channels (half a message,
+unanswered pings, a client that stops reading), GLZ windows against --glz-memory-limit, a
+KEY_SCANCODE flood while another client types, small replies to a client that never reads, a
+link flood from one host, closed connections whose peers read nothing. Running out of
+descriptors is in test_descriptors.py.
 
 Reference note: Debian's spice-server 0.15.1 answers bad magic / bad size / version mismatch
 exactly like this, but closes WITHOUT a reply for an unknown channel type; spiced-gpu is held to
@@ -416,7 +421,8 @@ def case_small_replies(args):
     small replies share chunks: the connection is closed at the limit with the server's peak
     RSS a small multiple of it."""
     limit_mib = 16
-    with H.ServerProcess(args.server, ["--disable-ticketing", "--demo-size", "800x600"]) as srv:
+    with H.ServerProcess(args.server, ["--disable-ticketing", "--demo-size", "800x600"],
+                         env=H.sanitizer_env(args.server)) as srv:
         main = H.RawMainSession(srv.port)
         inputs = H.raw_link_channel(srv.port, main.session_id, H.CHANNEL_INPUTS, rcvbuf=4096)
         inputs.settimeout(30.0)
@@ -662,70 +668,6 @@ def case_stalled_channels(args):
               "(--write-timeout 2)" % took)
 
 
-def cpu_seconds(pid):
-    """utime + stime of a process (all threads) in seconds, from /proc."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def case_out_of_descriptors(args):
-    """The server runs with 64 descriptors; 150 clients connect and hold their sockets (no
-    login needed). Accept fails with EMFILE: the server must not spin (it used to take 100 %
-    of a core and log a line per try) and must serve again once the clients are gone."""
-    if H.reference_mode():
-        print("  reference mode: not measured against spice-server")
-        return
-    import resource
-
-    def low_nofile():
-        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-
-    with tempfile.TemporaryDirectory(prefix="spiced-emfile-") as d:
-        with H.ServerProcess(args.server, ["--disable-ticketing", "--shards", "1"], workdir=d,
-                             preexec=low_nofile) as srv:
-            held = []
-            deadline = time.monotonic() + 2.0
-            while len(held) < 150 and time.monotonic() < deadline:
-                s = socket.socket()
-                s.settimeout(2.0)
-                try:
-                    s.connect(("127.0.0.1", srv.port))
-                    held.append(s)
-                except OSError:
-                    s.close()
-                    break
-            H.pump(0.5)
-            c0, t0 = cpu_seconds(srv.proc.pid), time.monotonic()
-            # Keep knocking while descriptors are exhausted: a few new clients a second.
-            while time.monotonic() - t0 < 4.0:
-                s = socket.socket()
-                s.settimeout(0.5)
-                try:
-                    s.connect(("127.0.0.1", srv.port))
-                    held.append(s)
-                except OSError:
-                    s.close()
-                time.sleep(0.1)
-            share = (cpu_seconds(srv.proc.pid) - c0) / (time.monotonic() - t0)
-            lines = [line for line in srv.log().splitlines() if "accept failed" in line]
-            print("  %d clients connected; server CPU %.1f %% of a core over 4 s while out of "
-                  "descriptors; %d 'accept failed' lines" % (len(held), 100 * share, len(lines)))
-            H.check(lines, "the server never ran out of descriptors (test did not happen)")
-            H.check(share < 0.25, "the server spins while out of descriptors: %.0f %% of a core"
-                    % (100 * share))
-            H.check(len(lines) <= 3, "accept failures are not rate-limited: %d lines" % len(lines))
-            for s in held:
-                s.close()
-            # Once the clients are gone the server accepts and serves again.
-            H.pump(2.0)
-            def links():
-                reply = H.link_exchange(srv.port, H.full_link()).reply
-                return reply is not None and reply["error"] == 0
-            ok = H.wait_until(links, 15.0, interval=0.5)
-            H.check(ok, "no link accepted after the clients left:\n" + srv.log()[-2000:])
-
-
 def main():
     args = H.parse_args(__doc__)
     cases = [
@@ -738,7 +680,6 @@ def main():
         ("robustness_small_replies", case_small_replies),
         ("robustness_link_flood", case_link_flood),
         ("robustness_closed_nonreaders", case_closed_nonreaders),
-        ("robustness_out_of_descriptors", case_out_of_descriptors),
     ]
     return H.run_cases(cases, args)
 
