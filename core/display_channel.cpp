@@ -168,8 +168,8 @@ void DisplayChannelClient::log_display_init(int64_t cache_pixels, int64_t glz_as
         std::snprintf(glz, sizeof glz,
                       "a GLZ window of %lld pixels, %s: --glz-memory-limit has %zu of %zu MiB "
                       "in use",
-                      static_cast<long long>(glz_asked), served.c_str(),
-                      budget->used_bytes() >> 20, budget->limit_bytes() >> 20);
+                      static_cast<long long>(glz_asked), served.c_str(), budget->used_bytes() >> 20,
+                      budget->limit_bytes() >> 20);
     }
     LOG_INFO("display", "%s: display %u: client caches %lld pixels of images, %s", peer().c_str(),
              display_, static_cast<long long>(cache_pixels), glz);

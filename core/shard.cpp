@@ -187,8 +187,8 @@ void Shard::on_accept(TcpStream stream, bool tls) {
     const int fd = stream.fd();
     auto link = std::make_unique<PendingLink>(
         *this, reactor_, std::move(stream),
-        [this, tls](const LinkRequest& request) { return decide(request, tls); }, nullptr,
-        ticket_, tls ? server_.tls() : nullptr);
+        [this, tls](const LinkRequest& request) { return decide(request, tls); }, nullptr, ticket_,
+        tls ? server_.tls() : nullptr);
     PendingLink* key = link.get();
     key->host = key->peer_host();
     key->handshake().set_take_key([this, key] { return take_key(*key); });
@@ -407,8 +407,8 @@ void Shard::retry_key_waiters() {
     keys_dry_ = false;
     for (const bool over_quota : {false, true}) {
         serving_over_quota_ = over_quota;
-        for (PendingLink* link : std::vector<PendingLink*>(awaiting_key_.begin(),
-                                                            awaiting_key_.end())) {
+        for (PendingLink* link :
+             std::vector<PendingLink*>(awaiting_key_.begin(), awaiting_key_.end())) {
             if (keys_dry_) break;
             const auto held = keys_held_.find(link->host);
             const bool link_over = held != keys_held_.end() && held->second >= kKeysPerHost;

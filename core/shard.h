@@ -134,7 +134,7 @@ private:
     std::vector<TicketKey> recycled_keys_;
     bool serving_over_quota_ = false;
     bool keys_dry_ = false;  // a take found no key (ends a retry round)
-    TicketPolicy ticket_;  // links in pending_ hold a reference to it
+    TicketPolicy ticket_;    // links in pending_ hold a reference to it
     // Addresses of pending links, for the host's channel events (only when it wants them).
     std::map<PendingLink*, ChannelEvent> link_events_;
     uint64_t channel_events_ = 0;

@@ -50,9 +50,8 @@ GlzMemoryBudget::Lease GlzMemoryBudget::reserve(int64_t wanted_pixels) {
     for (;;) {
         const size_t free_bytes = used < limit_bytes_ ? limit_bytes_ - used : 0;
         const size_t allowed = std::min(free_bytes, limit_bytes_ / kMaxShare);
-        const int64_t window = glz_encoder_bytes(wanted) <= allowed
-                                   ? wanted
-                                   : largest_window_within(allowed, wanted);
+        const int64_t window =
+            glz_encoder_bytes(wanted) <= allowed ? wanted : largest_window_within(allowed, wanted);
         if (window < floor) return {};
         const size_t bytes = glz_encoder_bytes(window);
         if (used_bytes_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed)) {

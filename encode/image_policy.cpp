@@ -93,8 +93,8 @@ void ImagePolicy::set_client(const ClientImageCaps& caps) {
             glz_lease_ = glz_budget_->reserve(caps.glz_window_pixels);
             glz_window_pixels_ = glz_lease_.window_pixels();
         } else {
-            glz_window_pixels_ = std::min(std::max<int64_t>(caps.glz_window_pixels, 0),
-                                          kGlzMaxWindowPixels);
+            glz_window_pixels_ =
+                std::min(std::max<int64_t>(caps.glz_window_pixels, 0), kGlzMaxWindowPixels);
         }
     }
     if (caps.lz_palette != caps_.lz_palette) encoders_[index_of(ImageCodec::kLz)].reset();
@@ -170,8 +170,7 @@ ImageEncoder* ImagePolicy::encoder(ImageCodec codec) {
 
 ImageCodec ImagePolicy::available(ImageCodec codec) {
     if (codec == ImageCodec::kLz4 && !caps_.lz4) codec = ImageCodec::kLz;
-    if ((codec == ImageCodec::kGlz || codec == ImageCodec::kZlibGlz) &&
-        glz_window_pixels_ <= 0) {
+    if ((codec == ImageCodec::kGlz || codec == ImageCodec::kZlibGlz) && glz_window_pixels_ <= 0) {
         codec = ImageCodec::kLz;
     }
     if (encoder(codec) != nullptr) return codec;

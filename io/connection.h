@@ -80,9 +80,7 @@ public:
     size_t queued_bytes() const { return io_->queued_bytes() + staged_.size(); }
     // When output last made progress (or began to wait); meaningful while queued_bytes() > 0:
     // a peer that stops reading leaves it in the past.
-    std::chrono::steady_clock::time_point output_progress_at() const {
-        return output_progress_at_;
-    }
+    std::chrono::steady_clock::time_point output_progress_at() const { return output_progress_at_; }
     // The most bytes that were ever queued at once: what this client cost us at worst.
     size_t peak_queued_bytes() const { return peak_queued_bytes_; }
     uint64_t bytes_sent() const { return io_->bytes_sent(); }

@@ -359,8 +359,7 @@ public:
                   static_cast<unsigned long long>(state.id),
                   static_cast<long long>(kCloseWait.count()));
         const linger reset_on_close{1, 0};
-        ::setsockopt(state.fd.get(), SOL_SOCKET, SO_LINGER, &reset_on_close,
-                     sizeof reset_on_close);
+        ::setsockopt(state.fd.get(), SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof reset_on_close);
         if (state.send_in_flight) {
             io_uring_prep_cancel64(sqe(), tag(state.id, Op::kSend), 0);
             io_uring_sqe_set_data64(last_sqe_, tag(0, Op::kIgnored));
