@@ -43,27 +43,27 @@ def case_out_of_descriptors(args):
         with H.ServerProcess(args.server, ["--disable-ticketing", "--shards", "1"], workdir=d,
                              preexec=low_nofile) as srv:
             held = []
-            deadline = time.monotonic() + 2.0
-            while len(held) < 150 and time.monotonic() < deadline:
+
+            def knock(timeout):
+                """One more client that holds its socket; False when it could not connect."""
                 s = socket.socket()
-                s.settimeout(2.0)
+                s.settimeout(timeout)
                 try:
                     s.connect(("127.0.0.1", srv.port))
                     held.append(s)
+                    return True
                 except OSError:
                     s.close()
-                    break
+                    return False
+
+            deadline = time.monotonic() + 2.0
+            while len(held) < 150 and time.monotonic() < deadline and knock(2.0):
+                pass
             H.pump(0.5)
             c0, t0 = cpu_seconds(srv.proc.pid), time.monotonic()
             # Keep knocking while descriptors are exhausted: a few new clients a second.
             while time.monotonic() - t0 < 4.0:
-                s = socket.socket()
-                s.settimeout(0.5)
-                try:
-                    s.connect(("127.0.0.1", srv.port))
-                    held.append(s)
-                except OSError:
-                    s.close()
+                knock(0.5)
                 time.sleep(0.1)
             share = (cpu_seconds(srv.proc.pid) - c0) / (time.monotonic() - t0)
             lines = [line for line in srv.log().splitlines() if "accept failed" in line]
