@@ -154,12 +154,27 @@ bool RedsState::bind_remote() {
     if (!loaded) {
         // spice_server_init fails: QEMU stops with "failed to initialize spice server" rather
         // than run a VM whose display the operator cannot reach.
-        LOG_ERROR("server", "remote port settings: %s", loaded.error().c_str());
+        LOG_ERROR("server", "library settings: %s", loaded.error().c_str());
         return false;
     }
     remote_ = std::move(*loaded);
     if (!remote_.gpu.empty()) config.gpu.device = remote_.gpu;
     if (!remote_.vulkan_loader.empty()) config.gpu.vulkan_loader = remote_.vulkan_loader;
+    if (remote_.client_memory_limit_bytes) {
+        config.client_memory_limit_bytes = size_t(*remote_.client_memory_limit_bytes);
+        // As spiced-gpu's option: display updates wait at the budget well before the cap.
+        config.display_budget_bytes =
+            std::min(config.display_budget_bytes, config.client_memory_limit_bytes / 2);
+    }
+    if (remote_.glz_memory_limit_bytes)
+        config.glz_memory_limit_bytes = size_t(*remote_.glz_memory_limit_bytes);
+    if (remote_.partial_message_timeout_seconds)
+        config.partial_message_timeout =
+            std::chrono::seconds(*remote_.partial_message_timeout_seconds);
+    if (remote_.pong_timeout_seconds)
+        config.pong_timeout = std::chrono::seconds(*remote_.pong_timeout_seconds);
+    if (remote_.write_timeout_seconds)
+        config.write_timeout = std::chrono::seconds(*remote_.write_timeout_seconds);
     if (!remote_.any()) return true;
     const std::string address = remote_.address.empty() ? "0.0.0.0" : remote_.address;
     if (remote_.port) {

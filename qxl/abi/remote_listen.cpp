@@ -18,15 +18,22 @@ std::string_view trim(std::string_view s) {
     return s.substr(first, last - first + 1);
 }
 
+// A plain decimal number that fits T ("12x", "+1", "-1" and empty are refused).
+template <typename T>
+std::optional<T> parse_number(std::string_view text) {
+    T value = 0;
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (ec != std::errc() || ptr != end || text.empty()) return std::nullopt;
+    return value;
+}
+
 // A port is a plain decimal 1-65535: "5930x", "+5930", "0" and "70000" are all refused, so a
 // typo never turns into some other port.
 std::optional<uint16_t> parse_port(std::string_view text) {
-    unsigned value = 0;
-    const char* end = text.data() + text.size();
-    auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (ec != std::errc() || ptr != end || text.empty() || value == 0 || value > 0xffff)
-        return std::nullopt;
-    return uint16_t(value);
+    const auto value = parse_number<unsigned>(text);
+    if (!value || *value == 0 || *value > 0xffff) return std::nullopt;
+    return uint16_t(*value);
 }
 
 bool is_address(const std::string& text) {
@@ -73,9 +80,29 @@ Expected<void, std::string> apply(std::string_view key, std::string_view value,
         (key == "gpu" ? into.gpu : into.vulkan_loader) = std::string(value);
         return {};
     }
+    if (key == "client-memory-limit" || key == "glz-memory-limit") {
+        const auto bytes = parse_number<uint64_t>(value);
+        const bool client = key == "client-memory-limit";
+        if (!bytes || (client && *bytes < (uint64_t{1} << 20)))
+            return bad(client ? "is not a byte count (at least 1048576)"
+                              : "is not a byte count (0 turns GLZ off)");
+        (client ? into.client_memory_limit_bytes : into.glz_memory_limit_bytes) = *bytes;
+        return {};
+    }
+    if (key == "partial-message-timeout" || key == "pong-timeout" || key == "write-timeout") {
+        const auto seconds = parse_number<uint32_t>(value);
+        if (!seconds || *seconds > 86400) return bad("is not a number of seconds (0-86400)");
+        auto& timeout = key == "pong-timeout"    ? into.pong_timeout_seconds
+                        : key == "write-timeout" ? into.write_timeout_seconds
+                                                 : into.partial_message_timeout_seconds;
+        timeout = *seconds;
+        return {};
+    }
     return unexpected(origin +
                       ": unknown key (known: remote-port, remote-tls-port, remote-addr, "
-                      "remote-x509-dir, gpu, vulkan-loader)");
+                      "remote-x509-dir, gpu, vulkan-loader, client-memory-limit, "
+                      "glz-memory-limit, partial-message-timeout, pong-timeout, "
+                      "write-timeout)");
 }
 
 }  // namespace
@@ -129,6 +156,11 @@ Expected<RemoteListen, std::string> load_remote_listen(
         {"SPICED_REMOTE_X509_DIR", "remote-x509-dir"},
         {"SPICED_GPU", "gpu"},
         {"SPICED_VULKAN_LOADER", "vulkan-loader"},
+        {"SPICED_CLIENT_MEMORY_LIMIT", "client-memory-limit"},
+        {"SPICED_GLZ_MEMORY_LIMIT", "glz-memory-limit"},
+        {"SPICED_PARTIAL_MESSAGE_TIMEOUT", "partial-message-timeout"},
+        {"SPICED_PONG_TIMEOUT", "pong-timeout"},
+        {"SPICED_WRITE_TIMEOUT", "write-timeout"},
     };
     for (const auto& [variable, key] : kVariables) {
         const char* value = getenv(variable);

@@ -14,7 +14,10 @@
 // Keys: remote-port, remote-tls-port (1-65535), remote-addr (IPv4/IPv6 literal, default all
 // addresses), remote-x509-dir (QEMU's x509-dir layout: ca-cert.pem, server-cert.pem,
 // server-key.pem), gpu (spiced-gpu's --gpu: auto, none or a Vulkan device; default auto),
-// vulkan-loader (the Vulkan loader library to open). Any bad value or unknown key is an error
+// vulkan-loader (the Vulkan loader library to open), and the limits spiced-gpu takes as options:
+// client-memory-limit and glz-memory-limit (bytes), partial-message-timeout, pong-timeout and
+// write-timeout (seconds, 0 = never; environment SPICED_CLIENT_MEMORY_LIMIT, ...,
+// SPICED_WRITE_TIMEOUT). Any bad value or unknown key is an error
 // naming where it came from: an operator who asked for a remote port wants to hear at start that it
 // will not open, not find out from a user later.
 #pragma once
@@ -39,6 +42,12 @@ struct RemoteListen {
     // The compositor's device and loader (empty: the defaults, --gpu auto, libvulkan.so.1).
     std::string gpu;
     std::string vulkan_loader;
+    // The standalone server's limits of the same names (unset: its defaults).
+    std::optional<uint64_t> client_memory_limit_bytes;
+    std::optional<uint64_t> glz_memory_limit_bytes;
+    std::optional<uint32_t> partial_message_timeout_seconds;
+    std::optional<uint32_t> pong_timeout_seconds;
+    std::optional<uint32_t> write_timeout_seconds;
     // Where each setting came from ("SPICED_REMOTE_PORT", "/etc/...conf:3"), for log lines.
     std::string port_origin, tls_port_origin;
 

@@ -221,7 +221,9 @@ def case_config_file(args):
         conf = os.path.join(d, "libspice-server.conf")
         with open(conf, "w") as f:
             f.write("# remote access for the GL display\nremote-port = %d\n"
-                    "remote-addr = 127.0.0.1   # loopback only\n\n" % other)
+                    "remote-addr = 127.0.0.1   # loopback only\n\n"
+                    "# limits for hostile clients, as spiced-gpu's options\n"
+                    "write-timeout = 45\nglz-memory-limit = 268435456\n" % other)
         host = Host(args.host, d, {"SPICED_CONFIG": conf, "SPICED_REMOTE_PORT": str(port)},
                     password=None)
         try:
@@ -313,6 +315,8 @@ def case_bad_settings(args):
              "SPICED_CONFIG=%s: cannot be read" % os.path.join(d, "missing.conf")),
             ({"SPICED_CONFIG": bad_conf}, "%s:2: remote_tls_port: unknown key" % bad_conf),
             ({"SPICED_REMOTE_TLS_PORT": "5998"}, "needs remote-x509-dir"),
+            ({"SPICED_WRITE_TIMEOUT": "soon"},
+             "SPICED_WRITE_TIMEOUT='soon' is not a number of seconds"),
             ({"SPICED_REMOTE_PORT": str(busy), "SPICED_REMOTE_ADDR": "127.0.0.1"},
              "remote port 127.0.0.1:%d (SPICED_REMOTE_PORT)" % busy),
         ]

@@ -74,6 +74,33 @@ TEST(RemoteListen, GpuChoice) {
     EXPECT_EQ(loaded->gpu, "llvmpipe");
 }
 
+// The limits and timeouts hostile clients meet (issue 14), for a library inside QEMU.
+TEST(RemoteListen, LimitsAndTimeouts) {
+    RemoteListen r;
+    ASSERT_TRUE(
+        parse_remote_config("client-memory-limit = 8388608\nglz-memory-limit = 0\n"
+                            "partial-message-timeout = 5\npong-timeout=0\n",
+                            "f.conf", r));
+    EXPECT_EQ(r.client_memory_limit_bytes, 8388608u);
+    EXPECT_EQ(r.glz_memory_limit_bytes, 0u);
+    EXPECT_EQ(r.partial_message_timeout_seconds, 5u);
+    EXPECT_EQ(r.pong_timeout_seconds, 0u);
+    EXPECT_FALSE(r.write_timeout_seconds.has_value());
+    EXPECT_FALSE(r.any());
+    auto small = parse_remote_config("client-memory-limit = 1000\n", "f.conf", r);
+    ASSERT_FALSE(small);
+    EXPECT_NE(small.error().find("f.conf:1: client-memory-limit='1000'"), std::string::npos);
+    EXPECT_FALSE(parse_remote_config("write-timeout = 90000\n", "f.conf", r));
+    EXPECT_FALSE(parse_remote_config("glz-memory-limit = 1G\n", "f.conf", r));
+    Env env;
+    env.values["SPICED_WRITE_TIMEOUT"] = "15";
+    env.values["SPICED_GLZ_MEMORY_LIMIT"] = "268435456";
+    auto loaded = load_remote_listen(std::ref(env));
+    ASSERT_TRUE(loaded) << loaded.error();
+    EXPECT_EQ(loaded->write_timeout_seconds, 15u);
+    EXPECT_EQ(loaded->glz_memory_limit_bytes, 268435456u);
+}
+
 TEST(RemoteListen, FileErrorsNameTheLine) {
     const struct {
         const char* text;
