@@ -15,9 +15,16 @@ ChannelClient& Session::add_channel(std::unique_ptr<ChannelClient> channel) {
     return added;
 }
 
-void Session::set_bandwidth(double mbps, bool low) {
-    LOG_INFO("session", "session %u: link measured at %.1f Mbit/s%s", id_, mbps,
-             low ? " (low bandwidth: lossy/zlib codecs in the auto modes)" : "");
+void Session::set_bandwidth(double mbps, bool at_least, bool low) {
+    if (at_least) {
+        LOG_INFO("session",
+                 "session %u: link faster than %.0f Mbit/s (too fast for the connect-time test "
+                 "to time)",
+                 id_, mbps);
+    } else {
+        LOG_INFO("session", "session %u: link measured at %.1f Mbit/s%s", id_, mbps,
+                 low ? " (low bandwidth: lossy/zlib codecs in the auto modes)" : "");
+    }
     shard_.session_bandwidth(id_, low);
 }
 

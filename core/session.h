@@ -36,7 +36,9 @@ public:
     // The session ended on its owning shard: closes this part's channels.
     void end(std::string_view reason);
     // The main channel's bandwidth test result (reported to every part by the shards).
-    void set_bandwidth(double mbps, bool low);
+    // The connect-time test's figure; `at_least` when the link was too fast to time (the
+    // figure is then a lower bound).
+    void set_bandwidth(double mbps, bool at_least, bool low);
     // Display channels adapt their codecs.
     void apply_low_bandwidth(bool low);
     bool low_bandwidth() const { return low_bandwidth_; }

@@ -24,6 +24,8 @@ packages=(
   # real QXL producers for the drop-in libspice-server.so.1, and X tools to check them
   xserver-xspice qemu-system-x86 xterm x11-apps x11-utils xdotool mesa-utils busybox-static
   cpio spice-vdagent xclip
+  # shaped links for the bandwidth test (network namespaces, tc tbf)
+  iproute2
   # the virgl guest (test_dropin_virgl.py): QEMU's virtio-vga-gl and egl-headless, and what its
   # GL program is compiled against and copied with (Mesa's virtio_gpu DRI driver)
   qemu-system-gui libgbm-dev libegl-dev libgles-dev libdrm-dev libgl1-mesa-dri libegl-mesa0
