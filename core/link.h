@@ -71,6 +71,7 @@ public:
     LinkHandshake(Decide decide, TakeKey take_key, const TicketPolicy& policy);
     void set_admit(Admit admit) { admit_ = std::move(admit); }
     void set_take_key(TakeKey take_key) { take_key_ = std::move(take_key); }
+    void set_decide(Decide decide) { decide_ = std::move(decide); }
 
     // Consumes bytes from `in` (returns how many) and appends any reply to `out`. Stops
     // consuming at kLinked: the rest belongs to the channel.

@@ -97,7 +97,7 @@ Server::Server(ServerConfig config, size_t shards, std::vector<TcpListener> list
       tls_listeners_(std::move(tls_listeners)),
       tls_(std::move(tls)),
       glz_budget_(std::make_shared<GlzMemoryBudget>(config_.glz_memory_limit_bytes)),
-      directory_(config_.multi_client),
+      directory_(config_.multi_client, config_.bind_channels_to_host),
       desktop_(std::move(desktop)) {}
 
 Server::~Server() {

@@ -91,6 +91,9 @@ struct ServerConfig {
     // --pong-timeout: the main channel's oldest unanswered ping is this old: the session is
     // closed (pings go every 10 s; clients answer at once). Zero: never.
     std::chrono::seconds pong_timeout{60};
+    // --channel-binding host: a session's other channels must come from the host its main
+    // channel came from (none: any host with the session id and the password, as spice-server).
+    bool bind_channels_to_host = true;
     // --write-timeout: a linked channel with output queued whose socket takes no byte for
     // this long (the client stopped reading) is closed. Zero: never.
     std::chrono::seconds write_timeout{60};

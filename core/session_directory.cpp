@@ -19,7 +19,7 @@ uint32_t random_id() {
 }
 }  // namespace
 
-SessionDirectory::Opened SessionDirectory::open(size_t owner_shard) {
+SessionDirectory::Opened SessionDirectory::open(size_t owner_shard, std::string_view host) {
     std::lock_guard lock(mutex_);
     Opened opened;
     if (policy_ == MultiClient::kOff) {
@@ -29,7 +29,7 @@ SessionDirectory::Opened SessionDirectory::open(size_t owner_shard) {
     }
     uint32_t id = random_id();
     while (id == 0 || sessions_.count(id) != 0) id = random_id();
-    Entry entry{owner_shard, ++opened_, {}, false};
+    Entry entry{owner_shard, ++opened_, {}, false, std::string(host)};
     entry.channels.set(bit(SPICE_CHANNEL_MAIN, 0));
     sessions_.emplace(id, entry);
     opened.id = id;
@@ -37,19 +37,22 @@ SessionDirectory::Opened SessionDirectory::open(size_t owner_shard) {
     return opened;
 }
 
-SessionDirectory::Lookup SessionDirectory::lookup(uint32_t session, uint8_t type,
-                                                  uint8_t id) const {
+SessionDirectory::Lookup SessionDirectory::lookup(uint32_t session, uint8_t type, uint8_t id,
+                                                  std::string_view host) const {
     std::lock_guard lock(mutex_);
     auto found = sessions_.find(session);
     if (found == sessions_.end()) return Lookup::kUnknown;
+    if (other_host(found->second, host)) return Lookup::kOtherHost;
     return found->second.channels.test(bit(type, id)) ? Lookup::kChannelTaken : Lookup::kOpen;
 }
 
 std::optional<SessionDirectory::Joined> SessionDirectory::join(uint32_t session, uint8_t type,
-                                                               uint8_t id) {
+                                                               uint8_t id, std::string_view host) {
     std::lock_guard lock(mutex_);
     auto found = sessions_.find(session);
-    if (found == sessions_.end() || found->second.channels.test(bit(type, id))) return std::nullopt;
+    if (found == sessions_.end() || found->second.channels.test(bit(type, id)) ||
+        other_host(found->second, host))
+        return std::nullopt;
     found->second.channels.set(bit(type, id));
     return Joined{found->second.owner_shard, found->second.low_bandwidth};
 }

@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -29,7 +31,9 @@ enum class MultiClient : uint8_t {
 
 class SessionDirectory {
 public:
-    enum class Lookup : uint8_t { kUnknown, kChannelTaken, kOpen };
+    // kOtherHost: the session exists but its main channel came from another host (the link
+    // is refused as if the session did not exist).
+    enum class Lookup : uint8_t { kUnknown, kOtherHost, kChannelTaken, kOpen };
     struct Joined {
         size_t owner_shard;  // where the session's main channel lives
         bool low_bandwidth;
@@ -45,17 +49,24 @@ public:
         std::vector<Replaced> replaced;
     };
 
-    explicit SessionDirectory(MultiClient policy = MultiClient::kShared) : policy_(policy) {}
+    // `same_host` (--channel-binding host): a session's other channels must come from the
+    // host (peer address) its main channel came from. The protocol has no owner beyond the
+    // session id and the password; this keeps someone who has both from taking another
+    // client's display, inputs or cursor slot from elsewhere.
+    explicit SessionDirectory(MultiClient policy = MultiClient::kShared, bool same_host = false)
+        : policy_(policy), same_host_(same_host) {}
 
     MultiClient policy() const { return policy_; }
-    // A new session whose main channel is linked on `owner_shard`, with an unpredictable id
-    // (never 0) from the kernel's CSPRNG: a session id is what other channels link with.
-    Opened open(size_t owner_shard);
-    // Whether channel `type`:`id` may still link to session `session`.
-    Lookup lookup(uint32_t session, uint8_t type, uint8_t id) const;
-    // Records the channel as linked; nothing when the session ended or has that channel
-    // already (both can happen between lookup() and the end of the link).
-    std::optional<Joined> join(uint32_t session, uint8_t type, uint8_t id);
+    // A new session whose main channel is linked on `owner_shard` from `host`, with an
+    // unpredictable id (never 0) from the kernel's CSPRNG: a session id is what other
+    // channels link with.
+    Opened open(size_t owner_shard, std::string_view host = {});
+    // Whether channel `type`:`id` from `host` may still link to session `session`.
+    Lookup lookup(uint32_t session, uint8_t type, uint8_t id, std::string_view host = {}) const;
+    // Records the channel as linked; nothing when the session ended, has that channel already
+    // (both can happen between lookup() and the end of the link) or belongs to another host.
+    std::optional<Joined> join(uint32_t session, uint8_t type, uint8_t id,
+                               std::string_view host = {});
     // The channel went away; the session may link it again.
     void leave(uint32_t session, uint8_t type, uint8_t id);
     void close(uint32_t session);
@@ -78,10 +89,16 @@ private:
         uint64_t opened;  // order of open(), for choosing the next driver
         ChannelSet channels;
         bool low_bandwidth;
+        std::string host;  // of the main channel
     };
     void choose_driver();  // mutex held
 
+    bool other_host(const Entry& entry, std::string_view host) const {
+        return same_host_ && entry.host != host;
+    }
+
     const MultiClient policy_;
+    const bool same_host_;
     mutable std::mutex mutex_;
     std::unordered_map<uint32_t, Entry> sessions_;
     uint64_t opened_ = 0;

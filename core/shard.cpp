@@ -185,12 +185,12 @@ void Shard::shutdown() {
 void Shard::on_accept(TcpStream stream, bool tls) {
     LOG_DEBUG("server", "%s: connected%s", stream.peer().c_str(), tls ? " (TLS port)" : "");
     const int fd = stream.fd();
-    auto link = std::make_unique<PendingLink>(
-        *this, reactor_, std::move(stream),
-        [this, tls](const LinkRequest& request) { return decide(request, tls); }, nullptr, ticket_,
-        tls ? server_.tls() : nullptr);
+    auto link = std::make_unique<PendingLink>(*this, reactor_, std::move(stream), nullptr, nullptr,
+                                              ticket_, tls ? server_.tls() : nullptr);
     PendingLink* key = link.get();
     key->host = key->peer_host();
+    key->handshake().set_decide(
+        [this, tls, key](const LinkRequest& request) { return decide(request, tls, key->host); });
     key->handshake().set_take_key([this, key] { return take_key(*key); });
     key->handshake().set_admit([this, key] { return admit(*key); });
     if (config().on_channel_event) {
@@ -209,7 +209,7 @@ void Shard::on_accept(TcpStream stream, bool tls) {
     pending_.emplace(key, std::move(link));
 }
 
-LinkDecision Shard::decide(const LinkRequest& request, bool tls) const {
+LinkDecision Shard::decide(const LinkRequest& request, bool tls, const std::string& host) const {
     LinkDecision decision;
     decision.common_caps =
         Capabilities::of({SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION, SPICE_COMMON_CAP_AUTH_SPICE,
@@ -249,7 +249,15 @@ LinkDecision Shard::decide(const LinkRequest& request, bool tls) const {
     }
     if (request.channel_type == SPICE_CHANNEL_MAIN) return decision;
     const auto lookup =
-        directory_.lookup(request.connection_id, request.channel_type, request.channel_id);
+        directory_.lookup(request.connection_id, request.channel_type, request.channel_id, host);
+    if (lookup == SessionDirectory::Lookup::kOtherHost) {
+        // The client hears what it would for an unknown session: nothing tells a prober that
+        // the id was right.
+        return refuse(SPICE_LINK_ERR_BAD_CONNECTION_ID,
+                      type_name + " channel names session " +
+                          std::to_string(request.connection_id) +
+                          ", whose main channel came from another host (--channel-binding host)");
+    }
     if (lookup == SessionDirectory::Lookup::kUnknown) {
         return refuse(
             SPICE_LINK_ERR_BAD_CONNECTION_ID,
@@ -268,7 +276,7 @@ LinkDecision Shard::admit(PendingLink& link) {
     const LinkRequest& request = link.handshake().request();
     LinkDecision decision;
     if (request.channel_type == SPICE_CHANNEL_MAIN) {
-        SessionDirectory::Opened opened = directory_.open(index_);
+        SessionDirectory::Opened opened = directory_.open(index_, link.host);
         link.admitted(opened.id, {index_, false});
         // --multi-client off: the newcomer wins, as with spice-server; the sessions it
         // replaces end on their own shards.
@@ -280,7 +288,8 @@ LinkDecision Shard::admit(PendingLink& link) {
     }
     // Claimed before the client sees "OK": the session may have ended during the ticket
     // exchange, or another link of the same channel may have won the race.
-    auto joined = directory_.join(request.connection_id, request.channel_type, request.channel_id);
+    auto joined =
+        directory_.join(request.connection_id, request.channel_type, request.channel_id, link.host);
     if (!joined) {
         decision.error = SPICE_LINK_ERR_BAD_CONNECTION_ID;
         decision.reason = "session " + std::to_string(request.connection_id) +

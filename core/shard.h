@@ -107,7 +107,8 @@ private:
     void apply(const DesktopUpdate& update);
     void on_housekeeping();
     // `tls`: the link arrived on the TLS port.
-    LinkDecision decide(const LinkRequest& request, bool tls) const;
+    // `host`: the link's peer address (without the port).
+    LinkDecision decide(const LinkRequest& request, bool tls, const std::string& host) const;
     void retry_key_waiters();
     // One line for operators: what this shard's clients cost in queued output.
     void report_memory();

@@ -89,6 +89,7 @@ constexpr std::string_view kValued[] = {"--addr",
                                         "--partial-message-timeout",
                                         "--pong-timeout",
                                         "--write-timeout",
+                                        "--channel-binding",
                                         "--glz-memory-limit",
                                         "--cpus",
                                         "--numa-node",
@@ -129,6 +130,8 @@ Input/output and placement:
                             this long (pings go every 10 s; default 60; 0 = never)
   --write-timeout SECONDS   close a channel whose client takes none of its queued output
                             for this long (default 60; 0 = never)
+  --channel-binding host|none  host (default): a session's channels must come from the
+                            address its main channel came from; none: any address
   --glz-memory-limit BYTES  memory all clients' GLZ dictionaries may hold together; a
                             window that does not fit is served smaller, or LZ is used
                             (default 1073741824; 0 = no GLZ)
@@ -435,6 +438,9 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
             auto bytes = to_number<uint64_t>(value);
             if (!bytes || *bytes < (1 << 20)) return bad("is not a byte count (at least 1048576)");
             config.client_memory_limit_bytes = size_t(*bytes);
+        } else if (option == "--channel-binding") {
+            if (value != "host" && value != "none") return bad("is not host or none");
+            config.bind_channels_to_host = value == "host";
         } else if (option == "--glz-memory-limit") {
             auto bytes = to_number<uint64_t>(value);
             if (!bytes) return bad("is not a byte count (0 turns GLZ off)");

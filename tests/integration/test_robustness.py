@@ -586,6 +586,53 @@ def case_closed_nonreaders(args):
                     "stay:\n%s" % (open_sockets(srv.proc.pid) - base_sockets, srv.log()[-2000:]))
 
 
+def link_reply_from(source, port, **link):
+    """The link reply's error for a link sent from address `source` (None: no reply)."""
+    s = socket.socket()
+    s.settimeout(10.0)
+    try:
+        s.bind((source, 0))
+        s.connect(("127.0.0.1", port))
+        s.sendall(H.full_link(**link))
+        data, _ = H.recv_some(s, H.LINK_HEADER_SIZE + 4, 10.0, False)
+    finally:
+        s.close()
+    reply = H.parse_link_reply(data)
+    return None if reply is None else reply["error"]
+
+
+def case_channel_binding(args):
+    """A session's channel slots cannot be taken from elsewhere (issue 14 item 8): with the
+    session id and the password, a link from another host (127.0.0.2) is refused as if the
+    session did not exist (--channel-binding host, the default); the owner's host links, once
+    per slot. --channel-binding none accepts any host, as spice-server does."""
+    for binding, other_host_ok in (("host", False), ("none", True)):
+        with H.ServerProcess(args.server, ["--disable-ticketing", "--multi-client", "shared",
+                                           "--channel-binding", binding]) as srv:
+            main = H.RawMainSession(srv.port)
+            try:
+                sid = main.session_id
+                stranger = link_reply_from("127.0.0.2", srv.port, connection_id=sid,
+                                           channel_type=H.CHANNEL_DISPLAY)
+                owner = link_reply_from("127.0.0.1", srv.port, connection_id=sid,
+                                        channel_type=H.CHANNEL_INPUTS)
+            finally:
+                main.close()
+            print("  --channel-binding %s: a display link from 127.0.0.2 with the right "
+                  "session id: %s; the owner's inputs link: %s"
+                  % (binding, H.LINK_ERR_NAMES.get(stranger, stranger),
+                     H.LINK_ERR_NAMES.get(owner, owner)))
+            H.check(owner == 0, "the session's own host could not link its inputs: %r" % owner)
+            if other_host_ok:
+                H.check(stranger == 0, "--channel-binding none refused another host: %r"
+                        % stranger)
+            else:
+                H.check(stranger == H.LINK_ERR_BAD_CONNECTION_ID,
+                        "another host's link got %r, want BAD_CONNECTION_ID" % stranger)
+                H.check("came from another host (--channel-binding host)" in srv.log(),
+                        "no log line for the refused link")
+
+
 def seconds_until_closed(sock, limit):
     """Reads and drops what arrives until the server closes `sock`; the seconds that took, or
     None when it was still open after `limit`."""
@@ -681,6 +728,7 @@ def main():
         ("robustness_small_replies", case_small_replies),
         ("robustness_link_flood", case_link_flood),
         ("robustness_closed_nonreaders", case_closed_nonreaders),
+        ("robustness_channel_binding", case_channel_binding),
     ]
     return H.run_cases(cases, args)
 

@@ -195,6 +195,11 @@ TEST(Options, IoAndPlacement) {
     EXPECT_EQ(defaults->config.pong_timeout, std::chrono::seconds(60));
     EXPECT_EQ(defaults->config.glz_memory_limit_bytes, size_t{1} << 30);
     EXPECT_EQ(defaults->config.write_timeout, std::chrono::seconds(60));
+    EXPECT_TRUE(defaults->config.bind_channels_to_host);
+    auto unbound = parse_args({"--disable-ticketing", "--channel-binding", "none"});
+    ASSERT_TRUE(unbound.has_value()) << unbound.error();
+    EXPECT_FALSE(unbound->config.bind_channels_to_host);
+    EXPECT_FALSE(parse_args({"--disable-ticketing", "--channel-binding", "ip"}).has_value());
     auto write = parse_args({"--disable-ticketing", "--write-timeout", "7"});
     ASSERT_TRUE(write.has_value()) << write.error();
     EXPECT_EQ(write->config.write_timeout, std::chrono::seconds(7));

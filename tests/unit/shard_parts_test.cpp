@@ -113,6 +113,21 @@ TEST(DesktopUpdateTest, AReplacedSurfaceSupersedesFrameChangesAroundIt) {
     EXPECT_TRUE(change.damage.is_empty());
 }
 
+// --channel-binding host: only the main channel's host joins a session's channels.
+TEST(SessionDirectoryTest, ChannelsJoinOnlyFromTheMainChannelsHost) {
+    SessionDirectory bound(MultiClient::kShared, /*same_host=*/true);
+    const uint32_t id = bound.open(0, "192.0.2.7").id;
+    EXPECT_EQ(bound.lookup(id, SPICE_CHANNEL_DISPLAY, 0, "192.0.2.8"),
+              SessionDirectory::Lookup::kOtherHost);
+    EXPECT_FALSE(bound.join(id, SPICE_CHANNEL_DISPLAY, 0, "192.0.2.8").has_value());
+    EXPECT_EQ(bound.lookup(id, SPICE_CHANNEL_DISPLAY, 0, "192.0.2.7"),
+              SessionDirectory::Lookup::kOpen);
+    EXPECT_TRUE(bound.join(id, SPICE_CHANNEL_DISPLAY, 0, "192.0.2.7").has_value());
+    SessionDirectory open_to_all(MultiClient::kShared, /*same_host=*/false);
+    const uint32_t other = open_to_all.open(0, "192.0.2.7").id;
+    EXPECT_TRUE(open_to_all.join(other, SPICE_CHANNEL_DISPLAY, 0, "192.0.2.8").has_value());
+}
+
 TEST(SessionDirectoryTest, ChannelsJoinOnceAndSessionsEnd) {
     SessionDirectory directory;
     const uint32_t id = directory.open(/*owner_shard=*/3).id;
