@@ -37,9 +37,12 @@ public:
           handshake_(std::move(decide), std::move(take_key), policy),
           started_(std::chrono::steady_clock::now()) {}
 
-    // The peer's address without the port: ticket keys are shared out per host.
+    // The peer's address without the port: ticket keys are shared out, and sessions bound,
+    // per host. Every unix-socket peer (a named path, an unnamed client, a host's socketpair)
+    // is the one host "local".
     std::string peer_host() const {
         const std::string& peer = connection_->peer();
+        if (peer.rfind("unix", 0) == 0 || peer == "socketpair") return "local";
         const size_t colon = peer.rfind(':');
         return colon == std::string::npos ? peer : peer.substr(0, colon);
     }
