@@ -1126,6 +1126,22 @@ def parse_args(description):
     return args
 
 
+def proc_status_kib(pid, field="VmRSS"):
+    """A kB figure of a process from /proc/PID/status (VmRSS: resident now, VmHWM: peak)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise TestFailure("no %s in /proc/%d/status" % (field, pid))
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process (all threads) in seconds, from /proc."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def sanitizer_env(binary):
     """For an AddressSanitizer build: no quarantine of freed memory, so RSS measures what the
     server holds rather than what ASan keeps back. None (the harness default) otherwise."""

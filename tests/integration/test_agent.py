@@ -106,14 +106,6 @@ def line_of(text, m):
     return text[start:end if end >= 0 else len(text)]
 
 
-def vmrss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise H.TestFailure("no VmRSS in /proc/%d/status" % pid)
-
-
 def percentile(values, p):
     s = sorted(values)
     if not s:
@@ -889,7 +881,7 @@ def memory_phase(run, d):
     srv, raw = run.srv, run.raw
     run.begin("memory")
     pid = srv.proc.pid
-    rss0 = vmrss_kib(pid)
+    rss0 = H.proc_status_kib(pid)
     peaks = []
     sent_bytes = sent_msgs = bad = 0
     t0 = time.monotonic()
@@ -900,20 +892,20 @@ def memory_phase(run, d):
         peak = 0
         for i in range(0, len(body), 512):
             sent_msgs += raw.agent_data_with_tokens(body[i:i + 512], timeout=30.0)
-            peak = max(peak, vmrss_kib(pid))
+            peak = max(peak, H.proc_status_kib(pid))
         sent_bytes += sum(len(p) for p in body)
         raw.agent_data_with_tokens([chunk + b"!"])  # abandon it
         sent_msgs += 1
         bad += 1
         raw.wait(lambda: False, 0.1)
-        peaks.append(max(peak, vmrss_kib(pid)))
+        peaks.append(max(peak, H.proc_status_kib(pid)))
     over = [agent_header(VD_AGENT_CLIPBOARD, (16 << 20) + 1) + chunk[:2028]] * 2000
     sent_msgs += raw.agent_data_with_tokens(over, timeout=30.0)
     sent_bytes += len(over) * VD_AGENT_MAX_DATA_SIZE
     bad += len(over)
     seconds = time.monotonic() - t0
     H.check(raw.alive(), "memory: the server closed the raw session (%s)" % raw.eof)
-    rss1 = vmrss_kib(pid)
+    rss1 = H.proc_status_kib(pid)
     grew = (max(peaks + [rss1]) - rss0) / 1024.0
     print("  memory: sent %.1f MB in %d AGENT_DATA within the tokens (%.1f s, %.0f MB/s); "
           "server RSS %.1f MiB before, peaks per round %s MiB, %.1f MiB after; peak growth "

@@ -115,19 +115,11 @@ def case_multi_client_shared(args):
             b.disconnect()
 
 
-def cpu_seconds(pid):
-    """utime + stime of a process (all threads) in seconds, from /proc."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
-
-
 def cpu_share(pid, seconds):
     """Share of one core the process used over the next `seconds` (GLib keeps running)."""
-    c0, t0 = cpu_seconds(pid), time.monotonic()
+    c0, t0 = H.cpu_seconds(pid), time.monotonic()
     H.pump(seconds)
-    return (cpu_seconds(pid) - c0) / (time.monotonic() - t0)
+    return (H.cpu_seconds(pid) - c0) / (time.monotonic() - t0)
 
 
 def case_idle_cpu(args):

@@ -20,13 +20,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spiced_harness as H  # noqa: E402
 
 
-def cpu_seconds(pid):
-    """utime + stime of a process (all threads) in seconds, from /proc."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def case_out_of_descriptors(args):
     """The server runs with 64 descriptors; 150 clients connect and hold their sockets (no
     login needed). Accept fails with EMFILE: the server must not spin (it used to take 100 %
@@ -60,12 +53,12 @@ def case_out_of_descriptors(args):
             while len(held) < 150 and time.monotonic() < deadline and knock(2.0):
                 pass
             H.pump(0.5)
-            c0, t0 = cpu_seconds(srv.proc.pid), time.monotonic()
+            c0, t0 = H.cpu_seconds(srv.proc.pid), time.monotonic()
             # Keep knocking while descriptors are exhausted: a few new clients a second.
             while time.monotonic() - t0 < 4.0:
                 knock(0.5)
                 time.sleep(0.1)
-            share = (cpu_seconds(srv.proc.pid) - c0) / (time.monotonic() - t0)
+            share = (H.cpu_seconds(srv.proc.pid) - c0) / (time.monotonic() - t0)
             lines = [line for line in srv.log().splitlines() if "accept failed" in line]
             print("  %d clients connected; server CPU %.1f %% of a core over 4 s while out of "
                   "descriptors; %d 'accept failed' lines" % (len(held), 100 * share, len(lines)))

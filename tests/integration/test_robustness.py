@@ -265,11 +265,6 @@ GLZ_LINE_RE = re.compile(r"client caches \d+ pixels of images, a GLZ window of (
                          r"--glz-memory-limit has (\d+) of (\d+) MiB in use)?")
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
-
-
 def case_glz_budget(args):
     """Display clients asking for the largest GLZ window (INT32_MAX pixels, which spice-server
     clamps to 32M) no longer get ~190 MB each (issue 14 item 7): --glz-memory-limit bounds
@@ -281,7 +276,7 @@ def case_glz_budget(args):
                                        "--multi-client", "shared",
                                        "--glz-memory-limit", str(limit_mib << 20)]) as srv:
         sessions, displays = [], []
-        rss_before = rss_kib(srv.proc.pid) >> 10
+        rss_before = H.proc_status_kib(srv.proc.pid) >> 10
         try:
             for _ in range(hostile):
                 main = H.RawMainSession(srv.port)
@@ -296,7 +291,7 @@ def case_glz_budget(args):
             served = [int(m[1]) for m in lines if m[1]]
             refused = sum(1 for m in lines if m[2] and not m[1])
             in_use = max(int(m[2]) for m in lines if m[2]) if any(m[2] for m in lines) else 0
-            rss = rss_kib(srv.proc.pid) >> 10
+            rss = H.proc_status_kib(srv.proc.pid) >> 10
             print("  %d clients asking 2^31-1 pixels, --glz-memory-limit %d MiB: %d windows "
                   "served (%s pixels each), %d refused (LZ); %d MiB of GLZ memory accounted; "
                   "server RSS %d -> %d MiB" % (hostile, limit_mib, len(served),
@@ -355,7 +350,7 @@ def case_input_flood(args):
             client.wait_inputs(15.0)
             H.pump(1.0)
             quiet = [key_to_screen(client, dump) for _ in range(3)]
-            rss_before = rss_kib(srv.proc.pid) >> 10
+            rss_before = H.proc_status_kib(srv.proc.pid) >> 10
 
             message = H.raw_message(SPICE_MSGC_INPUTS_KEY_SCANCODE, bytes([0x2A, 0xAA]) * 32768)
             flood = {"sent": 0, "closed": 0, "stop": False}
@@ -381,14 +376,14 @@ def case_input_flood(args):
             sender.start()
             try:
                 during = [key_to_screen(client, dump) for _ in range(5)]
-                rss_during = rss_kib(srv.proc.pid) >> 10
+                rss_during = H.proc_status_kib(srv.proc.pid) >> 10
                 flooding = sender.is_alive()
                 sender.join(60.0)
                 H.check(not sender.is_alive(), "the flood did not end")
             finally:
                 flood["stop"] = True
             H.pump(1.0)
-            rss_after = rss_kib(srv.proc.pid) >> 10
+            rss_after = H.proc_status_kib(srv.proc.pid) >> 10
             after = key_to_screen(client, dump)
             print("  flood of %d MiB of KEY_SCANCODE sent over %d sessions (each closed by the "
                   "server); another client's key-to-screen %.2f s quiet, %.2f s worst during, "
@@ -410,11 +405,6 @@ SPICE_MSGC_INPUTS_MOUSE_MOTION = 111
 SPICE_MSGC_ACK = 2
 
 
-def hwm_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
-
-
 def case_small_replies(args):
     """A client that sends many small requests and never reads (issue 14 item 1): every 4th
     MOUSE_MOTION earns a 6-byte MOTION_ACK, and each reply used to be a heap buffer of its
@@ -428,7 +418,7 @@ def case_small_replies(args):
         inputs = H.raw_link_channel(srv.port, main.session_id, H.CHANNEL_INPUTS, rcvbuf=4096)
         inputs.settimeout(30.0)
         H.pump(0.5)
-        peak_before = hwm_kib(srv.proc.pid) >> 10
+        peak_before = H.proc_status_kib(srv.proc.pid, "VmHWM") >> 10
         motion = H.raw_message(SPICE_MSGC_INPUTS_MOUSE_MOTION, struct.pack("<iiH", 1, 1, 0))
         chunk = motion * (1 << 16)
         sent = 0
@@ -445,7 +435,7 @@ def case_small_replies(args):
         H.check(H.wait_until(lambda: "client memory limit" in srv.log() or
                              "not reading" in srv.log(), 20.0),
                 "the non-reading client was not closed at the limit:\n" + srv.log()[-2000:])
-        peak = hwm_kib(srv.proc.pid) >> 10
+        peak = H.proc_status_kib(srv.proc.pid, "VmHWM") >> 10
         line = [l for l in srv.log().splitlines() if "peer is not reading" in l]
         print("  %d MiB of MOUSE_MOTION sent (%d MOTION_ACKs owed) to a client that never "
               "reads: %s; server peak RSS %d -> %d MiB (limit %d MiB)"
@@ -556,7 +546,7 @@ def case_closed_nonreaders(args):
                                            "--web-root", d]) as srv:
             H.pump(0.5)
             base_sockets = open_sockets(srv.proc.pid)
-            base_rss = rss_kib(srv.proc.pid) >> 10
+            base_rss = H.proc_status_kib(srv.proc.pid) >> 10
             held = []
             try:
                 for _ in range(clients):
@@ -567,13 +557,13 @@ def case_closed_nonreaders(args):
                     held.append(s)
                 H.pump(1.0)
                 busy_sockets = open_sockets(srv.proc.pid)
-                busy_rss = rss_kib(srv.proc.pid) >> 10
+                busy_rss = H.proc_status_kib(srv.proc.pid) >> 10
                 # The link stage's 10 s limit closes them; then at most the close wait.
                 start = time.monotonic()
                 released = H.wait_until(lambda: open_sockets(srv.proc.pid) <= base_sockets,
                                         25.0, interval=0.2)
                 took = time.monotonic() - start
-                rss = rss_kib(srv.proc.pid) >> 10
+                rss = H.proc_status_kib(srv.proc.pid) >> 10
             finally:
                 for s in held:
                     s.close()

@@ -52,14 +52,6 @@ def update_rate(client, seconds):
     return (client.invalidate_count - n0) / seconds
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def open_sessions(port, count, threads=8):
     """Opens `count` raw main sessions from `threads` threads; returns (sessions, errors)."""
     sessions, errors = [], []
@@ -101,12 +93,12 @@ def with_watcher(args, extra_args, body, env=None):
 
 def case_200_clients(args):
     def body(srv, watcher, _d):
-        rss_before = rss_kib(srv.proc.pid)
+        rss_before = H.proc_status_kib(srv.proc.pid)
         t0 = time.monotonic()
         sessions, errors = open_sessions(srv.port, 200)
         took = time.monotonic() - t0
         H.pump(0.5)
-        rss_after = rss_kib(srv.proc.pid)
+        rss_after = H.proc_status_kib(srv.proc.pid)
         try:
             H.check(not errors, "%d of 200 sessions failed: %s" % (len(errors), errors[:5]))
             ids = {s.session_id for s in sessions}
@@ -220,7 +212,7 @@ def case_stalled_reader(args):
 
     def body(srv, watcher, _d):
         base_rate = update_rate(watcher, 4.0)
-        rss_before = rss_kib(srv.proc.pid)
+        rss_before = H.proc_status_kib(srv.proc.pid)
         main = H.RawMainSession(srv.port)
         # A display channel that never reads, with a tiny receive buffer.
         stalled = H.raw_link_channel(srv.port, main.session_id, CHANNEL_DISPLAY, rcvbuf=4096)
@@ -229,7 +221,7 @@ def case_stalled_reader(args):
         rates = []
         while time.monotonic() - t0 < 12.0:
             rates.append(update_rate(watcher, 2.0))
-            peak_rss = max(peak_rss, rss_kib(srv.proc.pid))
+            peak_rss = max(peak_rss, H.proc_status_kib(srv.proc.pid))
         stalled_rate = sum(rates) / len(rates)
         print("  watcher updates/s: %.1f alone, %.1f with a stalled display client "
               "(ratio %.2f)" % (base_rate, stalled_rate,
