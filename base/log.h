@@ -2,6 +2,8 @@
 // reported through here as exactly one line, so operators can grep for it.
 #pragma once
 
+#include <chrono>
+#include <cstdarg>
 #include <cstdio>
 #include <string_view>
 
@@ -15,6 +17,26 @@ LogLevel log_threshold();
 
 void log_write(LogLevel level, std::string_view component, const char* format, ...)
     __attribute__((format(printf, 3, 4)));
+void log_vwrite(LogLevel level, std::string_view component, const char* format, va_list args)
+    __attribute__((format(printf, 3, 0)));
+
+// While at least one BackgroundLogging lives, finished lines are handed to one writer thread
+// instead of being written by the thread that logs: an io or desktop thread never waits on a
+// slow or blocked stderr (a full pipe, a stalled journald). What does not fit in a bounded
+// queue (1 MiB) is dropped and counted in one line once the writer catches up. The server owns
+// one for its lifetime; lines logged without one are written at once, as before. Queued lines
+// are written when the last one goes away and at exit().
+class BackgroundLogging {
+public:
+    BackgroundLogging();
+    ~BackgroundLogging();
+    BackgroundLogging(const BackgroundLogging&) = delete;
+    BackgroundLogging& operator=(const BackgroundLogging&) = delete;
+
+    // Waits (at most `timeout`) until every line queued so far is written; for tests and
+    // orderly shutdown.
+    static void flush(std::chrono::milliseconds timeout = std::chrono::seconds(2));
+};
 
 }  // namespace spiced
 

@@ -1,8 +1,10 @@
-// LogLimiter: at most one line per period for one source of repeated trouble (a client that
-// keeps sending bad data), so a peer cannot turn our log into its amplifier. The caller asks
-// before logging; what was held back is counted and reported with the next line.
+// LogLimiter: a token bucket of log lines for one source of repeated trouble (a client that
+// keeps sending bad data, a connection that keeps asking for missing files), so a peer cannot
+// turn our log into its amplifier. The caller asks before logging; what was held back is
+// counted and reported with the next line that goes out.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 
@@ -10,30 +12,46 @@ namespace spiced {
 
 class LogLimiter {
 public:
-    explicit LogLimiter(std::chrono::steady_clock::duration period = std::chrono::seconds(1))
-        : period_(period) {}
+    // `burst` lines may go out at once; after that one line per `period`.
+    explicit LogLimiter(std::chrono::steady_clock::duration period = std::chrono::seconds(1),
+                        uint32_t burst = 1)
+        : period_(period), burst_(std::max<uint32_t>(burst, 1)), tokens_(burst_) {}
 
     // True when a line may go out now; `held_back` is then how many were suppressed since the
     // previous line. Counts every call in total().
-    bool allow(uint64_t& held_back) {
+    bool allow(uint64_t& held_back) { return allow(held_back, std::chrono::steady_clock::now()); }
+    bool allow(uint64_t& held_back, std::chrono::steady_clock::time_point now) {
         ++total_;
-        const auto now = std::chrono::steady_clock::now();
-        if (logged_once_ && now - last_ < period_) {
+        refill(now);
+        if (tokens_ == 0) {
             ++held_back_;
             return false;
         }
-        logged_once_ = true;
-        last_ = now;
+        --tokens_;
         held_back = held_back_;
         held_back_ = 0;
         return true;
     }
     uint64_t total() const { return total_; }
+    // Suppressed since the last line that went out (for a summary when the source goes away).
+    uint64_t held_back() const { return held_back_; }
 
 private:
+    void refill(std::chrono::steady_clock::time_point now) {
+        if (tokens_ == burst_) {
+            refilled_at_ = now;
+            return;
+        }
+        const auto periods = period_.count() > 0 ? (now - refilled_at_) / period_ : burst_;
+        if (periods <= 0) return;
+        tokens_ = static_cast<uint32_t>(std::min<int64_t>(burst_, tokens_ + periods));
+        refilled_at_ = tokens_ == burst_ ? now : refilled_at_ + periods * period_;
+    }
+
     std::chrono::steady_clock::duration period_;
-    std::chrono::steady_clock::time_point last_{};
-    bool logged_once_ = false;
+    uint32_t burst_;
+    uint32_t tokens_;
+    std::chrono::steady_clock::time_point refilled_at_{};
     uint64_t held_back_ = 0;
     uint64_t total_ = 0;
 };

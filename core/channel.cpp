@@ -2,6 +2,8 @@
 
 #include <spice/enums.h>
 
+#include <cstdarg>
+
 #include "base/log.h"
 #include "core/session.h"
 #include "core/shard.h"
@@ -43,6 +45,13 @@ double ChannelClient::seconds_connected() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
 }
 
+void ChannelClient::log(LogLevel level, std::string_view component, const char* format, ...) {
+    va_list args;
+    va_start(args, format);
+    connection_->vlog(level, component, format, args);
+    va_end(args);
+}
+
 void ChannelClient::start() {
     send(MsgSetAck{ack_generation_, kAckWindow});
     // The client counts messages from SET_ACK on; so do we.
@@ -56,10 +65,10 @@ void ChannelClient::tick(std::chrono::steady_clock::time_point now) {
     const ServerConfig& config = session_.shard().config();
     const auto partial_timeout = config.partial_message_timeout;
     if (partial_message_ && partial_timeout.count() > 0 && now - last_received_ > partial_timeout) {
-        LOG_WARN("channel",
-                 "%s: %s channel: no more of a started message for %lld s "
-                 "(--partial-message-timeout); closing",
-                 peer().c_str(), name(), static_cast<long long>(partial_timeout.count()));
+        log(LogLevel::kWarning, "channel",
+            "%s channel: no more of a started message for %lld s "
+            "(--partial-message-timeout); closing",
+            name(), static_cast<long long>(partial_timeout.count()));
         close("partial message timeout");
         return;
     }
@@ -68,21 +77,19 @@ void ChannelClient::tick(std::chrono::steady_clock::time_point now) {
     const auto pong_timeout = config.pong_timeout;
     if (link_.channel_type == SPICE_CHANNEL_MAIN && pong_timeout.count() > 0 &&
         !unanswered_pings_.empty() && now - unanswered_pings_.front().second > pong_timeout) {
-        LOG_WARN("channel",
-                 "%s: %s channel: ping %u unanswered for %lld s (--pong-timeout); closing",
-                 peer().c_str(), name(), unanswered_pings_.front().first,
-                 static_cast<long long>(pong_timeout.count()));
+        log(LogLevel::kWarning, "channel",
+            "%s channel: ping %u unanswered for %lld s (--pong-timeout); closing", name(),
+            unanswered_pings_.front().first, static_cast<long long>(pong_timeout.count()));
         close("pong timeout");
         return;
     }
     const auto write_timeout = config.write_timeout;
     if (write_timeout.count() > 0 && connection_->queued_bytes() > 0 &&
         now - connection_->output_progress_at() > write_timeout) {
-        LOG_WARN("channel",
-                 "%s: %s channel: %zu bytes queued and none taken for %lld s "
-                 "(--write-timeout); closing",
-                 peer().c_str(), name(), connection_->queued_bytes(),
-                 static_cast<long long>(write_timeout.count()));
+        log(LogLevel::kWarning, "channel",
+            "%s channel: %zu bytes queued and none taken for %lld s "
+            "(--write-timeout); closing",
+            name(), connection_->queued_bytes(), static_cast<long long>(write_timeout.count()));
         close("write timeout");
         return;
     }
@@ -147,10 +154,10 @@ size_t ChannelClient::on_data(std::span<const uint8_t> data) {
         uint16_t type = r.u16();
         uint32_t size = r.u32();
         if (size > kMaxClientMessage) {
-            LOG_WARN("channel",
-                     "%s: %s channel: message type %u announces %u bytes (limit %u); "
-                     "closing",
-                     peer().c_str(), name(), type, size, kMaxClientMessage);
+            log(LogLevel::kWarning, "channel",
+                "%s channel: message type %u announces %u bytes (limit %u); "
+                "closing",
+                name(), type, size, kMaxClientMessage);
             close("oversized message");
             return used;
         }
@@ -161,9 +168,9 @@ size_t ChannelClient::on_data(std::span<const uint8_t> data) {
         auto result = on_common_message(type, body, handled);
         if (!handled && result) result = on_message(type, body);
         if (!result) {
-            LOG_WARN("channel", "%s: %s channel: bad message type %u (%u bytes): %.*s; closing",
-                     peer().c_str(), name(), type, size, int(to_string(result.error()).size()),
-                     to_string(result.error()).data());
+            log(LogLevel::kWarning, "channel",
+                "%s channel: bad message type %u (%u bytes): %.*s; closing", name(), type, size,
+                int(to_string(result.error()).size()), to_string(result.error()).data());
             close("protocol error");
             return used;
         }
@@ -195,8 +202,8 @@ Expected<void, ParseError> ChannelClient::on_common_message(uint16_t type,
             uint64_t now = monotonic_ns();
             if (pong->timestamp <= now) {
                 last_rtt_ms_ = double(now - pong->timestamp) / 1e6;
-                LOG_DEBUG("channel", "%s: %s channel: ping %u rtt %.3f ms", peer().c_str(), name(),
-                          pong->id, last_rtt_ms_);
+                log(LogLevel::kDebug, "channel", "%s channel: ping %u rtt %.3f ms", name(),
+                    pong->id, last_rtt_ms_);
             }
             // An answer settles its ping and the ones before it (ids we never sent: nothing).
             if (pong->id <= ping_id_) {

@@ -83,6 +83,11 @@ public:
 
     // True while the client has acknowledged enough messages for bulk data to flow.
     bool ack_window_open() const { return unacked_ < 2 * kAckWindow; }
+    // One line about this client ("PEER: message") within its connection's share of the log
+    // (Connection::log).
+    void log(LogLevel level, std::string_view component, const char* format, ...)
+        __attribute__((format(printf, 4, 5)));
+
     // Round-trip time of the latest ping, or -1 before the first pong.
     double last_rtt_ms() const { return last_rtt_ms_; }
 

@@ -171,8 +171,8 @@ void DisplayChannelClient::log_display_init(int64_t cache_pixels, int64_t glz_as
                       static_cast<long long>(glz_asked), served.c_str(), budget->used_bytes() >> 20,
                       budget->limit_bytes() >> 20);
     }
-    LOG_INFO("display", "%s: display %u: client caches %lld pixels of images, %s", peer().c_str(),
-             display_, static_cast<long long>(cache_pixels), glz);
+    log(LogLevel::kInfo, "display", "display %u: client caches %lld pixels of images, %s", display_,
+        static_cast<long long>(cache_pixels), glz);
 }
 
 void DisplayChannelClient::set_low_bandwidth(bool low) {
@@ -328,8 +328,8 @@ void DisplayChannelClient::send_area(const Frame& frame, const Rect& area, bool 
             if (!encoded) {
                 // A refusal (e.g. larger than the GLZ window) leaves the encoder's state as it
                 // was; the picture goes with a codec that cannot refuse.
-                LOG_DEBUG("display", "%s: %s; using the fallback codec", peer().c_str(),
-                          encoded.error().c_str());
+                log(LogLevel::kDebug, "display", "%s; using the fallback codec",
+                    encoded.error().c_str());
                 out.buffer().resize(body);
                 encoder = &policy_.fallback();
                 encoded = encoder->encode(frame, area, out, message_start);
@@ -341,7 +341,7 @@ void DisplayChannelClient::send_area(const Frame& frame, const Rect& area, bool 
         size_t(pixels) * 4 + 128);
     ++counts_.images;
     ++counts_.by_codec[size_t(encoder->codec())];
-    if (!encoded) LOG_ERROR("display", "%s: %s", peer().c_str(), encoded.error().c_str());
+    if (!encoded) log(LogLevel::kError, "display", "%s", encoded.error().c_str());
     if (encoder->codec() != ImageCodec::kJpeg) {
         lossy_.subtract(area);
         return;
@@ -380,20 +380,19 @@ void DisplayChannelClient::on_closing() {
         if (!codecs.empty()) codecs += ' ';
         codecs += std::string(to_string(ImageCodec(i))) + '=' + std::to_string(counts_.by_codec[i]);
     }
-    LOG_INFO("display",
-             "%s: sent %llu images (%llu B; %s), %llu fills, %llu copy_bits, %llu cache hits "
-             "(cache %lld of %lld px); %llu moves deferred to pixels; %llu lossless repaints of "
-             "JPEG areas; display %u, %llu surfaces",
-             peer().c_str(), static_cast<unsigned long long>(counts_.images),
-             static_cast<unsigned long long>(counts_.image_bytes),
-             codecs.empty() ? "none" : codecs.c_str(),
-             static_cast<unsigned long long>(counts_.fills),
-             static_cast<unsigned long long>(counts_.copy_bits),
-             static_cast<unsigned long long>(counts_.cache_hits),
-             static_cast<long long>(cache_.used()), static_cast<long long>(cache_.capacity()),
-             static_cast<unsigned long long>(counts_.deferred_moves),
-             static_cast<unsigned long long>(counts_.lossless_repaints), display_,
-             static_cast<unsigned long long>(counts_.surfaces));
+    log(LogLevel::kInfo, "display",
+        "sent %llu images (%llu B; %s), %llu fills, %llu copy_bits, %llu cache hits "
+        "(cache %lld of %lld px); %llu moves deferred to pixels; %llu lossless repaints of "
+        "JPEG areas; display %u, %llu surfaces",
+        static_cast<unsigned long long>(counts_.images),
+        static_cast<unsigned long long>(counts_.image_bytes),
+        codecs.empty() ? "none" : codecs.c_str(), static_cast<unsigned long long>(counts_.fills),
+        static_cast<unsigned long long>(counts_.copy_bits),
+        static_cast<unsigned long long>(counts_.cache_hits), static_cast<long long>(cache_.used()),
+        static_cast<long long>(cache_.capacity()),
+        static_cast<unsigned long long>(counts_.deferred_moves),
+        static_cast<unsigned long long>(counts_.lossless_repaints), display_,
+        static_cast<unsigned long long>(counts_.surfaces));
     if (counts_.streams > 0) {
         auto percentile = [this](double p) -> double {
             if (picture_latency_us_.empty()) return 0.0;
@@ -402,16 +401,16 @@ void DisplayChannelClient::on_closing() {
             std::nth_element(sorted.begin(), sorted.begin() + ptrdiff_t(at), sorted.end());
             return sorted[at] / 1000.0;
         };
-        LOG_INFO("display",
-                 "%s: display %u: %llu video streams (%llu moves or resizes followed), %llu "
-                 "pictures (%llu B), %llu pictures skipped while the client was behind; frame "
-                 "to STREAM_DATA p50 %.2f ms, p99 %.2f ms",
-                 peer().c_str(), display_, static_cast<unsigned long long>(counts_.streams),
-                 static_cast<unsigned long long>(counts_.stream_moves),
-                 static_cast<unsigned long long>(counts_.stream_pictures),
-                 static_cast<unsigned long long>(counts_.stream_bytes),
-                 static_cast<unsigned long long>(counts_.skipped_pictures), percentile(0.5),
-                 percentile(0.99));
+        log(LogLevel::kInfo, "display",
+            "display %u: %llu video streams (%llu moves or resizes followed), %llu "
+            "pictures (%llu B), %llu pictures skipped while the client was behind; frame "
+            "to STREAM_DATA p50 %.2f ms, p99 %.2f ms",
+            display_, static_cast<unsigned long long>(counts_.streams),
+            static_cast<unsigned long long>(counts_.stream_moves),
+            static_cast<unsigned long long>(counts_.stream_pictures),
+            static_cast<unsigned long long>(counts_.stream_bytes),
+            static_cast<unsigned long long>(counts_.skipped_pictures), percentile(0.5),
+            percentile(0.99));
     }
 }
 
@@ -425,9 +424,8 @@ Expected<void, ParseError> DisplayChannelClient::on_message(uint16_t type,
             // and log one line in all (they cost a log line each before).
             if (display_init_seen_) {
                 if (!repeated_init_logged_) {
-                    LOG_WARN("display",
-                             "%s: display %u: repeated DISPLAY_INIT ignored (logged once)",
-                             peer().c_str(), display_);
+                    log(LogLevel::kWarning, "display",
+                        "display %u: repeated DISPLAY_INIT ignored (logged once)", display_);
                     repeated_init_logged_ = true;
                 }
                 return {};
@@ -506,8 +504,8 @@ void DisplayChannelClient::set_video_codec(std::optional<VideoCodec> codec) {
     video_codec_ = codec;
     if (video_codec_) {
         desktop.watch_video(display_, *video_codec_, +1);
-        LOG_INFO("display", "%s: display %u: video streams in %s", peer().c_str(), display_,
-                 std::string(to_string(*video_codec_)).c_str());
+        log(LogLevel::kInfo, "display", "display %u: video streams in %s", display_,
+            std::string(to_string(*video_codec_)).c_str());
     }
     if (has_surface_) sync_streams();
 }
@@ -664,11 +662,11 @@ void DisplayChannelClient::on_stream_report(const MsgcDisplayStreamReport& repor
         // an unknown-stream report below.)
         refused_video_codecs_.push_back(*video_codec_);
         const std::optional<VideoCodec> next = choose_video_codec();
-        LOG_WARN("display", "%s: display %u: the client cannot play stream %u (%s); %s",
-                 peer().c_str(), display_, report.stream_id,
-                 video_codec_ ? std::string(to_string(*video_codec_)).c_str() : "no codec",
-                 next ? ("its streams go as " + std::string(to_string(*next))).c_str()
-                      : "no more video streams for it");
+        log(LogLevel::kWarning, "display", "display %u: the client cannot play stream %u (%s); %s",
+            display_, report.stream_id,
+            video_codec_ ? std::string(to_string(*video_codec_)).c_str() : "no codec",
+            next ? ("its streams go as " + std::string(to_string(*next))).c_str()
+                 : "no more video streams for it");
         set_video_codec(next);
         flush();
         return;
@@ -676,11 +674,11 @@ void DisplayChannelClient::on_stream_report(const MsgcDisplayStreamReport& repor
     if (it == streams_.end() || it->unique_id != report.unique_id) {
         // Late reports of a stream that just ended are normal; many are not.
         if (stream_log_limiter_.allow(held_back))
-            LOG_INFO("display",
-                     "%s: display %u: report on unknown stream %u/%u ignored (%llu "
-                     "more held back)",
-                     peer().c_str(), display_, report.stream_id, report.unique_id,
-                     static_cast<unsigned long long>(held_back));
+            log(LogLevel::kInfo, "display",
+                "display %u: report on unknown stream %u/%u ignored (%llu "
+                "more held back)",
+                display_, report.stream_id, report.unique_id,
+                static_cast<unsigned long long>(held_back));
         return;
     }
     // Reports cost the desktop a task each: a client gets kMaxReportsPerSecond per stream
@@ -688,11 +686,10 @@ void DisplayChannelClient::on_stream_report(const MsgcDisplayStreamReport& repor
     const auto now = std::chrono::steady_clock::now();
     if (now - it->last_report < kMinReportInterval) {
         if (report_flood_limiter_.allow(held_back))
-            LOG_WARN("display",
-                     "%s: display %u: stream reports faster than %d a second dropped (%llu more "
-                     "held back)",
-                     peer().c_str(), display_, kMaxReportsPerSecond,
-                     static_cast<unsigned long long>(held_back));
+            log(LogLevel::kWarning, "display",
+                "display %u: stream reports faster than %d a second dropped (%llu more "
+                "held back)",
+                display_, kMaxReportsPerSecond, static_cast<unsigned long long>(held_back));
         return;
     }
     it->last_report = now;
@@ -713,10 +710,10 @@ void DisplayChannelClient::on_preferred_video_codecs(
         if (!known_video_codec(value)) {
             uint64_t held_back = 0;
             if (codec_log_limiter_.allow(held_back))
-                LOG_INFO("display",
-                         "%s: display %u: unknown video codec %u in the client's "
-                         "preferences ignored",
-                         peer().c_str(), display_, value);
+                log(LogLevel::kInfo, "display",
+                    "display %u: unknown video codec %u in the client's "
+                    "preferences ignored",
+                    display_, value);
             continue;
         }
         if (std::find(preferred_video_codecs_.begin(), preferred_video_codecs_.end(), value) ==

@@ -86,8 +86,8 @@ void MainChannelClient::on_update(const DesktopUpdate& update) {
 
 void MainChannelClient::on_closing() {
     if (problems_.total() > 0) {
-        LOG_WARN("agent", "%s: session %u: %llu agent problems in all", peer().c_str(),
-                 session().id(), static_cast<unsigned long long>(problems_.total()));
+        log(LogLevel::kWarning, "agent", "session %u: %llu agent problems in all", session().id(),
+            static_cast<unsigned long long>(problems_.total()));
     }
 }
 
@@ -163,9 +163,9 @@ Expected<void, ParseError> MainChannelClient::on_message(uint16_t type,
 void MainChannelClient::agent_problem(const char* what, const std::string& detail) {
     uint64_t held_back = 0;
     if (!problems_.allow(held_back)) return;
-    LOG_WARN("agent", "%s: session %u: %s%s%s (dropped; %llu more since the last report)",
-             peer().c_str(), session().id(), what, detail.empty() ? "" : ": ", detail.c_str(),
-             static_cast<unsigned long long>(held_back));
+    log(LogLevel::kWarning, "agent",
+        "session %u: %s%s%s (dropped; %llu more since the last report)", session().id(), what,
+        detail.empty() ? "" : ": ", detail.c_str(), static_cast<unsigned long long>(held_back));
 }
 
 void MainChannelClient::on_agent_data(std::span<const uint8_t> payload) {
@@ -204,10 +204,10 @@ void MainChannelClient::route_agent_message(vdagent::AgentRecord record) {
     if (!shard.sessions().may_drive(id)) {
         if (!viewer_logged_) {
             viewer_logged_ = true;
-            LOG_INFO("agent",
-                     "%s: session %u watches (--multi-client view): its agent messages "
-                     "(clipboard, monitors, files) are ignored",
-                     peer().c_str(), id);
+            log(LogLevel::kInfo, "agent",
+                "session %u watches (--multi-client view): its agent messages "
+                "(clipboard, monitors, files) are ignored",
+                id);
         }
         return;
     }

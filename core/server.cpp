@@ -10,7 +10,7 @@
 #include "core/channels.h"
 #include "core/shard.h"
 #include "io/cpu_placement.h"
-#include "io/service_thread.h"
+#include "base/service_thread.h"
 
 namespace spiced {
 

@@ -6,7 +6,8 @@
 // through queues only.
 //
 // It changes nothing process-wide: no signal dispositions, no signal mask of the host's
-// threads (its own threads block every signal, so signals reach the host), nothing global. A
+// threads (its own threads block every signal, so signals reach the host), nothing global
+// but the route of log lines to stderr (through a writer thread while a server lives). A
 // process may create, start and stop servers one after another. The host decides how the
 // process ends (spiced-gpu's main() waits for SIGINT/SIGTERM and calls stop()).
 #pragma once
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "base/expected.h"
+#include "base/log.h"
 #include "core/server_config.h"
 #include "core/session_directory.h"
 #include "display/desktop.h"
@@ -99,6 +101,9 @@ private:
     std::vector<int> shard_cpus(size_t index) const;
     void shard_main(ShardThread& slot);
 
+    // First, so it outlives every thread that logs: while a server exists its lines (and the
+    // rest of the process's) are written by the log thread, never by an io thread.
+    BackgroundLogging background_logging_;
     ServerConfig config_;
     size_t shard_count_;
     std::vector<TcpListener> listeners_;       // one per shard: plain SPICE (and HTTP/WebSocket)

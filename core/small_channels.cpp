@@ -44,10 +44,10 @@ bool InputsChannelClient::accepts_input() {
     if (in_flight_ < kMaxInputInFlight) return true;
     if (!held_logged_) {
         held_logged_ = true;
-        LOG_INFO("input",
-                 "%s: session %u: %u input events queued on the desktop; reading this "
-                 "client's input again once it catches up (logged once)",
-                 peer().c_str(), session().id(), in_flight_);
+        log(LogLevel::kInfo, "input",
+            "session %u: %u input events queued on the desktop; reading this "
+            "client's input again once it catches up (logged once)",
+            session().id(), in_flight_);
     }
     input_held_ = true;
     return false;
@@ -65,8 +65,8 @@ bool InputsChannelClient::may_drive() {
     if (session().shard().sessions().may_drive(session().id())) return true;
     if (!viewer_logged_) {
         viewer_logged_ = true;
-        LOG_INFO("input", "%s: session %u watches (--multi-client view): its input is ignored",
-                 peer().c_str(), session().id());
+        log(LogLevel::kInfo, "input",
+            "session %u watches (--multi-client view): its input is ignored", session().id());
     }
     return false;
 }

@@ -8,7 +8,7 @@
 
 #include "base/log.h"
 #include "io/cpu_placement.h"
-#include "io/service_thread.h"
+#include "base/service_thread.h"
 #include "pixels/ppm.h"
 
 namespace spiced {

@@ -77,7 +77,7 @@ void Connection::enqueue(std::vector<uint8_t> bytes) {
     records.reserve(bytes.size() + bytes.size() / 512 + 64);
     auto encrypted = tls_->encrypt(bytes, records);
     if (!encrypted) {
-        LOG_WARN("tls", "%s: %s; closing", peer().c_str(), encrypted.error().c_str());
+        log(LogLevel::kWarning, "tls", "%s; closing", encrypted.error().c_str());
         close_logged_ = true;
         close("TLS write error");
         return;
@@ -96,10 +96,10 @@ void Connection::enqueue_raw(std::vector<uint8_t> bytes) {
     if (queued_bytes() == 0) output_progress_at_ = std::chrono::steady_clock::now();
     const size_t queued = queued_bytes() + bytes.size();
     if (options_.output_limit != 0 && queued > options_.output_limit) {
-        LOG_WARN("io",
-                 "%s: peer is not reading: %zu bytes would be queued, over the limit of %zu "
-                 "(--client-memory-limit); closing",
-                 peer().c_str(), queued, options_.output_limit);
+        log(LogLevel::kWarning, "io",
+            "peer is not reading: %zu bytes would be queued, over the limit of %zu "
+            "(--client-memory-limit); closing",
+            queued, options_.output_limit);
         close_logged_ = true;
         close("not reading (client memory limit reached)");
         return;
@@ -142,7 +142,36 @@ void Connection::close(std::string_view reason, bool flush_first) {
     closed_ = true;
     staged_ = {};
     io_->shut(flush_first);
+    if (const uint64_t held_back = log_limiter_.held_back(); held_back > 0) {
+        log_write(LogLevel::kWarning, "io",
+                  "%s: closed (%.*s); %llu more lines about this connection were held back "
+                  "(log limit)",
+                  peer().c_str(), static_cast<int>(reason.size()), reason.data(),
+                  static_cast<unsigned long long>(held_back));
+    }
     if (handler_ != nullptr) handler_->on_closed(reason);
+}
+
+void Connection::log(LogLevel level, std::string_view component, const char* format, ...) {
+    va_list args;
+    va_start(args, format);
+    vlog(level, component, format, args);
+    va_end(args);
+}
+
+void Connection::vlog(LogLevel level, std::string_view component, const char* format,
+                      va_list args) {
+    if (level < log_threshold()) return;
+    uint64_t held_back = 0;
+    if (!log_limiter_.allow(held_back)) return;
+    char message[1024];
+    std::vsnprintf(message, sizeof message, format, args);
+    if (held_back == 0) {
+        log_write(level, component, "%s: %s", peer().c_str(), message);
+    } else {
+        log_write(level, component, "%s: %s (%llu lines about this connection held back)",
+                  peer().c_str(), message, static_cast<unsigned long long>(held_back));
+    }
 }
 
 void Connection::on_failed(std::string_view reason) {
@@ -199,7 +228,7 @@ void Connection::on_sent(size_t queued) {
 
 bool Connection::take_tls_input(std::span<const uint8_t> fresh, std::vector<uint8_t>& plain) {
     if (!tls_) {
-        LOG_WARN("tls", "%s: %s; closing", peer().c_str(), tls_setup_error_.c_str());
+        log(LogLevel::kWarning, "tls", "%s; closing", tls_setup_error_.c_str());
         close_logged_ = true;
         close("TLS setup failed");
         return false;
@@ -212,13 +241,13 @@ bool Connection::take_tls_input(std::span<const uint8_t> fresh, std::vector<uint
         if (closed_) return false;
     }
     if (!received) {
-        LOG_WARN("tls", "%s: %s; closing", peer().c_str(), received.error().c_str());
+        log(LogLevel::kWarning, "tls", "%s; closing", received.error().c_str());
         close_logged_ = true;
         close("TLS error", /*flush_first=*/true);  // flush: the alert says why
         return false;
     }
     if (!was_established && tls_->handshake_done()) {
-        LOG_DEBUG("tls", "%s: %s established", peer().c_str(), tls_->describe().c_str());
+        log(LogLevel::kDebug, "tls", "%s established", tls_->describe().c_str());
     }
     return true;
 }
@@ -256,8 +285,8 @@ bool Connection::take_framed_input(std::span<const uint8_t> fresh) {
 void Connection::handle_http_head() {
     auto head = parse_http_head(input_);
     if (!head) {
-        LOG_WARN("http", "%s: malformed HTTP request (%s); answering 400 and closing",
-                 peer().c_str(), head.error().c_str());
+        log(LogLevel::kWarning, "http", "malformed HTTP request (%s); answering 400 and closing",
+            head.error().c_str());
         answer_http_and_close(http_error_response(400), {}, "malformed HTTP request");
         return;
     }
@@ -273,24 +302,24 @@ void Connection::handle_http_head() {
     }
     if (!websocket_origin_allowed(request, options_.websocket_origins)) {
         const std::string* origin = request.header("origin");
-        LOG_WARN("websocket",
-                 "%s: upgrade from origin %s refused with 403: not this server's pages (allow "
-                 "it with --websocket-origin)",
-                 peer().c_str(), loggable(origin ? *origin : "?").c_str());
+        log(LogLevel::kWarning, "websocket",
+            "upgrade from origin %s refused with 403: not this server's pages (allow "
+            "it with --websocket-origin)",
+            loggable(origin ? *origin : "?").c_str());
         answer_http_and_close(http_error_response(403), {}, "WebSocket origin refused");
         return;
     }
     auto response = websocket_handshake_response(request);
     if (!response) {
-        LOG_WARN("websocket", "%s: upgrade of GET %s refused with %d: %s", peer().c_str(),
-                 loggable(request.target).c_str(), response.error().status,
-                 response.error().reason.c_str());
+        log(LogLevel::kWarning, "websocket", "upgrade of GET %s refused with %d: %s",
+            loggable(request.target).c_str(), response.error().status,
+            response.error().reason.c_str());
         answer_http_and_close(http_error_response(response.error().status), {},
                               "WebSocket upgrade refused");
         return;
     }
-    LOG_DEBUG("websocket", "%s: GET %s upgraded to WebSocket", peer().c_str(),
-              loggable(request.target).c_str());
+    log(LogLevel::kDebug, "websocket", "GET %s upgraded to WebSocket",
+        loggable(request.target).c_str());
     websocket_ = std::make_unique<WebSocketDecoder>();
     mode_ = Mode::kWebSocket;
     enqueue(to_bytes(*response));  // raw: the 101 response precedes all framing
@@ -303,8 +332,8 @@ void Connection::serve_static(const HttpRequest& request) {
     // HEAD is answered like GET without the body (RFC 9110 9.3.2).
     const bool head_only = request.method == "HEAD";
     auto refuse = [&](int status, const std::string& why) {
-        LOG_INFO("http", "%s: %s %s: %d (%s)", peer().c_str(), request.method.c_str(),
-                 loggable(request.target).c_str(), status, why.c_str());
+        log(LogLevel::kInfo, "http", "%s %s: %d (%s)", request.method.c_str(),
+            loggable(request.target).c_str(), status, why.c_str());
         std::string answer = http_error_response(status);
         if (head_only) answer.resize(answer.find("\r\n\r\n") + 4);
         answer_http_and_close(std::move(answer), {}, "HTTP request refused");
@@ -333,7 +362,7 @@ void Connection::serve_static(const HttpRequest& request) {
     if (info.st_size > kMaxStaticFile) return refuse(404, "file too large to serve");
     const std::string content_type(http_content_type(file.native()));
     if (head_only) {
-        LOG_DEBUG("http", "%s: HEAD %s: 200", peer().c_str(), loggable(request.target).c_str());
+        log(LogLevel::kDebug, "http", "HEAD %s: 200", loggable(request.target).c_str());
         answer_http_and_close(http_response_head(200, content_type, size_t(info.st_size)), {},
                               "HTTP request served");
         return;
@@ -346,8 +375,8 @@ void Connection::serve_static(const HttpRequest& request) {
         if (got <= 0) return refuse(500, "read failed or file shrank");
         have += size_t(got);
     }
-    LOG_DEBUG("http", "%s: GET %s: 200, %zu bytes", peer().c_str(),
-              loggable(request.target).c_str(), body.size());
+    log(LogLevel::kDebug, "http", "GET %s: 200, %zu bytes", loggable(request.target).c_str(),
+        body.size());
     std::string head = http_response_head(200, content_type, body.size());
     answer_http_and_close(std::move(head), body, "HTTP request served");
 }
@@ -378,7 +407,7 @@ void Connection::take_websocket_input(std::span<const uint8_t> fresh) {
         case WebSocketDecoder::State::kOpen:
             return;
         case WebSocketDecoder::State::kFailed:
-            LOG_WARN("websocket", "%s: %s; closing", peer().c_str(), websocket_->failure().c_str());
+            log(LogLevel::kWarning, "websocket", "%s; closing", websocket_->failure().c_str());
             close_logged_ = true;
             close("WebSocket protocol error", /*flush_first=*/true);
             return;

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdarg>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -28,6 +29,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/log.h"
+#include "base/log_limiter.h"
 #include "io/reactor.h"
 #include "io/stream_io.h"
 #include "io/tcp.h"
@@ -101,6 +104,15 @@ public:
     bool is_websocket() const { return mode_ == Mode::kWebSocket; }
     bool is_tls() const { return options_.tls != nullptr; }
 
+    // One line about this connection, "PEER: message", within its share of the log: a burst of
+    // kLogBurst lines, then one a second. A peer that keeps earning lines cannot flood the log
+    // through any of them; what is held back is counted in the next line and when it closes.
+    static constexpr uint32_t kLogBurst = 20;
+    void log(LogLevel level, std::string_view component, const char* format, ...)
+        __attribute__((format(printf, 4, 5)));
+    void vlog(LogLevel level, std::string_view component, const char* format, va_list args)
+        __attribute__((format(printf, 4, 0)));
+
 private:
     enum class Mode : uint8_t {
         kDetect,     // fewer than 4 bytes seen, all a prefix of "GET "
@@ -149,6 +161,7 @@ private:
     std::chrono::steady_clock::time_point output_progress_at_{};
     size_t low_water_ = 0;
     size_t peak_queued_bytes_ = 0;
+    LogLimiter log_limiter_{std::chrono::seconds(1), kLogBurst};
     bool closed_ = false;
     bool close_logged_ = false;
     bool dispatching_ = false;

@@ -17,7 +17,7 @@
 
 #include "base/log.h"
 #include "base/log_limiter.h"
-#include "io/service_thread.h"
+#include "base/service_thread.h"
 #include "io/unique_fd.h"
 #include "qxl/command_parser.h"
 #include "qxl/cursor_shape.h"

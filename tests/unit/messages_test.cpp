@@ -66,10 +66,8 @@ TEST(Messages, FixedLayoutsRoundTripAndRejectTruncation) {
 }
 
 TEST(Messages, StreamMessagesRoundTrip) {
-    const MsgDisplayStreamCreate create{0,   2,   SPICE_STREAM_FLAGS_TOP_DOWN,
-                                        3,   0,   480,
-                                        270, 480, 270,
-                                        Rect::MakeXYWH(100, 60, 480, 270)};
+    const MsgDisplayStreamCreate create{0,   2,   SPICE_STREAM_FLAGS_TOP_DOWN,      3, 0, 480, 270,
+                                        480, 270, Rect::MakeXYWH(100, 60, 480, 270)};
     ByteWriter out;
     marshal(create, out);
     auto bytes = out.take();
@@ -101,8 +99,8 @@ TEST(Messages, StreamMessagesRoundTrip) {
         auto parsed = parse_stream_data(wire, sized);
         ASSERT_TRUE(parsed.has_value());
         EXPECT_EQ(parsed->multi_media_time, 123456u);
-        EXPECT_TRUE(std::equal(parsed->data.begin(), parsed->data.end(), packet.begin(),
-                               packet.end()));
+        EXPECT_TRUE(
+            std::equal(parsed->data.begin(), parsed->data.end(), packet.begin(), packet.end()));
         if (sized) {
             EXPECT_EQ(parsed->dest, data.dest);
         }

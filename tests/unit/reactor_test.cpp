@@ -26,8 +26,10 @@
 #include <thread>
 #include <vector>
 
-#include "io/service_thread.h"
+#include "base/service_thread.h"
+#include "io/connection.h"
 #include "tests/unit/default_sigpipe.h"
+#include "tests/unit/stderr_capture.h"
 
 namespace spiced {
 namespace {
@@ -546,6 +548,36 @@ TEST_P(ReactorTest, TwoReactorsShareOneAdoptedListener) {
 
 // A host may start and stop the server many times: each cycle creates a reactor, accepts,
 // exchanges bytes, runs twice, leaves a connection the loop never saw, and destroys it all.
+TEST_P(ReactorTest, AConnectionLogsABurstThenCountsWhatItHeldBackAndSaysSoAtClose) {
+    struct Closed final : Connection::Handler {
+        size_t on_data(std::span<const uint8_t> data) override { return data.size(); }
+        void on_closed(std::string_view) override {}
+    } handler;
+    int fds[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    const UniqueFd ours(fds[1]);
+    StderrCapture log;
+    {
+        Connection connection(*reactor_, TcpStream(UniqueFd(fds[0]), "peer-under-test"), &handler);
+        for (int i = 0; i < 500; ++i)
+            connection.log(LogLevel::kWarning, "test", "trouble number %d", i);
+        connection.close("test over");
+    }
+    const std::string text = log.read_until("were held back (log limit)\n");
+    size_t lines = 0;
+    for (size_t at = text.find("peer-under-test: trouble"); at != std::string::npos;
+         at = text.find("peer-under-test: trouble", at + 1)) {
+        ++lines;
+    }
+    // The burst, and one more a second on a machine slow enough to take that long.
+    EXPECT_GE(lines, size_t{Connection::kLogBurst}) << text;
+    EXPECT_LT(lines, size_t{Connection::kLogBurst} + 10) << text;
+    const std::string summary = "peer-under-test: closed (test over); ";
+    const size_t at = text.find(summary);
+    ASSERT_NE(at, std::string::npos) << text;
+    EXPECT_EQ(std::stoul(text.substr(at + summary.size())) + lines, 500u) << text;
+}
+
 TEST_P(ReactorTest, StartsAndStopsRepeatedlyWithoutLeakingDescriptors) {
     const size_t before = open_descriptors();
     for (int cycle = 0; cycle < 3; ++cycle) {

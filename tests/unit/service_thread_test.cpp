@@ -1,6 +1,6 @@
 // start_service_thread(): the new thread has the host's signals blocked and its name set; the
 // calling thread's mask is left exactly as it was.
-#include "io/service_thread.h"
+#include "base/service_thread.h"
 
 #include <gtest/gtest.h>
 #include <pthread.h>

@@ -45,9 +45,9 @@ TEST(VideoConfig, CodecsWeDoNotEncodeAreSkippedWithANote) {
 }
 
 TEST(VideoConfig, BadListsAreRefusedNamingTheEntry) {
-    for (const char* bad : {"", "h264", "ffmpeg:h264", "gstreamer:av1", "spice:h264",
-                            "x264:mjpeg", "gstreamer:h264;;spice:mjpeg", "gstreamer:vp9",
-                            ":h264", "gstreamer:"}) {
+    for (const char* bad :
+         {"", "h264", "ffmpeg:h264", "gstreamer:av1", "spice:h264", "x264:mjpeg",
+          "gstreamer:h264;;spice:mjpeg", "gstreamer:vp9", ":h264", "gstreamer:"}) {
         auto parsed = parse_video_codecs(bad);
         EXPECT_FALSE(parsed.has_value()) << bad;
     }
@@ -70,7 +70,8 @@ TEST(VideoConfig, BackendsFollowTheChoices) {
 
 TEST(VideoConfig, AllStreamsAnyAnimationAsSoonAsNaturalContent) {
     VideoConfig config;
-    EXPECT_EQ(config.effective_detector().animation_min_frames, StreamPolicy{}.animation_min_frames);
+    EXPECT_EQ(config.effective_detector().animation_min_frames,
+              StreamPolicy{}.animation_min_frames);
     config.streaming = StreamingVideo::kAll;
     EXPECT_EQ(config.effective_detector().animation_min_frames, config.detector.min_frames);
 }

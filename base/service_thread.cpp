@@ -1,4 +1,4 @@
-#include "io/service_thread.h"
+#include "base/service_thread.h"
 
 #include <pthread.h>
 
