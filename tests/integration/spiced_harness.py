@@ -78,7 +78,37 @@ MOUSE_BUTTON_MASK_LEFT = 1
 MOUSE_BUTTON_MASK_MIDDLE = 2
 MOUSE_BUTTON_MASK_RIGHT = 4
 
-SANITIZER_PATTERNS = ("ERROR: AddressSanitizer", "LeakSanitizer", "runtime error:")
+def read_log_file(path, writer_alive):
+    """The text of a log file our code writes. A live server writes its lines from a log
+    thread (base/log.h), so a line logged before something a test saw (a close, a reply) may
+    reach the file a moment later: while the writer lives, read once the file has stopped
+    growing for 40 ms (at most 2 s)."""
+    def size():
+        try:
+            return os.stat(path).st_size
+        except OSError:
+            return -1
+    if writer_alive:
+        deadline = time.monotonic() + 2.0
+        last, stable_since = size(), time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - stable_since < 0.04:
+            time.sleep(0.01)
+            now = size()
+            if now != last:
+                last, stable_since = now, time.monotonic()
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+# ThreadSanitizer builds: reports in stderr (the pattern below fails the test), the
+# suppressions of code we do not build (tests/tsan.supp says which and why).
+TSAN_OPTIONS = "second_deadlock_stack=1:suppressions=" + os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tsan.supp")
+SANITIZER_PATTERNS = (
+    "ERROR: AddressSanitizer", "LeakSanitizer", "runtime error:", "WARNING: ThreadSanitizer")
 
 SPICY_SCREENSHOT = "/usr/bin/spicy-screenshot"
 
@@ -185,6 +215,7 @@ class ServerProcess:
         # Sanitizer builds: make reports land in stderr with stacks; keep the user's settings.
         self.env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         self.env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        self.env.setdefault("TSAN_OPTIONS", TSAN_OPTIONS)
         self.port = port
         self.name = name
         self.proc = None
@@ -262,11 +293,7 @@ class ServerProcess:
     def log(self):
         if not self.stderr_path:
             return ""
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_log_file(self.stderr_path, self.alive())
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None

@@ -229,11 +229,7 @@ class Qemu:
         return time.monotonic() - self.t0
 
     def stderr_text(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return H.read_log_file(self.stderr_path, self.alive())
 
     def stderr_tail(self, lines=40):
         tail = self.stderr_text().splitlines()[-lines:]

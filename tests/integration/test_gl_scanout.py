@@ -60,10 +60,7 @@ class Host:
         self._pending = b""
 
     def log(self):
-        if not self._stderr.closed:
-            self._stderr.flush()
-        with open(self.stderr_path) as f:
-            return f.read()
+        return H.read_log_file(self.stderr_path, self.proc.poll() is None)
 
     def read_line(self, timeout=20.0):
         """Next stdout line, running the GLib loop meanwhile (clients live in it)."""
