@@ -2,8 +2,8 @@
 # Quick start, command 2: install what is missing, build warning-free, and run every test —
 # unit, real-client integration and robustness — once on a Release build and once under
 # AddressSanitizer + UndefinedBehaviorSanitizer.
-# A third pass builds the libFuzzer targets with clang and runs each for 20000 inputs (fewer
-# for the slow ones), seed corpora first; a fourth runs the unit tests and a few integration
+# A third pass builds the libFuzzer targets with clang and runs each briefly (its checked-in
+# seeds, then a fixed number of inputs); a fourth runs the unit tests and a few integration
 # scripts under ThreadSanitizer.
 #   SPICED_TEST_SANITIZE=0 / SPICED_TEST_FUZZ=0 / SPICED_TEST_TSAN=0 skip those passes (faster
 #   local iterations).
