@@ -2,7 +2,8 @@
 # Quick start, command 2: install what is missing, build warning-free, and run every test —
 # unit, real-client integration and robustness — once on a Release build and once under
 # AddressSanitizer + UndefinedBehaviorSanitizer.
-# A third pass builds the libFuzzer targets with clang and runs each for 20000 inputs.
+# A third pass builds the libFuzzer targets with clang and runs each briefly (20000 inputs;
+# fewer for the slow ones, seeds first where a target has a corpus).
 #   SPICED_TEST_SANITIZE=0 / SPICED_TEST_FUZZ=0 skip those passes (faster local iterations).
 set -euo pipefail
 cd "$(dirname "$0")/.."
