@@ -40,6 +40,10 @@ public:
     // in one read dominate it (it produced 1000000 Mbit/s on loopback). 2 ms for 256 KiB is
     // 1049 Mbit/s, far above kLowBandwidthMbps, so the decision is the same either way.
     static constexpr std::chrono::microseconds kMinTimedGap{2000};
+    // A pong to the large ping with more than this still on its way to the client was sent
+    // before the client had the ping: the gap would time nothing. (An honest client's pong
+    // acknowledges the whole ping; what may still be in flight is what we queued after it.)
+    static constexpr size_t kMaxUnacknowledgedAtPong = 16 * 1024;
     // AGENT_DATA messages a client may send before we hand tokens back (spice-server's
     // REDS_AGENT_WINDOW_SIZE, which spice-gtk is used to), returned in batches of half of it.
     static constexpr uint32_t kAgentWindow = 10;

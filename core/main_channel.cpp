@@ -59,6 +59,15 @@ void MainChannelClient::on_pong(uint32_t id) {
         // Measured once: a client that replays the test's pong ids (or sends id 0) gets no
         // second run, no second log line and no second post to every shard.
         bandwidth_measured_ = true;
+        if (const size_t in_flight = connection().unacknowledged_bytes();
+            in_flight > kMaxUnacknowledgedAtPong) {
+            // Counted as not low-bandwidth, the default: the client only picks its own codecs.
+            log(LogLevel::kInfo, "session",
+                "session %u: link speed not measured: the client answered the test ping with "
+                "%zu bytes still on their way to it",
+                session().id(), in_flight);
+            return;
+        }
         const auto gap = now - warmup_pong_;
         const bool timed = gap >= kMinTimedGap;
         const double seconds = std::chrono::duration<double>(

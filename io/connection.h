@@ -81,6 +81,9 @@ public:
     // Queues a whole message; written in order, as soon as the socket takes it.
     void send(std::vector<uint8_t> bytes);
     size_t queued_bytes() const { return io_->queued_bytes() + staged_.size(); }
+    // Sent or queued bytes that have not reached the peer's kernel yet (queued_bytes() plus
+    // the socket's unacknowledged bytes).
+    size_t unacknowledged_bytes() const { return io_->unacknowledged_bytes() + staged_.size(); }
     // When output last made progress (or began to wait); meaningful while queued_bytes() > 0:
     // a peer that stops reading leaves it in the past.
     std::chrono::steady_clock::time_point output_progress_at() const { return output_progress_at_; }

@@ -39,6 +39,9 @@ public:
 
     void write(std::vector<uint8_t> bytes) override;
     size_t queued_bytes() const override { return queued_bytes_; }
+    size_t unacknowledged_bytes() const override {
+        return queued_bytes_ + unacknowledged_socket_bytes(stream_.fd());
+    }
     void shut(bool flush) override;
 
     void on_ready(uint32_t ready);

@@ -36,6 +36,9 @@ public:
     virtual void write(std::vector<uint8_t> bytes) = 0;
     // Bytes queued and not yet taken by the kernel (what this client costs us in memory).
     virtual size_t queued_bytes() const = 0;
+    // queued_bytes() plus what the kernel holds that the peer has not acknowledged: all the
+    // written bytes that have not reached the other end yet.
+    virtual size_t unacknowledged_bytes() const = 0;
     uint64_t bytes_sent() const { return bytes_sent_; }
     uint64_t bytes_received() const { return bytes_received_; }
     // Ends all I/O; no events follow. With `flush`, what is queued gets one non-blocking

@@ -2,9 +2,11 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -129,6 +131,12 @@ TcpStream configure(UniqueFd fd, const sockaddr_storage& peer, socklen_t length)
     return TcpStream(std::move(fd), std::move(name));
 }
 }  // namespace
+
+size_t unacknowledged_socket_bytes(int fd) {
+    int bytes = 0;
+    if (::ioctl(fd, SIOCOUTQ, &bytes) != 0 || bytes < 0) return 0;
+    return static_cast<size_t>(bytes);
+}
 
 Expected<size_t, IoError> TcpStream::read_some(std::span<uint8_t> into) {
     ssize_t n = ::recv(fd_.get(), into.data(), into.size(), 0);

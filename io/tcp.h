@@ -16,6 +16,10 @@ namespace spiced {
 
 enum class IoError { kWouldBlock, kClosed, kFailed };
 
+// Bytes written to socket `fd` that the peer has not acknowledged yet (TCP: unsent plus
+// unacknowledged, SIOCOUTQ; unix: not yet read by the peer); 0 when the kernel cannot say.
+size_t unacknowledged_socket_bytes(int fd);
+
 class TcpStream {
 public:
     TcpStream(UniqueFd fd, std::string peer) : fd_(std::move(fd)), peer_(std::move(peer)) {}

@@ -122,6 +122,9 @@ public:
 
     void write(std::vector<uint8_t> bytes) override;
     size_t queued_bytes() const override { return state_->queued; }
+    size_t unacknowledged_bytes() const override {
+        return state_->queued + unacknowledged_socket_bytes(state_->fd.get());
+    }
     void shut(bool flush) override;
 
     void count_sent(size_t bytes) { bytes_sent_ += bytes; }

@@ -9,13 +9,17 @@ client inside it (this script again, under `ip netns exec`):
   - 4 Mbit/s: measured within 2-8 Mbit/s, and the session is called low-bandwidth;
   - 40 Mbit/s: measured within 20-80 Mbit/s, not low-bandwidth;
   - unshaped: either a figure of at most 1049 Mbit/s or "faster than" that, never more, over
-    5 sessions.
+    5 sessions;
+  - 4 Mbit/s with a client that answers the large test ping as soon as it has its header
+    (before the data reached it): the server says the speed was not measured instead of
+    timing the two pongs (which read "faster than 1049 Mbit/s" before).
 Exit code 77 (skipped) when this machine does not let us make a namespace or shape it (not
 root, no CAP_NET_ADMIN, no sch_tbf).
 """
 
 import os
 import re
+import struct
 import subprocess
 import sys
 import uuid
@@ -25,6 +29,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spiced_harness as H  # noqa: E402
 
 LINE_RE = re.compile(r"session \d+: link (measured at|faster than) ([\d.]+) Mbit/s(.*)")
+NOT_MEASURED_RE = re.compile(r"session \d+: link speed not measured: .*")
+SPICE_MSG_PING = 4    # spice/protocol.h: SPICE_MSG_PING
+SPICE_MSGC_PONG = 3   # SPICE_MSGC_PONG
+PING_HEAD = 12        # SpiceMsgPing: u32 id, u64 timestamp (then the test data)
 
 SHAPES = {
     "shaped_4mbit": ("4mbit", 2.0, 8.0, True),
@@ -82,6 +90,47 @@ def inside(args, sessions):
                                      "low" if "low bandwidth" in match.group(3) else "-"))
 
 
+def inside_early_pong(args):
+    """In the namespace: a hand-linked main channel that answers the warm-up ping and then the
+    large test ping as soon as it has read the ping's id, leaving its data unread."""
+    with H.ServerProcess(args.server, ["--disable-ticketing", "--demo-size", "800x600"]) as srv:
+        main = H.RawMainSession(srv.port)
+        pings = 0
+        while pings < 2:
+            header, _ = H.recv_some(main.sock, 6, 10.0)
+            H.check(len(header) == 6 and main.mini, "early pong: no message header")
+            mtype, size = struct.unpack("<HI", header)
+            head, _ = H.recv_some(main.sock, min(size, PING_HEAD), 10.0)
+            if mtype == SPICE_MSG_PING:
+                pings += 1
+                main.send_message(SPICE_MSGC_PONG, head)
+                if pings == 2:
+                    break  # the test ping's data stays unread
+            if size > len(head):
+                H.recv_some(main.sock, size - len(head), 10.0)
+        H.check(H.wait_until(lambda: NOT_MEASURED_RE.search(srv.log())
+                             or LINE_RE.search(srv.log()), 20.0),
+                "no bandwidth line for the early pong:\n%s" % srv.log()[-2000:])
+        said = NOT_MEASURED_RE.search(srv.log()) or LINE_RE.search(srv.log())
+        print("EARLY %s" % said.group(0))
+        main.close()
+
+
+def run_early_pong(args):
+    with Namespace("4mbit") as ns:
+        done = subprocess.run(["ip", "netns", "exec", ns.name, sys.executable,
+                               os.path.abspath(__file__), "--server", args.server,
+                               "--inside-early-pong"],
+                              capture_output=True, text=True, env=dict(os.environ), timeout=240)
+    said = [line[6:] for line in done.stdout.splitlines() if line.startswith("EARLY ")]
+    H.check(done.returncode == 0 and len(said) == 1,
+            "the run inside the namespace failed (exit %d):\n%s\n%s"
+            % (done.returncode, done.stdout[-3000:], done.stderr[-3000:]))
+    print("  4mbit, pong before the data: %s" % said[0])
+    H.check(NOT_MEASURED_RE.search(said[0]) is not None,
+            "an early pong was timed: %s" % said[0])
+
+
 def run_case(args, name):
     rate, low_mbps, high_mbps, want_low = SHAPES[name]
     sessions = 5 if rate is None else 2
@@ -112,6 +161,10 @@ def run_case(args, name):
 
 
 def main():
+    if "--inside-early-pong" in sys.argv:
+        sys.argv.remove("--inside-early-pong")
+        args = H.parse_args(__doc__)
+        return H.run_cases([("inside_early_pong", inside_early_pong)], args)
     if "--inside" in sys.argv:
         at = sys.argv.index("--inside")
         sessions = int(sys.argv[at + 1])
@@ -120,6 +173,7 @@ def main():
         return H.run_cases([("inside", lambda a: inside(a, sessions))], args)
     args = H.parse_args(__doc__)
     cases = [("bandwidth_" + name, (lambda n: lambda a: run_case(a, n))(name)) for name in SHAPES]
+    cases.append(("bandwidth_early_pong", run_early_pong))
     return H.run_cases(cases, args)
 
 
