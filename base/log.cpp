@@ -172,9 +172,14 @@ LogRouting& routing() {
     return *instance;
 }
 
-void flush_at_exit() {
-    BackgroundLogging::flush(std::chrono::seconds(2));
-}
+// A static object rather than atexit(): its destructor is registered for the module that
+// holds this code, so it also runs when the drop-in library is unloaded (dlclose), never after.
+struct FlushAtExit {
+    FlushAtExit() = default;
+    FlushAtExit(const FlushAtExit&) = delete;
+    FlushAtExit& operator=(const FlushAtExit&) = delete;
+    ~FlushAtExit() { BackgroundLogging::flush(std::chrono::seconds(2)); }
+};
 }  // namespace
 
 LogLevel log_threshold() {
@@ -205,8 +210,7 @@ BackgroundLogging::BackgroundLogging() {
     LogRouting& r = routing();
     std::lock_guard lock(r.mutex);
     if (r.users++ > 0) return;
-    static std::once_flag at_exit_registered;
-    std::call_once(at_exit_registered, [] { std::atexit(flush_at_exit); });
+    static const FlushAtExit flush_at_exit;
     r.active.store(std::make_shared<LogWriterThread>(), std::memory_order_release);
 }
 

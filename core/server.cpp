@@ -7,10 +7,10 @@
 #include <thread>
 
 #include "base/log.h"
+#include "base/service_thread.h"
 #include "core/channels.h"
 #include "core/shard.h"
 #include "io/cpu_placement.h"
-#include "base/service_thread.h"
 
 namespace spiced {
 
@@ -32,7 +32,10 @@ struct Server::Run {
     std::latch go{1};
     std::latch runs_done;    // every loop has returned: no shard runs another's posts now
     std::latch shards_gone;  // every shard is destroyed: reactors may go
-    bool abort = false;      // written before `go`
+    // stop() has returned from its last post(): a shard that ran its stop task at once must
+    // not destroy its reactor while stop() is still waking it.
+    std::latch stop_posted{1};
+    bool abort = false;  // written before `go`
 };
 
 Expected<std::unique_ptr<Server>, std::string> Server::create(
@@ -183,6 +186,7 @@ void Server::shard_main(ShardThread& slot) {
     run.runs_done.arrive_and_wait();
     shard.reset();  // may still post to other shards' reactors: all are alive until below
     run.shards_gone.arrive_and_wait();
+    if (!run.abort) run.stop_posted.wait();
 }
 
 Expected<void, std::string> Server::start() {
@@ -229,6 +233,7 @@ void Server::stop() {
             shard->reactor->stop();
         });
     }
+    run_->stop_posted.count_down();
     for (auto& slot : shards_) slot->thread.join();
     shards_.clear();
 }

@@ -12,7 +12,7 @@ client inside it (this script again, under `ip netns exec`):
     5 sessions;
   - 4 Mbit/s with a client that answers the large test ping as soon as it has its header
     (before the data reached it): the server says the speed was not measured instead of
-    timing the two pongs (which read "faster than 1049 Mbit/s" before).
+    timing the two pongs (before: "measured at 655.4 Mbit/s" on this 4 Mbit/s link).
 Exit code 77 (skipped) when this machine does not let us make a namespace or shape it (not
 root, no CAP_NET_ADMIN, no sch_tbf).
 """

@@ -350,14 +350,25 @@ TEST(DesktopTest, AFullFeedMergesAndStillDeliversWhenTheConsumerCatchesUp) {
     ASSERT_TRUE(desktop.has_value());
     Consumer consumer(**desktop);
     (*desktop)->start({});
-    // Ten frames, each with one new dot, while the consumer takes nothing.
+    // Ten frames, each with one new dot, while the consumer takes nothing. The desktop thread
+    // reads the newest frame under a lock (it may still be handling the previous request).
+    std::mutex newest_mutex;
+    std::shared_ptr<const Frame> newest;
+    source.on_request = [&](DisplaySink& sink, std::span<const MonitorRequest>) {
+        std::shared_ptr<const Frame> frame;
+        {
+            const std::lock_guard lock(newest_mutex);
+            frame = newest;
+        }
+        sink.submit_frame(0, submission(frame, Region(Rect::MakeSize(kSize))));
+    };
     std::vector<Point> dots;
     for (int i = 0; i < 10; ++i) {
         dots.push_back({i * 6, i * 4});
-        source.on_request = [frame = with_dots(kSize, 0, dots)](DisplaySink& sink,
-                                                                std::span<const MonitorRequest>) {
-            sink.submit_frame(0, submission(frame, Region(Rect::MakeSize(kSize))));
-        };
+        {
+            const std::lock_guard lock(newest_mutex);
+            newest = with_dots(kSize, 0, dots);
+        }
         (*desktop)->request_monitors(1, {});
         std::this_thread::sleep_for(10ms);
     }

@@ -506,8 +506,8 @@ TEST_P(ReactorTest, TwoReactorsShareOneAdoptedListener) {
                 ++accepted;
             });
             self->ready.set_value();
+            // Destroyed by the main thread after the join: stop() may still be waking it.
             self->reactor->run();
-            self->reactor.reset();
         });
     }
     for (Side& side : sides) side.started.wait();
@@ -533,7 +533,10 @@ TEST_P(ReactorTest, TwoReactorsShareOneAdoptedListener) {
     for (Side& side : sides) {
         if (side.reactor) side.reactor->stop();
     }
-    for (Side& side : sides) side.thread.join();
+    for (Side& side : sides) {
+        side.thread.join();
+        side.reactor.reset();
+    }
     const std::string log = testing::internal::GetCapturedStderr();
     ASSERT_TRUE(started);
 
