@@ -132,6 +132,23 @@ Expected<void, std::string> parse_remote_config(std::string_view text, std::stri
     return {};
 }
 
+std::span<const RemoteVariable> remote_config_variables() {
+    static constexpr RemoteVariable kVariables[] = {
+        {"SPICED_REMOTE_PORT", "remote-port"},
+        {"SPICED_REMOTE_TLS_PORT", "remote-tls-port"},
+        {"SPICED_REMOTE_ADDR", "remote-addr"},
+        {"SPICED_REMOTE_X509_DIR", "remote-x509-dir"},
+        {"SPICED_GPU", "gpu"},
+        {"SPICED_VULKAN_LOADER", "vulkan-loader"},
+        {"SPICED_CLIENT_MEMORY_LIMIT", "client-memory-limit"},
+        {"SPICED_GLZ_MEMORY_LIMIT", "glz-memory-limit"},
+        {"SPICED_PARTIAL_MESSAGE_TIMEOUT", "partial-message-timeout"},
+        {"SPICED_PONG_TIMEOUT", "pong-timeout"},
+        {"SPICED_WRITE_TIMEOUT", "write-timeout"},
+    };
+    return kVariables;
+}
+
 Expected<RemoteListen, std::string> load_remote_listen(
     const std::function<const char*(const char*)>& getenv) {
     RemoteListen result;
@@ -149,20 +166,7 @@ Expected<RemoteListen, std::string> load_remote_listen(
         // The operator named this file: running without it would silently drop their settings.
         return unexpected("SPICED_CONFIG=" + path + ": cannot be read: " + std::strerror(errno));
     }
-    static constexpr std::pair<const char*, const char*> kVariables[] = {
-        {"SPICED_REMOTE_PORT", "remote-port"},
-        {"SPICED_REMOTE_TLS_PORT", "remote-tls-port"},
-        {"SPICED_REMOTE_ADDR", "remote-addr"},
-        {"SPICED_REMOTE_X509_DIR", "remote-x509-dir"},
-        {"SPICED_GPU", "gpu"},
-        {"SPICED_VULKAN_LOADER", "vulkan-loader"},
-        {"SPICED_CLIENT_MEMORY_LIMIT", "client-memory-limit"},
-        {"SPICED_GLZ_MEMORY_LIMIT", "glz-memory-limit"},
-        {"SPICED_PARTIAL_MESSAGE_TIMEOUT", "partial-message-timeout"},
-        {"SPICED_PONG_TIMEOUT", "pong-timeout"},
-        {"SPICED_WRITE_TIMEOUT", "write-timeout"},
-    };
-    for (const auto& [variable, key] : kVariables) {
+    for (const auto& [variable, key] : remote_config_variables()) {
         const char* value = getenv(variable);
         if (!value || !*value) continue;
         if (auto applied = apply(key, trim(value), variable, result); !applied)

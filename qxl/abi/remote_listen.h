@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -57,6 +58,13 @@ struct RemoteListen {
 // Applies `key = value` lines to `into`; `origin` names the file in errors.
 Expected<void, std::string> parse_remote_config(std::string_view text, std::string_view origin,
                                                 RemoteListen& into);
+
+// Each environment variable and the config key it sets (it overrides the file's line).
+struct RemoteVariable {
+    const char* variable;  // "SPICED_REMOTE_PORT"
+    const char* key;       // "remote-port"
+};
+std::span<const RemoteVariable> remote_config_variables();
 
 // The whole lookup: file, then environment. `getenv` is injectable for tests.
 Expected<RemoteListen, std::string> load_remote_listen(

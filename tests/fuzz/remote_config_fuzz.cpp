@@ -62,20 +62,6 @@ bool same_settings(const RemoteListen& a, const RemoteListen& b) {
            a.write_timeout_seconds == b.write_timeout_seconds;
 }
 
-constexpr std::pair<const char*, const char*> kVariables[] = {
-    {"SPICED_REMOTE_PORT", "remote-port"},
-    {"SPICED_REMOTE_TLS_PORT", "remote-tls-port"},
-    {"SPICED_REMOTE_ADDR", "remote-addr"},
-    {"SPICED_REMOTE_X509_DIR", "remote-x509-dir"},
-    {"SPICED_GPU", "gpu"},
-    {"SPICED_VULKAN_LOADER", "vulkan-loader"},
-    {"SPICED_CLIENT_MEMORY_LIMIT", "client-memory-limit"},
-    {"SPICED_GLZ_MEMORY_LIMIT", "glz-memory-limit"},
-    {"SPICED_PARTIAL_MESSAGE_TIMEOUT", "partial-message-timeout"},
-    {"SPICED_PONG_TIMEOUT", "pong-timeout"},
-    {"SPICED_WRITE_TIMEOUT", "write-timeout"},
-};
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -93,9 +79,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     // The environment, and the same settings as file lines (where a value fits on one line
     // without a comment, the file can say it too).
+    const auto variables = spiced::abi::remote_config_variables();
     std::vector<std::string> values;
     for (std::string_view rest = nul == std::string_view::npos ? "" : input.substr(nul + 1);
-         !rest.empty() && values.size() < std::size(kVariables);) {
+         !rest.empty() && values.size() < variables.size();) {
         const size_t end = rest.find('\0');
         values.emplace_back(rest.substr(0, end));
         rest = end == std::string_view::npos ? "" : rest.substr(end + 1);
@@ -105,12 +92,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (size_t k = 0; k < values.size(); ++k) {
         if (values[k].empty()) continue;  // an empty variable counts as unset
         file_can_say_it &= values[k].find_first_of("\n#") == std::string::npos;
-        as_file += std::string(kVariables[k].second) + " = " + values[k] + "\n";
+        as_file += std::string(variables[k].key) + " = " + values[k] + "\n";
     }
-    const auto getenv = [&values](const char* name) -> const char* {
+    const auto getenv = [&values, variables](const char* name) -> const char* {
         if (std::string_view(name) == "SPICED_CONFIG") return "/dev/null";
         for (size_t k = 0; k < values.size(); ++k)
-            if (std::string_view(name) == kVariables[k].first) return values[k].c_str();
+            if (std::string_view(name) == variables[k].variable) return values[k].c_str();
         return nullptr;
     };
     auto loaded = spiced::abi::load_remote_listen(getenv);
