@@ -88,8 +88,9 @@ FormattedLine format_line(LogLevel level, std::string_view component, std::strin
     return line;
 }
 
-// The writer thread: producers append whole lines to one buffer under a mutex held for a
-// memcpy; the thread swaps the buffer out and writes it with one write() per batch.
+// The writer thread: while stderr takes lines, producers write them themselves; when it does
+// not (a full pipe, a stalled reader) they append them to one buffer under a mutex held for a
+// memcpy, and the thread swaps the buffer out and writes it with one write() per batch.
 class LogWriterThread {
 public:
     static constexpr size_t kMaxPending = size_t{1} << 20;
@@ -109,6 +110,15 @@ public:
     void push(std::string_view line) {
         {
             std::lock_guard lock(mutex_);
+            // Nothing waits and stderr has room: the line goes out now, from this thread, so it
+            // is in the log before anything the caller does next (a close, a reply). The lock
+            // keeps it in order with the writer; a line under PIPE_BUF into a writable pipe
+            // or socket does not block.
+            if (pending_.empty() && dropped_ == 0 && !writing_ && stderr_has_room()) {
+                const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+                if (n >= 0 && static_cast<size_t>(n) == line.size()) return;
+                if (n > 0) line.remove_prefix(static_cast<size_t>(n));
+            }
             if (pending_.size() + line.size() > kMaxPending) {
                 ++dropped_;
                 return;
@@ -125,6 +135,11 @@ public:
     }
 
 private:
+    static bool stderr_has_room() {
+        pollfd ready{STDERR_FILENO, POLLOUT, 0};
+        return ::poll(&ready, 1, 0) == 1 && (ready.revents & POLLOUT) != 0;
+    }
+
     void run() {
         std::string batch;
         std::unique_lock lock(mutex_);

@@ -20,9 +20,10 @@ void log_write(LogLevel level, std::string_view component, const char* format, .
 void log_vwrite(LogLevel level, std::string_view component, const char* format, va_list args)
     __attribute__((format(printf, 3, 0)));
 
-// While at least one BackgroundLogging lives, finished lines are handed to one writer thread
-// instead of being written by the thread that logs: an io or desktop thread never waits on a
-// slow or blocked stderr (a full pipe, a stalled journald). What does not fit in a bounded
+// While at least one BackgroundLogging lives, a line that stderr cannot take at once (a full
+// pipe, a stalled journald) is handed to one writer thread instead of being waited for: an io
+// or desktop thread never waits on stderr. Lines go out in order; while stderr keeps up each is
+// written at once by the thread that logs it. What does not fit in a bounded
 // queue (1 MiB) is dropped and counted in one line once the writer catches up. The server owns
 // one for its lifetime; lines logged without one are written at once, as before. Queued lines
 // are written when the last one goes away and at exit().

@@ -79,10 +79,10 @@ MOUSE_BUTTON_MASK_MIDDLE = 2
 MOUSE_BUTTON_MASK_RIGHT = 4
 
 def read_log_file(path, writer_alive):
-    """The text of a log file our code writes. A live server writes its lines from a log
-    thread (base/log.h), so a line logged before something a test saw (a close, a reply) may
-    reach the file a moment later: while the writer lives, read once the file has stopped
-    growing for 40 ms (at most 2 s). GLib clients of the test keep running meanwhile (a client
+    """The text of a log file our code writes. A live server hands lines to a log thread
+    when stderr is slow to take them (base/log.h), so a line logged before something a test
+    saw (a close, a reply) may reach the file a moment later: while the writer lives, read once
+    the file has stopped growing for 40 ms (at most 2 s). GLib clients of the test keep running meanwhile (a client
     that stopped reading for 40 ms would skew what it measures, such as the bandwidth test)."""
     def size():
         try:
