@@ -3,10 +3,8 @@
 # unit, real-client integration and robustness — once on a Release build and once under
 # AddressSanitizer + UndefinedBehaviorSanitizer.
 # A third pass builds the libFuzzer targets with clang and runs each briefly (its checked-in
-# seeds, then a fixed number of inputs); a fourth runs the unit tests and a few integration
-# scripts under ThreadSanitizer.
-#   SPICED_TEST_SANITIZE=0 / SPICED_TEST_FUZZ=0 / SPICED_TEST_TSAN=0 skip those passes (faster
-#   local iterations).
+# seeds, then a fixed number of inputs). The ThreadSanitizer pass is scripts/test-tsan.sh.
+#   SPICED_TEST_SANITIZE=0 / SPICED_TEST_FUZZ=0 skip those passes (faster local iterations).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-deps.sh
@@ -32,9 +30,4 @@ if [[ "${SPICED_TEST_SANITIZE:-1}" != 0 ]]; then
   echo "== ASan + UBSan build and tests =="
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPICED_SANITIZE=ON -DSPICED_BUILD_BENCH=OFF
-fi
-if [[ "${SPICED_TEST_TSAN:-1}" != 0 ]]; then
-  echo "== ThreadSanitizer build: unit tests and a few integration scripts =="
-  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp" \
-    run_suite build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPICED_TSAN=ON -DSPICED_BUILD_BENCH=OFF
 fi
