@@ -379,7 +379,11 @@ def reports_case(args):
                 steps = re.findall(r"(lowered|raised) to (\d+) kbit/s, (\d+) fps", srv.log())
                 print("  rate steps: %s" % ", ".join("%s %s kbit/s %s fps" % s for s in steps),
                       flush=True)
-                H.check(lowered and steps[-1][0] == "raised", "no lowering then raising")
+                # Only the order matters: once the test stops reading, a later "link is full"
+                # may lower the rate again, which is right.
+                kinds = [kind for kind, _, _ in steps]
+                H.check(lowered and "lowered" in kinds and
+                        "raised" in kinds[kinds.index("lowered"):], "no lowering then raising")
                 # Hostile but well-formed: ignored with a log line each, the stream goes on.
                 display.report(stream_id, unique_id, 10, 500)
                 display.report(77, 1, 10, 0)
