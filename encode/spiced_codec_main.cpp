@@ -8,6 +8,7 @@
 #include <chrono>
 #include <csetjmp>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -39,6 +40,12 @@ constexpr int kMaxRuns = 100000;  // caps tiny images, where 0.2 s would be mill
 // (untimed), which on a tiny image can cost far more than the codec itself.
 constexpr double kMaxWallSeconds = 1.0;
 
+// How many runs make a figure. Default: the minimums and caps above. `--runs N`: exactly N
+// runs, no time minimum (round-trip checks over many files, where the figures do not matter).
+struct RunPolicy {
+    std::optional<int> exact_runs;
+};
+
 void usage(std::FILE* to) {
     std::fputs(
         "Usage: spiced-codec --codec quic|lz|glz|lz4|jpeg [--json] FILE...\n"
@@ -56,6 +63,9 @@ void usage(std::FILE* to) {
         "                  decode failed), roundtrip_ok (lossless codecs: every pixel's RGB\n"
         "                  equal; jpeg, being lossy: decoded without error to the right size)\n"
         "                Without --json a table is printed.\n"
+        "  --runs N      exactly N encode and N decode runs per file (N >= 1), no time\n"
+        "                minimum: for round-trip checks, where the figures matter less\n"
+        "                (median of N runs; fields and output unchanged)\n"
         "  --help        this text\n"
         "\n"
         "Exit status: 0 all round trips ok; 1 a file could not be read or encoded, or the\n"
@@ -107,11 +117,12 @@ double seconds_since(Clock::time_point start) {
 // Runs `once` (returns its own elapsed seconds, < 0 on failure) until both minimums are met
 // or a cap is hit; the median.
 template <typename Fn>
-double median_seconds(Fn&& once) {
+double median_seconds(const RunPolicy& policy, Fn&& once) {
     std::vector<double> times;
     double total = 0;
     const auto start = Clock::now();
     auto more = [&] {
+        if (policy.exact_runs) return int(times.size()) < *policy.exact_runs;
         if (int(times.size()) < kMinRuns) return true;
         return total < kMinSeconds && int(times.size()) < kMaxRuns &&
                seconds_since(start) < kMaxWallSeconds;
@@ -139,8 +150,8 @@ std::string same_pixels(const Frame& a, const Frame& b) {
     return {};
 }
 
-Expected<Result, std::string> measure(const std::string& path, const Frame& frame,
-                                      ImageCodec codec) {
+Expected<Result, std::string> measure(const std::string& path, const Frame& frame, ImageCodec codec,
+                                      const RunPolicy& policy) {
     Result result;
     result.file = path;
     result.codec = codec;
@@ -154,7 +165,7 @@ Expected<Result, std::string> measure(const std::string& path, const Frame& fram
     ByteWriter out;
     uint8_t image_type = 0;
     std::string encode_error;
-    const double encode_s = median_seconds([&]() -> double {
+    const double encode_s = median_seconds(policy, [&]() -> double {
         if (is_stateful(codec) || !encoder) encoder = make_image_encoder(codec);
         out.buffer().clear();  // keeps the capacity: we time the codec, not the allocator
         const auto start = Clock::now();
@@ -175,7 +186,7 @@ Expected<Result, std::string> measure(const std::string& path, const Frame& fram
     std::unique_ptr<ImageDecoder> decoder = make_image_decoder(kGlzWindowPixels);
     std::unique_ptr<Frame> decoded;
     std::string decode_error;
-    const double decode_s = median_seconds([&]() -> double {
+    const double decode_s = median_seconds(policy, [&]() -> double {
         if (is_stateful(codec)) decoder = make_image_decoder(kGlzWindowPixels);
         const auto start = Clock::now();
         auto picture = decoder->decode(image_type, frame.size(), body, 0);
@@ -273,6 +284,7 @@ void print_table_row(const Result& r) {
 int run(int argc, char** argv) {
     std::optional<ImageCodec> codec;
     bool json = false;
+    RunPolicy policy;
     std::vector<std::string> files;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
@@ -282,6 +294,26 @@ int run(int argc, char** argv) {
         }
         if (arg == "--json") {
             json = true;
+        } else if (arg == "--runs" || arg.starts_with("--runs=")) {
+            std::string value;
+            if (arg == "--runs") {
+                if (i + 1 >= argc) {
+                    std::fprintf(stderr, "spiced-codec: --runs needs a number (1 or more)\n");
+                    return kExitUsage;
+                }
+                value = argv[++i];
+            } else {
+                value = std::string(arg.substr(std::strlen("--runs=")));
+            }
+            char* end = nullptr;
+            errno = 0;
+            const long runs = std::strtol(value.c_str(), &end, 10);
+            if (value.empty() || *end != '\0' || errno != 0 || runs < 1 || runs > kMaxRuns) {
+                std::fprintf(stderr, "spiced-codec: --runs '%s' is not a number from 1 to %d\n",
+                             value.c_str(), kMaxRuns);
+                return kExitUsage;
+            }
+            policy.exact_runs = int(runs);
         } else if (arg == "--codec" || arg.starts_with("--codec=")) {
             std::string_view name;
             if (arg == "--codec") {
@@ -334,7 +366,7 @@ int run(int argc, char** argv) {
             status = kExitError;
             continue;
         }
-        auto result = measure(path, **frame, *codec);
+        auto result = measure(path, **frame, *codec, policy);
         if (!result) {
             std::fprintf(stderr, "spiced-codec: %s: %s\n", path.c_str(), result.error().c_str());
             status = kExitError;

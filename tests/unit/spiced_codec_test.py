@@ -187,6 +187,23 @@ class SpicedCodecTest(unittest.TestCase):
         _, records, err = self.run_json("lz4", "pic.ppm", "grey.ppm")
         self.assertNotEqual(records[0]["compressed_bytes"], records[1]["compressed_bytes"])
 
+    def test_runs(self):
+        # --runs N: exactly N runs, the same fields and results (tests/corpus uses --runs 1).
+        for runs in (["--runs", "1"], ["--runs=3"]):
+            code, out, err = self.run_tool("--codec", "lz4", "--json", *runs,
+                                           self.files["pic.ppm"])
+            self.assertEqual(code, 0, err)
+            records = [json.loads(line) for line in out.splitlines()]
+            self.assertEqual(len(records), 1)
+            self.check_record(records[0], "lz4", "pic.ppm")
+        png = self.files["one.png"]
+        for bad in ("0", "-2", "x", "", "1.5"):
+            with self.subTest(runs=bad):
+                self.assert_one_line_error(
+                    *self.run_tool("--codec", "lz4", "--runs", bad, png)[::2], 2, "--runs")
+        self.assert_one_line_error(*self.run_tool("--codec", "lz4", png, "--runs")[::2], 2,
+                                   "--runs needs a number")
+
     def test_table_output(self):
         code, out, err = self.run_tool("--codec", "jpeg", self.files["pic.ppm"])
         self.assertEqual(code, 0, err)
@@ -202,6 +219,7 @@ class SpicedCodecTest(unittest.TestCase):
         self.assertIn("Usage: spiced-codec --codec quic|lz|glz|lz4|jpeg [--json] FILE...", out)
         for field in FIELDS:
             self.assertIn(field, out)
+        self.assertIn("--runs N", out)
 
     def assert_one_line_error(self, code, err, want_code, *words):
         self.assertEqual(code, want_code, err)
