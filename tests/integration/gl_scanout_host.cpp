@@ -19,6 +19,10 @@
 // went wrong (a cookie lost, a call refused), with a line saying what.
 //
 // Usage: gl_scanout_host --unix PATH --out DIR [--password PW] [--tls-port P --x509-dir DIR]
+//                        [--image-compression quic|lz|glz|lz4|...] [--show FILE]...
+// --show (repeatable): instead of the built-in sequence, show each PNG/PPM file (the screen
+// corpus) as a full-screen scanout of its own size, one STEP each; --image-compression sets
+// spice_server_set_image_compression as QEMU's image-compression= does.
 // The remote port comes from the environment (SPICED_REMOTE_PORT, ...), as an operator sets it.
 #include <dirent.h>
 #include <fcntl.h>
@@ -43,6 +47,7 @@
 
 #include <spice.h>
 
+#include "encode/image_file.h"
 #include "tests/support/spice_host_loop.h"
 
 namespace {
@@ -203,6 +208,32 @@ bool write_ppm(const std::string& path, const Picture& picture) {
     return rename((path + ".tmp").c_str(), path.c_str()) == 0;
 }
 
+// Copies a loaded picture (BGRX, 0xRRGGBB per pixel) into the buffer and the expected one.
+void paint_frame(Buffer& buffer, Picture& picture, const spiced::Frame& frame) {
+    for (int32_t y = 0; y < frame.height(); ++y) {
+        for (int32_t x = 0; x < frame.width(); ++x) {
+            const uint32_t rgb = frame.pixel(x, y);
+            buffer.set(uint32_t(x), uint32_t(y), rgb);
+            picture.rgb[size_t(y) * picture.width + size_t(x)] = rgb;
+        }
+    }
+}
+
+std::optional<SpiceImageCompression> parse_image_compression(const std::string& name) {
+    const std::pair<const char*, SpiceImageCompression> names[] = {
+        {"off", SPICE_IMAGE_COMPRESSION_OFF},
+        {"auto_glz", SPICE_IMAGE_COMPRESSION_AUTO_GLZ},
+        {"auto_lz", SPICE_IMAGE_COMPRESSION_AUTO_LZ},
+        {"quic", SPICE_IMAGE_COMPRESSION_QUIC},
+        {"glz", SPICE_IMAGE_COMPRESSION_GLZ},
+        {"lz", SPICE_IMAGE_COMPRESSION_LZ},
+        {"lz4", SPICE_IMAGE_COMPRESSION_LZ4}};
+    for (const auto& [text, value] : names) {
+        if (name == text) return value;
+    }
+    return std::nullopt;
+}
+
 int count_memfds() {
     int count = 0;
     std::unique_ptr<DIR, int (*)(DIR*)> dir(opendir("/proc/self/fd"), closedir);
@@ -237,6 +268,8 @@ struct Options {
     // A host's own TLS (spice_server_set_tls), as QEMU without gl=on passes it.
     int tls_port = 0;
     std::string x509_dir;
+    std::optional<SpiceImageCompression> image_compression;
+    std::vector<std::string> show_files;
 };
 
 int fail(const char* what) {
@@ -256,6 +289,14 @@ int main(int argc, char** argv) {
         if (flag == "--password") options.password = argv[i + 1];
         if (flag == "--tls-port") options.tls_port = std::atoi(argv[i + 1]);
         if (flag == "--x509-dir") options.x509_dir = argv[i + 1];
+        if (flag == "--show") options.show_files.emplace_back(argv[i + 1]);
+        if (flag == "--image-compression") {
+            options.image_compression = parse_image_compression(argv[i + 1]);
+            if (!options.image_compression) {
+                std::fprintf(stderr, "unknown --image-compression %s\n", argv[i + 1]);
+                return 2;
+            }
+        }
     }
     if (options.unix_path.empty() || options.out_dir.empty()) {
         std::fprintf(stderr, "usage: %s --unix PATH --out DIR [--password PW]\n", argv[0]);
@@ -291,6 +332,11 @@ int main(int argc, char** argv) {
     spice_server_set_jpeg_compression(server, SPICE_WAN_COMPRESSION_NEVER);
     spice_server_set_zlib_glz_compression(server, SPICE_WAN_COMPRESSION_NEVER);
     spice_server_set_streaming_video(server, SPICE_STREAM_VIDEO_OFF);
+    if (options.image_compression &&
+        spice_server_set_image_compression(server, *options.image_compression) != 0) {
+        spice_server_destroy(server);
+        return fail("spice_server_set_image_compression");
+    }
     if (spice_server_init(server, &core) != 0) {
         std::printf("INIT FAILED\n");
         spice_server_destroy(server);
@@ -359,65 +405,85 @@ int main(int argc, char** argv) {
         return command && *command == "next";
     };
 
-    // Rows padded past width * 4 (as GPUs align them), so stride handling shows.
-    ok = ok && scanout(320, 200, 320 * 4 + 64, kXrgb8888, true);
-    ok = ok && (paint(*buffer, picture, 0, 0, 320, 200, checker(16, 0x2060c0, 0xf0e020)), true) &&
-         show("full", 0, 0, 320, 200);
-    ok = ok && (paint(*buffer, picture, 40, 30, 100, 60, stripes(0xc02020, 0x101010)), true) &&
-         show("partial", 40, 30, 100, 60);
-    ok = ok && (paint(*buffer, picture, 250, 150, 70, 50, checker(5, 0x20c040, 0xffffff)), true) &&
-         show("corner", 250, 150, 70, 50);
-    ok = ok && (paint(*buffer, picture, 10, 190, 1, 1, checker(1, 0xff00ff, 0xff00ff)), true) &&
-         show("one_pixel", 10, 190, 1, 1);
-    // A burst at a guest's frame rate: a square moving across, one cookie per frame, each
-    // awaited before the next draw as QEMU does.
-    if (ok) {
-        for (uint32_t i = 0; i < 30 && ok; ++i) {
-            const uint32_t x = 8 + i * 9;
-            paint(*buffer, picture, x, 100, 24, 24, checker(4, 0x000000, 0x30a0ff));
-            const auto us = draw(x, 100, 24, 24);
-            if (!us) {
-                std::printf("FAIL cookie of burst frame %u not completed within 1 s\n", i);
-                ok = false;
-                break;
-            }
-            cookie_us.push_back(*us);
-            std::this_thread::sleep_until(Clock::now() + std::chrono::milliseconds(16));
-            loop.run_once(std::chrono::milliseconds(0));
-        }
-        ok = ok && show("burst_end", 0, 0, 0, 0);
-    }
-    // A bottom-up scanout (GL textures; QEMU passes y_0_top = false for them).
-    ok = ok && scanout(256, 144, 256 * 4 + 128, kXrgb8888, false);
-    ok = ok && (paint(*buffer, picture, 0, 0, 256, 144, stripes(0x4080ff, 0x202020)), true) &&
-         show("bottom_up_full", 0, 0, 256, 144);
-    ok = ok && (paint(*buffer, picture, 16, 8, 64, 32, checker(8, 0xff8000, 0x008000)), true) &&
-         show("bottom_up_partial", 16, 8, 64, 32);
-    // R and B swapped in memory (XBGR8888).
-    ok = ok && scanout(200, 120, 200 * 4 + 32, kXbgr8888, true);
-    ok = ok && (paint(*buffer, picture, 0, 0, 200, 120, checker(10, 0xff0000, 0x0000ff)), true) &&
-         show("xbgr_full", 0, 0, 200, 120);
-    // A buffer shorter than its stated size is refused (and its fd closed); the picture
-    // stays. Then the scanout ends (QEMU's fd -1) and a draw without one still completes.
-    if (ok) {
-        auto short_buffer = Buffer::create(64, 8, 256, kXrgb8888, true);
-        ok = short_buffer.has_value();
-        if (ok)
-            spice_qxl_gl_scanout(&device->instance, short_buffer->lend_fd(), 64, 64, 256, kXrgb8888,
-                                 true);
-        spice_qxl_gl_scanout(&device->instance, -1, 0, 0, 0, 0, false);
-        const auto us = draw(0, 0, 16, 16);
-        if (!us) {
-            std::printf("FAIL cookie of a draw without a scanout not completed within 1 s\n");
+    // --show: each file full screen in a scanout of its own size, and nothing else.
+    for (const std::string& file : options.show_files) {
+        auto frame = spiced::load_image_file(file);
+        if (!frame) {
+            std::printf("FAIL %s: %s\n", file.c_str(), frame.error().c_str());
             ok = false;
-        } else {
-            cookie_us.push_back(*us);
+            break;
         }
+        const auto w = uint32_t((*frame)->width()), h = uint32_t((*frame)->height());
+        ok = ok && scanout(w, h, w * 4 + 64, kXrgb8888, true);
+        if (ok) paint_frame(*buffer, picture, **frame);
+        const std::string name = file.substr(file.find_last_of('/') + 1);
+        ok = ok && show(name.c_str(), 0, 0, w, h);
     }
-    // Back to the first size with a fresh buffer; every earlier fd must be closed by now.
-    ok = ok && scanout(320, 200, 320 * 4 + 64, kXrgb8888, true);
-    ok = ok && (paint(*buffer, picture, 0, 0, 320, 200, stripes(0x10f0a0, 0x402000)), true) &&
-         show("rescan_full", 0, 0, 320, 200);
+    // The built-in sequence (without --show).
+    if (options.show_files.empty()) {
+        // Rows padded past width * 4 (as GPUs align them), so stride handling shows.
+        ok = ok && scanout(320, 200, 320 * 4 + 64, kXrgb8888, true);
+        ok = ok &&
+             (paint(*buffer, picture, 0, 0, 320, 200, checker(16, 0x2060c0, 0xf0e020)), true) &&
+             show("full", 0, 0, 320, 200);
+        ok = ok && (paint(*buffer, picture, 40, 30, 100, 60, stripes(0xc02020, 0x101010)), true) &&
+             show("partial", 40, 30, 100, 60);
+        ok = ok &&
+             (paint(*buffer, picture, 250, 150, 70, 50, checker(5, 0x20c040, 0xffffff)), true) &&
+             show("corner", 250, 150, 70, 50);
+        ok = ok && (paint(*buffer, picture, 10, 190, 1, 1, checker(1, 0xff00ff, 0xff00ff)), true) &&
+             show("one_pixel", 10, 190, 1, 1);
+        // A burst at a guest's frame rate: a square moving across, one cookie per frame, each
+        // awaited before the next draw as QEMU does.
+        if (ok) {
+            for (uint32_t i = 0; i < 30 && ok; ++i) {
+                const uint32_t x = 8 + i * 9;
+                paint(*buffer, picture, x, 100, 24, 24, checker(4, 0x000000, 0x30a0ff));
+                const auto us = draw(x, 100, 24, 24);
+                if (!us) {
+                    std::printf("FAIL cookie of burst frame %u not completed within 1 s\n", i);
+                    ok = false;
+                    break;
+                }
+                cookie_us.push_back(*us);
+                std::this_thread::sleep_until(Clock::now() + std::chrono::milliseconds(16));
+                loop.run_once(std::chrono::milliseconds(0));
+            }
+            ok = ok && show("burst_end", 0, 0, 0, 0);
+        }
+        // A bottom-up scanout (GL textures; QEMU passes y_0_top = false for them).
+        ok = ok && scanout(256, 144, 256 * 4 + 128, kXrgb8888, false);
+        ok = ok && (paint(*buffer, picture, 0, 0, 256, 144, stripes(0x4080ff, 0x202020)), true) &&
+             show("bottom_up_full", 0, 0, 256, 144);
+        ok = ok && (paint(*buffer, picture, 16, 8, 64, 32, checker(8, 0xff8000, 0x008000)), true) &&
+             show("bottom_up_partial", 16, 8, 64, 32);
+        // R and B swapped in memory (XBGR8888).
+        ok = ok && scanout(200, 120, 200 * 4 + 32, kXbgr8888, true);
+        ok = ok &&
+             (paint(*buffer, picture, 0, 0, 200, 120, checker(10, 0xff0000, 0x0000ff)), true) &&
+             show("xbgr_full", 0, 0, 200, 120);
+        // A buffer shorter than its stated size is refused (and its fd closed); the picture
+        // stays. Then the scanout ends (QEMU's fd -1) and a draw without one still completes.
+        if (ok) {
+            auto short_buffer = Buffer::create(64, 8, 256, kXrgb8888, true);
+            ok = short_buffer.has_value();
+            if (ok)
+                spice_qxl_gl_scanout(&device->instance, short_buffer->lend_fd(), 64, 64, 256,
+                                     kXrgb8888, true);
+            spice_qxl_gl_scanout(&device->instance, -1, 0, 0, 0, 0, false);
+            const auto us = draw(0, 0, 16, 16);
+            if (!us) {
+                std::printf("FAIL cookie of a draw without a scanout not completed within 1 s\n");
+                ok = false;
+            } else {
+                cookie_us.push_back(*us);
+            }
+        }
+        // Back to the first size with a fresh buffer; every earlier fd must be closed by now.
+        ok = ok && scanout(320, 200, 320 * 4 + 64, kXrgb8888, true);
+        ok = ok && (paint(*buffer, picture, 0, 0, 320, 200, stripes(0x10f0a0, 0x402000)), true) &&
+             show("rescan_full", 0, 0, 320, 200);
+    }
 
     int result = 0;
     if (!ok) {
