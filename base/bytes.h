@@ -83,10 +83,10 @@ public:
     void i32(int32_t v) { u32(static_cast<uint32_t>(v)); }
     void i16(int16_t v) { u16(static_cast<uint16_t>(v)); }
     void i64(int64_t v) { u64(static_cast<uint64_t>(v)); }
-    // resize + memcpy rather than vector::insert: GCC 12 reports a false -Warray-bounds for
-    // insert after small appends.
+    // insert, not resize + memcpy: resize would zero the bytes first, a second pass over
+    // everything a codec writes.
     void bytes(std::span<const uint8_t> data) {
-        if (!data.empty()) std::memcpy(extend(data.size()), data.data(), data.size());
+        buffer_.insert(buffer_.end(), data.begin(), data.end());
     }
     void bytes(std::string_view text) {
         if (!text.empty()) std::memcpy(extend(text.size()), text.data(), text.size());

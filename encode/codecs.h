@@ -14,8 +14,8 @@
 namespace spiced {
 
 // ---- LZ4 (encode/lz4_encoder.cpp) -----------------------------------------------------------
-// make_lz4_encoder() packs pixels with SSSE3 where the CPU has it; this one never does, and
-// must produce the same bytes (tests compare them).
+// make_lz4_encoder() packs pixels with SSSE3 and compares them with AVX2 where the CPU has them;
+// this one uses neither, and must produce the same bytes (tests compare them).
 std::unique_ptr<ImageEncoder> make_lz4_encoder_portable();
 
 // ---- QUIC (encode/quic.cpp) ------------------------------------------------------------------

@@ -1,15 +1,15 @@
 // libFuzzer: images through our SPICE_IMAGE_TYPE_LZ4 encoder, each block back through
 // liblz4's own decoder and the whole body through our image decoder.
 // Input: [image header, roundtrip_image.h][pixel pool...].
-// Checks: the SSSE3 and portable pixel packers give the same bytes (codecs.h), fresh and
+// Checks: the SIMD and portable paths give the same bytes (codecs.h), fresh and
 // reused after another image; the body's framing is what spice-common's canvas reads
 // (data_size, top-down, 24-bit format, [u32 BE size][block]... up to data_size exactly); every
 // block decodes with liblz4 alone (LZ4_decompress_safe for the first, the same with the earlier
 // output as dictionary for the rest: the blocks form one linked stream) to the area's B, G, R
 // bytes, row after row; make_image_decoder() decodes the body to the area's RGB.
 //
-// The blocks themselves come from liblz4's LZ4_compress_fast_continue: we write only the
-// framing and the packed pixels, so liblz4 is the oracle for the blocks' inner format.
+// The blocks come from our own writer (encode/lz4_block_writer.h), so liblz4's decoder is the
+// oracle for their inner format: sequences, offsets, lengths and the end-of-block rules.
 #include <lz4.h>
 #include <spice/enums.h>
 
