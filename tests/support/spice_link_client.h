@@ -102,7 +102,8 @@ public:
                 }
                 case State::kReply: {
                     if (in.size() < reply_size_) return state_;
-                    ByteReader r(std::span(in).first(reply_size_));
+                    const std::span<const uint8_t> reply = std::span(in).first(reply_size_);
+                    ByteReader r(reply);
                     if (const uint32_t error = r.u32(); error != SPICE_LINK_ERR_OK)
                         return fail("link refused with error " + std::to_string(error));
                     const auto key = r.bytes(SPICE_TICKET_PUBKEY_BYTES);
