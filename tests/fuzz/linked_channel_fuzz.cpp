@@ -22,9 +22,6 @@
 // connections) aborts with one line: that is a server bug too, with the input that caused it.
 #include <netinet/in.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rsa.h>
-#include <openssl/x509.h>
 #include <poll.h>
 #include <spice/enums.h>
 #include <spice/protocol.h>
@@ -55,6 +52,7 @@
 #include "core/ticket.h"
 #include "demo/demo_source.h"
 #include "io/unique_fd.h"
+#include "tests/support/spice_link_client.h"
 
 namespace spiced {
 namespace {
@@ -74,7 +72,6 @@ constexpr uint16_t kSendPong = 0xfffe;
 constexpr uint16_t kSendAckSync = 0xfffd;
 
 constexpr size_t kMiniHeaderSize = 6;
-constexpr size_t kEncryptedTicketSize = SPICE_TICKET_KEY_PAIR_LENGTH / 8;
 
 [[noreturn]] void harness_failure(std::string_view what, std::string_view detail) {
     std::fprintf(stderr, "linked_channel_fuzz: %.*s: %.*s\n", int(what.size()), what.data(),
@@ -111,34 +108,6 @@ Server& running_server() {
 
 // ---- The client ----------------------------------------------------------------------------
 
-struct EvpPkeyCtxDeleter {
-    void operator()(EVP_PKEY_CTX* context) const { EVP_PKEY_CTX_free(context); }
-};
-
-// The password, NUL-terminated, RSA-OAEP (SHA-1) to the link reply's SubjectPublicKeyInfo.
-std::vector<uint8_t> encrypt_ticket(std::span<const uint8_t> der) {
-    const unsigned char* p = der.data();
-    const EvpPkeyPtr key(d2i_PUBKEY(nullptr, &p, long(der.size())));
-    if (!key) return {};
-    const std::unique_ptr<EVP_PKEY_CTX, EvpPkeyCtxDeleter> context(
-        EVP_PKEY_CTX_new(key.get(), nullptr));
-    if (!context || EVP_PKEY_encrypt_init(context.get()) <= 0 ||
-        EVP_PKEY_CTX_set_rsa_padding(context.get(), RSA_PKCS1_OAEP_PADDING) <= 0 ||
-        EVP_PKEY_CTX_set_rsa_oaep_md(context.get(), EVP_sha1()) <= 0) {
-        return {};
-    }
-    std::string plain(kPassword);
-    plain.push_back('\0');
-    std::vector<uint8_t> out(kEncryptedTicketSize);
-    size_t length = out.size();
-    if (EVP_PKEY_encrypt(context.get(), out.data(), &length,
-                         reinterpret_cast<const unsigned char*>(plain.data()), plain.size()) <= 0 ||
-        length != out.size()) {
-        return {};
-    }
-    return out;
-}
-
 UniqueFd connect_to(uint16_t port) {
     UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd.valid()) harness_failure("socket", std::strerror(errno));
@@ -158,29 +127,15 @@ UniqueFd connect_to(uint16_t port) {
 class Wire {
 public:
     Wire(uint16_t port, uint8_t channel_type, uint32_t connection_id, uint32_t channel_caps)
-        : socket_(connect_to(port)), scratch_(64 * 1024) {
-        const uint32_t common = (1u << SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION) |
-                                (1u << SPICE_COMMON_CAP_AUTH_SPICE) |
-                                (1u << SPICE_COMMON_CAP_MINI_HEADER);
-        ByteWriter mess;
-        mess.u32(connection_id);
-        mess.u8(channel_type);
-        mess.u8(0);  // channel id
-        mess.u32(1);
-        mess.u32(1);
-        mess.u32(uint32_t(sizeof(SpiceLinkMess)));
-        mess.u32(common);
-        mess.u32(channel_caps);
-        out_.u32(SPICE_MAGIC);
-        out_.u32(SPICE_VERSION_MAJOR);
-        out_.u32(SPICE_VERSION_MINOR);
-        out_.u32(uint32_t(mess.size()));
-        out_.bytes(mess.buffer());
+        : socket_(connect_to(port)),
+          scratch_(64 * 1024),
+          link_(channel_type, connection_id, channel_caps, std::string(kPassword)) {
+        link_.start(out_);
     }
 
     // For poll(): none once the server hung up (it would report the hang-up forever).
     int fd() const { return hung_up_ ? -1 : socket_.get(); }
-    bool linked() const { return phase_ == Phase::kMessages; }
+    bool linked() const { return link_.state() == Link::State::kLinked; }
     // Refused, or gone before the link completed.
     bool failed() const { return !failure_.empty(); }
     const std::string& failure() const { return failure_; }
@@ -238,7 +193,7 @@ public:
     }
 
 private:
-    enum class Phase { kReplyHeader, kReply, kResult, kMessages };
+    using Link = test_support::SpiceLinkClient;
 
     void hang_up(std::string_view why) {
         hung_up_ = true;
@@ -262,7 +217,7 @@ private:
     }
 
     void take(std::span<const uint8_t> data) {
-        if (phase_ == Phase::kMessages && in_.empty()) {
+        if (linked() && in_.empty()) {
             const size_t skipped = std::min(skip_, data.size());
             skip_ -= skipped;
             data = data.subspan(skipped);
@@ -279,61 +234,13 @@ private:
     void consume(size_t count) { in_.erase(in_.begin(), in_.begin() + ptrdiff_t(count)); }
 
     void parse() {
-        while (!failed()) {
-            switch (phase_) {
-                case Phase::kReplyHeader: {
-                    if (in_.size() < sizeof(SpiceLinkHeader)) return;
-                    ByteReader r(in_);
-                    const uint32_t magic = r.u32(), major = r.u32();
-                    r.u32();
-                    reply_size_ = r.u32();
-                    if (magic != SPICE_MAGIC || major != SPICE_VERSION_MAJOR)
-                        return fail("the link reply is not SPICE 2.x");
-                    if (reply_size_ < sizeof(SpiceLinkReply) || reply_size_ > 4096)
-                        return fail("link reply size " + std::to_string(reply_size_));
-                    consume(sizeof(SpiceLinkHeader));
-                    phase_ = Phase::kReply;
-                    break;
-                }
-                case Phase::kReply: {
-                    if (in_.size() < reply_size_) return;
-                    ByteReader r(std::span(in_).first(reply_size_));
-                    if (const uint32_t error = r.u32(); error != SPICE_LINK_ERR_OK)
-                        return fail("link refused with error " + std::to_string(error));
-                    const auto key = r.bytes(SPICE_TICKET_PUBKEY_BYTES);
-                    const uint32_t common_words = r.u32();
-                    r.u32();  // channel caps words
-                    r.seek(r.u32());
-                    const uint32_t common = common_words > 0 ? r.u32() : 0;
-                    if (!r.ok()) return fail("link reply capabilities outside the reply");
-                    // The records are framed with the mini header, so it must be agreed on.
-                    if (!(common & (1u << SPICE_COMMON_CAP_MINI_HEADER)) ||
-                        !(common & (1u << SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION))) {
-                        return fail("the server offers no mini header or auth selection");
-                    }
-                    const auto ticket = encrypt_ticket(key);
-                    if (ticket.empty()) return fail("cannot encrypt to the server's key");
-                    out_.u32(SPICE_COMMON_CAP_AUTH_SPICE);
-                    out_.bytes(ticket);
-                    consume(reply_size_);
-                    phase_ = Phase::kResult;
-                    flush();
-                    break;
-                }
-                case Phase::kResult: {
-                    if (in_.size() < 4) return;
-                    if (const uint32_t result = load_u32_le(in_.data());
-                        result != SPICE_LINK_ERR_OK) {
-                        return fail("link result " + std::to_string(result));
-                    }
-                    consume(4);
-                    phase_ = Phase::kMessages;
-                    break;
-                }
-                case Phase::kMessages:
-                    if (!parse_message()) return;
-                    break;
-            }
+        if (!linked()) {
+            if (link_.take(in_, out_) == Link::State::kFailed) return fail(link_.failure());
+            // The records are framed with the mini header, so it must be agreed on.
+            if (linked() && !link_.mini_header()) return fail("the server offers no mini header");
+            flush();
+        }
+        while (linked() && !failed() && parse_message()) {
         }
     }
 
@@ -368,14 +275,13 @@ private:
 
     UniqueFd socket_;
     std::vector<uint8_t> scratch_;
-    Phase phase_ = Phase::kReplyHeader;
+    Link link_;
     ByteWriter out_;
     size_t sent_ = 0;
     bool write_closed_ = false;
     bool hung_up_ = false;
     std::vector<uint8_t> in_;
     size_t skip_ = 0;  // bytes of the current message's body still to come
-    uint32_t reply_size_ = 0;
     std::optional<uint32_t> session_id_;
     uint32_t ack_generation_ = 0;
     std::optional<uint32_t> ping_id_;

@@ -46,6 +46,7 @@
 #include "demo/demo_source.h"
 #include "display/source.h"
 #include "io/reactor.h"
+#include "tests/support/spice_link_client.h"
 #include "tests/unit/default_sigpipe.h"
 
 namespace spiced {
@@ -285,28 +286,6 @@ private:
     std::filesystem::path path_;
 };
 
-// The empty password ("\0", what clients send with ticketing disabled), RSA-OAEP (SHA-1, the
-// OpenSSL default for OAEP) to the link reply's SubjectPublicKeyInfo.
-std::vector<uint8_t> encrypt_empty_ticket(std::span<const uint8_t> der) {
-    const unsigned char* p = der.data();
-    EvpPkeyPtr key(d2i_PUBKEY(nullptr, &p, long(der.size())));
-    if (!key) return {};
-    std::unique_ptr<EVP_PKEY_CTX, void (*)(EVP_PKEY_CTX*)> context(
-        EVP_PKEY_CTX_new(key.get(), nullptr), EVP_PKEY_CTX_free);
-    if (!context || EVP_PKEY_encrypt_init(context.get()) <= 0 ||
-        EVP_PKEY_CTX_set_rsa_padding(context.get(), RSA_PKCS1_OAEP_PADDING) <= 0) {
-        return {};
-    }
-    const unsigned char empty[1] = {0};
-    std::vector<uint8_t> out(SPICE_TICKET_KEY_PAIR_LENGTH / 8);
-    size_t length = out.size();
-    if (EVP_PKEY_encrypt(context.get(), out.data(), &length, empty, sizeof empty) <= 0 ||
-        length != out.size()) {
-        return {};
-    }
-    return out;
-}
-
 // One channel's connection, linked by hand: link header + message out; reply in; auth
 // mechanism + encrypted empty ticket out; link result in; then the channel's messages (the
 // main channel's are parsed and kept, SPICE_MSG_MAIN_INIT's session id read; any other
@@ -321,35 +300,21 @@ public:
 
     RawLink(UniqueFd socket, uint8_t channel_type, uint32_t connection_id = 0,
             uint32_t channel_caps = 0)
-        : socket_(std::move(socket)), channel_type_(channel_type) {
+        : socket_(std::move(socket)),
+          channel_type_(channel_type),
+          link_(channel_type, connection_id, channel_caps, /*password=*/"") {
         if (!socket_.valid() || !set_nonblocking(socket_.get())) {
             fail("no socket to link over");
             return;
         }
-        const uint32_t caps = (1u << SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION) |
-                              (1u << SPICE_COMMON_CAP_AUTH_SPICE) |
-                              (1u << SPICE_COMMON_CAP_MINI_HEADER);
-        ByteWriter mess;
-        mess.u32(connection_id);
-        mess.u8(channel_type);
-        mess.u8(0);                        // channel id
-        mess.u32(1);                       // common caps words
-        mess.u32(channel_caps ? 1u : 0u);  // channel caps words
-        mess.u32(uint32_t(sizeof(SpiceLinkMess)));
-        mess.u32(caps);
-        if (channel_caps) mess.u32(channel_caps);
-        out_.u32(SPICE_MAGIC);
-        out_.u32(SPICE_VERSION_MAJOR);
-        out_.u32(SPICE_VERSION_MINOR);
-        out_.u32(uint32_t(mess.size()));
-        out_.bytes(mess.buffer());
+        link_.start(out_);
     }
 
     int fd() const { return socket_.get(); }
     short events() const { return short(POLLIN | (sent_ < out_.size() ? POLLOUT : 0)); }
     bool failed() const { return !failure_.empty(); }
     const std::string& failure() const { return failure_; }
-    bool linked() const { return phase_ == Phase::kMessages; }
+    bool linked() const { return !failed() && link_.state() == Link::State::kLinked; }
     std::optional<uint32_t> session_id() const { return session_id_; }
     size_t bytes_after_link() const { return bytes_after_link_; }
     // The main channel's first message of `type` not taken yet (the ones before it of other
@@ -371,7 +336,7 @@ public:
     // the socket takes now (the host's loop sends the rest).
     void send_message(uint16_t type, std::span<const uint8_t> body) {
         if (!linked()) return fail("a message to send before the link completed");
-        if (mini_header_) {
+        if (link_.mini_header()) {
             out_.u16(type);
             out_.u32(uint32_t(body.size()));
         } else {
@@ -383,11 +348,7 @@ public:
         out_.bytes(body);
         flush();
     }
-    const char* phase_name() const {
-        static const char* const kNames[] = {"link reply header", "link reply", "link result",
-                                             "channel messages", "failed"};
-        return kNames[int(phase_)];
-    }
+    const char* phase_name() const { return failed() ? "failed" : link_.state_name(); }
 
     void on_ready() {
         if (failed()) return;
@@ -418,12 +379,9 @@ public:
     }
 
 private:
-    enum class Phase { kReplyHeader, kReply, kResult, kMessages, kFailed };
+    using Link = test_support::SpiceLinkClient;
 
-    void fail(std::string why) {
-        failure_ = std::move(why);
-        phase_ = Phase::kFailed;
-    }
+    void fail(std::string why) { failure_ = std::move(why); }
 
     void flush() {
         while (sent_ < out_.size()) {
@@ -442,93 +400,41 @@ private:
     void consume(size_t count) { in_.erase(in_.begin(), in_.begin() + long(count)); }
 
     void parse() {
+        if (!linked()) {
+            if (link_.take(in_, out_) == Link::State::kFailed) return fail(link_.failure());
+            flush();
+            if (!linked()) return;
+        }
         for (;;) {
-            switch (phase_) {
-                case Phase::kReplyHeader: {
-                    if (in_.size() < sizeof(SpiceLinkHeader)) return;
-                    const uint32_t magic = load_u32_le(in_.data());
-                    const uint32_t major = load_u32_le(in_.data() + 4);
-                    reply_size_ = load_u32_le(in_.data() + 12);
-                    if (magic != SPICE_MAGIC || major != SPICE_VERSION_MAJOR)
-                        return fail("the link reply is not SPICE 2.x");
-                    if (reply_size_ < sizeof(SpiceLinkReply) || reply_size_ > 4096)
-                        return fail("link reply size " + std::to_string(reply_size_));
-                    consume(sizeof(SpiceLinkHeader));
-                    phase_ = Phase::kReply;
-                    break;
-                }
-                case Phase::kReply: {
-                    if (in_.size() < reply_size_) return;
-                    const uint8_t* reply = in_.data();
-                    if (const uint32_t error = load_u32_le(reply); error != SPICE_LINK_ERR_OK)
-                        return fail("link refused with error " + std::to_string(error));
-                    const size_t caps_at = 4 + SPICE_TICKET_PUBKEY_BYTES;
-                    const uint32_t common_words = load_u32_le(reply + caps_at);
-                    const uint32_t channel_words = load_u32_le(reply + caps_at + 4);
-                    const uint32_t caps_offset = load_u32_le(reply + caps_at + 8);
-                    if (caps_offset + 4 * (uint64_t{common_words} + channel_words) > reply_size_)
-                        return fail("link reply capabilities outside the reply");
-                    const uint32_t common = common_words ? load_u32_le(reply + caps_offset) : 0;
-                    mini_header_ = (common >> SPICE_COMMON_CAP_MINI_HEADER) & 1;
-                    if ((common >> SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION) & 1)
-                        out_.u32(SPICE_COMMON_CAP_AUTH_SPICE);
-                    const auto ticket = encrypt_empty_ticket(
-                        std::span(reply + 4, size_t{SPICE_TICKET_PUBKEY_BYTES}));
-                    if (ticket.empty()) return fail("cannot encrypt to the server's key");
-                    out_.bytes(ticket);
-                    consume(reply_size_);
-                    phase_ = Phase::kResult;
-                    flush();
-                    break;
-                }
-                case Phase::kResult: {
-                    if (in_.size() < 4) return;
-                    if (const uint32_t result = load_u32_le(in_.data());
-                        result != SPICE_LINK_ERR_OK) {
-                        return fail("link result " + std::to_string(result));
-                    }
-                    consume(4);
-                    phase_ = Phase::kMessages;
-                    break;
-                }
-                case Phase::kMessages: {
-                    if (channel_type_ != SPICE_CHANNEL_MAIN) {
-                        bytes_after_link_ += in_.size();
-                        in_.clear();
-                        return;
-                    }
-                    // Mini: u16 type, u32 size. Full: u64 serial, u16 type, u32 size, u32 sub.
-                    const size_t header = mini_header_ ? 6 : 18;
-                    const size_t type_at = mini_header_ ? 0 : 8;
-                    if (in_.size() < header) return;
-                    const uint16_t type = load_u16_le(in_.data() + type_at);
-                    const uint32_t size = load_u32_le(in_.data() + type_at + 2);
-                    if (in_.size() < header + size) return;
-                    if (type == SPICE_MSG_MAIN_INIT) {
-                        if (size < 4) return fail("MAIN_INIT too short");
-                        session_id_ = load_u32_le(in_.data() + header);
-                    }
-                    bytes_after_link_ += header + size;
-                    messages_.push_back(
-                        {type, std::vector<uint8_t>(in_.begin() + long(header),
-                                                    in_.begin() + long(header + size))});
-                    consume(header + size);
-                    break;
-                }
-                case Phase::kFailed:
-                    return;
+            if (channel_type_ != SPICE_CHANNEL_MAIN) {
+                bytes_after_link_ += in_.size();
+                in_.clear();
+                return;
             }
+            // Mini: u16 type, u32 size. Full: u64 serial, u16 type, u32 size, u32 sub.
+            const size_t header = link_.mini_header() ? 6 : 18;
+            const size_t type_at = link_.mini_header() ? 0 : 8;
+            if (in_.size() < header) return;
+            const uint16_t type = load_u16_le(in_.data() + type_at);
+            const uint32_t size = load_u32_le(in_.data() + type_at + 2);
+            if (in_.size() < header + size) return;
+            if (type == SPICE_MSG_MAIN_INIT) {
+                if (size < 4) return fail("MAIN_INIT too short");
+                session_id_ = load_u32_le(in_.data() + header);
+            }
+            bytes_after_link_ += header + size;
+            messages_.push_back({type, std::vector<uint8_t>(in_.begin() + long(header),
+                                                            in_.begin() + long(header + size))});
+            consume(header + size);
         }
     }
 
     UniqueFd socket_;
     uint8_t channel_type_;
-    Phase phase_ = Phase::kReplyHeader;
+    Link link_;
     ByteWriter out_;
     size_t sent_ = 0;
     std::vector<uint8_t> in_;
-    uint32_t reply_size_ = 0;
-    bool mini_header_ = false;
     uint64_t serial_ = 0;
     std::optional<uint32_t> session_id_;
     std::vector<Message> messages_;
