@@ -22,7 +22,9 @@ constexpr uint64_t kLengthFieldMax = 15;  // a token's 4-bit field; more follows
 constexpr uint64_t kMinMatchBytes = 4;    // what a token's match length counts from
 
 constexpr uint32_t kColour = 0x00ffffffu;  // B, G, R; X is not sent
-constexpr int kHashBits = 13;
+// 8 KiB: it stays in L1 beside the pixels being compared (on the screen corpus 2^11 entries ran
+// faster than 2^12 and 2^13; 2^10 wrote more bytes on CAD line art).
+constexpr int kHashBits = 11;
 // After 2^kSkipShift pixels without a match the step grows by a pixel, and so on.
 constexpr uint32_t kSkipShift = 5;
 
@@ -87,8 +89,8 @@ __attribute__((target("avx2"))) uint64_t equal_prefix_avx2(const uint32_t* a, co
     return n;
 }
 
-void pack_row_portable(const uint32_t* pixels, uint8_t* out, uint32_t count) {
-    for (uint32_t x = 0; x < count; ++x, out += 3) {
+void pack_portable(const uint32_t* pixels, uint8_t* out, uint64_t count) {
+    for (uint64_t x = 0; x < count; ++x, out += 3) {
         const uint32_t p = pixels[x];
         out[0] = uint8_t(p);
         out[1] = uint8_t(p >> 8);
@@ -98,16 +100,16 @@ void pack_row_portable(const uint32_t* pixels, uint8_t* out, uint32_t count) {
 
 // Four pixels per shuffle; each store writes 16 bytes and advances 12, into the output's slack
 // at the end (bound()).
-__attribute__((target("ssse3"))) void pack_row_ssse3(const uint32_t* pixels, uint8_t* out,
-                                                     uint32_t count) {
+__attribute__((target("ssse3"))) void pack_ssse3(const uint32_t* pixels, uint8_t* out,
+                                                 uint64_t count) {
     const __m128i drop_x = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
-    uint32_t x = 0;
+    uint64_t x = 0;
     for (; x + 4 <= count; x += 4) {
         const __m128i four = _mm_loadu_si128(reinterpret_cast<const __m128i*>(pixels + x));
         _mm_storeu_si128(reinterpret_cast<__m128i*>(out + size_t(x) * 3),
                          _mm_shuffle_epi8(four, drop_x));
     }
-    pack_row_portable(pixels + x, out + size_t(x) * 3, count - x);
+    pack_portable(pixels + x, out + size_t(x) * 3, count - x);
 }
 
 // A token's length field beyond 15: bytes of 255, then the rest.
@@ -131,84 +133,43 @@ uint8_t* write_token(uint8_t* op, uint64_t literal_bytes, uint8_t** token) {
 }
 }  // namespace
 
+namespace {
+bool same_colour(uint32_t a, uint32_t b) {
+    return ((a ^ b) & kColour) == 0;
+}
+}  // namespace
+
 size_t Lz4PixelBlockWriter::bound(size_t pixels) {
     const size_t bytes = pixels * 3;
     return bytes + bytes / 255 + 16 + 32;
 }
 
 Lz4PixelBlockWriter::Lz4PixelBlockWriter(bool allow_simd)
-    : pack_row_(allow_simd && __builtin_cpu_supports("ssse3") ? pack_row_ssse3 : pack_row_portable),
+    : pack_(allow_simd && __builtin_cpu_supports("ssse3") ? pack_ssse3 : pack_portable),
       equal_prefix_(allow_simd && __builtin_cpu_supports("avx2") ? equal_prefix_avx2
                                                                  : equal_prefix_sse2),
       table_(size_t{1} << kHashBits) {}
 
-void Lz4PixelBlockWriter::start_image(const Rows& rows) {
-    rows_ = rows;
-    pixels_ = uint64_t(rows.width) * rows.height;
+void Lz4PixelBlockWriter::start_image(std::span<const uint32_t> pixels, uint32_t width) {
+    pixels_ = pixels.data();
+    size_ = pixels.size();
+    width_ = width;
     anchor_ = 0;
-    anchor_at_ = Cursor{rows.first, 0, 0};
     // Stale entries would be checked before use, but an image must give the same bytes
     // whatever came before it.
     std::fill(table_.begin(), table_.end(), 0);
 }
 
-Lz4PixelBlockWriter::Cursor Lz4PixelBlockWriter::cursor_at(uint64_t index) const {
-    const uint64_t y = index / rows_.width;
-    return Cursor{rows_.first + y * rows_.stride_pixels, uint32_t(index - y * rows_.width),
-                  uint32_t(y)};
-}
-
-void Lz4PixelBlockWriter::advance(Cursor& at, uint64_t pixels) const {
-    const uint64_t x = at.x + pixels;
-    if (x < rows_.width) {
-        at.x = uint32_t(x);
-        return;
-    }
-    const uint64_t rows = x / rows_.width;
-    at.x = uint32_t(x - rows * rows_.width);
-    at.y += uint32_t(rows);
-    at.row += rows * rows_.stride_pixels;
-}
-
-Lz4PixelBlockWriter::Cursor Lz4PixelBlockWriter::back(const Cursor& at, uint64_t distance) const {
-    if (distance <= at.x) return Cursor{at.row, uint32_t(at.x - distance), at.y};
-    const uint64_t rows = (distance - at.x + rows_.width - 1) / rows_.width;
-    return Cursor{at.row - rows * rows_.stride_pixels,
-                  uint32_t(at.x + rows * rows_.width - distance), uint32_t(at.y - rows)};
-}
-
-uint64_t Lz4PixelBlockWriter::equal_pixels(Cursor a, Cursor b, uint64_t limit) const {
-    // Rows without padding between them (whole frames) are one run of pixels.
-    if (rows_.stride_pixels == rows_.width) return equal_prefix_(a.row + a.x, b.row + b.x, limit);
-    uint64_t n = 0;
-    while (n < limit) {
-        const uint64_t segment =
-            std::min({uint64_t(rows_.width - a.x), uint64_t(rows_.width - b.x), limit - n});
-        const uint64_t same = equal_prefix_(a.row + a.x, b.row + b.x, segment);
-        n += same;
-        if (same < segment) break;
-        advance(a, segment);
-        advance(b, segment);
-    }
-    return n;
-}
-
-uint8_t* Lz4PixelBlockWriter::write_literals(uint8_t* op, uint64_t count) {
-    while (count > 0) {
-        const uint64_t segment = std::min<uint64_t>(count, rows_.width - anchor_at_.x);
-        pack_row_(anchor_at_.row + anchor_at_.x, op, uint32_t(segment));
-        op += segment * 3;
-        count -= segment;
-        advance(anchor_at_, segment);
-    }
-    return op;
-}
-
-uint8_t* Lz4PixelBlockWriter::write_match(uint8_t* op, uint64_t literal_end, uint64_t distance,
-                                          uint64_t length) {
+uint8_t* Lz4PixelBlockWriter::write_sequence(uint8_t* op, uint64_t literal_end, uint64_t distance,
+                                             uint64_t length) {
     uint8_t* token;
     op = write_token(op, (literal_end - anchor_) * 3, &token);
-    op = write_literals(op, literal_end - anchor_);
+    pack_(pixels_ + anchor_, op, literal_end - anchor_);
+    op += (literal_end - anchor_) * 3;
+    if (length == 0) {  // the block's last sequence: literals only
+        anchor_ = literal_end;
+        return op;
+    }
     const uint64_t offset = distance * 3;
     *op++ = uint8_t(offset);
     *op++ = uint8_t(offset >> 8);
@@ -220,74 +181,61 @@ uint8_t* Lz4PixelBlockWriter::write_match(uint8_t* op, uint64_t literal_end, uin
         *token |= uint8_t(match_field);
     }
     anchor_ = literal_end + length;
-    advance(anchor_at_, length);
     return op;
 }
 
 size_t Lz4PixelBlockWriter::write_block(uint64_t end, uint8_t* out) {
-    end = std::min(end, pixels_);
+    end = std::min(end, size_);
     uint8_t* op = out;
     if (end > anchor_ + kLastStartPixels) {
+        const uint32_t* px = pixels_;
         const uint64_t last_start = end - kLastStartPixels;
         const uint64_t match_end = end - kTailPixels;
-        const uint32_t width = rows_.width;
-        const size_t stride = rows_.stride_pixels;
-        const bool above_reachable = width <= kMaxDistance;
+        const uint64_t above = width_ <= kMaxDistance ? width_ : 0;
         uint64_t i = anchor_;
-        Cursor at = anchor_at_;
         uint32_t misses = 0;
         while (i <= last_start) {
-            const uint32_t* row = at.row;
-            const uint32_t x = at.x;
-            const uint32_t pixel = row[x];
-            // The pixel and the next one must match before a candidate is worth a call: most
-            // candidates in natural content fail there.
-            const bool next_in_row = x + 1 < width;
-            const uint32_t next = next_in_row ? row[x + 1] : 0;
+            // The pixel and the next must both match before a candidate is worth extending:
+            // in natural content most candidates fail there. (i + 1 < end: last_start leaves
+            // room.) Rows follow each other in the block, so the pixel before a row's first is
+            // the previous row's last, a valid copy source like any other.
+            const uint32_t pixel = px[i];
+            const uint32_t next = px[i + 1];
             uint64_t distance = 0;
             uint64_t shortest = kMinPixels;
-            Cursor from{};
-            if (x > 0 && ((pixel ^ row[x - 1]) & kColour) == 0) {
+            if (i >= 1 && same_colour(pixel, px[i - 1]) && same_colour(next, pixel)) {
                 distance = 1;
-                from = Cursor{row, x - 1, at.y};
-            } else if (at.y > 0 && above_reachable && ((pixel ^ row[x - stride]) & kColour) == 0 &&
-                       (!next_in_row || ((next ^ row[x + 1 - stride]) & kColour) == 0)) {
-                distance = width;
-                from = Cursor{row - stride, x, at.y - 1};
-            } else if (next_in_row) {
+            } else if (above != 0 && i >= above && same_colour(pixel, px[i - above]) &&
+                       same_colour(next, px[i + 1 - above])) {
+                distance = above;
+            } else {
                 uint32_t& slot = table_[hash_pair(pixel, next)];
                 const uint64_t seen = slot;
                 slot = uint32_t(i);
-                if (seen < i && i - seen <= kMaxDistance) {
+                if (seen < i && i - seen <= kMaxDistance && same_colour(px[seen], pixel) &&
+                    same_colour(px[seen + 1], next)) {
                     distance = i - seen;
-                    from = back(at, distance);
-                    // A two-pixel copy from anywhere costs as much to write as it saves.
+                    // A short copy from anywhere costs about what it saves.
                     shortest = kMinHashedPixels;
                 }
             }
             if (distance != 0) {
-                const uint64_t length = equal_pixels(at, from, match_end - i);
+                const uint64_t length =
+                    kMinPixels + equal_prefix_(px + i + kMinPixels, px + i + kMinPixels - distance,
+                                               match_end - i - kMinPixels);
                 if (length >= shortest) {
-                    op = write_match(op, i, distance, length);
+                    op = write_sequence(op, i, distance, length);
                     i += length;
-                    advance(at, length);
                     // Halved, not cleared: natural content has short matches amid noise, and a
                     // reset step would probe every pixel of it again.
                     misses >>= 1;
                     continue;
                 }
             }
-            const uint64_t step = 1 + (misses++ >> kSkipShift);
-            i += step;
-            if (i > last_start) break;
-            advance(at, step);
+            i += 1 + (misses++ >> kSkipShift);
         }
     }
-    // The block ends with a sequence of literals only.
-    uint8_t* token;
-    op = write_token(op, (end - anchor_) * 3, &token);
-    op = write_literals(op, end - anchor_);
-    anchor_ = end;
+    op = write_sequence(op, end, 0, 0);
     return size_t(op - out);
 }
 

@@ -7,6 +7,8 @@
 // reads them straight from the frame's rows.
 #include <spice/enums.h>
 
+#include <cstring>
+#include <span>
 #include <vector>
 
 #include "encode/codecs.h"
@@ -38,9 +40,7 @@ public:
         out.u32(0);  // data_size, patched below
         out.u8(1);   // top-down
         out.u8(SPICE_BITMAP_FMT_24BIT);
-        writer_.start_image(Lz4PixelBlockWriter::Rows{
-            frame.row(area.top()) + area.left(), size_t(frame.stride()) / 4, uint32_t(area.width()),
-            uint32_t(area.height())});
+        writer_.start_image(contiguous_pixels(frame, area), uint32_t(area.width()));
         block_.resize(4 + Lz4PixelBlockWriter::bound(kBlockPixels));
         const uint64_t pixels = uint64_t(area.width()) * uint64_t(area.height());
         for (uint64_t start = 0; start < pixels; start += kBlockPixels) {
@@ -59,7 +59,23 @@ public:
     }
 
 private:
+    // The area's rows one after another: the frame's own memory when they already are (whole
+    // frames, full-width bands), else a copy, which costs less than following rows in the
+    // writer's inner loop.
+    std::span<const uint32_t> contiguous_pixels(const Frame& frame, const Rect& area) {
+        const size_t width = size_t(area.width());
+        const size_t pixels = width * size_t(area.height());
+        if (size_t(frame.stride()) == width * 4) return {frame.row(area.top()), pixels};
+        rows_.resize(pixels);
+        for (int32_t y = 0; y < area.height(); ++y) {
+            std::memcpy(rows_.data() + size_t(y) * width, frame.row(area.top() + y) + area.left(),
+                        width * 4);
+        }
+        return rows_;
+    }
+
     Lz4PixelBlockWriter writer_;
+    std::vector<uint32_t> rows_;
     std::vector<uint8_t> block_;  // one compressed block with its length prefix
 };
 }  // namespace
