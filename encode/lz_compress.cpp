@@ -81,21 +81,10 @@ struct ByteSyms {  // palette bytes and alpha
     static void put(uint8_t* o, Sym s) { *o = s; }
 };
 
-// Length (in symbols) of the common run of s[from..] and s[at..], at most limit - at.
+// The part of extend() past its first 8 bytes: a, b point 8 bytes past start.
 template <typename Sym>
-size_t extend(const Sym* s, size_t from, size_t at, size_t limit) {
-    const uint8_t* a = reinterpret_cast<const uint8_t*>(s + from);
-    const uint8_t* b = reinterpret_cast<const uint8_t*>(s + at);
-    const uint8_t* const start = b;
-    const uint8_t* const end = reinterpret_cast<const uint8_t*>(s + limit);
-    // Most matches end within 8 bytes: one 8-byte step first, then (SSE2) 32 bytes a step for
-    // the long runs and repeated rows of screens (a < b, so a's loads stay below end too).
-    if (b + 8 <= end) {
-        const uint64_t diff = load<uint64_t>(a) ^ load<uint64_t>(b);
-        if (diff != 0) return size_t(std::countr_zero(diff) >> 3) / sizeof(Sym);
-        a += 8;
-        b += 8;
-    }
+[[gnu::noinline]] size_t extend_long(const uint8_t* a, const uint8_t* b, const uint8_t* start,
+                                     const uint8_t* end) {
 #if SPICED_CODEC_SSE2
     while (b + 32 <= end) {
         auto eq = [](const uint8_t* x, const uint8_t* y) {
@@ -126,6 +115,24 @@ size_t extend(const Sym* s, size_t from, size_t at, size_t limit) {
         ++b;
     }
     return size_t(b - start) / sizeof(Sym);
+}
+
+// Length (in symbols) of the common run of s[from..] and s[at..], at most limit - at.
+// Most candidates end within 8 bytes, so that step is inlined into the match finder (a call
+// per candidate cost more than the compare) and only longer matches go out of line for the
+// (SSE2) 32-byte steps over the long runs and repeated rows of screens (a < b, so a's loads
+// stay below end too).
+template <typename Sym>
+[[gnu::always_inline]] inline size_t extend(const Sym* s, size_t from, size_t at, size_t limit) {
+    const uint8_t* a = reinterpret_cast<const uint8_t*>(s + from);
+    const uint8_t* b = reinterpret_cast<const uint8_t*>(s + at);
+    const uint8_t* const end = reinterpret_cast<const uint8_t*>(s + limit);
+    if (b + 8 <= end) [[likely]] {
+        const uint64_t diff = load<uint64_t>(a) ^ load<uint64_t>(b);
+        if (diff != 0) return size_t(std::countr_zero(diff) >> 3) / sizeof(Sym);
+        return extend_long<Sym>(a + 8, b + 8, b, end);
+    }
+    return extend_long<Sym>(a, b, b, end);
 }
 
 template <typename T>
@@ -202,6 +209,13 @@ uint8_t* compress(const typename T::Sym* s, size_t n, size_t row, Slot* table, u
             best = extend(s, i - 1, i, n);
             distance = 1;
         }
+        // The row above before the hash: a long repeat of it skips the hash probe, whose
+        // table load is the loop's largest cost on text (anti-aliased glyphs under repeated
+        // rows).
+        if (best < kTakeRun && use_row && i >= row && s[i - row] == cur) {
+            const size_t len = extend(s, i - row, i, n);
+            if (len > best) best = len, distance = row;
+        }
         if (best < kTakeRun) {
             const uint64_t h = mix(T::key(s + i));
             Slot& slot = table[h >> shift];
@@ -211,10 +225,6 @@ uint8_t* compress(const typename T::Sym* s, size_t n, size_t row, Slot* table, u
                 i - old.position <= lz::kMaxDistance) {
                 const size_t len = extend(s, old.position, i, n);
                 if (len > best) best = len, distance = i - old.position;
-            }
-            if (use_row && i >= row && s[i - row] == cur) {
-                const size_t len = extend(s, i - row, i, n);
-                if (len > best) best = len, distance = row;
             }
         }
         if (best >= (distance <= lz::kMaxNearDistance ? T::kMinNear : T::kMinFar)) {
