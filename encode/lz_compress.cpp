@@ -54,9 +54,27 @@ struct RgbSyms {  // RGB24, RGB32, RGBA's colour stream: 0x00RRGGBB
     static constexpr size_t kMinNear = 2;
     static constexpr size_t kMinFar = 2;
     static constexpr size_t kLiteralBytes = 3;
+    static constexpr uint64_t kDiffMask = ~uint64_t{0};
+    static constexpr unsigned kIgnored = 0;  // movemask bits (bytes) extend() ignores
+    static constexpr bool kInPlace = false;
     static uint64_t key(const Sym* p) { return load<uint64_t>(p); }  // two pixels
+    static bool same(Sym a, Sym b) { return a == b; }
     // Stores B, G, R (and a zero that the next literal or the trim overwrites).
     static void put(uint8_t* o, Sym s) { std::memcpy(o, &s, 4); }
+};
+
+// RGB32 compressed straight from the frame when the area's rows are contiguous: skipping the
+// masked copy saves a write and a re-read of the whole image, so every compare ignores X
+// instead. Writes the same bytes as RgbSyms over the masked copy.
+struct RgbInPlaceSyms : RgbSyms {
+    static constexpr uint64_t kDiffMask = 0x00ffffff00ffffffull;
+    static constexpr unsigned kIgnored = 0x88888888u;
+    static constexpr bool kInPlace = true;
+    static uint64_t key(const Sym* p) { return load<uint64_t>(p) & kDiffMask; }
+    // The last pixel's key: no pixel follows it in the frame (the copy's padding is zero).
+    static uint64_t last_key(const Sym* p) { return *p & 0x00ffffffu; }
+    static bool same(Sym a, Sym b) { return ((a ^ b) & 0x00ffffffu) == 0; }
+    static void put(uint8_t* o, Sym s) { RgbSyms::put(o, s & 0x00ffffffu); }
 };
 
 struct Rgb16Syms {  // x1r5g5b5, sent high byte first
@@ -65,7 +83,11 @@ struct Rgb16Syms {  // x1r5g5b5, sent high byte first
     static constexpr size_t kMinNear = 2;
     static constexpr size_t kMinFar = 3;
     static constexpr size_t kLiteralBytes = 2;
+    static constexpr uint64_t kDiffMask = ~uint64_t{0};
+    static constexpr unsigned kIgnored = 0;
+    static constexpr bool kInPlace = false;
     static uint64_t key(const Sym* p) { return load<uint32_t>(p); }  // two pixels
+    static bool same(Sym a, Sym b) { return a == b; }
     static void put(uint8_t* o, Sym s) {
         o[0] = uint8_t(s >> 8);
         o[1] = uint8_t(s);
@@ -77,33 +99,28 @@ struct ByteSyms {  // palette bytes and alpha
     static constexpr uint32_t kMin = lz::kMinMatchByte;
     static constexpr size_t kMinNear = 3;
     static constexpr size_t kMinFar = 5;
+    static constexpr uint64_t kDiffMask = ~uint64_t{0};
+    static constexpr unsigned kIgnored = 0;
+    static constexpr bool kInPlace = false;
     static uint64_t key(const Sym* p) { return load<uint32_t>(p); }  // 4 bytes: fewer false hits
+    static bool same(Sym a, Sym b) { return a == b; }
     static void put(uint8_t* o, Sym s) { *o = s; }
 };
 
-// Length (in symbols) of the common run of s[from..] and s[at..], at most limit - at.
-template <typename Sym>
-size_t extend(const Sym* s, size_t from, size_t at, size_t limit) {
-    const uint8_t* a = reinterpret_cast<const uint8_t*>(s + from);
-    const uint8_t* b = reinterpret_cast<const uint8_t*>(s + at);
-    const uint8_t* const start = b;
-    const uint8_t* const end = reinterpret_cast<const uint8_t*>(s + limit);
-    // Most matches end within 8 bytes: one 8-byte step first, then (SSE2) 32 bytes a step for
-    // the long runs and repeated rows of screens (a < b, so a's loads stay below end too).
-    if (b + 8 <= end) {
-        const uint64_t diff = load<uint64_t>(a) ^ load<uint64_t>(b);
-        if (diff != 0) return size_t(std::countr_zero(diff) >> 3) / sizeof(Sym);
-        a += 8;
-        b += 8;
-    }
+// The part of extend() past its first 8 bytes: a, b point 8 bytes past start.
+template <typename T>
+[[gnu::noinline]] size_t extend_long(const uint8_t* a, const uint8_t* b, const uint8_t* start,
+                                     const uint8_t* end) {
+    using Sym = typename T::Sym;
 #if SPICED_CODEC_SSE2
     while (b + 32 <= end) {
         auto eq = [](const uint8_t* x, const uint8_t* y) {
             return _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x)),
                                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(y)));
         };
-        const unsigned same = unsigned(_mm_movemask_epi8(eq(a, b))) |
-                              unsigned(_mm_movemask_epi8(eq(a + 16, b + 16))) << 16;
+        const unsigned same = (unsigned(_mm_movemask_epi8(eq(a, b))) |
+                               unsigned(_mm_movemask_epi8(eq(a + 16, b + 16))) << 16) |
+                              T::kIgnored;
         if (same != 0xffffffffu) {
             b += std::countr_one(same);
             return size_t(b - start) / sizeof(Sym);
@@ -113,7 +130,7 @@ size_t extend(const Sym* s, size_t from, size_t at, size_t limit) {
     }
 #endif
     while (b + 8 <= end) {
-        const uint64_t diff = load<uint64_t>(a) ^ load<uint64_t>(b);
+        const uint64_t diff = (load<uint64_t>(a) ^ load<uint64_t>(b)) & T::kDiffMask;
         if (diff != 0) {
             b += std::countr_zero(diff) >> 3;
             return size_t(b - start) / sizeof(Sym);
@@ -121,11 +138,29 @@ size_t extend(const Sym* s, size_t from, size_t at, size_t limit) {
         a += 8;
         b += 8;
     }
-    while (b < end && *a == *b) {
-        ++a;
-        ++b;
+    while (b < end && T::same(load<Sym>(a), load<Sym>(b))) {
+        a += sizeof(Sym);
+        b += sizeof(Sym);
     }
     return size_t(b - start) / sizeof(Sym);
+}
+
+// Length (in symbols) of the common run of s[from..] and s[at..], at most limit - at.
+// Most candidates end within 8 bytes, so that step is inlined into the match finder (a call
+// per candidate cost more than the compare) and only longer matches go out of line for the
+// (SSE2) 32-byte steps over the long runs and repeated rows of screens (a < b, so a's loads
+// stay below end too).
+template <typename T, typename Sym = typename T::Sym>
+[[gnu::always_inline]] inline size_t extend(const Sym* s, size_t from, size_t at, size_t limit) {
+    const uint8_t* a = reinterpret_cast<const uint8_t*>(s + from);
+    const uint8_t* b = reinterpret_cast<const uint8_t*>(s + at);
+    const uint8_t* const end = reinterpret_cast<const uint8_t*>(s + limit);
+    if (b + 8 <= end) [[likely]] {
+        const uint64_t diff = (load<uint64_t>(a) ^ load<uint64_t>(b)) & T::kDiffMask;
+        if (diff != 0) return size_t(std::countr_zero(diff) >> 3) / sizeof(Sym);
+        return extend_long<T>(a + 8, b + 8, b, end);
+    }
+    return extend_long<T>(a, b, b, end);
 }
 
 template <typename T>
@@ -198,23 +233,32 @@ uint8_t* compress(const typename T::Sym* s, size_t n, size_t row, Slot* table, u
     while (i < n) {
         const auto cur = s[i];
         size_t best = 0, distance = 0;
-        if (i > 0 && s[i - 1] == cur) {
-            best = extend(s, i - 1, i, n);
+        if (i > 0 && T::same(s[i - 1], cur)) {
+            best = extend<T>(s, i - 1, i, n);
             distance = 1;
         }
+        // The row above before the hash: a long repeat of it skips the hash probe, whose
+        // table load is the loop's largest cost on text (anti-aliased glyphs under repeated
+        // rows).
+        if (best < kTakeRun && use_row && i >= row && T::same(s[i - row], cur)) {
+            const size_t len = extend<T>(s, i - row, i, n);
+            if (len > best) best = len, distance = row;
+        }
         if (best < kTakeRun) {
-            const uint64_t h = mix(T::key(s + i));
+            uint64_t key;
+            if constexpr (T::kInPlace) {
+                key = i + 1 < n ? T::key(s + i) : T::last_key(s + i);
+            } else {
+                key = T::key(s + i);
+            }
+            const uint64_t h = mix(key);
             Slot& slot = table[h >> shift];
             const Slot old = slot;
             slot = Slot{uint32_t(i), uint32_t(h >> 32)};
             if (old.tag == uint32_t(h >> 32) && old.position < i &&
                 i - old.position <= lz::kMaxDistance) {
-                const size_t len = extend(s, old.position, i, n);
+                const size_t len = extend<T>(s, old.position, i, n);
                 if (len > best) best = len, distance = i - old.position;
-            }
-            if (use_row && i >= row && s[i - row] == cur) {
-                const size_t len = extend(s, i - row, i, n);
-                if (len > best) best = len, distance = row;
             }
         }
         if (best >= (distance <= lz::kMaxNearDistance ? T::kMinNear : T::kMinFar)) {
@@ -513,12 +557,17 @@ uint8_t* LzCompressor::Tables::compress_stream(LzImageType type, const Frame& fr
         case LzImageType::kRgb24:
         case LzImageType::kRgb32:
         case LzImageType::kRgba: {
-            uint32_t* dest = grow(rgb, n + kPadBytes);
-            for (int32_t y = area.top(); y < area.bottom(); ++y, dest += w) {
-                const uint32_t* src = frame.row(y) + area.left();
-                for (size_t x = 0; x < w; ++x) dest[x] = src[x] & 0x00ffffffu;
+            const uint32_t* first = frame.row(area.top()) + area.left();
+            if (area.height() == 1 || frame.row(area.top() + 1) + area.left() == first + w) {
+                o = compress<RgbInPlaceSyms>(first, n, w, hash.data(), o);
+            } else {
+                uint32_t* dest = grow(rgb, n + kPadBytes);
+                for (int32_t y = area.top(); y < area.bottom(); ++y, dest += w) {
+                    const uint32_t* src = frame.row(y) + area.left();
+                    for (size_t x = 0; x < w; ++x) dest[x] = src[x] & 0x00ffffffu;
+                }
+                o = compress<RgbSyms>(rgb.data(), n, w, hash.data(), o);
             }
-            o = compress<RgbSyms>(rgb.data(), n, w, hash.data(), o);
             if (type != LzImageType::kRgba) return o;
             [[fallthrough]];
         }
