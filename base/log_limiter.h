@@ -32,6 +32,9 @@ public:
         held_back_ = 0;
         return true;
     }
+    // Lines another limiter let through that this one then held back, with the count they
+    // carried (so a line refused by a shared limit still reports what it stood for).
+    void add_held_back(uint64_t lines) { held_back_ += lines; }
     uint64_t total() const { return total_; }
     // Suppressed since the last line that went out (for a summary when the source goes away).
     uint64_t held_back() const { return held_back_; }

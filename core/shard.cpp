@@ -35,7 +35,9 @@ public:
                                 server.config().websocket_origins,
                                 server.config().client_memory_limit_bytes})),
           handshake_(std::move(decide), std::move(take_key), policy),
-          started_(std::chrono::steady_clock::now()) {}
+          started_(std::chrono::steady_clock::now()) {
+        connection_->share_log_limit(&server.link_log_limiter());
+    }
 
     // The peer's address without the port: ticket keys are shared out, and sessions bound,
     // per host. Every unix-socket peer (a named path, an unnamed client, a host's socketpair)
@@ -58,15 +60,18 @@ public:
     }
     uint32_t session_id() const { return session_id_; }
     const SessionDirectory::Joined& joined() const { return joined_; }
-    std::unique_ptr<Connection> take_connection() { return std::move(connection_); }
+    std::unique_ptr<Connection> take_connection() {
+        connection_->share_log_limit(nullptr);  // its lines are its session's from now on
+        return std::move(connection_);
+    }
     bool expired(std::chrono::steady_clock::time_point now) const {
         return now - started_ > kLinkTimeout;
     }
     void time_out() {
         if (!connection_) return;
-        LOG_WARN("link", "%s: link not completed within %lld s (stalled at the %s); closing",
-                 connection_->peer().c_str(), static_cast<long long>(kLinkTimeout.count()),
-                 handshake_.step_name());
+        connection_->log(LogLevel::kWarning, "link",
+                         "link not completed within %lld s (stalled at the %s); closing",
+                         static_cast<long long>(kLinkTimeout.count()), handshake_.step_name());
         finished_ = true;
         connection_->close("link timeout");
     }
@@ -92,8 +97,7 @@ private:
                 if (handshake_.awaiting_key()) server_.wait_for_key(this);
                 break;
             case LinkHandshake::State::kFailed:
-                LOG_WARN("link", "%s: %s", connection_->peer().c_str(),
-                         handshake_.failure().c_str());
+                connection_->log(LogLevel::kWarning, "link", "%s", handshake_.failure().c_str());
                 finished_ = true;
                 connection_->close("link failed", /*flush_first=*/true);
                 break;
@@ -111,14 +115,14 @@ private:
         if (!finished_) {
             finished_ = true;
             if (received_ == 0) {
-                LOG_WARN("link", "%s: connection closed before any link data (%.*s)",
-                         connection_->peer().c_str(), int(reason.size()), reason.data());
+                connection_->log(LogLevel::kWarning, "link",
+                                 "connection closed before any link data (%.*s)",
+                                 int(reason.size()), reason.data());
             } else {
-                LOG_WARN("link",
-                         "%s: truncated link: peer closed during the %s after %zu of %zu "
-                         "bytes",
-                         connection_->peer().c_str(), handshake_.step_name(),
-                         handshake_.bytes_buffered(), handshake_.bytes_expected());
+                connection_->log(LogLevel::kWarning, "link",
+                                 "truncated link: peer closed during the %s after %zu of %zu bytes",
+                                 handshake_.step_name(), handshake_.bytes_buffered(),
+                                 handshake_.bytes_expected());
             }
         }
         server_.reactor().defer([server = &server_, self = this] { server->drop_link(self); });
@@ -535,6 +539,11 @@ void Shard::on_housekeeping() {
         if (!link->finished() && link->expired(now)) link->time_out();
     }
     for_each_channel([&](ChannelClient& channel) { channel.tick(now); });
+    // After a flood the count of what was held back must not wait for the next bad peer.
+    if (uint64_t held_back = 0; link_log_.held_back() > 0 && link_log_.allow(held_back, now)) {
+        LOG_WARN("link", "%llu lines about connections before their link were held back (log limit)",
+                 static_cast<unsigned long long>(held_back));
+    }
     if (++housekeeping_ticks_ % kMemoryReportTicks == 0 && !sessions_.empty()) report_memory();
 }
 

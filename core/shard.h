@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/log_limiter.h"
 #include "core/link.h"
 #include "core/server_config.h"
 #include "core/session.h"
@@ -92,6 +93,11 @@ public:
     void agent_consumed(uint32_t id, size_t bytes);
     // The desktop consumed `events` of session `id`'s input (InputsChannelClient).
     void inputs_consumed(uint32_t id, uint32_t events);
+    // The log budget every connection shares until its link completes (lines about links,
+    // HTTP and TLS before a session): one line per connection is right, but a flood of short
+    // connections must not become a flood of lines. A burst, then 20 a second; what is held
+    // back is counted in the next line that goes out.
+    LogLimiter& link_log_limiter() { return link_log_; }
     // A connection the host handed over (Server::add_client).
     void adopt(TcpStream stream, bool tls) { on_accept(std::move(stream), tls); }
 
@@ -124,6 +130,7 @@ private:
     Reactor::Id housekeeping_timer_ = 0;
     TicketKeySource keys_;
     std::map<PendingLink*, std::unique_ptr<PendingLink>> pending_;
+    LogLimiter link_log_{std::chrono::milliseconds(50), 200};
     std::deque<PendingLink*> awaiting_key_;  // first come, first served (per share, below)
     Reactor::Id key_retry_timer_ = 0;
     // Ticket keys under a link flood (issue 14 item 5): links of one host that hold a key and

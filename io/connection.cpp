@@ -164,12 +164,20 @@ void Connection::vlog(LogLevel level, std::string_view component, const char* fo
     if (level < log_threshold()) return;
     uint64_t held_back = 0;
     if (!log_limiter_.allow(held_back)) return;
+    if (shared_log_limiter_ != nullptr) {
+        uint64_t shared_held_back = 0;
+        if (!shared_log_limiter_->allow(shared_held_back)) {
+            shared_log_limiter_->add_held_back(held_back);
+            return;
+        }
+        held_back += shared_held_back;
+    }
     char message[1024];
     std::vsnprintf(message, sizeof message, format, args);
     if (held_back == 0) {
         log_write(level, component, "%s: %s", peer().c_str(), message);
     } else {
-        log_write(level, component, "%s: %s (%llu lines about this connection held back)",
+        log_write(level, component, "%s: %s (%llu lines held back: log limit)",
                   peer().c_str(), message, static_cast<unsigned long long>(held_back));
     }
 }

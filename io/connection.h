@@ -115,6 +115,10 @@ public:
         __attribute__((format(printf, 4, 5)));
     void vlog(LogLevel level, std::string_view component, const char* format, va_list args)
         __attribute__((format(printf, 4, 0)));
+    // Lines must also fit `limiter` (nullptr: no longer), a budget shared with other
+    // connections: the per-connection one does not stop a flood of short connections, each
+    // worth a line. Set and cleared on the thread that runs this connection.
+    void share_log_limit(LogLimiter* limiter) { shared_log_limiter_ = limiter; }
 
 private:
     enum class Mode : uint8_t {
@@ -165,6 +169,7 @@ private:
     size_t low_water_ = 0;
     size_t peak_queued_bytes_ = 0;
     LogLimiter log_limiter_{std::chrono::seconds(1), kLogBurst};
+    LogLimiter* shared_log_limiter_ = nullptr;  // see share_log_limit()
     bool closed_ = false;
     bool close_logged_ = false;
     bool dispatching_ = false;

@@ -522,6 +522,69 @@ def case_link_flood(args):
         H.check(session < 5.0, "a real client took %.2f s to connect during the flood" % session)
 
 
+HELD_BACK_RE = re.compile(r"\[link\] .*?(\d+) (?:more )?lines (?:about connections before their "
+                          r"link were )?held back")
+
+
+def case_prelink_log_flood(args):
+    """A flood of short connections, each worth one line before any link (bad magic, no data,
+    a truncated link): every one used to log its line, so a peer could write the log as fast as
+    it connected. Now those lines share one budget per shard (a burst of 200, then 20 a
+    second) and what was held back is counted; a real client still links during the flood."""
+    import threading
+    # 2000 a second: ten times the budget's burst, and few enough that the flood's TIME_WAIT
+    # sockets leave ephemeral ports for the tests running beside this one.
+    flood_seconds, rate, shards = 3.0, 2000, 2
+    payloads = [b"GARBAGE!" * 2, b"", H.full_link()[:10]]
+    with H.ServerProcess(args.server, ["--disable-ticketing", "--demo-size", "640x480",
+                                       "--shards", str(shards)]) as srv:
+        sent = {"n": 0}
+
+        def flood():
+            i = 0
+            start = time.monotonic()
+            while time.monotonic() < start + flood_seconds:
+                i += 1
+                delay = start + i / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                try:
+                    with socket.create_connection(("127.0.0.1", srv.port), timeout=2.0) as s:
+                        if payloads[i % 3]:
+                            s.sendall(payloads[i % 3])
+                    sent["n"] += 1
+                except OSError:
+                    pass
+
+        t0 = time.monotonic()
+        sender = threading.Thread(target=flood, daemon=True)
+        sender.start()
+        H.pump(0.3)
+        client = H.SpiceClient(port=srv.port, name="during-link-log-flood").connect()
+        client.wait_primary(15.0)
+        linked = time.monotonic() - t0
+        flooding = sender.is_alive()
+        sender.join(60.0)
+        seconds = time.monotonic() - t0
+        client.disconnect()
+        H.pump(1.5)  # housekeeping reports what the budget held back
+        log = srv.log()
+        lines = [line for line in log.splitlines() if "[link]" in line]
+        held = sum(int(n) for n in HELD_BACK_RE.findall(log))
+        budget = shards * (200 + 20 * (seconds + 2.0))
+        print("  %d short connections in %.1f s: %d '[link]' lines (budget %.0f), %d more "
+              "counted as held back; a SpiceClientGLib session linked after %.2f s"
+              % (sent["n"], seconds, len(lines), budget, held, linked))
+        H.check(flooding, "the flood was over before the client linked")
+        H.check(sent["n"] >= 1000, "only %d connections were made" % sent["n"])
+        H.check(len(lines) <= budget, "%d link lines for %d connections: the flood is not "
+                "limited" % (len(lines), sent["n"]))
+        # Every connection stands for a line, written or counted (a few may have closed
+        # before the server read them as anything worth a line).
+        H.check(len(lines) + held >= sent["n"] * 0.95, "the log accounts for %d of %d "
+                "connections" % (len(lines) + held, sent["n"]))
+
+
 def open_sockets(pid):
     count = 0
     for fd in os.listdir("/proc/%d/fd" % pid):
@@ -717,6 +780,7 @@ def main():
         ("robustness_input_flood", case_input_flood),
         ("robustness_small_replies", case_small_replies),
         ("robustness_link_flood", case_link_flood),
+        ("robustness_prelink_log_flood", case_prelink_log_flood),
         ("robustness_closed_nonreaders", case_closed_nonreaders),
         ("robustness_channel_binding", case_channel_binding),
     ]

@@ -51,6 +51,20 @@ TEST(LogLimiterTest, TheDefaultIsOneLinePerPeriod) {
     EXPECT_EQ(held, 1u);
 }
 
+TEST(LogLimiterTest, LinesHeldBackElsewhereAreReportedWithTheNextLine) {
+    // A connection's own limiter let a line through that the shared one refused: the lines
+    // that line stood for are carried by the shared limiter's count.
+    LogLimiter shared(1s, 1);
+    const Clock::time_point start{};
+    uint64_t held = 0;
+    EXPECT_TRUE(shared.allow(held, start));
+    EXPECT_FALSE(shared.allow(held, start));
+    shared.add_held_back(4);
+    EXPECT_EQ(shared.held_back(), 5u);
+    EXPECT_TRUE(shared.allow(held, start + 1s));
+    EXPECT_EQ(held, 5u);
+}
+
 TEST(BackgroundLoggingTest, ThreadsThatLogDoNotWaitForABlockedStderrAndDropsAreCounted) {
     StderrCapture pipe;
     constexpr int kLines = 20000;  // ~2.4 MB of lines: more than the 1 MiB queue
