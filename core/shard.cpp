@@ -541,7 +541,8 @@ void Shard::on_housekeeping() {
     for_each_channel([&](ChannelClient& channel) { channel.tick(now); });
     // After a flood the count of what was held back must not wait for the next bad peer.
     if (uint64_t held_back = 0; link_log_.held_back() > 0 && link_log_.allow(held_back, now)) {
-        LOG_WARN("link", "%llu lines about connections before their link were held back (log limit)",
+        LOG_WARN("link",
+                 "%llu lines about connections before their link were held back (log limit)",
                  static_cast<unsigned long long>(held_back));
     }
     if (++housekeeping_ticks_ % kMemoryReportTicks == 0 && !sessions_.empty()) report_memory();

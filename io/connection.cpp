@@ -177,8 +177,8 @@ void Connection::vlog(LogLevel level, std::string_view component, const char* fo
     if (held_back == 0) {
         log_write(level, component, "%s: %s", peer().c_str(), message);
     } else {
-        log_write(level, component, "%s: %s (%llu lines held back: log limit)",
-                  peer().c_str(), message, static_cast<unsigned long long>(held_back));
+        log_write(level, component, "%s: %s (%llu lines held back: log limit)", peer().c_str(),
+                  message, static_cast<unsigned long long>(held_back));
     }
 }
 
