@@ -18,6 +18,8 @@
 #include <span>
 #include <vector>
 
+#include "encode/lz4_block_writer_impl.h"
+
 namespace spiced {
 
 class Lz4PixelBlockWriter {
@@ -26,7 +28,7 @@ public:
     // per pixel, plus room for the writer's 16-byte stores.
     static size_t bound(size_t pixels);
 
-    // `allow_simd`: pack literals with SSSE3 and compare with AVX2 where the CPU has them (the
+    // `allow_simd`: compare with AVX2 and pack literals with SSSE3 where the CPU has AVX2 (the
     // same bytes either way).
     explicit Lz4PixelBlockWriter(bool allow_simd);
 
@@ -39,17 +41,9 @@ public:
     size_t write_block(uint64_t end, uint8_t* out);
 
 private:
-    uint8_t* write_sequence(uint8_t* op, uint64_t literal_end, uint64_t distance, uint64_t length);
-
-    using PackPixels = void (*)(const uint32_t* pixels, uint8_t* out, uint64_t count);
-    PackPixels pack_;
-    using EqualPrefix = uint64_t (*)(const uint32_t* a, const uint32_t* b, uint64_t n);
-    EqualPrefix equal_prefix_;
+    bool use_avx2_;
     std::vector<uint32_t> table_;  // hash of two pixels -> index of the first
-    const uint32_t* pixels_ = nullptr;
-    uint64_t size_ = 0;
-    uint32_t width_ = 0;
-    uint64_t anchor_ = 0;  // first pixel not yet in a sequence
+    lz4_writer::BlockState state_;
 };
 
 }  // namespace spiced
