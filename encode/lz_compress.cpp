@@ -205,6 +205,29 @@ uint8_t* put_literals(const typename T::Sym* s, size_t from, size_t to, uint8_t*
     return o;
 }
 
+// Up to 4 RGB literals before a match, without a loop: the control byte is written and kept
+// only if there are literals, then 4 pixels are stored and the output advanced past `count`.
+// The literal runs between the many short matches of busy content are mostly this short, and
+// a copy loop's exit mispredicts on them. s[from..from + 4) must be readable.
+template <typename T>
+uint8_t* put_few_literals(const typename T::Sym* s, size_t from, size_t count, uint8_t* o) {
+    *o = uint8_t(count - 1);
+    o += count != 0;
+    put_rgb_pair<T>(s, from, o);
+    put_rgb_pair<T>(s, from + 2, o + 6);
+    return o + 3 * count;
+}
+
+// Literals s[from..to) ahead of a match at `to`, in s[0..n).
+template <typename T>
+uint8_t* put_literals_before_match(const typename T::Sym* s, size_t from, size_t to, size_t n,
+                                   uint8_t* o) {
+    if constexpr (sizeof(typename T::Sym) == 4) {
+        if (to - from <= 4 && from + 4 <= n) return put_few_literals<T>(s, from, to - from, o);
+    }
+    return put_literals<T>(s, from, to, o);
+}
+
 // `field` = match length - (min - 1) >= 1; `distance` in 1..kMaxDistance.
 inline uint8_t* put_match(uint8_t* o, size_t field, uint32_t distance) {
     const uint32_t ofs = distance - 1;
@@ -305,7 +328,7 @@ uint8_t* compress(const typename T::Sym* s, size_t n, size_t row, Slot* table, u
             if (len > best) best = len, distance = back;
         }
         if (best >= (distance <= lz::kMaxNearDistance ? T::kMinNear : T::kMinFar)) {
-            o = put_literals<T>(s, literal_start, i, o);
+            o = put_literals_before_match<T>(s, literal_start, i, n, o);
             o = put_match(o, best - (T::kMin - 1), uint32_t(distance));
             i += best;
             literal_start = i;
