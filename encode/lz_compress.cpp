@@ -254,14 +254,15 @@ int hash_bits_for(size_t n) {
     return bits;
 }
 
-// A hash slot in 32 bits: the last position with this hash, modulo 2^kPositionBits (enough to
-// tell any distance a match may have), and a tag of its key so that most misses are rejected
-// without touching the input at that (random, often uncached) position. Four bytes rather
+// A hash slot in 32 bits: the last position with this hash, modulo 2^kPositionBits, and a tag
+// of its key so that most misses are rejected without touching the input at that (random,
+// often uncached) position. Hash matches thus reach back at most 2^16 - 1 symbols (the format
+// allows 73727): any nonzero distance is valid, with no range test in the loop. Four bytes rather
 // than eight halve the table's cache footprint, and its load decides the loop's hardest
 // branch (whether a position has a candidate): ~15% faster on busy content.
-constexpr unsigned kPositionBits = 17;
+constexpr unsigned kPositionBits = 16;
 constexpr uint32_t kTagMask = (uint32_t{1} << (32 - kPositionBits)) - 1;
-static_assert(lz::kMaxDistance < (uint32_t{1} << kPositionBits));
+static_assert((uint32_t{1} << kPositionBits) <= lz::kMaxDistance);
 
 using Slot = uint32_t;
 
@@ -311,7 +312,7 @@ uint8_t* compress(const typename T::Sym* s, size_t n, size_t row, Slot* table, u
         Slot& slot = table[h >> shift];
         const size_t back = slot_distance(slot, i, h);
         slot = make_slot(i, h);
-        const bool hashed = back - 1 < lz::kMaxDistance;  // back in 1..kMaxDistance
+        const bool hashed = back != 0;  // every distance below 2^kPositionBits is allowed
         if (!(run | up | hashed)) {
             i += 1 + (misses++ >> kSkipShift);
             continue;
