@@ -4,8 +4,9 @@
 //    hot loop never sees strides or per-pixel type switches; the symbol kind is a template);
 //  - three candidates per position: a run (distance 1), the pixel one row up (distance =
 //    row length: repeated rows are the commonest redundancy on screens) and one hash slot;
-//  - the hash table is 2^14 u32 positions (64 KiB: stays in L2 next to the input window) and
-//    is cleared only as far as the image is large, so small images cost little;
+//  - the hash table is 2^12 32-bit slots (16 KiB: stays in L1 next to the input and output
+//    streams; 2^13 and 2^14 slots compress 2-7 % better but cost 10 % more time on busy
+//    content) and is cleared only as far as the image is large, so small images cost little;
 //  - LZ4-style skipping: after many misses (photos, noise) the scan step grows, trading a
 //    little ratio on incompressible content for a lot of speed.
 #include <algorithm>
@@ -29,11 +30,13 @@ static_assert(std::endian::native == std::endian::little,
 
 namespace {
 
-constexpr int kMaxHashBits = 14;
+constexpr int kMaxHashBits = 12;
 // Symbols past the end that the hash and compare loads may touch (8-byte loads).
 constexpr size_t kPadBytes = 16;
-// A run at least this long is taken without consulting the other candidates.
-constexpr size_t kTakeRun = 16;
+// A run at least this long is taken without consulting the other candidates (they seldom
+// beat it, and each costs a compare whose exit mispredicts: 8 rather than 16 is ~2 % faster on
+// busy content for ~0.2 % more bytes).
+constexpr size_t kTakeRun = 8;
 // Misses before the scan step grows by one (LZ4 uses the same 2^6).
 constexpr uint32_t kSkipShift = 5;
 // Rows sampled before a full colour count: 1 in 16 costs ~6% of the count.
@@ -55,8 +58,8 @@ struct RgbSyms {  // RGB24, RGB32, RGBA's colour stream: 0x00RRGGBB
     static constexpr size_t kMinFar = 2;
     static constexpr size_t kLiteralBytes = 3;
     static constexpr uint64_t kDiffMask = ~uint64_t{0};
-    static constexpr unsigned kIgnored = 0;  // movemask bits (bytes) extend() ignores
-    static constexpr bool kInPlace = false;
+    static constexpr uint64_t kNearMask = ~uint64_t{0};  // the key's bits of kMinNear symbols
+    static constexpr unsigned kIgnored = 0;              // movemask bits (bytes) extend() ignores
     static uint64_t key(const Sym* p) { return load<uint64_t>(p); }  // two pixels
     static bool same(Sym a, Sym b) { return a == b; }
     // Stores B, G, R (and a zero that the next literal or the trim overwrites).
@@ -69,10 +72,7 @@ struct RgbSyms {  // RGB24, RGB32, RGBA's colour stream: 0x00RRGGBB
 struct RgbInPlaceSyms : RgbSyms {
     static constexpr uint64_t kDiffMask = 0x00ffffff00ffffffull;
     static constexpr unsigned kIgnored = 0x88888888u;
-    static constexpr bool kInPlace = true;
     static uint64_t key(const Sym* p) { return load<uint64_t>(p) & kDiffMask; }
-    // The last pixel's key: no pixel follows it in the frame (the copy's padding is zero).
-    static uint64_t last_key(const Sym* p) { return *p & 0x00ffffffu; }
     static bool same(Sym a, Sym b) { return ((a ^ b) & 0x00ffffffu) == 0; }
     static void put(uint8_t* o, Sym s) { RgbSyms::put(o, s & 0x00ffffffu); }
 };
@@ -84,8 +84,8 @@ struct Rgb16Syms {  // x1r5g5b5, sent high byte first
     static constexpr size_t kMinFar = 3;
     static constexpr size_t kLiteralBytes = 2;
     static constexpr uint64_t kDiffMask = ~uint64_t{0};
+    static constexpr uint64_t kNearMask = ~uint64_t{0};
     static constexpr unsigned kIgnored = 0;
-    static constexpr bool kInPlace = false;
     static uint64_t key(const Sym* p) { return load<uint32_t>(p); }  // two pixels
     static bool same(Sym a, Sym b) { return a == b; }
     static void put(uint8_t* o, Sym s) {
@@ -100,8 +100,8 @@ struct ByteSyms {  // palette bytes and alpha
     static constexpr size_t kMinNear = 3;
     static constexpr size_t kMinFar = 5;
     static constexpr uint64_t kDiffMask = ~uint64_t{0};
+    static constexpr uint64_t kNearMask = 0x00ffffffu;
     static constexpr unsigned kIgnored = 0;
-    static constexpr bool kInPlace = false;
     static uint64_t key(const Sym* p) { return load<uint32_t>(p); }  // 4 bytes: fewer false hits
     static bool same(Sym a, Sym b) { return a == b; }
     static void put(uint8_t* o, Sym s) { *o = s; }
@@ -163,14 +163,42 @@ template <typename T, typename Sym = typename T::Sym>
     return extend_long<T>(a, b, b, end);
 }
 
+// extend() for a candidate whose first kMinNear symbols are known to agree: the inlined step
+// then looks at the symbols after them (most matches on busy content are a few symbols long).
+template <typename T, typename Sym = typename T::Sym>
+[[gnu::always_inline]] inline size_t extend_known(const Sym* s, size_t from, size_t at,
+                                                  size_t limit) {
+    return T::kMinNear + extend<T>(s, from + T::kMinNear, at + T::kMinNear, limit);
+}
+
+// Stores s[at], s[at + 1] as 6 literal bytes (and 2 more that the next store overwrites).
+// Pairs halve the copy loop's trips, whose exits mispredict on the short literal runs between
+// the matches of busy content.
 template <typename T>
-uint8_t* put_literals(const typename T::Sym* s, size_t from, size_t to, uint8_t* o) {
+uint8_t* put_rgb_pair(const typename T::Sym* s, size_t at, uint8_t* o) {
+    const uint64_t pair = load<uint64_t>(s + at) & 0x00ffffff00ffffffull;
+    const uint64_t packed = (pair & 0x00ffffffu) | (pair >> 32) << 24;
+    std::memcpy(o, &packed, 8);
+    return o + 6;
+}
+
+// Literals s[from..to). `to_readable`: s[to] may be read (a match starts there), so an odd
+// count can end with a pair store whose second pixel is then overwritten.
+template <typename T>
+uint8_t* put_literals(const typename T::Sym* s, size_t from, size_t to, uint8_t* o,
+                      bool to_readable = true) {
     while (from < to) {
         const size_t count = std::min<size_t>(lz::kMaxLiterals, to - from);
         *o++ = uint8_t(count - 1);
         if constexpr (sizeof(typename T::Sym) == 1) {
             std::memcpy(o, s + from, count);
             o += count;
+        } else if constexpr (T::kLiteralBytes == 3) {
+            const size_t pairs = to_readable || from + count < to ? (count + 1) / 2 : count / 2;
+            uint8_t* const end = o + 3 * count;
+            for (size_t k = 0; k < pairs; ++k) o = put_rgb_pair<T>(s, from + 2 * k, o);
+            if (o < end) T::put(o, s[from + count - 1]);
+            o = end;
         } else {
             for (size_t k = 0; k < count; ++k, o += T::kLiteralBytes) T::put(o, s[from + k]);
         }
@@ -179,9 +207,32 @@ uint8_t* put_literals(const typename T::Sym* s, size_t from, size_t to, uint8_t*
     return o;
 }
 
+// Up to 4 RGB literals before a match, without a loop: the control byte is written and kept
+// only if there are literals, then 4 pixels are stored and the output advanced past `count`.
+// The literal runs between the many short matches of busy content are mostly this short, and
+// a copy loop's exit mispredicts on them. s[from..from + 4) must be readable.
+template <typename T>
+uint8_t* put_few_literals(const typename T::Sym* s, size_t from, size_t count, uint8_t* o) {
+    *o = uint8_t(count - 1);
+    o += count != 0;
+    put_rgb_pair<T>(s, from, o);
+    put_rgb_pair<T>(s, from + 2, o + 6);
+    return o + 3 * count;
+}
+
+// Literals s[from..to) ahead of a match at `to`, in s[0..n).
+template <typename T>
+uint8_t* put_literals_before_match(const typename T::Sym* s, size_t from, size_t to, size_t n,
+                                   uint8_t* o) {
+    if constexpr (sizeof(typename T::Sym) == 4) {
+        if (to - from <= 4 && from + 4 <= n) return put_few_literals<T>(s, from, to - from, o);
+    }
+    return put_literals<T>(s, from, to, o);
+}
+
 // `field` = match length - (min - 1) >= 1; `distance` in 1..kMaxDistance.
 inline uint8_t* put_match(uint8_t* o, size_t field, uint32_t distance) {
-    uint32_t ofs = distance - 1;
+    const uint32_t ofs = distance - 1;
     const bool far = ofs >= lz::kMaxNearDistance;
     const uint32_t high = far ? 31 : ofs >> 8;
     if (field < 7) {
@@ -191,15 +242,12 @@ inline uint8_t* put_match(uint8_t* o, size_t field, uint32_t distance) {
         for (field -= 7; field >= 255; field -= 255) *o++ = 255;
         *o++ = uint8_t(field);
     }
-    if (!far) {
-        *o++ = uint8_t(ofs);
-    } else {
-        ofs -= lz::kMaxNearDistance;
-        *o++ = 255;
-        *o++ = uint8_t(ofs >> 8);
-        *o++ = uint8_t(ofs);
-    }
-    return o;
+    // Near: the offset's low byte; far: 255 and the rest big-endian. One store either way
+    // (the spare bytes are overwritten next): near and far alternate unpredictably.
+    const uint32_t rest = ofs - lz::kMaxNearDistance;
+    const uint32_t tail = far ? 255 | (rest >> 8 & 0xff) << 8 | (rest & 0xff) << 16 : ofs & 0xff;
+    std::memcpy(o, &tail, 4);
+    return o + (far ? 3 : 1);
 }
 
 int hash_bits_for(size_t n) {
@@ -208,75 +256,96 @@ int hash_bits_for(size_t n) {
     return bits;
 }
 
-// A hash slot: the last position with this hash, and a 32-bit tag of its key so that most
-// misses are rejected without touching the input at that (random, often uncached) position.
-struct Slot {
-    uint32_t position;
-    uint32_t tag;
-};
+// A hash slot in 32 bits: the last position with this hash, modulo 2^kPositionBits, and a tag
+// of its key so that most misses are rejected without touching the input at that (random,
+// often uncached) position. Hash matches thus reach back at most 2^16 - 1 symbols (the format
+// allows 73727): any nonzero distance is valid, with no range test in the loop. Four bytes rather
+// than eight halve the table's cache footprint, and its load decides the loop's hardest
+// branch (whether a position has a candidate): ~15% faster on busy content.
+constexpr unsigned kPositionBits = 16;
+constexpr uint32_t kTagMask = (uint32_t{1} << (32 - kPositionBits)) - 1;
+static_assert((uint32_t{1} << kPositionBits) <= lz::kMaxDistance);
 
-// Fibonacci hashing of the key: the top `bits` index the table, the top 32 are the tag.
+using Slot = uint32_t;
+
+inline Slot make_slot(size_t position, uint64_t hash) {
+    return uint32_t(position) << (32 - kPositionBits) | (uint32_t(hash >> 32) & kTagMask);
+}
+
+// The distance from `position` back to the slot's position if the tags agree, else 0. A slot
+// older than 2^kPositionBits names a wrong (but earlier, so valid) position, which the caller's
+// compare of the symbols rejects.
+inline size_t slot_distance(Slot slot, size_t position, uint64_t hash) {
+    if (((slot ^ uint32_t(hash >> 32)) & kTagMask) != 0) return 0;
+    return (uint32_t(position) - (slot >> (32 - kPositionBits))) &
+           ((uint32_t{1} << kPositionBits) - 1);
+}
+
+// Fibonacci hashing of the key: the top `bits` index the table, bits 32.. make the tag.
 inline uint64_t mix(uint64_t key) {
     return key * 0x9E3779B97F4A7C15ull;
 }
 
 // Compresses s[0..n) (padded by kPadBytes) into o; `row` is the symbols per image row.
+//
+// Most positions of busy content (gradients, photos, anti-aliased lines) match nothing, and
+// there the loop's cost was branch mispredictions, one per candidate tested. So each position
+// first asks all three candidates at once whether their first kMinNear symbols agree (one
+// branch, no compare loops); only a yes goes on to measure the candidates.
 template <typename T>
 uint8_t* compress(const typename T::Sym* s, size_t n, size_t row, Slot* table, uint8_t* o) {
     const int bits = hash_bits_for(n);
     const int shift = 64 - bits;
     // Tag 0 with position 0 may spuriously match: extend() then measures the real length.
-    std::fill_n(table, size_t{1} << bits, Slot{0, 0});
-    const bool use_row = row > 0 && row <= lz::kMaxDistance;
-    size_t i = 0, literal_start = 0;
+    std::fill_n(table, size_t{1} << bits, Slot{0});
+    // The row candidate exists from this position on (never when rows are too long).
+    const size_t row_from = row > 0 && row <= lz::kMaxDistance ? row : ~size_t{0};
+    // Position 0 has no history: a literal. Positions past n - kMinNear cannot start a match,
+    // so the keys' loads stay inside the symbols even in place.
+    size_t i = 1, literal_start = 0;
     uint32_t misses = 0;
-    while (i < n) {
-        const auto cur = s[i];
-        size_t best = 0, distance = 0;
-        if (i > 0 && T::same(s[i - 1], cur)) {
-            best = extend<T>(s, i - 1, i, n);
-            distance = 1;
+    while (i + T::kMinNear <= n) {
+        const uint64_t key = T::key(s + i);
+        const uint64_t near = key & T::kNearMask;
+        const bool run = (T::key(s + i - 1) & T::kNearMask) == near;
+        bool up = false;
+        if (i >= row_from) up = (T::key(s + i - row) & T::kNearMask) == near;
+        const uint64_t h = mix(key);
+        Slot& slot = table[h >> shift];
+        const size_t back = slot_distance(slot, i, h);
+        slot = make_slot(i, h);
+        const bool hashed = back != 0;  // every distance below 2^kPositionBits is allowed
+        if (!(run | up | hashed)) {
+            i += 1 + (misses++ >> kSkipShift);
+            continue;
         }
-        // The row above before the hash: a long repeat of it skips the hash probe, whose
-        // table load is the loop's largest cost on text (anti-aliased glyphs under repeated
-        // rows).
-        if (best < kTakeRun && use_row && i >= row && T::same(s[i - row], cur)) {
-            const size_t len = extend<T>(s, i - row, i, n);
+        size_t best = 0, distance = 0;
+        if (run) best = extend_known<T>(s, i - 1, i, n), distance = 1;
+        if (up && best < kTakeRun) {
+            const size_t len = extend_known<T>(s, i - row, i, n);
             if (len > best) best = len, distance = row;
         }
-        if (best < kTakeRun) {
-            uint64_t key;
-            if constexpr (T::kInPlace) {
-                key = i + 1 < n ? T::key(s + i) : T::last_key(s + i);
-            } else {
-                key = T::key(s + i);
-            }
-            const uint64_t h = mix(key);
-            Slot& slot = table[h >> shift];
-            const Slot old = slot;
-            slot = Slot{uint32_t(i), uint32_t(h >> 32)};
-            if (old.tag == uint32_t(h >> 32) && old.position < i &&
-                i - old.position <= lz::kMaxDistance) {
-                const size_t len = extend<T>(s, old.position, i, n);
-                if (len > best) best = len, distance = i - old.position;
-            }
+        // The tag is a few bits of the hash: a hit is checked against the symbols themselves.
+        if (hashed && best < kTakeRun && (T::key(s + i - back) & T::kNearMask) == near) {
+            const size_t len = extend_known<T>(s, i - back, i, n);
+            if (len > best) best = len, distance = back;
         }
         if (best >= (distance <= lz::kMaxNearDistance ? T::kMinNear : T::kMinFar)) {
-            o = put_literals<T>(s, literal_start, i, o);
+            o = put_literals_before_match<T>(s, literal_start, i, n, o);
             o = put_match(o, best - (T::kMin - 1), uint32_t(distance));
             i += best;
             literal_start = i;
             misses = 0;
             // Seed the table at the match's end so the content after a repeat is found too.
-            if (i < n) {
-                const uint64_t h = mix(T::key(s + i - 1));
-                table[h >> shift] = Slot{uint32_t(i - 1), uint32_t(h >> 32)};
+            if (i + T::kMinNear <= n) {
+                const uint64_t hs = mix(T::key(s + i - 1));
+                table[hs >> shift] = make_slot(i - 1, hs);
             }
         } else {
             i += 1 + (misses++ >> kSkipShift);
         }
     }
-    return put_literals<T>(s, literal_start, n, o);
+    return put_literals<T>(s, literal_start, n, o, false);
 }
 
 // Colour -> palette index, open addressing over 4x the palette size (short probes).
