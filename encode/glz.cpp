@@ -629,10 +629,10 @@ private:
                 continue;
             }
             scanning = false;
-            o = put_literals(o, w + literals, ip - literals);
-            o = glz::put_match(o, length, source.image_distance, source.offset);
             const uint32_t match_end = ip + length;
             prepare(match_end);  // first, so that the table lines arrive while the match is written
+            o = put_literals(o, w + literals, ip - literals);
+            o = glz::put_match(o, length, source.image_distance, source.offset);
             if (displacement != 0 && length >= kLongKey) {
                 reps_[0] = displacement;
                 if (length > best_length_) {
