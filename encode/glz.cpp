@@ -96,6 +96,12 @@ inline bool tag_matches(Entry e, uint64_t h) {
     return ((e ^ uint32_t(h >> 8)) & ~kPosMask) == 0;
 }
 
+// Whether the kLongKey (8) pixels at a and b are equal, without a branch per pair.
+inline bool equal_key(const uint32_t* a, const uint32_t* b) {
+    return ((load_pair(a) ^ load_pair(b)) | (load_pair(a + 2) ^ load_pair(b + 2)) |
+            (load_pair(a + 4) ^ load_pair(b + 4)) | (load_pair(a + 6) ^ load_pair(b + 6))) == 0;
+}
+
 inline uint64_t mix(uint64_t v) {
     return v * 0x9E3779B97F4A7C15ull;
 }
@@ -145,16 +151,24 @@ void copy_row_generic(uint32_t* dest, const uint32_t* src, uint32_t count) {
 #if SPICED_CODEC_X86_DISPATCH
 __attribute__((target("avx2"))) uint32_t equal_run_avx2(const uint32_t* a, const uint32_t* b,
                                                         uint32_t n, uint32_t limit) {
-    // 16 pixels a step (long runs, scrolled rows), then 8.
-    for (; n + 16 <= limit; n += 16) {
+    // 32 pixels a step (long runs, scrolled rows) with one test of the four compares, then 8.
+    for (; n + 32 <= limit; n += 32) {
         const auto* pa = reinterpret_cast<const __m256i*>(a + n);
         const auto* pb = reinterpret_cast<const __m256i*>(b + n);
-        const __m256i lo = _mm256_cmpeq_epi32(_mm256_loadu_si256(pa), _mm256_loadu_si256(pb));
-        const __m256i hi =
+        const __m256i e0 = _mm256_cmpeq_epi32(_mm256_loadu_si256(pa), _mm256_loadu_si256(pb));
+        const __m256i e1 =
             _mm256_cmpeq_epi32(_mm256_loadu_si256(pa + 1), _mm256_loadu_si256(pb + 1));
-        const uint32_t equal = uint32_t(_mm256_movemask_ps(_mm256_castsi256_ps(lo))) |
-                               uint32_t(_mm256_movemask_ps(_mm256_castsi256_ps(hi))) << 8;
-        if (equal != 0xffff) return n + uint32_t(std::countr_one(equal));
+        const __m256i e2 =
+            _mm256_cmpeq_epi32(_mm256_loadu_si256(pa + 2), _mm256_loadu_si256(pb + 2));
+        const __m256i e3 =
+            _mm256_cmpeq_epi32(_mm256_loadu_si256(pa + 3), _mm256_loadu_si256(pb + 3));
+        const __m256i all = _mm256_and_si256(_mm256_and_si256(e0, e1), _mm256_and_si256(e2, e3));
+        if (_mm256_movemask_ps(_mm256_castsi256_ps(all)) == 0xff) continue;
+        const uint32_t equal = uint32_t(_mm256_movemask_ps(_mm256_castsi256_ps(e0))) |
+                               uint32_t(_mm256_movemask_ps(_mm256_castsi256_ps(e1))) << 8 |
+                               uint32_t(_mm256_movemask_ps(_mm256_castsi256_ps(e2))) << 16 |
+                               uint32_t(_mm256_movemask_ps(_mm256_castsi256_ps(e3))) << 24;
+        return n + uint32_t(std::countr_one(equal));
     }
     for (; n + 8 <= limit; n += 8) {
         const auto* pa = reinterpret_cast<const __m256i*>(a + n);
@@ -472,27 +486,37 @@ private:
     // stopped on it), so looking again would only find the same mismatch.
     uint32_t try_reps(uint32_t ip, uint32_t start, uint32_t end, uint64_t known_miss,
                       Source& source, uint64_t& displacement) {
+        // A rep pays only from kLongKey pixels on, so fewer left means none can.
+        if (ip + kLongKey > end) return 0;
+        const uint32_t* w = ring_.get();
         const uint64_t ip_virtual = cur_start_virtual_ + (ip - start);
         for (uint64_t rep : reps_) {
             if (rep == 0 || rep > ip_virtual || rep == known_miss) continue;
             const uint64_t from = ip_virtual - rep;
-            uint32_t cand;
             if (from >= cur_start_virtual_) {
-                cand = start + uint32_t(from - cur_start_virtual_);
-                if (!resolve(cand, ip, start, end, source)) continue;
-            } else {
+                const uint32_t cand = start + uint32_t(from - cur_start_virtual_);
+                // Most tries fail at once: a key's compare is cheaper than resolve().
+                if (!equal_key(w + ip, w + cand) || !resolve(cand, ip, start, end, source)) {
+                    continue;
+                }
+                if (const uint32_t length = match_length(ip, cand, source.forward);
+                    length >= kLongKey) {
+                    displacement = rep;
+                    return length;
+                }
+            } else if (!held_.empty() && from >= held_.front().start) {
                 // As resolve() would find it, without searching held_ a second time.
                 const HeldImage* held = held_at(from);
                 if (held == nullptr || from - held->start >= glz::kMaxOffset) continue;
                 const uint32_t at = uint32_t(from - held->start);
-                cand = held->ring + at;
+                const uint32_t cand = held->ring + at;
                 source = {uint32_t(next_id_ - held->id), at, std::min(end - ip, held->pixels - at),
                           at};
-            }
-            const uint32_t length = match_length(ip, cand, source.forward);
-            if (length >= kLongKey) {
-                displacement = rep;
-                return length;
+                if (const uint32_t length = match_length(ip, cand, source.forward);
+                    length >= kLongKey) {
+                    displacement = rep;
+                    return length;
+                }
             }
         }
         return 0;
@@ -556,7 +580,12 @@ private:
                         length = match_length(ip, cand, source.forward);
                         limited = length == source.forward;
                         if (length >= kLongKey) {
-                            displacement = cur_start_virtual_ + (ip - start) - virtual_of(cand);
+                            // virtual_of() places a ring position before this image, so
+                            // a copy from this image is measured directly.
+                            displacement =
+                                source.image_distance == 0
+                                    ? ip - cand
+                                    : cur_start_virtual_ + (ip - start) - virtual_of(cand);
                             // Grow back over pending literals the long key started after.
                             uint32_t back = 0;
                             while (back < source.backward && ip - back > literals &&
@@ -600,10 +629,10 @@ private:
                 continue;
             }
             scanning = false;
-            o = put_literals(o, w + literals, ip - literals);
-            o = glz::put_match(o, length, source.image_distance, source.offset);
             const uint32_t match_end = ip + length;
             prepare(match_end);  // first, so that the table lines arrive while the match is written
+            o = put_literals(o, w + literals, ip - literals);
+            o = glz::put_match(o, length, source.image_distance, source.offset);
             if (displacement != 0 && length >= kLongKey) {
                 reps_[0] = displacement;
                 if (length > best_length_) {

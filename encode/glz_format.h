@@ -58,8 +58,31 @@ inline uint32_t match_cost(uint32_t image_distance, uint32_t offset) {
     return bytes + (offset >= kMediumOffset ? 1 : 0);
 }
 
+// put_match() for image_distance 0 (a copy from this image), the op text and UI are made
+// of: whether the offset is short, long or very long only moves the output pointer, so the
+// encoder does not stall on a mispredicted branch per match. Writes the same bytes as
+// put_match(), and may write one byte past them (the caller's buffer has that slack).
+inline uint8_t* put_near_match(uint8_t* o, uint32_t length, uint32_t offset) {
+    const uint32_t far = offset >= kShortOffset ? 1 : 0;
+    const uint32_t very_far = offset >= kMediumOffset ? 1 : 0;
+    const uint32_t field = length < 7 ? length : 7;
+    *o++ = uint8_t(field << 5 | far << 4 | (offset & 15));
+    if (length >= 7) {
+        uint32_t rest = length - 7;
+        for (; rest >= 255; rest -= 255) *o++ = 255;
+        *o++ = uint8_t(rest);
+    }
+    o[0] = uint8_t(offset >> 4);
+    // Short form: an image-distance byte of 0. Long form: no distance bytes, the offset's
+    // next 5 bits, and its top byte when very long.
+    o[1] = uint8_t(far != 0 ? (very_far << 5 | ((offset >> 12) & 31)) : 0);
+    o[2] = uint8_t(offset >> 17);
+    return o + 2 + very_far;
+}
+
 // Writes one match op. `offset` is already biased (distance - 1) for image_distance 0.
 inline uint8_t* put_match(uint8_t* o, uint32_t length, uint32_t image_distance, uint32_t offset) {
+    if (image_distance == 0) return put_near_match(o, length, offset);
     const bool far = offset >= kShortOffset;
     const uint32_t field = length < 7 ? length : 7;
     *o++ = uint8_t(field << 5 | (far ? 16 : 0) | (offset & 15));
