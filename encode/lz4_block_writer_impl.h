@@ -52,15 +52,10 @@ struct BlockState {
 
 #include <cstring>
 
+#include "encode/simd_level.h"
+
 #if defined(LZ4_WRITER_AVX2)
-#if defined(__clang__)
-// clang ignores GCC's target pragma; its attribute pragma does the same for every function
-// defined until the matching pop.
-#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2")
-#endif
+SPICED_TARGET_PUSH("avx2")
 #endif
 
 namespace spiced::LZ4_WRITER_NS {
@@ -261,11 +256,7 @@ size_t write_block(BlockState& state, uint64_t end, uint8_t* out) {
 }  // namespace spiced::LZ4_WRITER_NS
 
 #if defined(LZ4_WRITER_AVX2)
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+SPICED_TARGET_POP()
 #endif
 
 #endif  // LZ4_WRITER_NS

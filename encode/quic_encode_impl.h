@@ -32,6 +32,7 @@
 #endif
 
 #include "encode/quic_model.h"
+#include "encode/simd_level.h"
 #include "pixels/frame.h"
 
 namespace spiced::quic_enc {
@@ -210,15 +211,7 @@ inline size_t row_bytes(int width, int channels) {
 #if defined(QUIC_ENC_NS)
 
 #if defined(QUIC_ENC_AVX2)
-#if defined(__clang__)
-// clang ignores GCC's target pragma; its attribute pragma does the same for every function
-// defined until the matching pop.
-#pragma clang attribute push(__attribute__((target("avx2,bmi,bmi2,lzcnt,popcnt"))), \
-                             apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,bmi,bmi2,lzcnt,popcnt")
-#endif
+SPICED_TARGET_PUSH("avx2,bmi,bmi2,lzcnt,popcnt")
 #endif
 
 namespace spiced::QUIC_ENC_NS {
@@ -749,11 +742,7 @@ void encode_rows(EncoderState& state, const Frame& frame, const Rect& area, Walk
 }  // namespace spiced::QUIC_ENC_NS
 
 #if defined(QUIC_ENC_AVX2)
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+SPICED_TARGET_POP()
 #endif
 
 #endif  // QUIC_ENC_NS

@@ -15,3 +15,18 @@
 #else
 #define SPICED_CODEC_X86_DISPATCH 0
 #endif
+
+// SPICED_TARGET_PUSH("avx2,...") ... SPICED_TARGET_POP() compile every function defined between
+// them for those instruction sets, for code built once per SIMD level from one header
+// (quic_encode_impl.h, lz4_block_writer_impl.h). clang ignores GCC's target pragma; its
+// attribute pragma does the same.
+#define SPICED_PRAGMA(text) _Pragma(#text)
+#if defined(__clang__)
+#define SPICED_TARGET_PUSH(targets) \
+    SPICED_PRAGMA(clang attribute push(__attribute__((target(targets))), apply_to = function))
+#define SPICED_TARGET_POP() SPICED_PRAGMA(clang attribute pop)
+#else
+#define SPICED_TARGET_PUSH(targets) \
+    SPICED_PRAGMA(GCC push_options) SPICED_PRAGMA(GCC target(targets))
+#define SPICED_TARGET_POP() SPICED_PRAGMA(GCC pop_options)
+#endif
