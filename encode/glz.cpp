@@ -113,14 +113,9 @@ inline uint64_t long_hash(const uint32_t* p) {
 
 // Pixel compares and the ring copy, in an SSE2 build every x86-64 CPU runs and an AVX2 build
 // (32 bytes a step) picked at run time; both give the same results.
-struct PixelOps {
-    // From n on, 8 pixels a step: the first index with a[i] != b[i], or where fewer than 8
-    // pixels are left before `limit` (the caller compares those).
-    uint32_t (*equal_run)(const uint32_t* a, const uint32_t* b, uint32_t n, uint32_t limit);
-    // dest[i] = src[i] with the X byte cleared.
-    void (*copy_row)(uint32_t* dest, const uint32_t* src, uint32_t count);
-};
-
+// equal_run: from n on, 8 pixels a step: the first index with a[i] != b[i], or where fewer than
+// 8 pixels are left before `limit` (the caller compares those).
+// copy_row: dest[i] = src[i] with the X byte cleared.
 uint32_t equal_run_generic(const uint32_t* a, const uint32_t* b, uint32_t n, uint32_t limit) {
 #if SPICED_CODEC_SSE2
     while (n + 8 <= limit) {
@@ -186,23 +181,32 @@ __attribute__((target("avx2"))) void copy_row_avx2(uint32_t* dest, const uint32_
 }
 #endif
 
-PixelOps pick_pixel_ops() {
+template <bool kAvx2>
+uint32_t equal_run(const uint32_t* a, const uint32_t* b, uint32_t n, uint32_t limit) {
 #if SPICED_CODEC_X86_DISPATCH
-    if (__builtin_cpu_supports("avx2")) return {equal_run_avx2, copy_row_avx2};
+    if constexpr (kAvx2) return equal_run_avx2(a, b, n, limit);
 #endif
-    return {equal_run_generic, copy_row_generic};
+    return equal_run_generic(a, b, n, limit);
+}
+
+template <bool kAvx2>
+void copy_row(uint32_t* dest, const uint32_t* src, uint32_t count) {
+#if SPICED_CODEC_X86_DISPATCH
+    if constexpr (kAvx2) return copy_row_avx2(dest, src, count);
+#endif
+    copy_row_generic(dest, src, count);
 }
 
 // Equal pixels at a[i] == b[i] from 0, at most `limit`. X bytes are zero in the ring, so
 // two pixels compare as one word; a may overlap b (LZ77 self-reference). One 8-byte compare
 // first (most matches found by a short key end there), then 8 pixels a step: runs and rows an
 // earlier image already held go on for hundreds of pixels.
-inline uint32_t common_length(const PixelOps& ops, const uint32_t* a, const uint32_t* b,
-                              uint32_t limit) {
+template <bool kAvx2>
+inline uint32_t common_length(const uint32_t* a, const uint32_t* b, uint32_t limit) {
     if (limit < 2) return limit == 1 && a[0] == b[0] ? 1 : 0;
     const uint64_t diff = load_pair(a) ^ load_pair(b);
     if (diff != 0) return uint32_t(std::countr_zero(diff) >> 5);
-    uint32_t n = limit >= 10 ? ops.equal_run(a, b, 2, limit) : 2;
+    uint32_t n = limit >= 10 ? equal_run<kAvx2>(a, b, 2, limit) : 2;
     if (n + 8 <= limit) return n;  // equal_run stopped at a difference
     while (n + 2 <= limit) {
         const uint64_t pair_diff = load_pair(a + n) ^ load_pair(b + n);
@@ -340,7 +344,7 @@ public:
         o = glz::put_be32(o, uint32_t(id));
         // The client frees everything older than held_.front() once it has decoded this.
         o = glz::put_be32(o, uint32_t(held_.empty() ? 0 : id - held_.front().id));
-        o = compress(o, start, n);
+        o = compress_on_this_cpu(o, start, n);
         const size_t glz_size = size_t(o - scratch_.data());
 
         held_.push_back({id, head_ - n, start, n});
@@ -407,12 +411,13 @@ private:
     }
 
     // Copies rows (X bytes masked) until ring position `upto` (or the image's end) is written.
+    template <bool kAvx2>
     void copy_until(uint32_t upto) {
         const int32_t width = copy_area_.width();
         uint32_t* dest = ring_.get() + copied_;
         while (copied_ < upto && copy_row_ < copy_area_.bottom()) {
             const uint32_t* src = copy_frame_->row(copy_row_) + copy_area_.left();
-            ops_.copy_row(dest, src, uint32_t(width));
+            copy_row<kAvx2>(dest, src, uint32_t(width));
             dest += width;
             copied_ += uint32_t(width);
             ++copy_row_;
@@ -421,14 +426,15 @@ private:
 
     // Equal pixels from current-image position `a` and an earlier position `b`, at most
     // `limit`, copying more of the image whenever the compare reaches what is written.
+    template <bool kAvx2>
     uint32_t match_length(uint32_t a, uint32_t b, uint32_t limit) {
         const uint32_t* w = ring_.get();
         uint32_t n = 0;
         for (;;) {
             const uint32_t ready = std::min(limit, copied_ - a);
-            n += common_length(ops_, w + a + n, w + b + n, ready - n);
+            n += common_length<kAvx2>(w + a + n, w + b + n, ready - n);
             if (n < ready || ready == limit) return n;
-            copy_until(copied_ + kCopyChunk);
+            copy_until<kAvx2>(copied_ + kCopyChunk);
         }
     }
 
@@ -484,6 +490,7 @@ private:
     // Tries the remembered displacements at ip; returns the match length (0: none). `known_miss`
     // is a displacement whose pixel at ip is known to differ (the match that just ended there
     // stopped on it), so looking again would only find the same mismatch.
+    template <bool kAvx2>
     uint32_t try_reps(uint32_t ip, uint32_t start, uint32_t end, uint64_t known_miss,
                       Source& source, uint64_t& displacement) {
         // A rep pays only from kLongKey pixels on, so fewer left means none can.
@@ -499,7 +506,7 @@ private:
                 if (!equal_key(w + ip, w + cand) || !resolve(cand, ip, start, end, source)) {
                     continue;
                 }
-                if (const uint32_t length = match_length(ip, cand, source.forward);
+                if (const uint32_t length = match_length<kAvx2>(ip, cand, source.forward);
                     length >= kLongKey) {
                     displacement = rep;
                     return length;
@@ -512,7 +519,7 @@ private:
                 const uint32_t cand = held->ring + at;
                 source = {uint32_t(next_id_ - held->id), at, std::min(end - ip, held->pixels - at),
                           at};
-                if (const uint32_t length = match_length(ip, cand, source.forward);
+                if (const uint32_t length = match_length<kAvx2>(ip, cand, source.forward);
                     length >= kLongKey) {
                     displacement = rep;
                     return length;
@@ -522,6 +529,7 @@ private:
         return 0;
     }
 
+    template <bool kAvx2>
     uint8_t* compress(uint8_t* o, uint32_t start, uint32_t n) {
         const uint32_t* w = ring_.get();
         Entry* short_table = short_table_.data();
@@ -538,7 +546,7 @@ private:
         bool scanning = false;  // the last step found no match
         uint64_t next_long_hash = 0;
         auto prepare = [&](uint32_t next) {
-            if (next + kLongKey + 2 > copied_) copy_until(next + kCopyChunk);
+            if (next + kLongKey + 2 > copied_) copy_until<kAvx2>(next + kCopyChunk);
             if (next + kLongKey > end) return;
             hashed_ip = next;
             next_long_hash = long_hash(w + next);
@@ -547,7 +555,7 @@ private:
         };
         while (ip + 1 < end) {
             // Everything the search reads at ip (a long key) is in the ring.
-            if (ip + kLongKey + 2 > copied_) copy_until(ip + kCopyChunk);
+            if (ip + kLongKey + 2 > copied_) copy_until<kAvx2>(ip + kCopyChunk);
             const uint64_t pair = load_pair(w + ip);
             uint32_t length = 0;
             Source source{0, 0, 0, 0};
@@ -555,10 +563,10 @@ private:
             bool limited = false;       // the match stopped at its source's or image's end
             if (ip > start && uint32_t(pair) == w[ip - 1] && uint32_t(pair >> 32) == w[ip - 1]) {
                 // A run: a match one pixel back, cheapest to find and to encode.
-                length = 2 + match_length(ip + 2, ip + 1, end - ip - 2);
+                length = 2 + match_length<kAvx2>(ip + 2, ip + 1, end - ip - 2);
             } else if (ip - literals <= 1 &&
-                       (length = try_reps(ip, start, end, ip == literals ? stopped : 0, source,
-                                          displacement)) != 0) {
+                       (length = try_reps<kAvx2>(ip, start, end, ip == literals ? stopped : 0,
+                                                 source, displacement)) != 0) {
                 limited = length == source.forward;
                 // At the image start or just after a match: the displacement of a recent
                 // long match (same content moved the same way) found by a direct look.
@@ -577,7 +585,7 @@ private:
                     slot = make_entry(ip, lh);
                     if (tag_matches(e, lh) && cand + kLongKey <= high_water_ &&
                         resolve(cand, ip, start, end, source)) {
-                        length = match_length(ip, cand, source.forward);
+                        length = match_length<kAvx2>(ip, cand, source.forward);
                         limited = length == source.forward;
                         if (length >= kLongKey) {
                             // virtual_of() places a ring position before this image, so
@@ -609,7 +617,7 @@ private:
                     if (tag_matches(e, h) && cand + 1 < high_water_ &&
                         load_pair(w + cand) == pair && resolve(cand, ip, start, end, source) &&
                         source.forward >= 2) {
-                        length = 2 + match_length(ip + 2, cand + 2, source.forward - 2);
+                        length = 2 + match_length<kAvx2>(ip + 2, cand + 2, source.forward - 2);
                         // Far references cost up to 7 bytes: keep only those that beat
                         // literals.
                         if (length * 3 <= glz::match_cost(source.image_distance, source.offset)) {
@@ -668,12 +676,29 @@ private:
                 short_table[h >> (64 - kShortBits)] = make_entry(ip - 1, h);
             }
         }
-        copy_until(end);  // an image shorter than a long key
+        copy_until<kAvx2>(end);  // an image shorter than a long key
         return put_literals(o, w + literals, end - literals);
     }
 
+    // The search built twice, its compares and ring copy called directly: text screens make
+    // many short matches, and a compare through a function pointer per match cost a tenth of
+    // the time there. The AVX2 build is flattened (every call inlined) so that all of it is
+    // compiled for AVX2.
+    uint8_t* compress_on_this_cpu(uint8_t* o, uint32_t start, uint32_t n) {
+#if SPICED_CODEC_X86_DISPATCH
+        if (use_avx2_) return compress_avx2(o, start, n);
+#endif
+        return compress<false>(o, start, n);
+    }
+#if SPICED_CODEC_X86_DISPATCH
+    __attribute__((target("avx2"), flatten)) uint8_t* compress_avx2(uint8_t* o, uint32_t start,
+                                                                    uint32_t n) {
+        return compress<true>(o, start, n);
+    }
+    const bool use_avx2_ = __builtin_cpu_supports("avx2");
+#endif
+
     bool zlib_;
-    const PixelOps ops_ = pick_pixel_ops();
     static_assert(kMaxWindowPixels + kMaxWindowPixels / 4 + 2 <= int64_t{1} << kPosBits);
     const int64_t window_pixels_;
     const uint32_t ring_size_;
