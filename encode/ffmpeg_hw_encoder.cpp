@@ -67,7 +67,10 @@ using BufferPtr = std::unique_ptr<AVBufferRef, UnrefBuffer>;
 // caller's thread, so this is the line about our call).
 thread_local std::string last_ffmpeg_error;
 
-void log_from_ffmpeg(void*, int level, const char* format, va_list args) {
+// The library hands us a printf format with its arguments; the attribute lets the compiler
+// check the vsnprintf below as a pass-through.
+[[gnu::format(printf, 3, 0)]] void log_from_ffmpeg(void*, int level, const char* format,
+                                                   va_list args) {
     if (level > AV_LOG_ERROR && log_threshold() > LogLevel::kDebug) return;
     if (level > av_log_get_level()) return;
     char line[512];

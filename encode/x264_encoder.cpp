@@ -52,7 +52,10 @@ using X264Ptr = std::unique_ptr<x264_t, CloseX264>;
 
 // x264's messages go to our log at debug level: its informational lines (the chosen profile,
 // per-frame statistics at close) are no business of an operator.
-void log_from_x264(void*, int /*level*/, const char* format, va_list args) {
+// The library hands us a printf format with its arguments; the attribute lets the compiler
+// check the vsnprintf below as a pass-through.
+[[gnu::format(printf, 3, 0)]] void log_from_x264(void*, int /*level*/, const char* format,
+                                                 va_list args) {
     if (log_threshold() > LogLevel::kDebug) return;
     char line[512];
     std::vsnprintf(line, sizeof line, format, args);
