@@ -7,10 +7,17 @@
 //            sources give today)
 //   i420 / nv12  BGRX to 4:2:0 of the whole output, planes in host memory
 //   read_back    the changed tiles (10 %) of the output to a host frame
+//   scanout_read a GL scanout (a memfd standing in for the dmabuf, XBGR as virgl's are) into a
+//                host frame, whole picture: through its CPU mapping (cpu) or the device's
+//                import (lavapipe: host memory; a GPU: the dmabuf)
 // Frames processed per second are reported as items; bytes are one output frame.
 #include <benchmark/benchmark.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <random>
 #include <string>
@@ -165,6 +172,41 @@ void BM_ToNv12(benchmark::State& state) {
     BM_ToYuv(state, true);
 }
 
+void BM_ScanoutRead(benchmark::State& state) {
+    Fixture f;
+    if (!f.open(state)) return;
+    const size_t length = size_t(f.size.width) * size_t(f.size.height) * 4;
+    const int memfd = memfd_create("bench-scanout", MFD_CLOEXEC);
+    if (memfd < 0 || ftruncate(memfd, off_t(length)) != 0) {
+        state.SkipWithError("memfd");
+        return;
+    }
+    void* mapping = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    auto picture = noise_frame(f.size, 6);
+    std::memcpy(mapping, picture->row(0), length);
+    const ScanoutBuffer buffer{memfd,  static_cast<const uint8_t*>(mapping), length,
+                               f.size, uint32_t(f.size.width) * 4,           true,
+                               true};
+    {
+        auto reader = f.backend->import_scanout(buffer);
+        if (!reader) {
+            state.SkipWithError(reader.error().c_str());
+        } else {
+            state.SetLabel(f.size.width == 1920 ? "1080p: " + (*reader)->method()
+                                                : "4K: " + (*reader)->method());
+            auto out = Frame::create(f.size);
+            const Region all(Rect::MakeSize(f.size));
+            for (auto _ : state) {
+                auto done = (*reader)->read(all, *out);
+                if (!done) state.SkipWithError(done.error().c_str());
+            }
+        }
+    }
+    munmap(mapping, length);
+    close(memfd);
+    f.count(state);
+}
+
 // {backend: 0 cpu, 1 vulkan} x {size: 0 1080p, 1 4K}
 void Arguments(benchmark::internal::Benchmark* b) {
     b->ArgNames({"vulkan", "4k"});
@@ -177,6 +219,7 @@ BENCHMARK(BM_Damage)->Apply(Arguments);
 BENCHMARK(BM_ReadBack)->Apply(Arguments);
 BENCHMARK(BM_ToI420)->Apply(Arguments);
 BENCHMARK(BM_ToNv12)->Apply(Arguments);
+BENCHMARK(BM_ScanoutRead)->Apply(Arguments);
 
 }  // namespace
 }  // namespace spiced::gpu

@@ -79,6 +79,8 @@ public:
     const ServerConfig& config() const { return config_; }
     // "io_uring" or "epoll" (shard 0's; after start()).
     std::string_view backend_name() const;
+    // The device --gpu chose (the CPU backend when none), for sources that read GPU buffers.
+    const std::shared_ptr<gpu::GpuBackend>& gpu_backend() const { return desktop_->gpu_backend(); }
 
     // -- Used by shards ----------------------------------------------------------------------
     Desktop& desktop() { return *desktop_; }

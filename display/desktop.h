@@ -101,6 +101,8 @@ public:
     MonitorModel monitor_model() const { return model_; }
     uint32_t display_channels() const { return uint32_t(screens_.size()); }
     uint32_t max_heads() const { return max_heads_; }
+    // The compositors' backend (--gpu; null: the CPU), unchanged for the desktop's life.
+    const std::shared_ptr<gpu::GpuBackend>& gpu_backend() const { return options_.gpu; }
     Feed& feed(size_t consumer) { return *feeds_[consumer]; }
     // `wake` runs on the desktop thread; it should post a drain to the consumer's loop.
     void set_wake(size_t consumer, std::function<void()> wake) {

@@ -26,6 +26,7 @@
 
 #include "base/expected.h"
 #include "display/types.h"
+#include "gpu/scanout.h"
 #include "pixels/damage.h"
 #include "pixels/frame.h"
 #include "pixels/region.h"
@@ -106,6 +107,11 @@ public:
     // `tile_size` in 4..256, a multiple of 4.
     virtual Expected<std::unique_ptr<DisplayCompositor>, std::string> create_compositor(
         int32_t tile_size) = 0;
+    // A reader of a GL scanout on this backend's device (gpu/scanout.h), or why the device
+    // cannot take the buffer in (the caller then reads it through its mapping). The CPU
+    // backend reads the mapping. Any thread.
+    virtual Expected<std::unique_ptr<ScanoutReader>, std::string> import_scanout(
+        const ScanoutBuffer& buffer) = 0;
 };
 
 // --gpu: "auto" (the best Vulkan device with a compute queue, else the CPU), "none" (the

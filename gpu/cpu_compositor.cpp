@@ -103,6 +103,10 @@ public:
                               " is not a multiple of 4 in 4..256");
         return std::unique_ptr<DisplayCompositor>(std::make_unique<CpuCompositor>(tile_size));
     }
+    Expected<std::unique_ptr<ScanoutReader>, std::string> import_scanout(
+        const ScanoutBuffer& buffer) override {
+        return make_mapped_scanout_reader(buffer);
+    }
 };
 
 }  // namespace

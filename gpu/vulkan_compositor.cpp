@@ -14,6 +14,7 @@
 #include "gpu/shaders/cursor.spv.h"
 #include "gpu/shaders/tile_damage.spv.h"
 #include "gpu/shaders/tile_gather.spv.h"
+#include "gpu/vulkan_scanout.h"
 
 namespace spiced::gpu {
 
@@ -533,6 +534,12 @@ public:
         auto compositor = std::make_unique<VulkanCompositor>(shared_, tile_size);
         if (auto ok = compositor->init(); !ok) return unexpected(ok.error());
         return std::unique_ptr<DisplayCompositor>(std::move(compositor));
+    }
+    Expected<std::unique_ptr<ScanoutReader>, std::string> import_scanout(
+        const ScanoutBuffer& buffer) override {
+        // The reader keeps the whole device (context and pipelines) alive through the context.
+        return import_scanout_on_device(
+            std::shared_ptr<VulkanContext>(shared_, shared_->context.get()), buffer);
     }
 
 private:

@@ -1,6 +1,10 @@
 #include "gpu/vulkan_context.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <cctype>
@@ -275,19 +279,29 @@ Expected<void, std::string> VulkanContext::init_device(uint32_t queue_family) {
     VkPhysicalDeviceVulkan12Features features12{};
     features12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
     features12.storageBuffer8BitAccess = VK_TRUE;
+    // Importing scanouts without a copy is optional: the extensions are enabled where the
+    // device has them, and a scanout is read through its CPU mapping where it has none.
+    const std::vector<const char*> extensions = enable_external_memory();
     VkDeviceCreateInfo create{};
     create.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
     create.pNext = &features12;
     create.queueCreateInfoCount = 1;
     create.pQueueCreateInfos = &queue;
+    create.enabledExtensionCount = uint32_t(extensions.size());
+    create.ppEnabledExtensionNames = extensions.data();
     if (VkResult r = vk.vkCreateDevice(physical_, &create, nullptr, &device_); r != VK_SUCCESS) {
         device_ = VK_NULL_HANDLE;
         return unexpected(vk_error("vkCreateDevice", r));
     }
+    queue_family_ = queue_family;
 #define SPICED_VK_LOAD_DEVICE(name) \
     vk.name = reinterpret_cast<PFN_##name>(vk.vkGetDeviceProcAddr(device_, #name));
     SPICED_VK_DEVICE_FUNCTIONS(SPICED_VK_LOAD_DEVICE)
+    SPICED_VK_OPTIONAL_DEVICE_FUNCTIONS(SPICED_VK_LOAD_DEVICE)
 #undef SPICED_VK_LOAD_DEVICE
+    external_.dmabuf = external_.dmabuf && vk.vkGetMemoryFdPropertiesKHR != nullptr;
+    external_.host_pointer =
+        external_.host_pointer && vk.vkGetMemoryHostPointerPropertiesEXT != nullptr;
 #define SPICED_VK_CHECK_LOADED(name) \
     if (vk.name == nullptr) return unexpected(std::string("the Vulkan device lacks " #name));
     SPICED_VK_DEVICE_FUNCTIONS(SPICED_VK_CHECK_LOADED)
@@ -345,6 +359,40 @@ Expected<void, std::string> VulkanContext::init_device(uint32_t queue_family) {
         !ok)
         return unexpected(ok.error());
     return {};
+}
+
+std::vector<const char*> VulkanContext::enable_external_memory() {
+    uint32_t count = 0;
+    vk_.vkEnumerateDeviceExtensionProperties(physical_, nullptr, &count, nullptr);
+    std::vector<VkExtensionProperties> offered(count);
+    vk_.vkEnumerateDeviceExtensionProperties(physical_, nullptr, &count, offered.data());
+    offered.resize(count);
+    auto has = [&offered](const char* name) {
+        return std::any_of(offered.begin(), offered.end(), [name](const VkExtensionProperties& e) {
+            return std::strcmp(e.extensionName, name) == 0;
+        });
+    };
+    std::vector<const char*> enabled;
+    if (has(VK_KHR_EXTERNAL_MEMORY_FD_EXTENSION_NAME) &&
+        has(VK_EXT_EXTERNAL_MEMORY_DMA_BUF_EXTENSION_NAME)) {
+        enabled.push_back(VK_KHR_EXTERNAL_MEMORY_FD_EXTENSION_NAME);
+        enabled.push_back(VK_EXT_EXTERNAL_MEMORY_DMA_BUF_EXTENSION_NAME);
+        external_.dmabuf = true;
+    }
+    if (has(VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME)) {
+        VkPhysicalDeviceExternalMemoryHostPropertiesEXT host{};
+        host.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_MEMORY_HOST_PROPERTIES_EXT;
+        VkPhysicalDeviceProperties2 properties{};
+        properties.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
+        properties.pNext = &host;
+        vk_.vkGetPhysicalDeviceProperties2(physical_, &properties);
+        if (host.minImportedHostPointerAlignment > 0) {
+            enabled.push_back(VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME);
+            external_.host_pointer = true;
+            external_.host_alignment = host.minImportedHostPointerAlignment;
+        }
+    }
+    return enabled;
 }
 
 VulkanContext::~VulkanContext() {
@@ -418,6 +466,117 @@ Expected<DeviceBuffer, std::string> VulkanContext::create_buffer(VkDeviceSize si
         buffer.coherent_ =
             memory_.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
     }
+    return buffer;
+}
+
+Expected<DeviceBuffer, std::string> VulkanContext::import_dmabuf(int fd, VkDeviceSize size) const {
+    if (!external_.dmabuf)
+        return unexpected(std::string("the device cannot import dmabufs (no ") +
+                          VK_EXT_EXTERNAL_MEMORY_DMA_BUF_EXTENSION_NAME + ")");
+    VkMemoryFdPropertiesKHR properties{};
+    properties.sType = VK_STRUCTURE_TYPE_MEMORY_FD_PROPERTIES_KHR;
+    if (auto ok =
+            vk_ok("vkGetMemoryFdPropertiesKHR",
+                  vk_.vkGetMemoryFdPropertiesKHR(
+                      device_, VK_EXTERNAL_MEMORY_HANDLE_TYPE_DMA_BUF_BIT_EXT, fd, &properties));
+        !ok)
+        return unexpected(ok.error());
+    // A successful import owns the descriptor it is given: that is a dup, the caller keeps
+    // its own.
+    const int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) return unexpected("dup of the dmabuf: " + std::string(std::strerror(errno)));
+    VkImportMemoryFdInfoKHR import{};
+    import.sType = VK_STRUCTURE_TYPE_IMPORT_MEMORY_FD_INFO_KHR;
+    import.handleType = VK_EXTERNAL_MEMORY_HANDLE_TYPE_DMA_BUF_BIT_EXT;
+    import.fd = copy;
+    auto buffer = import_buffer(size, VK_EXTERNAL_MEMORY_HANDLE_TYPE_DMA_BUF_BIT_EXT,
+                                properties.memoryTypeBits, &import);
+    // A failed vkAllocateMemory leaves the descriptor with us.
+    if (!buffer) close(copy);
+    return buffer;
+}
+
+Expected<DeviceBuffer, std::string> VulkanContext::import_host_memory(const void* address,
+                                                                      VkDeviceSize size) const {
+    if (!external_.host_pointer)
+        return unexpected(std::string("the device cannot import host memory (no ") +
+                          VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME + ")");
+    const VkDeviceSize align = external_.host_alignment;
+    if (reinterpret_cast<uintptr_t>(address) % align != 0 || size % align != 0)
+        return unexpected("host memory at " + std::to_string(reinterpret_cast<uintptr_t>(address)) +
+                          " (" + std::to_string(size) + " bytes) is not aligned to " +
+                          std::to_string(align) + " bytes");
+    VkMemoryHostPointerPropertiesEXT properties{};
+    properties.sType = VK_STRUCTURE_TYPE_MEMORY_HOST_POINTER_PROPERTIES_EXT;
+    if (auto ok = vk_ok("vkGetMemoryHostPointerPropertiesEXT",
+                        vk_.vkGetMemoryHostPointerPropertiesEXT(
+                            device_, VK_EXTERNAL_MEMORY_HANDLE_TYPE_HOST_ALLOCATION_BIT_EXT,
+                            address, &properties));
+        !ok)
+        return unexpected(ok.error());
+    VkImportMemoryHostPointerInfoEXT import{};
+    import.sType = VK_STRUCTURE_TYPE_IMPORT_MEMORY_HOST_POINTER_INFO_EXT;
+    import.handleType = VK_EXTERNAL_MEMORY_HANDLE_TYPE_HOST_ALLOCATION_BIT_EXT;
+    // The device only reads it: the API takes a non-const pointer for both directions.
+    import.pHostPointer = const_cast<void*>(address);
+    return import_buffer(size, VK_EXTERNAL_MEMORY_HANDLE_TYPE_HOST_ALLOCATION_BIT_EXT,
+                         properties.memoryTypeBits, &import);
+}
+
+Expected<DeviceBuffer, std::string> VulkanContext::import_buffer(
+    VkDeviceSize size, VkExternalMemoryHandleTypeFlagBits type, uint32_t allowed_types,
+    const void* import_info) const {
+    DeviceBuffer buffer;
+    buffer.context_ = this;
+    buffer.size_ = size;
+    VkExternalMemoryBufferCreateInfo external{};
+    external.sType = VK_STRUCTURE_TYPE_EXTERNAL_MEMORY_BUFFER_CREATE_INFO;
+    external.handleTypes = VkExternalMemoryHandleTypeFlags(type);
+    VkBufferCreateInfo create{};
+    create.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
+    create.pNext = &external;
+    create.size = size;
+    create.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT;
+    create.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+    if (auto ok =
+            vk_ok("vkCreateBuffer", vk_.vkCreateBuffer(device_, &create, nullptr, &buffer.buffer_));
+        !ok)
+        return unexpected(ok.error());
+    VkMemoryRequirements needs{};
+    vk_.vkGetBufferMemoryRequirements(device_, buffer.buffer_, &needs);
+    const uint32_t memory_type = find_memory(memory_, needs.memoryTypeBits & allowed_types, 0, 0);
+    if (memory_type == UINT32_MAX)
+        return unexpected(std::string("no Vulkan memory type can hold the imported memory"));
+    // Drivers may insist on a dedicated allocation for imported dmabufs; it is always allowed.
+    VkMemoryDedicatedAllocateInfo dedicated{};
+    dedicated.sType = VK_STRUCTURE_TYPE_MEMORY_DEDICATED_ALLOCATE_INFO;
+    dedicated.pNext = import_info;
+    dedicated.buffer = buffer.buffer_;
+    VkMemoryAllocateInfo allocate{};
+    allocate.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
+    allocate.pNext = type == VK_EXTERNAL_MEMORY_HANDLE_TYPE_DMA_BUF_BIT_EXT
+                         ? static_cast<const void*>(&dedicated)
+                         : import_info;
+    // Host memory is imported exactly as given; a dmabuf as the buffer needs it.
+    VkDeviceSize allocation = needs.size;
+    if (type == VK_EXTERNAL_MEMORY_HANDLE_TYPE_HOST_ALLOCATION_BIT_EXT) {
+        if (needs.size > size)
+            return unexpected("the device wants " + std::to_string(needs.size) +
+                              " bytes for a buffer over " + std::to_string(size) +
+                              " bytes of host memory");
+        allocation = size;
+    }
+    allocate.allocationSize = allocation;
+    allocate.memoryTypeIndex = memory_type;
+    if (VkResult r = vk_.vkAllocateMemory(device_, &allocate, nullptr, &buffer.memory_);
+        r != VK_SUCCESS) {
+        buffer.memory_ = VK_NULL_HANDLE;
+        return unexpected(vk_error("vkAllocateMemory (import)", r));
+    }
+    if (auto ok = vk_ok("vkBindBufferMemory",
+                        vk_.vkBindBufferMemory(device_, buffer.buffer_, buffer.memory_, 0));
+        !ok)
+        return unexpected(ok.error());
     return buffer;
 }
 

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -33,6 +34,7 @@ namespace spiced::gpu {
     X(vkGetPhysicalDeviceMemoryProperties)      \
     X(vkGetPhysicalDeviceFeatures2)             \
     X(vkGetPhysicalDeviceProperties2)           \
+    X(vkEnumerateDeviceExtensionProperties)     \
     X(vkCreateDevice)                           \
     X(vkGetDeviceProcAddr)
 
@@ -74,6 +76,7 @@ namespace spiced::gpu {
     X(vkCmdDispatch)                  \
     X(vkCmdPipelineBarrier)           \
     X(vkCmdFillBuffer)                \
+    X(vkCmdCopyBuffer)                \
     X(vkCreateFence)                  \
     X(vkDestroyFence)                 \
     X(vkResetFences)                  \
@@ -81,11 +84,17 @@ namespace spiced::gpu {
     X(vkQueueSubmit)                  \
     X(vkDeviceWaitIdle)
 
+// Entry points of optional device extensions (null when the device lacks them).
+#define SPICED_VK_OPTIONAL_DEVICE_FUNCTIONS(X) \
+    X(vkGetMemoryFdPropertiesKHR)              \
+    X(vkGetMemoryHostPointerPropertiesEXT)
+
 struct VulkanFunctions {
 #define SPICED_VK_MEMBER(name) PFN_##name name = nullptr;
     SPICED_VK_GLOBAL_FUNCTIONS(SPICED_VK_MEMBER)
     SPICED_VK_INSTANCE_FUNCTIONS(SPICED_VK_MEMBER)
     SPICED_VK_DEVICE_FUNCTIONS(SPICED_VK_MEMBER)
+    SPICED_VK_OPTIONAL_DEVICE_FUNCTIONS(SPICED_VK_MEMBER)
 #undef SPICED_VK_MEMBER
     PFN_vkGetInstanceProcAddr vkGetInstanceProcAddr = nullptr;
 };
@@ -101,6 +110,17 @@ struct VulkanDeviceInfo {
 };
 
 class VulkanContext;
+
+// What memory made elsewhere the device can take in without a copy (device extensions enabled
+// when the device offers them).
+struct ExternalMemorySupport {
+    // VK_EXT_external_memory_dma_buf: a dmabuf fd (a GL scanout) becomes device memory.
+    bool dmabuf = false;
+    // VK_EXT_external_memory_host: a host mapping becomes device memory; its address and size
+    // must be multiples of `host_alignment`.
+    bool host_pointer = false;
+    VkDeviceSize host_alignment = 0;
+};
 
 // How a buffer is used decides its memory: kDevice for what stays on the device, kUpload for
 // what the host writes, kReadback for what the host reads (cached where the device offers it).
@@ -180,11 +200,22 @@ public:
     VkDescriptorSetLayout set_layout() const { return set_layout_; }
 
     Expected<DeviceBuffer, std::string> create_buffer(VkDeviceSize size, BufferUse use) const;
+    const ExternalMemorySupport& external_memory() const { return external_; }
+    uint32_t queue_family() const { return queue_family_; }
+    // A buffer over memory made elsewhere (no copy), for transfers from it: a dmabuf (`fd` is
+    // borrowed: the device keeps a dup of its own) or a host mapping (aligned as
+    // external_memory() says; it must outlive the buffer). Errors say why not.
+    Expected<DeviceBuffer, std::string> import_dmabuf(int fd, VkDeviceSize size) const;
+    Expected<DeviceBuffer, std::string> import_host_memory(const void* address,
+                                                           VkDeviceSize size) const;
     Expected<ComputePipeline, std::string> create_pipeline(std::span<const uint32_t> spirv) const;
 
-    // Records with `record` into a fresh command buffer, submits it and waits for it.
+    // Records with `record` into a fresh command buffer, submits it and waits for it. Any
+    // thread: the desktop thread's compositors and the QXL workers' scanout readers share the
+    // one queue and command buffer.
     template <typename Record>
     Expected<void, std::string> run(Record&& record) {
+        std::lock_guard lock(submit_mutex_);
         if (auto begun = begin(); !begun) return begun;
         record(command_buffer_);
         return submit_and_wait();
@@ -199,8 +230,14 @@ public:
 
 private:
     Expected<void, std::string> init_device(uint32_t queue_family);
+    // Notes in external_ what the device can import and returns the extensions to enable.
+    std::vector<const char*> enable_external_memory();
     Expected<void, std::string> begin();
     Expected<void, std::string> submit_and_wait();
+    Expected<DeviceBuffer, std::string> import_buffer(VkDeviceSize size,
+                                                      VkExternalMemoryHandleTypeFlagBits type,
+                                                      uint32_t allowed_types,
+                                                      const void* import_info) const;
 
     std::shared_ptr<void> library_;
     VulkanFunctions vk_;
@@ -209,6 +246,9 @@ private:
     VkPhysicalDeviceMemoryProperties memory_{};
     VkDevice device_ = VK_NULL_HANDLE;
     VkQueue queue_ = VK_NULL_HANDLE;
+    uint32_t queue_family_ = 0;
+    ExternalMemorySupport external_;
+    std::mutex submit_mutex_;
     VkCommandPool command_pool_ = VK_NULL_HANDLE;
     VkCommandBuffer command_buffer_ = VK_NULL_HANDLE;
     VkFence fence_ = VK_NULL_HANDLE;

@@ -20,14 +20,14 @@ std::shared_ptr<const Frame> FrameRing::next(Size size, const Region& damage, co
         } else {
             // Every kept frame is still being read (a slow shard): this one is not kept, but
             // what changed in it is still owed to every kept frame.
-            fill(Rect::MakeSize(size), *fresh.frame);
+            fill(Region(Rect::MakeSize(size)), *fresh.frame);
             for (Slot& other : slots_) other.stale.add_region(damage);
             return fresh.frame;
         }
     }
     Region copy = slot->stale;
     copy.add_region(damage);
-    for (const Rect& rect : copy.rects()) fill(rect, *slot->frame);
+    if (!copy.is_empty()) fill(copy, *slot->frame);
     slot->stale.clear();
     for (Slot& other : slots_) {
         if (&other != slot) other.stale.add_region(damage);

@@ -14,7 +14,9 @@ namespace spiced::qxl {
 
 class FrameRing {
 public:
-    using Fill = std::function<void(const Rect&, Frame&)>;
+    // Copies the current pixels of a region into a frame (one call per frame handed out, so
+    // a device reader submits once).
+    using Fill = std::function<void(const Region&, Frame&)>;
 
     void reset() { slots_.clear(); }
 

@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "base/log_limiter.h"
 #include "base/service_thread.h"
+#include "gpu/compositor.h"
 #include "io/unique_fd.h"
 #include "qxl/command_parser.h"
 #include "qxl/cursor_shape.h"
@@ -138,11 +139,26 @@ struct QxlDevice::Worker {
         uint32_t format = 0;
         bool y0_top = true;
         Size size;
+        // Reads it: on the compositor's device where it imports the buffer, else the mapping.
+        std::unique_ptr<gpu::ScanoutReader> reader;
         ~Scanout() {
+            reader.reset();  // a device may have imported the mapping: it goes first
             if (map != MAP_FAILED) munmap(map, length);
+        }
+        gpu::ScanoutBuffer buffer() const {
+            return gpu::ScanoutBuffer{fd.get(), static_cast<const uint8_t*>(map),
+                                      length,   size,
+                                      stride,   format == kDrmXbgr8888 || format == kDrmAbgr8888,
+                                      y0_top};
         }
     };
     std::shared_ptr<Scanout> scanout;
+    // The compositor's backend (null until the server runs): scanouts are read on its device.
+    std::shared_ptr<gpu::GpuBackend> gpu;
+    std::string scanout_method;  // the last one logged
+
+    void open_scanout_reader();
+    void read_scanout(const Region& area, Frame& out);
 
     // Read by the display source under mailbox_mutex.
     std::mutex mailbox_mutex;
@@ -584,24 +600,12 @@ void QxlDevice::Worker::publish_frame() {
         const Scanout& s = *scanout;
         // A real dmabuf wants CPU reads bracketed so caches are coherent with the GPU's
         // writes; a memfd (tests) answers ENOTTY, which changes nothing.
+        // The bracket also waits for the GPU's pending writes (implicit sync), which a device
+        // import would not.
         dma_buf_sync sync{DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ};
         ioctl(s.fd.get(), DMA_BUF_IOCTL_SYNC, &sync);
-        frame = ring.next(s.size, changed, [&s](const Rect& rect, Frame& out) {
-            const bool bgr = s.format == kDrmXbgr8888 || s.format == kDrmAbgr8888;
-            for (int32_t y = rect.top(); y < rect.bottom(); ++y) {
-                const int32_t src_y = s.y0_top ? y : s.size.height - 1 - y;
-                const auto* src =
-                    reinterpret_cast<const uint32_t*>(static_cast<const uint8_t*>(s.map) +
-                                                      size_t(src_y) * s.stride) +
-                    rect.left();
-                uint32_t* dst = out.row(y) + rect.left();
-                for (int32_t x = 0; x < rect.width(); ++x) {
-                    const uint32_t p = src[x];
-                    dst[x] =
-                        bgr ? ((p & 0xff00ff00u) | ((p >> 16) & 0xffu) | ((p & 0xffu) << 16)) : p;
-                }
-            }
-        });
+        frame = ring.next(s.size, changed,
+                          [this](const Region& area, Frame& out) { read_scanout(area, out); });
         sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ;
         ioctl(s.fd.get(), DMA_BUF_IOCTL_SYNC, &sync);
     } else {
@@ -612,8 +616,9 @@ void QxlDevice::Worker::publish_frame() {
         }
         const uint32_t id = *primary_id;
         Renderer& r = *renderer;
-        frame = ring.next(primary_size, changed,
-                          [&r, id](const Rect& rect, Frame& out) { r.read(id, rect, out); });
+        frame = ring.next(primary_size, changed, [&r, id](const Region& area, Frame& out) {
+            for (const Rect& rect : area.rects()) r.read(id, rect, out);
+        });
     }
     {
         std::lock_guard lock(mailbox_mutex);
@@ -630,6 +635,44 @@ void QxlDevice::Worker::publish_frame() {
     pending.clear();
     pending_moves.clear();
     on_publish();
+}
+
+void QxlDevice::Worker::open_scanout_reader() {
+    Scanout& s = *scanout;
+    s.reader.reset();
+    const gpu::ScanoutBuffer buffer = s.buffer();
+    std::string why;
+    if (gpu) {
+        auto imported = gpu->import_scanout(buffer);
+        if (imported) {
+            s.reader = std::move(*imported);
+        } else {
+            why = " (" + imported.error() + ")";
+        }
+    }
+    if (!s.reader) s.reader = gpu::make_mapped_scanout_reader(buffer);
+    // Once per change of method (a guest that flips between buffers sets a scanout per frame),
+    // and not before the server runs: the backend is not chosen yet.
+    if (gpu && s.reader->method() != scanout_method) {
+        scanout_method = s.reader->method();
+        LOG_INFO("qxl", "qxl %d: GL scanouts are read through %s%s", instance->id,
+                 scanout_method.c_str(), why.c_str());
+    }
+}
+
+void QxlDevice::Worker::read_scanout(const Region& area, Frame& out) {
+    Scanout& s = *scanout;
+    auto read = s.reader->read(area, out);
+    if (read) return;
+    // A lost device: the mapping always works, and the scanout goes on from it.
+    LOG_ERROR("qxl",
+              "qxl %d: reading the GL scanout through %s failed (%s); reading its CPU "
+              "mapping from now on",
+              instance->id, s.reader->method().c_str(), read.error().c_str());
+    gpu.reset();
+    s.reader = gpu::make_mapped_scanout_reader(s.buffer());
+    scanout_method = s.reader->method();
+    (void)s.reader->read(area, out);
 }
 
 // -- The host's calls ------------------------------------------------------------------------
@@ -892,6 +935,7 @@ void QxlDevice::gl_scanout(int fd, uint32_t width, uint32_t height, uint32_t str
     post(
         [next = std::shared_ptr<Worker::Scanout>(std::move(next))](Worker& w) {
             w.scanout = next;
+            if (w.scanout) w.open_scanout_reader();
             w.ring.reset();
             w.publish_layout();
             const Size size = w.scanout ? w.scanout->size : w.primary_size;
@@ -900,6 +944,15 @@ void QxlDevice::gl_scanout(int fd, uint32_t width, uint32_t height, uint32_t str
             w.publish_frame();
         },
         true);
+}
+
+void QxlDevice::use_gpu(std::shared_ptr<gpu::GpuBackend> backend) {
+    post(
+        [backend = std::move(backend)](Worker& w) {
+            w.gpu = backend;
+            if (w.scanout) w.open_scanout_reader();
+        },
+        false);
 }
 
 void QxlDevice::gl_draw(const Rect& rect, uint64_t cookie) {

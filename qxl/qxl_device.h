@@ -34,6 +34,10 @@
 #include "pixels/frame.h"
 #include "pixels/region.h"
 
+namespace spiced::gpu {
+class GpuBackend;
+}
+
 namespace spiced::qxl {
 
 // What the device has published since the display source last took it.
@@ -97,12 +101,15 @@ public:
     void set_max_monitors(uint32_t max_monitors);
     void loadvm_commands(const QXLCommandExt* commands, uint32_t count);
     // A GL scanout (QEMU's virtio-gpu/virgl with gl=on): the picture is in a dmabuf. We map it
-    // and read it on the CPU. `fd` becomes ours (as in spice-server: QEMU hands over a fresh
+    // and read it (see use_gpu). `fd` becomes ours (as in spice-server: QEMU hands over a fresh
     // or dup()ed fd each time) and is closed when the next scanout replaces it; -1 ends the
     // scanout.
     void gl_scanout(int fd, uint32_t width, uint32_t height, uint32_t stride, uint32_t format,
                     bool y0_top);
     void gl_draw(const Rect& rect, uint64_t cookie);
+    // GL scanouts are read on this backend's device where it can import them (see
+    // gpu/scanout.h), else through their mapping; until this is called, through the mapping.
+    void use_gpu(std::shared_ptr<gpu::GpuBackend> backend);
 
     // Desktop thread: takes what was published (and clears it).
     DeviceMailbox take_mailbox();

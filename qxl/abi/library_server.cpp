@@ -259,6 +259,8 @@ void RedsState::start_server() {
         return;
     }
     server_ = std::move(*server);
+    // GL scanouts are read on the compositor's device where it imports them.
+    for (auto& state : qxl_states_) state->device->use_gpu(server_->gpu_backend());
     auto hand_over = [this](spiced::UniqueFd& fd, bool tls) {
         if (!fd.valid()) return;
         if (auto added = server_->add_listener(std::move(fd), tls); !added)

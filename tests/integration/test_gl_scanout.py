@@ -211,6 +211,36 @@ def case_remote_tcp_pictures(args):
             host.kill()
 
 
+def case_device_import(args):
+    """SPICED_GPU=llvmpipe: the library reads each scanout on the Vulkan device (lavapipe takes
+    the memfd's mapping in as host memory; a GPU would import the dmabuf itself), says so in one
+    line, and every picture is still exact at the client (top-down and bottom-up, XRGB and
+    XBGR, padded rows)."""
+    with tempfile.TemporaryDirectory(prefix="spiced-gl-dev-") as d:
+        port = H.free_port()
+        host = Host(args.host, d, {"SPICED_REMOTE_PORT": str(port),
+                                   "SPICED_REMOTE_ADDR": "127.0.0.1",
+                                   "SPICED_GPU": "llvmpipe"})
+        try:
+            client, cookies = run_sequence(
+                host, lambda: H.SpiceClient(port=port, password=PASSWORD, name="remote"),
+                "device")
+            H.check(max(cookies) < 1e6, "a cookie took a second or more")
+            log = host.log()
+            H.check("compositor: vulkan: llvmpipe" in log, "not on lavapipe:\n" + log)
+            lines = [l for l in log.splitlines() if "GL scanouts are read through" in l]
+            H.check(len(lines) == 1 and "host-memory import on llvmpipe" in lines[0],
+                    "want one line naming the host-memory import on llvmpipe:\n" + log)
+            print("  %s" % lines[0].strip())
+            H.check("reading its CPU mapping from now on" not in log,
+                    "the device read failed:\n" + log)
+            client.disconnect()
+            rc = host.finish()
+            H.check(rc == 0, "host exit code %s; log:\n%s" % (rc, host.log()[-3000:]))
+        finally:
+            host.kill()
+
+
 def case_config_file(args):
     """The remote port from a config file (SPICED_CONFIG), the environment winning over it."""
     with tempfile.TemporaryDirectory(prefix="spiced-gl-conf-") as d:
@@ -352,6 +382,7 @@ def main():
         return SKIP
     cases = [
         ("remote_tcp_pictures", case_remote_tcp_pictures),
+        ("device_import", case_device_import),
         ("config_file", case_config_file),
         ("remote_tls", case_remote_tls),
         ("remote_tls_host_certificates", case_remote_tls_host_certificates),

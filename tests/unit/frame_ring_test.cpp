@@ -18,10 +18,11 @@ public:
             for (int32_t x = rect.left(); x < rect.right(); ++x) picture_->row(y)[x] = colour;
     }
     FrameRing::Fill fill() {
-        return [this](const Rect& rect, Frame& out) {
-            for (int32_t y = rect.top(); y < rect.bottom(); ++y)
-                for (int32_t x = rect.left(); x < rect.right(); ++x)
-                    out.row(y)[x] = picture_->row(y)[x];
+        return [this](const Region& region, Frame& out) {
+            for (const Rect& rect : region.rects())
+                for (int32_t y = rect.top(); y < rect.bottom(); ++y)
+                    for (int32_t x = rect.left(); x < rect.right(); ++x)
+                        out.row(y)[x] = picture_->row(y)[x];
         };
     }
     bool shown_by(const Frame& frame) const {
