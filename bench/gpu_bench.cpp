@@ -10,6 +10,9 @@
 //   scanout_read a GL scanout (a memfd standing in for the dmabuf, XBGR as virgl's are) into a
 //                host frame, whole picture: through its CPU mapping (cpu) or the device's
 //                import (lavapipe: host memory; a GPU: the dmabuf)
+//   scene        the recorded QXL scenes of tests/corpus/qxl-scenes (Xspice's session, a Linux
+//                guest's console; 1024x768) step by step as the desktop composes them: damage
+//                where the step wants it, the output kept; per step (items are steps)
 // Frames processed per second are reported as items; bytes are one output frame.
 #include <benchmark/benchmark.h>
 
@@ -24,6 +27,7 @@
 #include <vector>
 
 #include "gpu/compositor.h"
+#include "gpu/scene_recording.h"
 #include "gpu/vulkan_compositor.h"
 
 namespace spiced::gpu {
@@ -207,6 +211,41 @@ void BM_ScanoutRead(benchmark::State& state) {
     f.count(state);
 }
 
+const char* const kScenes[] = {"xspice-session", "linux-console"};
+
+void BM_Scene(benchmark::State& state) {
+    auto backend = backend_for(state.range(0), state);
+    if (!backend) return;
+    const std::string name = kScenes[state.range(1)];
+    auto reader = SceneReader::open(std::string(SPICED_SOURCE_DIR) + "/tests/corpus/qxl-scenes/" +
+                                    name + ".scene");
+    if (!reader) {
+        state.SkipWithError(reader.error().c_str());
+        return;
+    }
+    std::vector<CompositionStep> steps;
+    while (true) {
+        auto next = reader->next();
+        if (!next || !*next) break;
+        steps.push_back(std::move((*next)->step));
+    }
+    state.SetLabel(backend->describe() + " " + name + " (" + std::to_string(steps.size()) +
+                   " steps)");
+    for (auto _ : state) {
+        // A fresh compositor per pass: the first step is a whole frame, as at a connect.
+        auto compositor = backend->create_compositor(16);
+        if (!compositor) {
+            state.SkipWithError(compositor.error().c_str());
+            break;
+        }
+        for (const CompositionStep& step : steps) {
+            auto done = (*compositor)->compose(step);
+            if (!done) state.SkipWithError(done.error().c_str());
+        }
+    }
+    state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(steps.size()));
+}
+
 // {backend: 0 cpu, 1 vulkan} x {size: 0 1080p, 1 4K}
 void Arguments(benchmark::internal::Benchmark* b) {
     b->ArgNames({"vulkan", "4k"});
@@ -220,6 +259,11 @@ BENCHMARK(BM_ReadBack)->Apply(Arguments);
 BENCHMARK(BM_ToI420)->Apply(Arguments);
 BENCHMARK(BM_ToNv12)->Apply(Arguments);
 BENCHMARK(BM_ScanoutRead)->Apply(Arguments);
+BENCHMARK(BM_Scene)
+    ->ArgNames({"vulkan", "scene"})
+    ->ArgsProduct({{0, 1}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace spiced::gpu

@@ -84,6 +84,13 @@ Expected<std::unique_ptr<Server>, std::string> Server::create(
     LOG_INFO("gpu", "compositor: %s", gpu->note.c_str());
     options.gpu = std::move(gpu->backend);
     options.damage_tile = config.gpu_tile_size;
+    if (!config.record_scene.empty()) {
+        auto recorder = gpu::SceneRecorder::create(config.record_scene);
+        if (!recorder) return unexpected("--record-scene " + recorder.error());
+        LOG_INFO("display", "recording every composition step to %s (--record-scene)",
+                 config.record_scene.c_str());
+        options.scene_recorder = std::move(*recorder);
+    }
     auto desktop = Desktop::create(std::move(source), options, shards, std::move(taps));
     if (!desktop) return unexpected(desktop.error());
     return std::unique_ptr<Server>(new Server(std::move(config), shards, std::move(plain),

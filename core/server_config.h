@@ -60,6 +60,9 @@ struct ServerConfig {
     VideoConfig video;           // --streaming-video, --video-codecs, --stream-*
     gpu::GpuChoice gpu;          // --gpu: where the compositor runs
     int32_t gpu_tile_size = 16;  // --gpu-tile-size: damage granularity
+    // --record-scene FILE: every display's composition steps are recorded there
+    // (gpu/scene_recording.h); "" = off.
+    std::string record_scene;
     // SPICE multimedia time for MAIN_INIT and every stamped medium (video pictures).
     std::shared_ptr<const MediaClock> media_clock = steady_media_clock();
     // --mouse-mode: client offers SPICE's client mouse mode (when the source takes absolute

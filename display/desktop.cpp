@@ -7,8 +7,8 @@
 #include <map>
 
 #include "base/log.h"
-#include "io/cpu_placement.h"
 #include "base/service_thread.h"
+#include "io/cpu_placement.h"
 #include "pixels/ppm.h"
 
 namespace spiced {
@@ -217,6 +217,12 @@ Region Desktop::compose(uint32_t display, const FrameSubmission& submission, boo
     step.moves = submission.moves;
     step.hint = submission.changed;
     step.want_damage = want_damage;
+    if (options_.scene_recorder) {
+        if (auto recorded = options_.scene_recorder->record(display, step); !recorded) {
+            LOG_ERROR("display", "scene recording stopped: %s", recorded.error().c_str());
+            options_.scene_recorder.reset();
+        }
+    }
     auto damage = screen.compositor->compose(step);
     if (damage) return std::move(*damage);
     // A device that fails (lost, out of memory) is not retried: this display goes on on the

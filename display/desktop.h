@@ -34,6 +34,7 @@
 #include "encode/stream_rate_control.h"
 #include "encode/video_encoders.h"
 #include "gpu/compositor.h"
+#include "gpu/scene_recording.h"
 #include "io/reactor.h"
 #include "io/spsc_ring.h"
 
@@ -57,6 +58,8 @@ struct DesktopOptions {
     std::shared_ptr<gpu::GpuBackend> gpu;
     // --gpu-tile-size: damage granularity in pixels.
     int32_t damage_tile = kDamageTileSize;
+    // --record-scene: records every composition step; null: off.
+    std::shared_ptr<gpu::SceneRecorder> scene_recorder;
 };
 
 class Desktop final : private DisplaySink {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <vector>
 
+#include "base/unique_file.h"
 #include "pixels/ppm.h"
 
 namespace spiced {
@@ -48,15 +49,12 @@ struct DestroyPngReader {
         delete reader;
     }
 };
-struct CloseFile {
-    void operator()(std::FILE* file) const { std::fclose(file); }
-};
 
 // Reads any PNG as BGRX: palettes and grey expanded to RGB, 16-bit samples scaled (not
 // gamma-converted: libpng's simplified reader would treat them as linear light) to 8-bit,
 // alpha dropped (the display surface has none) and X = 0.
 Expected<std::unique_ptr<Frame>, std::string> read_png(const std::string& path) {
-    std::unique_ptr<std::FILE, CloseFile> file(std::fopen(path.c_str(), "rb"));
+    UniqueFile file(std::fopen(path.c_str(), "rb"));
     if (!file) return unexpected("cannot open: " + std::string(std::strerror(errno)));
     std::unique_ptr<PngReader, DestroyPngReader> reader(new PngReader);
     reader->png =

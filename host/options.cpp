@@ -80,6 +80,7 @@ constexpr std::string_view kValued[] = {"--addr",
                                         "--stream-max-fps",
                                         "--gpu",
                                         "--gpu-tile-size",
+                                        "--record-scene",
                                         "--display-budget",
                                         "--web-root",
                                         "--websocket-origin",
@@ -184,6 +185,9 @@ Display:
                             error; auto falls back to the CPU and logs why
   --gpu-tile-size N         damage granularity in pixels (4-256, a multiple of 4; default
                             16, the H.264 macroblock)
+  --record-scene FILE       record every composition step (the changed pixels, moves and
+                            hints of each display) to FILE, to replay a desktop off-line
+                            through either compositor backend (tests/unit/scene_replay_test)
   --name NAME               VM name shown by clients
   --uuid UUID               VM UUID (32 hex digits, dashes allowed)
   --display-budget BYTES    queued display bytes per client before updates merge
@@ -354,6 +358,9 @@ Expected<CommandLine, std::string> parse_command_line(std::span<const std::strin
             if (!tile || !gpu::valid_compositor_tile(*tile))
                 return bad("is not a tile size (4-256, a multiple of 4)");
             config.gpu_tile_size = *tile;
+        } else if (option == "--record-scene") {
+            if (value.empty()) return bad("is not a file name");
+            config.record_scene = std::string(value);
         } else if (option == "--name") {
             config.name = std::string(value);
         } else if (option == "--uuid") {

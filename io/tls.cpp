@@ -11,13 +11,12 @@
 #include <cstring>
 #include <filesystem>
 
+#include "base/unique_file.h"
+
 namespace spiced {
 
 namespace {
 
-struct FileDeleter {
-    void operator()(FILE* file) const { std::fclose(file); }
-};
 struct X509Deleter {
     void operator()(X509* cert) const { X509_free(cert); }
 };
@@ -43,8 +42,8 @@ int no_pass_phrase(char*, int, int, void*) {
 }
 
 // The file opened for reading, or a one-line error naming it.
-Expected<std::unique_ptr<FILE, FileDeleter>, std::string> open_pem(const std::string& path) {
-    std::unique_ptr<FILE, FileDeleter> file(std::fopen(path.c_str(), "rb"));
+Expected<UniqueFile, std::string> open_pem(const std::string& path) {
+    UniqueFile file(std::fopen(path.c_str(), "rb"));
     if (!file) return unexpected(path + ": cannot read: " + std::strerror(errno));
     return file;
 }

@@ -8,13 +8,10 @@
 #include <span>
 #include <vector>
 
+#include "base/unique_file.h"
+
 namespace spiced {
 namespace {
-
-struct FileCloser {
-    void operator()(std::FILE* f) const { std::fclose(f); }
-};
-using File = std::unique_ptr<std::FILE, FileCloser>;
 
 std::string errno_text(const std::string& what, const std::string& path) {
     return what + " " + path + ": " + std::strerror(errno);
@@ -84,7 +81,7 @@ Expected<void, std::string> write_ppm(const Frame& frame, const Rect& area,
     if (part.is_empty()) return unexpected(std::string("cannot write an empty frame"));
     const std::string tmp = path + ".tmp";
     {
-        File f(std::fopen(tmp.c_str(), "wb"));
+        UniqueFile f(std::fopen(tmp.c_str(), "wb"));
         if (!f) return unexpected(errno_text("cannot create", tmp));
         bool ok = std::fprintf(f.get(), "P6\n%d %d\n255\n", part.width(), part.height()) > 0;
         std::vector<uint8_t> line(static_cast<size_t>(part.width()) * 3);
@@ -113,7 +110,7 @@ Expected<void, std::string> write_ppm(const Frame& frame, const Rect& area,
 }
 
 Expected<std::unique_ptr<Frame>, std::string> read_ppm(const std::string& path) {
-    File f(std::fopen(path.c_str(), "rb"));
+    UniqueFile f(std::fopen(path.c_str(), "rb"));
     if (!f) return unexpected(errno_text("cannot open", path));
     struct stat st {};
     if (fstat(fileno(f.get()), &st) != 0) return unexpected(errno_text("cannot stat", path));

@@ -160,6 +160,7 @@ bool RedsState::bind_remote() {
     remote_ = std::move(*loaded);
     if (!remote_.gpu.empty()) config.gpu.device = remote_.gpu;
     if (!remote_.vulkan_loader.empty()) config.gpu.vulkan_loader = remote_.vulkan_loader;
+    if (!remote_.record_scene.empty()) config.record_scene = remote_.record_scene;
     if (remote_.client_memory_limit_bytes) {
         config.client_memory_limit_bytes = size_t(*remote_.client_memory_limit_bytes);
         // As spiced-gpu's option: display updates wait at the budget well before the cap.

@@ -80,6 +80,11 @@ Expected<void, std::string> apply(std::string_view key, std::string_view value,
         (key == "gpu" ? into.gpu : into.vulkan_loader) = std::string(value);
         return {};
     }
+    if (key == "record-scene") {
+        if (value.empty()) return bad("is empty");
+        into.record_scene = std::string(value);
+        return {};
+    }
     if (key == "client-memory-limit" || key == "glz-memory-limit") {
         const auto bytes = parse_number<uint64_t>(value);
         const bool client = key == "client-memory-limit";
@@ -102,7 +107,7 @@ Expected<void, std::string> apply(std::string_view key, std::string_view value,
                       ": unknown key (known: remote-port, remote-tls-port, remote-addr, "
                       "remote-x509-dir, gpu, vulkan-loader, client-memory-limit, "
                       "glz-memory-limit, partial-message-timeout, pong-timeout, "
-                      "write-timeout)");
+                      "write-timeout, record-scene)");
 }
 
 }  // namespace
@@ -145,6 +150,7 @@ std::span<const RemoteVariable> remote_config_variables() {
         {"SPICED_PARTIAL_MESSAGE_TIMEOUT", "partial-message-timeout"},
         {"SPICED_PONG_TIMEOUT", "pong-timeout"},
         {"SPICED_WRITE_TIMEOUT", "write-timeout"},
+        {"SPICED_RECORD_SCENE", "record-scene"},
     };
     return kVariables;
 }

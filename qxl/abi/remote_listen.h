@@ -17,7 +17,8 @@
 // vulkan-loader (the Vulkan loader library to open), and the limits spiced-gpu takes as options:
 // client-memory-limit and glz-memory-limit (bytes), partial-message-timeout, pong-timeout and
 // write-timeout (seconds, 0 = never; environment SPICED_CLIENT_MEMORY_LIMIT, ...,
-// SPICED_WRITE_TIMEOUT). Any bad value or unknown key is an error
+// SPICED_WRITE_TIMEOUT), and record-scene (spiced-gpu's --record-scene FILE; environment
+// SPICED_RECORD_SCENE). Any bad value or unknown key is an error
 // naming where it came from: an operator who asked for a remote port wants to hear at start that it
 // will not open, not find out from a user later.
 #pragma once
@@ -49,6 +50,8 @@ struct RemoteListen {
     std::optional<uint32_t> partial_message_timeout_seconds;
     std::optional<uint32_t> pong_timeout_seconds;
     std::optional<uint32_t> write_timeout_seconds;
+    // spiced-gpu's --record-scene (empty: off).
+    std::string record_scene;
     // Where each setting came from ("SPICED_REMOTE_PORT", "/etc/...conf:3"), for log lines.
     std::string port_origin, tls_port_origin;
 

@@ -2,8 +2,8 @@
 // Input: config file text up to the first NUL byte; after it, NUL-separated values for the
 // environment variables SPICED_REMOTE_PORT, SPICED_REMOTE_TLS_PORT, SPICED_REMOTE_ADDR,
 // SPICED_REMOTE_X509_DIR, SPICED_GPU, SPICED_VULKAN_LOADER, SPICED_CLIENT_MEMORY_LIMIT,
-// SPICED_GLZ_MEMORY_LIMIT, SPICED_PARTIAL_MESSAGE_TIMEOUT, SPICED_PONG_TIMEOUT and
-// SPICED_WRITE_TIMEOUT, in that order (missing ones unset).
+// SPICED_GLZ_MEMORY_LIMIT, SPICED_PARTIAL_MESSAGE_TIMEOUT, SPICED_PONG_TIMEOUT,
+// SPICED_WRITE_TIMEOUT and SPICED_RECORD_SCENE, in that order (missing ones unset).
 // Checks: the text parses to a value or to an error naming its origin; a parsed value keeps
 // the header's ranges (ports 1-65535 with their origin, an address inet_pton accepts, no empty
 // strings set, limits and timeouts in range); load_remote_listen on those variables (config
@@ -44,7 +44,7 @@ void check_invariants(const RemoteListen& r) {
     check(!r.tls_port || (*r.tls_port != 0 && !r.tls_port_origin.empty()));
     check(r.any() == (r.port || r.tls_port));
     check(r.address.empty() || is_address(r.address));
-    for (const std::string* s : {&r.x509_dir, &r.gpu, &r.vulkan_loader})
+    for (const std::string* s : {&r.x509_dir, &r.gpu, &r.vulkan_loader, &r.record_scene})
         check(s->empty() || trimmed_non_empty(*s));
     check(!r.client_memory_limit_bytes || *r.client_memory_limit_bytes >= (uint64_t{1} << 20));
     for (const auto* t :
@@ -59,7 +59,7 @@ bool same_settings(const RemoteListen& a, const RemoteListen& b) {
            a.glz_memory_limit_bytes == b.glz_memory_limit_bytes &&
            a.partial_message_timeout_seconds == b.partial_message_timeout_seconds &&
            a.pong_timeout_seconds == b.pong_timeout_seconds &&
-           a.write_timeout_seconds == b.write_timeout_seconds;
+           a.write_timeout_seconds == b.write_timeout_seconds && a.record_scene == b.record_scene;
 }
 
 }  // namespace

@@ -1189,6 +1189,23 @@ def sanitizer_env(binary):
 
 
 
+def replay_scene(replay_binary, scene, what, keep_dir=None):
+    """A scene our server or library recorded (--record-scene, SPICED_RECORD_SCENE) replays
+    through both compositor backends with scene_replay_test (the Vulkan one on lavapipe unless
+    SPICED_TEST_GPU says otherwise, and the CPU one), byte for byte at two tile sizes."""
+    check(os.path.exists(scene) and os.path.getsize(scene) > 0, "%s: nothing was recorded" % what)
+    if keep_dir:
+        shutil.copy(scene, keep_dir)
+    env = dict(os.environ, SPICED_TEST_SCENES=scene)
+    env.setdefault("SPICED_TEST_GPU", "llvmpipe")
+    out = subprocess.run([replay_binary], env=env, capture_output=True, text=True, timeout=300)
+    summary = [line for line in out.stdout.splitlines() if ": identical" in line]
+    check(out.returncode == 0 and "SKIPPED" not in out.stdout and len(summary) == 2,
+          "%s: the recorded scene does not replay identically:\n%s" % (what, out.stdout[-4000:]))
+    for line in summary:
+        print("  replayed: %s" % os.path.basename(line), flush=True)
+
+
 def run_cases(cases, args):
     """cases: list of (name, fn). Prints per-case results and 'N passed, M failed' last."""
     _make_self_headless()

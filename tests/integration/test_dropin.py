@@ -263,6 +263,33 @@ def case_xspice_xterm_text(args):
         H.check(lit > 2000, "the xterm text did not show (%d lit pixels)" % lit)
 
 
+def case_xspice_scene(args):
+    """A short X session recorded by the library (an xterm scrolling, i.e. COPY_BITS moves; a
+    window moved; xeyes; text) is replayed through both compositor backends."""
+    scenes = tempfile.mkdtemp(prefix="spiced-scene-")
+    scene = os.path.join(scenes, "xspice-session.scene")
+    try:
+        with XspiceOnUs(args, extra_env={"SPICED_RECORD_SCENE": scene}) as x:
+            watcher = H.SpiceClient(port=x.port, name="scene-watcher")
+            watcher.connect()
+            watcher.wait_primary(20.0)
+            x.run(["xterm", "-geometry", "80x24+10+10", "-title", "scroller", "-e", "sh", "-c",
+                   "for i in $(seq 1 60); do echo line $i of a scrolling xterm; sleep 0.02;"
+                   " done; sleep 600"])
+            x.run(["xeyes", "-geometry", "150x100+650+40"])
+            mover = x.wait_window("scroller")
+            time.sleep(2.0)
+            for i in range(4):
+                x.xdotool("windowmove", mover, str(60 + 60 * i), str(250 + 50 * i))
+                time.sleep(0.2)
+            x.park_pointer()
+            time.sleep(0.5)
+            watcher.disconnect()
+        H.replay_scene(args.scene_replay, scene, "Xspice session", args.keep_scene)
+    finally:
+        shutil.rmtree(scenes, ignore_errors=True)
+
+
 def case_xspice_windows(args):
     with XspiceOnUs(args) as x:
         x.run(["xterm", "-geometry", "60x10+10+10", "-title", "mover", "-e", "sh", "-c",
@@ -506,6 +533,10 @@ def main():
     ap.add_argument("--library", required=True, help="our libspice-server.so.1")
     ap.add_argument("-k", dest="filter", default=None)
     ap.add_argument("--watchdog", type=float, default=580.0)
+    ap.add_argument("--scene-replay", required=True,
+                    help="scene_replay_test of this build (replays what the library recorded)")
+    ap.add_argument("--keep-scene", default=None,
+                    help="copy the recorded scene here (scripts/record-qxl-scenes.sh)")
     args = ap.parse_args()
     args.library = os.path.abspath(args.library)
     missing = [p for p in (X.XORG, QEMU, "/usr/bin/xdotool", "/usr/bin/xwd", "/usr/bin/xterm",
@@ -520,6 +551,7 @@ def main():
     cases = [
         ("xspice_xterm_text", case_xspice_xterm_text),
         ("xspice_windows", case_xspice_windows),
+        ("xspice_scene", case_xspice_scene),
         ("xspice_input", case_xspice_input),
         ("xspice_agent", case_xspice_agent),
         ("xspice_exit_on_disconnect", case_xspice_exit_on_disconnect),

@@ -56,6 +56,11 @@ def parse_args(doc=__doc__, watchdog=850.0, qxl_debug=True):
                         help="QEMU logs the guest's QXL commands (cmdlog=1, -trace qxl_*)")
     ap.add_argument("-k", dest="filter", default=None)
     ap.add_argument("--watchdog", type=float, default=watchdog)
+    ap.add_argument("--scene-replay", default=None,
+                    help="scene_replay_test: the library records the guest's scene "
+                         "(SPICED_RECORD_SCENE) and it is replayed through both compositors")
+    ap.add_argument("--keep-scene", default=None,
+                    help="copy the recorded scene here (scripts/record-qxl-scenes.sh)")
     args = ap.parse_args()
     args.qxl_debug = getattr(args, "qxl_debug", False)
     args.server = os.path.abspath(args.server)
@@ -182,6 +187,8 @@ class Qemu:
         self.console_path = os.path.join(workdir, "ttyS0.sock")
         self.fb_path = os.path.join(workdir, "fb.raw")
         self.stderr_path = os.path.join(workdir, "qemu.stderr")
+        self.scene_path = (os.path.join(workdir, "linux-console.scene")
+                           if getattr(args, "scene_replay", None) else None)
         self.files = files
         self.proc = None
         self.t0 = None
@@ -216,6 +223,8 @@ class Qemu:
             env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"
             env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
             print("  sanitizer build: LD_PRELOAD=%s" % env["LD_PRELOAD"], flush=True)
+        if self.scene_path:
+            env["SPICED_RECORD_SCENE"] = self.scene_path
         err = open(self.stderr_path, "wb")
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=err,
@@ -473,6 +482,10 @@ def case_linux_qxl_guest(args):
             print("  QXL command log kept in %s/qemu.stderr" % workdir, flush=True)
             session.keep_workdir = True
         H.check(not problems, "; ".join(problems))
+        if args.scene_replay:
+            # The guest is off: the whole boot, console and typing was recorded.
+            H.replay_scene(args.scene_replay, qemu.scene_path, "the Linux guest's console",
+                           args.keep_scene)
 
 
 def prepare_guest(args, prepare=linux_guest.prepare):

@@ -9,6 +9,9 @@
   driver (VK_ICD_FILENAMES names a missing manifest), `--gpu auto` starts on the CPU backend
   and says so in exactly one line; the client's picture is still exact.
 - A named device that is not there is refused at start with one line listing the devices.
+- `--record-scene FILE` records the demo's composition steps while a client watches; the
+  recording replays through both backends identically (scene_replay_test of the same build),
+  and a file that cannot be created stops the server with one line.
 
 No lavapipe manifest on this machine: the script prints SKIP and exits 77.
 
@@ -75,6 +78,40 @@ def missing_device_refused(args):
     print("  " + [line for line in text.splitlines() if "no-such-gpu" in line][0])
 
 
+def replay_binary(args):
+    # The same build tree as the server (build/host/spiced-gpu -> build/tests/unit/...).
+    return os.path.join(os.path.dirname(os.path.abspath(args.server)), os.pardir, "tests",
+                        "unit", "scene_replay_test")
+
+
+def recorded_demo_replays(args):
+    with tempfile.TemporaryDirectory(prefix="spiced-scene-") as d:
+        scene = os.path.join(d, "demo.scene")
+        dump = os.path.join(d, "frame.ppm")
+        extra = ["--disable-ticketing", "--demo-seed", "5", "--demo-freeze", "40",
+                 "--demo-size", "640x480", "--dump-frame", dump, "--record-scene", scene]
+        with H.ServerProcess(args.server, extra, workdir=d) as srv:
+            H.check(H.wait_until(lambda: "--record-scene" in srv.log(), 10.0),
+                    "no line about the recording:\n" + srv.log())
+            client = H.SpiceClient(port=srv.port, name="scene").connect()
+            client.wait_first_invalidate(15.0)
+            H.check(H.wait_until(lambda: os.path.exists(dump), 40.0), "the demo never froze")
+            client.disconnect()
+        H.replay_scene(replay_binary(args), scene, "the demo")
+
+
+def unwritable_scene_refused(args):
+    proc = subprocess.run([args.server, "--disable-ticketing", "--port", str(H.free_port()),
+                           "--record-scene", "/nonexistent-dir/demo.scene"],
+                          capture_output=True, text=True, timeout=20)
+    H.check(proc.returncode != 0, "an unwritable --record-scene should stop the server")
+    text = proc.stdout + proc.stderr
+    lines = [line for line in text.splitlines() if "/nonexistent-dir/demo.scene" in line]
+    H.check(len(lines) == 1 and "No such file or directory" in lines[0],
+            "want one line naming the file and why:\n" + text)
+    print("  " + lines[0])
+
+
 def main():
     args = H.parse_args(__doc__)
     if not glob.glob("/usr/share/vulkan/icd.d/lvp_icd*.json"):
@@ -94,6 +131,8 @@ def main():
                                     "VK_DRIVER_FILES": "/nonexistent/icd.json"},
                                want_line=r"compositor: cpu \(no Vulkan (device|driver)")),
         ("named_missing_device_refused", missing_device_refused),
+        ("recorded_demo_replays", recorded_demo_replays),
+        ("unwritable_scene_refused", unwritable_scene_refused),
     ]
     return H.run_cases(cases, args)
 

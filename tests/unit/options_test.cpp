@@ -27,6 +27,16 @@ TEST(Options, Defaults) {
     EXPECT_EQ(cl->config.video.codecs, default_video_codecs());
     EXPECT_EQ(cl->config.video.max_fps, 60);
     EXPECT_EQ(cl->config.video.detector.min_frames, 3);
+    EXPECT_EQ(cl->config.record_scene, "");
+}
+
+TEST(Options, RecordScene) {
+    auto cl = parse_args({"--disable-ticketing", "--record-scene", "/tmp/desk.scene"});
+    ASSERT_TRUE(cl.has_value()) << cl.error();
+    EXPECT_EQ(cl->config.record_scene, "/tmp/desk.scene");
+    auto empty = parse_args({"--disable-ticketing", "--record-scene="});
+    ASSERT_FALSE(empty.has_value());
+    EXPECT_NE(empty.error().find("--record-scene"), std::string::npos) << empty.error();
 }
 
 TEST(Options, VideoStreams) {

@@ -74,6 +74,21 @@ TEST(RemoteListen, GpuChoice) {
     EXPECT_EQ(loaded->gpu, "llvmpipe");
 }
 
+// spiced-gpu's --record-scene, for a library inside QEMU: file key and environment.
+TEST(RemoteListen, RecordScene) {
+    RemoteListen r;
+    ASSERT_TRUE(parse_remote_config("record-scene = /var/tmp/vm1.scene\n", "f.conf", r));
+    EXPECT_EQ(r.record_scene, "/var/tmp/vm1.scene");
+    auto empty = parse_remote_config("record-scene =\n", "f.conf", r);
+    ASSERT_FALSE(empty);
+    EXPECT_NE(empty.error().find("f.conf:1: record-scene"), std::string::npos) << empty.error();
+    Env env;
+    env.values["SPICED_RECORD_SCENE"] = "/tmp/from-env.scene";
+    auto loaded = load_remote_listen(std::ref(env));
+    ASSERT_TRUE(loaded) << loaded.error();
+    EXPECT_EQ(loaded->record_scene, "/tmp/from-env.scene");
+}
+
 // The limits and timeouts hostile clients meet (issue 14), for a library inside QEMU.
 TEST(RemoteListen, LimitsAndTimeouts) {
     RemoteListen r;

@@ -20,14 +20,10 @@
 #include "gpu/scanout.h"
 #include "gpu/vulkan_compositor.h"
 #include "gpu/vulkan_context.h"
+#include "tests/unit/compositor_pair.h"
 
 namespace spiced::gpu {
 namespace {
-
-std::string test_device() {
-    const char* named = std::getenv("SPICED_TEST_GPU");
-    return named != nullptr ? named : "llvmpipe";
-}
 
 // What memory row `row`, column `x` of the test buffers holds.
 uint32_t stored_pixel(int32_t row, int32_t x) {
