@@ -77,22 +77,29 @@ struct Instance {
     }
 };
 
+// The device's properties, filling the extension structs chained at `chain` on the way.
+VkPhysicalDeviceProperties query_properties(const VulkanFunctions& vk, VkPhysicalDevice device,
+                                            void* chain) {
+    VkPhysicalDeviceProperties2 properties{};
+    properties.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
+    properties.pNext = chain;
+    vk.vkGetPhysicalDeviceProperties2(device, &properties);
+    return properties.properties;
+}
+
 VulkanDeviceInfo describe(const VulkanFunctions& vk, VkPhysicalDevice device, uint32_t index,
                           uint32_t* compute_family) {
     VkPhysicalDeviceDriverProperties driver{};
     driver.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES;
-    VkPhysicalDeviceProperties2 properties{};
-    properties.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
-    properties.pNext = &driver;
-    vk.vkGetPhysicalDeviceProperties2(device, &properties);
+    const VkPhysicalDeviceProperties properties = query_properties(vk, device, &driver);
 
     VulkanDeviceInfo info;
     info.index = index;
-    info.name = properties.properties.deviceName;
-    info.type = properties.properties.deviceType;
+    info.name = properties.deviceName;
+    info.type = properties.deviceType;
     info.driver = driver.driverName;
     *compute_family = UINT32_MAX;
-    if (properties.properties.apiVersion < VK_API_VERSION_1_2) {
+    if (properties.apiVersion < VK_API_VERSION_1_2) {
         info.unusable = "Vulkan 1.2 not supported";
         return info;
     }
@@ -382,10 +389,7 @@ std::vector<const char*> VulkanContext::enable_external_memory() {
     if (has(VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME)) {
         VkPhysicalDeviceExternalMemoryHostPropertiesEXT host{};
         host.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_MEMORY_HOST_PROPERTIES_EXT;
-        VkPhysicalDeviceProperties2 properties{};
-        properties.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
-        properties.pNext = &host;
-        vk_.vkGetPhysicalDeviceProperties2(physical_, &properties);
+        (void)query_properties(vk_, physical_, &host);
         if (host.minImportedHostPointerAlignment > 0) {
             enabled.push_back(VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME);
             external_.host_pointer = true;
@@ -414,20 +418,12 @@ VulkanContext::~VulkanContext() {
 Expected<DeviceBuffer, std::string> VulkanContext::create_buffer(VkDeviceSize size,
                                                                  BufferUse use) const {
     DeviceBuffer buffer;
-    buffer.context_ = this;
-    buffer.size_ = size;
-    VkBufferCreateInfo create{};
-    create.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
-    create.size = std::max<VkDeviceSize>(size, 16);
-    create.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                   VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-    create.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
-    if (auto ok =
-            vk_ok("vkCreateBuffer", vk_.vkCreateBuffer(device_, &create, nullptr, &buffer.buffer_));
-        !ok)
-        return unexpected(ok.error());
-    VkMemoryRequirements needs{};
-    vk_.vkGetBufferMemoryRequirements(device_, buffer.buffer_, &needs);
+    auto made = make_buffer(buffer, size,
+                            VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                                VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                            nullptr);
+    if (!made) return unexpected(made.error());
+    const VkMemoryRequirements needs = *made;
     VkMemoryPropertyFlags required = 0, preferred = 0;
     switch (use) {
         case BufferUse::kDevice:
@@ -448,14 +444,7 @@ Expected<DeviceBuffer, std::string> VulkanContext::create_buffer(VkDeviceSize si
     allocate.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
     allocate.allocationSize = needs.size;
     allocate.memoryTypeIndex = type;
-    if (VkResult r = vk_.vkAllocateMemory(device_, &allocate, nullptr, &buffer.memory_);
-        r != VK_SUCCESS)
-        return unexpected(
-            vk_error("vkAllocateMemory (" + std::to_string(needs.size) + " bytes)", r));
-    if (auto ok = vk_ok("vkBindBufferMemory",
-                        vk_.vkBindBufferMemory(device_, buffer.buffer_, buffer.memory_, 0));
-        !ok)
-        return unexpected(ok.error());
+    if (auto bound = allocate_and_bind(buffer, allocate); !bound) return unexpected(bound.error());
     if (use != BufferUse::kDevice) {
         void* mapped = nullptr;
         if (auto ok = vk_ok("vkMapMemory",
@@ -467,6 +456,39 @@ Expected<DeviceBuffer, std::string> VulkanContext::create_buffer(VkDeviceSize si
             memory_.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
     }
     return buffer;
+}
+
+Expected<VkMemoryRequirements, std::string> VulkanContext::make_buffer(DeviceBuffer& buffer,
+                                                                       VkDeviceSize size,
+                                                                       VkBufferUsageFlags usage,
+                                                                       const void* next) const {
+    buffer.context_ = this;
+    buffer.size_ = size;
+    VkBufferCreateInfo create{};
+    create.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
+    create.pNext = next;
+    create.size = std::max<VkDeviceSize>(size, 16);
+    create.usage = usage;
+    create.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+    if (auto ok =
+            vk_ok("vkCreateBuffer", vk_.vkCreateBuffer(device_, &create, nullptr, &buffer.buffer_));
+        !ok)
+        return unexpected(ok.error());
+    VkMemoryRequirements needs{};
+    vk_.vkGetBufferMemoryRequirements(device_, buffer.buffer_, &needs);
+    return needs;
+}
+
+Expected<void, std::string> VulkanContext::allocate_and_bind(
+    DeviceBuffer& buffer, const VkMemoryAllocateInfo& allocate) const {
+    if (VkResult r = vk_.vkAllocateMemory(device_, &allocate, nullptr, &buffer.memory_);
+        r != VK_SUCCESS) {
+        buffer.memory_ = VK_NULL_HANDLE;
+        return unexpected(vk_error(
+            "vkAllocateMemory (" + std::to_string(allocate.allocationSize) + " bytes)", r));
+    }
+    return vk_ok("vkBindBufferMemory",
+                 vk_.vkBindBufferMemory(device_, buffer.buffer_, buffer.memory_, 0));
 }
 
 Expected<DeviceBuffer, std::string> VulkanContext::import_dmabuf(int fd, VkDeviceSize size) const {
@@ -527,23 +549,14 @@ Expected<DeviceBuffer, std::string> VulkanContext::import_buffer(
     VkDeviceSize size, VkExternalMemoryHandleTypeFlagBits type, uint32_t allowed_types,
     const void* import_info) const {
     DeviceBuffer buffer;
-    buffer.context_ = this;
-    buffer.size_ = size;
     VkExternalMemoryBufferCreateInfo external{};
     external.sType = VK_STRUCTURE_TYPE_EXTERNAL_MEMORY_BUFFER_CREATE_INFO;
     external.handleTypes = VkExternalMemoryHandleTypeFlags(type);
-    VkBufferCreateInfo create{};
-    create.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
-    create.pNext = &external;
-    create.size = size;
-    create.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT;
-    create.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
-    if (auto ok =
-            vk_ok("vkCreateBuffer", vk_.vkCreateBuffer(device_, &create, nullptr, &buffer.buffer_));
-        !ok)
-        return unexpected(ok.error());
-    VkMemoryRequirements needs{};
-    vk_.vkGetBufferMemoryRequirements(device_, buffer.buffer_, &needs);
+    auto made = make_buffer(buffer, size,
+                            VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT,
+                            &external);
+    if (!made) return unexpected(made.error());
+    const VkMemoryRequirements needs = *made;
     const uint32_t memory_type = find_memory(memory_, needs.memoryTypeBits & allowed_types, 0, 0);
     if (memory_type == UINT32_MAX)
         return unexpected(std::string("no Vulkan memory type can hold the imported memory"));
@@ -568,15 +581,7 @@ Expected<DeviceBuffer, std::string> VulkanContext::import_buffer(
     }
     allocate.allocationSize = allocation;
     allocate.memoryTypeIndex = memory_type;
-    if (VkResult r = vk_.vkAllocateMemory(device_, &allocate, nullptr, &buffer.memory_);
-        r != VK_SUCCESS) {
-        buffer.memory_ = VK_NULL_HANDLE;
-        return unexpected(vk_error("vkAllocateMemory (import)", r));
-    }
-    if (auto ok = vk_ok("vkBindBufferMemory",
-                        vk_.vkBindBufferMemory(device_, buffer.buffer_, buffer.memory_, 0));
-        !ok)
-        return unexpected(ok.error());
+    if (auto bound = allocate_and_bind(buffer, allocate); !bound) return unexpected(bound.error());
     return buffer;
 }
 

@@ -234,6 +234,12 @@ private:
     std::vector<const char*> enable_external_memory();
     Expected<void, std::string> begin();
     Expected<void, std::string> submit_and_wait();
+    // The steps every buffer takes: made with `usage` (`next` chained), then memory bound.
+    Expected<VkMemoryRequirements, std::string> make_buffer(DeviceBuffer& buffer, VkDeviceSize size,
+                                                            VkBufferUsageFlags usage,
+                                                            const void* next) const;
+    Expected<void, std::string> allocate_and_bind(DeviceBuffer& buffer,
+                                                  const VkMemoryAllocateInfo& allocate) const;
     Expected<DeviceBuffer, std::string> import_buffer(VkDeviceSize size,
                                                       VkExternalMemoryHandleTypeFlagBits type,
                                                       uint32_t allowed_types,

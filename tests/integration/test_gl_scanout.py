@@ -167,18 +167,30 @@ def run_sequence(host, client_factory, label):
     return client, cookies
 
 
+def remote_sequence(args, d, label, extra_env=None):
+    """The host with a remote TCP port (and `extra_env`) through all its pictures, each exact
+    at a remote client, every cookie in time. Returns (host, client, port); the caller kills
+    the host when done."""
+    port = H.free_port()
+    env = {"SPICED_REMOTE_PORT": str(port), "SPICED_REMOTE_ADDR": "127.0.0.1"}
+    env.update(extra_env or {})
+    host = Host(args.host, d, env)
+    try:
+        client, cookies = run_sequence(
+            host, lambda: H.SpiceClient(port=port, password=PASSWORD, name="remote"), label)
+        H.check(max(cookies) < 1e6, "a cookie took a second or more")
+    except BaseException:
+        host.kill()
+        raise
+    return host, client, port
+
+
 def case_remote_tcp_pictures(args):
     """Env-set remote port with a password; every picture exact over TCP; cookies in time;
     a client without the password is refused; the unix socket still serves a local client."""
     with tempfile.TemporaryDirectory(prefix="spiced-gl-") as d:
-        port = H.free_port()
-        host = Host(args.host, d, {"SPICED_REMOTE_PORT": str(port),
-                                   "SPICED_REMOTE_ADDR": "127.0.0.1"})
+        host, client, port = remote_sequence(args, d, "tcp")
         try:
-            client, cookies = run_sequence(
-                host, lambda: H.SpiceClient(port=port, password=PASSWORD, name="remote"),
-                "tcp")
-            H.check(max(cookies) < 1e6, "a cookie took a second or more")
             log = host.log()
             H.check("remote clients: port %d on 127.0.0.1 (password as the host set it)" % port
                     in log, "no log line for the remote port:\n" + log)
@@ -217,15 +229,8 @@ def case_device_import(args):
     line, and every picture is still exact at the client (top-down and bottom-up, XRGB and
     XBGR, padded rows)."""
     with tempfile.TemporaryDirectory(prefix="spiced-gl-dev-") as d:
-        port = H.free_port()
-        host = Host(args.host, d, {"SPICED_REMOTE_PORT": str(port),
-                                   "SPICED_REMOTE_ADDR": "127.0.0.1",
-                                   "SPICED_GPU": "llvmpipe"})
+        host, client, _ = remote_sequence(args, d, "device", {"SPICED_GPU": "llvmpipe"})
         try:
-            client, cookies = run_sequence(
-                host, lambda: H.SpiceClient(port=port, password=PASSWORD, name="remote"),
-                "device")
-            H.check(max(cookies) < 1e6, "a cookie took a second or more")
             log = host.log()
             H.check("compositor: vulkan: llvmpipe" in log, "not on lavapipe:\n" + log)
             lines = [l for l in log.splitlines() if "GL scanouts are read through" in l]

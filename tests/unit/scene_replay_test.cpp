@@ -120,15 +120,26 @@ void expect_same_step(const RecordedStep& want, const RecordedStep& got) {
     EXPECT_TRUE(same_pixels(*want.step.layers.front().frame, *got.step.layers.front().frame));
 }
 
+// Reads to the end: how many steps, or the first error.
+Expected<size_t, std::string> read_all(SceneReader& reader) {
+    while (true) {
+        auto next = reader.next();
+        if (!next) return unexpected(next.error());
+        if (!*next) return reader.steps();
+    }
+}
+
+void write_scene(const std::string& path, const std::vector<RecordedStep>& steps) {
+    auto recorder = SceneRecorder::create(path);
+    ASSERT_TRUE(recorder) << recorder.error();
+    for (const RecordedStep& step : steps)
+        ASSERT_TRUE((*recorder)->record(step.display, step.step));
+}
+
 TEST(SceneRecordingTest, StepsOfSeveralDisplaysReadBackAsRecorded) {
     const std::string path = temp_scene("steps");
     const auto steps = contract_keeping_steps();
-    {
-        auto recorder = SceneRecorder::create(path);
-        ASSERT_TRUE(recorder) << recorder.error();
-        for (const RecordedStep& step : steps)
-            ASSERT_TRUE((*recorder)->record(step.display, step.step));
-    }
+    write_scene(path, steps);
     auto reader = SceneReader::open(path);
     ASSERT_TRUE(reader) << reader.error();
     for (const RecordedStep& want : steps) {
@@ -147,44 +158,26 @@ TEST(SceneRecordingTest, StepsOfSeveralDisplaysReadBackAsRecorded) {
 TEST(SceneRecordingTest, ARecordCutShortAtTheEndEndsTheScene) {
     const std::string path = temp_scene("cut");
     const auto steps = contract_keeping_steps();
-    {
-        auto recorder = SceneRecorder::create(path);
-        ASSERT_TRUE(recorder);
-        for (const RecordedStep& step : steps)
-            ASSERT_TRUE((*recorder)->record(step.display, step.step));
-    }
+    write_scene(path, steps);
     auto bytes = file_bytes(path);
     bytes.resize(bytes.size() - 3);  // as a recorder killed in its last write leaves it
     SceneReader reader(std::move(bytes));
-    size_t read = 0;
-    while (true) {
-        auto next = reader.next();
-        ASSERT_TRUE(next) << next.error();
-        if (!*next) break;
-        ++read;
-    }
-    EXPECT_EQ(steps.size() - 1, read);
+    auto read = read_all(reader);
+    ASSERT_TRUE(read) << read.error();
+    EXPECT_EQ(steps.size() - 1, *read);
     EXPECT_TRUE(reader.truncated_tail());
     std::remove(path.c_str());
 }
 
 TEST(SceneRecordingTest, DamagedOrForeignFilesAreErrorsThatSayWhy) {
     const std::string path = temp_scene("damaged");
-    {
-        auto recorder = SceneRecorder::create(path);
-        ASSERT_TRUE(recorder);
-        for (const RecordedStep& step : contract_keeping_steps())
-            ASSERT_TRUE((*recorder)->record(step.display, step.step));
-    }
+    write_scene(path, contract_keeping_steps());
     const auto good = file_bytes(path);
     std::remove(path.c_str());
     auto first_error = [](std::vector<uint8_t> bytes) {
         SceneReader reader(std::move(bytes));
-        while (true) {
-            auto next = reader.next();
-            if (!next) return next.error();
-            if (!*next) return std::string("no error");
-        }
+        auto read = read_all(reader);
+        return read ? std::string("no error") : read.error();
     };
     EXPECT_EQ("not a scene recording (no SPICED-SCENE-1 header)",
               first_error(std::vector<uint8_t>{'P', '6', '\n'}));
@@ -226,14 +219,9 @@ TEST(SceneRecordingTest, TheFuzzSeedReadsAsFourSteps) {
     ASSERT_FALSE(body.empty());
     bytes.insert(bytes.end(), body.begin(), body.end());
     SceneReader reader(std::move(bytes));
-    size_t read = 0;
-    while (true) {
-        auto next = reader.next();
-        ASSERT_TRUE(next) << next.error();
-        if (!*next) break;
-        ++read;
-    }
-    EXPECT_EQ(4u, read);
+    auto read = read_all(reader);
+    ASSERT_TRUE(read) << read.error();
+    EXPECT_EQ(4u, *read);
     EXPECT_FALSE(reader.truncated_tail());
 }
 
