@@ -156,6 +156,9 @@ struct QxlDevice::Worker {
     // The compositor's backend (null until the server runs): scanouts are read on its device.
     std::shared_ptr<gpu::GpuBackend> gpu;
     std::string scanout_method;  // the last one logged
+    // A guest whose buffers alternate between importable and not would change the method at
+    // its flip rate: those lines share a budget.
+    LogLimiter scanout_method_limiter;
 
     void open_scanout_reader();
     void read_scanout(const Region& area, Frame& out);
@@ -655,8 +658,13 @@ void QxlDevice::Worker::open_scanout_reader() {
     // and not before the server runs: the backend is not chosen yet.
     if (gpu && s.reader->method() != scanout_method) {
         scanout_method = s.reader->method();
-        LOG_INFO("qxl", "qxl %d: GL scanouts are read through %s%s", instance->id,
-                 scanout_method.c_str(), why.c_str());
+        uint64_t held = 0;
+        if (scanout_method_limiter.allow(held)) {
+            const std::string changes =
+                held ? " (" + std::to_string(held) + " changes since the last report)" : "";
+            LOG_INFO("qxl", "qxl %d: GL scanouts are read through %s%s%s", instance->id,
+                     scanout_method.c_str(), why.c_str(), changes.c_str());
+        }
     }
 }
 
